@@ -1,0 +1,91 @@
+# sampan: top-level Makefile.
+#
+# Everything builds out of tree under build/. Each part of the tree brings
+# its own fragment (rtl/rtl.mk, sim/sim.mk, driver/driver.mk, host/host.mk,
+# tests/tests.mk); this file holds what they share. `make V=1` shows the
+# commands, `make SANITIZE=1` builds C with ASan and UBSan under
+# build/san/, `make ROWS=8 COLS=16` changes the array size.
+
+.DELETE_ON_ERROR:
+.DEFAULT_GOAL := all
+SHELL := /bin/bash
+
+# ----------------------------------------------------------------- settings
+
+ROWS     ?= 16
+COLS     ?= 16
+SANITIZE ?= 0
+PREFIX   ?= /usr/local
+DESTDIR  ?=
+V        ?= 0
+
+ifeq ($(SANITIZE),1)
+BUILD    ?= build/san
+else
+BUILD    ?= build
+endif
+
+Q := $(if $(filter 1,$(V)),,@)
+msg = $(if $(filter 1,$(V)),,@printf '  %-8s %s\n' '$(1)' '$(2)')
+
+CC       ?= cc
+CXX      ?= c++
+WERROR   ?= -Werror
+CFLAGS_BASE := -std=c11 -O2 -g -fPIC -Wall -Wextra $(WERROR) \
+               -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -MMD -MP
+SAN_FLAGS :=
+ifeq ($(SANITIZE),1)
+SAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+endif
+ALL_CFLAGS  = $(CFLAGS_BASE) $(SAN_FLAGS) -Idriver/include $(CFLAGS)
+ALL_LDFLAGS = $(SAN_FLAGS) $(LDFLAGS)
+
+# ------------------------------------------------------------ dependencies
+# Debian packages the build and tests need. As root the missing ones are
+# installed; otherwise the exact apt command is printed.
+
+DEPS_PKGS := build-essential pkg-config verilator yosys iverilog \
+             libcriterion-dev libusb-1.0-0-dev lcov
+DEPS_STAMP := build/.deps-ok
+
+.PHONY: deps
+deps: $(DEPS_STAMP)
+
+$(DEPS_STAMP):
+	$(Q)missing=""; for p in $(DEPS_PKGS); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'install ok installed' || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "deps: installing$$missing"; \
+	    export DEBIAN_FRONTEND=noninteractive; \
+	    apt-get update -q >/dev/null && apt-get install -y -q --no-install-recommends $$missing >/dev/null || \
+	      { echo "deps: apt-get install failed" >&2; exit 1; }; \
+	  else \
+	    echo "deps: missing packages; run: sudo apt-get install -y$$missing" >&2; exit 1; \
+	  fi; \
+	fi
+	$(Q)mkdir -p $(@D) && touch $@
+
+# --------------------------------------------------------------- fragments
+
+include rtl/rtl.mk
+include sim/sim.mk
+include driver/driver.mk
+include host/host.mk
+include tests/tests.mk
+
+# ------------------------------------------------------------------ top
+
+.PHONY: all run clean
+all: lib sim cli
+
+# The main job: a checked GEMM on the simulated RTL, with its cycle count
+# and array utilization.
+run: all
+	$(BUILD)/sampan info -d sim
+	$(BUILD)/sampan gemm -d sim -m 37 -k 300 -n 53 --check
+	$(BUILD)/sampan gemm -d sim -m 256 -k 512 -n 256 --check
+
+clean:
+	rm -rf build

@@ -1,0 +1,174 @@
+/*
+ * sampan.h - public API of libsampan, the host driver of the sampan int8
+ * matrix engine.
+ *
+ * A device is opened by name ("sim", "cpu", "sim:trace=out.fst", ...), GEMMs
+ * are submitted to it and waited for. Every action function returns a
+ * sampan_error code (SAMPAN_OK or a negative value); out-parameters are
+ * written only on success. sampan_last_error() gives a human-readable
+ * detail of the last failure in the calling thread.
+ *
+ * Numerics (bit-exact on every device), TFLite int8 per-channel:
+ *   acc[m][n] = bias[n] + sum_k (A[m][k] - za) * W[n][k]   (int32, wrapping)
+ *   raw:        out[m][n] = acc[m][n]                         (int32)
+ *   requant:    out[m][n] = clamp(MBQM(acc, mult[n], shift[n]) + zo, lo, hi)
+ */
+#ifndef SAMPAN_H
+#define SAMPAN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define SAMPAN_VERSION_MAJOR 0
+#define SAMPAN_VERSION_MINOR 1
+#define SAMPAN_VERSION_PATCH 0
+
+/* Error codes. */
+enum sampan_error {
+	SAMPAN_OK = 0,
+	SAMPAN_ERROR_IO = -1,            /* transport or I/O failure */
+	SAMPAN_ERROR_INVALID = -2,       /* invalid argument: shape, option, value */
+	SAMPAN_ERROR_NO_DEVICE = -3,     /* unknown device name, or not present */
+	SAMPAN_ERROR_NO_MEM = -4,        /* host memory allocation failed */
+	SAMPAN_ERROR_DEVICE_MEM = -5,    /* device (card) memory exhausted */
+	SAMPAN_ERROR_TIMEOUT = -6,       /* the device did not finish in time */
+	SAMPAN_ERROR_DEVICE = -7,        /* the device reported an error status */
+	SAMPAN_ERROR_NOT_SUPPORTED = -8, /* operation not supported by backend */
+	SAMPAN_ERROR_BUSY = -9,          /* device in use by another process */
+	SAMPAN_ERROR_LIBRARY = -10,      /* a runtime library could not be loaded */
+};
+
+/* Short description of an error code; never NULL. */
+const char *sampan_strerror(int err);
+
+/* Detail of the last failure in the calling thread ("" if none); never NULL. */
+const char *sampan_last_error(void);
+
+/* ---------------------------------------------------------------- devices */
+
+struct sampan_device;
+
+#define SAMPAN_NAME_MAX 64
+
+/* One entry of sampan_list_devices(). */
+struct sampan_device_desc {
+	char name[SAMPAN_NAME_MAX]; /* name to pass to sampan_open() */
+	char description[128];
+	int available;              /* 1: can be opened now */
+};
+
+/* Lists the devices known to this build: always sim and cpu, plus attached
+ * boards. Writes up to @max entries to @out and the total to @count. */
+int sampan_list_devices(struct sampan_device_desc *out, size_t max, size_t *count);
+
+/* Opens a device by name: "sim" (default when @name is NULL or ""), "cpu",
+ * with options after a colon, e.g. "sim:trace=out.fst,latency=40".
+ * Unknown names and options fail with SAMPAN_ERROR_NO_DEVICE or
+ * SAMPAN_ERROR_INVALID and a message listing what is accepted. */
+int sampan_open(struct sampan_device **dev, const char *name);
+
+/* Closes a device; waits for a job in flight. NULL is a no-op. */
+void sampan_close(struct sampan_device *dev);
+
+/* What the hardware reports about itself. */
+struct sampan_info {
+	char backend[16];        /* "sim", "cpu", ... */
+	char name[SAMPAN_NAME_MAX]; /* the name it was opened with */
+	uint32_t hw_version;
+	unsigned rows, cols;     /* systolic array size */
+	unsigned k_depth;        /* k-steps per operand bank */
+	unsigned acc_slots;      /* accumulator tiles */
+	unsigned param_entries;  /* requantizer parameter entries */
+	unsigned bus_bytes;      /* card-memory bus width in bytes */
+	unsigned clock_mhz;      /* nominal clock (0: no clock, functional model) */
+	uint64_t mem_bytes;      /* card memory size */
+};
+
+int sampan_get_info(struct sampan_device *dev, struct sampan_info *info);
+
+/* ---------------------------------------------------------------- buffers */
+
+/* A region of card memory. */
+struct sampan_buffer;
+
+int sampan_buffer_create(struct sampan_device *dev, size_t bytes, struct sampan_buffer **buf);
+void sampan_buffer_destroy(struct sampan_buffer *buf);
+int sampan_buffer_write(struct sampan_buffer *buf, size_t offset, const void *src, size_t n);
+int sampan_buffer_read(struct sampan_buffer *buf, size_t offset, void *dst, size_t n);
+/* Device address of the buffer (as the hardware sees it). */
+uint64_t sampan_buffer_address(const struct sampan_buffer *buf);
+
+/* ---------------------------------------------------------------- GEMM */
+
+/* One GEMM. Shapes are int64_t so that negative values are caught. */
+struct sampan_gemm {
+	int64_t m, k, n;       /* each >= 1 */
+	const int8_t *a;       /* (M, K) row-major */
+	const int8_t *w;       /* (N, K) row-major, output-channel major */
+	const int32_t *bias;   /* (N); NULL means zeros */
+	const int32_t *mult;   /* (N) Q31 multipliers; requantized mode only */
+	const int32_t *shift;  /* (N) in [-31, 31]; requantized mode only */
+	int32_t za;            /* activation zero point, -128..127 */
+	int32_t zo;            /* output zero point, -128..127 */
+	int32_t lo, hi;        /* output clamp, -128 <= lo <= hi <= 127 */
+	int raw;               /* 1: out is int32 acc; 0: out is requantized int8 */
+	void *out;             /* (M, N) row-major: int32_t if raw, else int8_t */
+};
+
+/* Statistics of one job, from the device's own counters. */
+struct sampan_stats {
+	uint64_t cycles;       /* device cycles from start to done (0: no clock) */
+	uint64_t busy_cycles;  /* cycles the array streamed */
+	uint64_t macs;         /* useful multiply-accumulates */
+	uint64_t stall_mem;    /* array idle waiting on memory */
+	uint64_t stall_dep;    /* array idle waiting on a dependency */
+	uint64_t dev_bytes_read;    /* card memory read by the device */
+	uint64_t dev_bytes_written; /* card memory written by the device */
+	uint64_t host_bytes_in;     /* host -> card bytes */
+	uint64_t host_bytes_out;    /* card -> host bytes */
+	uint64_t commands;     /* commands executed */
+	double wall_seconds;   /* host time from submit to completion */
+};
+
+/* utilization = macs / (cycles * rows * cols); 0 when cycles is 0. */
+double sampan_utilization(const struct sampan_stats *s, const struct sampan_info *info);
+
+/* Runs a GEMM synchronously. */
+int sampan_gemm(struct sampan_device *dev, const struct sampan_gemm *g);
+
+/* Asynchronous GEMM: submit validates, packs and starts the device and
+ * returns; wait completes it and writes g->out. The caller keeps g and the
+ * arrays it points to alive until the job is waited for. One job runs at a
+ * time per device: submitting while one is in flight first completes it. */
+struct sampan_job;
+
+int sampan_gemm_submit(struct sampan_device *dev, const struct sampan_gemm *g, struct sampan_job **job);
+/* Waits up to @timeout_ms (< 0: the backend's default limit). The job
+ * stays valid (and must be destroyed) whatever the result. */
+int sampan_job_wait(struct sampan_job *job, int timeout_ms);
+int sampan_job_stats(const struct sampan_job *job, struct sampan_stats *stats);
+void sampan_job_destroy(struct sampan_job *job);
+
+/* Statistics of the last completed job on the device. */
+int sampan_get_stats(struct sampan_device *dev, struct sampan_stats *stats);
+
+/* ---------------------------------------------------------------- reference */
+
+/* TFLite MultiplyByQuantizedMultiplier (SaturatingRoundingDoublingHighMul,
+ * then RoundingDivideByPOT); a left shift wraps modulo 2^32. shift in
+ * [-31, 31]. */
+int32_t sampan_mbqm(int32_t x, int32_t mult, int shift);
+
+/* Requantizes one accumulator: clamp(MBQM(acc, mult, shift) + zo, lo, hi),
+ * the addition done without overflow. */
+int8_t sampan_requantize(int32_t acc, int32_t mult, int shift, int32_t zo, int32_t lo, int32_t hi);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* SAMPAN_H */
