@@ -1,0 +1,63 @@
+/*
+ * main.c - the `sampan` command: dispatch to the subcommands.
+ */
+#include <string.h>
+
+#include "cli.h"
+
+static const char main_help[] =
+	"usage: sampan COMMAND [options]\n"
+	"\n"
+	"Runs int8 GEMMs on a sampan matrix engine: the RTL simulated by\n"
+	"Verilator (device 'sim', the default), the functional model ('cpu'),\n"
+	"or a board.\n"
+	"\n"
+	"Commands:\n"
+	"  devices   list the devices that can be opened\n"
+	"  info      array size, buffers, bus and clock of a device\n"
+	"  gemm      one GEMM, from .npy files or random; --check against a reference\n"
+	"  bench     GEMM shapes -> cycles, utilization and its bound\n"
+	"\n"
+	"'sampan COMMAND --help' describes each one. Every command that prints\n"
+	"figures takes --json and then prints one JSON object on stdout;\n"
+	"messages go to stderr.\n"
+	"\n"
+	"Devices: sim[:trace=FILE.fst,latency=CYCLES,bw=BYTES,mem=MiB], cpu.\n"
+	"Environment: SAMPAN_SIM_LIB overrides the simulator library path.\n"
+	"Exit status: 0 success, 1 failure (or a --check mismatch), 2 usage error.\n";
+
+static const struct {
+	const char *name;
+	cli_command_fn fn;
+} commands[] = {
+	{"devices", cmd_devices},
+	{"info", cmd_info},
+	{"gemm", cmd_gemm},
+	{"bench", cmd_bench},
+};
+
+int main(int argc, char **argv)
+{
+	const char *cmd;
+
+	if (argc < 2) {
+		fputs(main_help, stderr);
+		return CLI_EXIT_USAGE;
+	}
+	cmd = argv[1];
+	if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0) {
+		fputs(main_help, stdout);
+		return CLI_EXIT_OK;
+	}
+	if (strcmp(cmd, "--version") == 0 || strcmp(cmd, "-V") == 0) {
+		printf("sampan %d.%d.%d\n", SAMPAN_VERSION_MAJOR, SAMPAN_VERSION_MINOR,
+		       SAMPAN_VERSION_PATCH);
+		return CLI_EXIT_OK;
+	}
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		if (strcmp(cmd, commands[i].name) == 0)
+			return commands[i].fn(argc - 1, argv + 1);
+	if (cmd[0] == '-')
+		return cli_usage_error(NULL, "unknown option '%s'", cmd);
+	return cli_usage_error(NULL, "unknown command '%s'", cmd);
+}
