@@ -11,7 +11,7 @@ cli: $(SAMPAN_CLI)
 
 $(SAMPAN_CLI): $(HOST_OBJS) $(LIBSAMPAN_A)
 	$(call msg,LD,$@)
-	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $(HOST_OBJS) $(LIBSAMPAN_A) -ldl -lm
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $(HOST_OBJS) $(LIBSAMPAN_A) $(LIBSAMPAN_LIBS) -lm
 
 $(BUILD)/host/%.o: host/%.c | $(DEPS_STAMP)
 	$(call msg,CC,$@)
