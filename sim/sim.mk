@@ -1,0 +1,158 @@
+# sim/sim.mk - the Verilator simulation library (see sim/sampan_sim.h).
+#
+#   make sim          build/libsampan_sim.so        RTL at ROWS x COLS, no tracing
+#                     build/libsampan_sim_trace.so  the same with FST waveforms
+#   make coverage     coverage build, GEMM workload, lcov/genhtml report
+#   make simspeed     cycles/second under Verilator and Icarus (also JSON)
+#   make sim-check    GEMMs with a bit-exact check through the library
+#
+# Each Verilated model has its own object directory (the full card keyed by
+# array size: build/sim/16x16/top/...), built by Verilator's own makefile
+# into an archive; the library links the archives, the Verilator runtime
+# objects and sim/*.cpp. Only the ssim_* symbols are exported.
+
+VERILATOR      ?= verilator
+VERILATOR_ROOT ?= /usr/share/verilator
+IVERILOG       ?= iverilog
+VVP            ?= vvp
+
+SIM_DIR   := build/sim
+SIM_SIZE  := $(ROWS)x$(COLS)
+SIM_TOP   := $(SIM_DIR)/$(SIM_SIZE)
+SIM_UNITS := $(SIM_DIR)/units
+SIM_STAMP := $(SIM_DIR)/size.stamp
+
+SIM_LIB       := build/libsampan_sim.so
+SIM_LIB_TRACE := build/libsampan_sim_trace.so
+SIM_LIB_COV   := $(SIM_TOP)/cov/libsampan_sim_cov.so
+SIM_GEMM      := $(SIM_DIR)/ssim_gemm
+
+# ------------------------------------------------------- Verilator flags
+
+SIM_VFLAGS := --cc                        # C++ model, no main(): the library wraps it
+SIM_VFLAGS += -O3                         # every Verilator optimization
+SIM_VFLAGS += --x-assign fast             # X assignments take whatever value is fastest
+SIM_VFLAGS += --x-initial fast            # so does uninitialized state (reset covers control)
+SIM_VFLAGS += --threads 1                 # single-threaded model: one card per host thread
+SIM_VFLAGS += -Wno-fatal                  # lint is `make lint`'s job; warnings never block the model
+SIM_VFLAGS += -CFLAGS -fPIC               # the objects go into a shared library
+SIM_VFLAGS += -CFLAGS -fvisibility=hidden # and export nothing but the ssim_* ABI
+
+SIM_VFLAGS_TRACE := --trace-fst           # FST waveform support (dumps only when opened)
+SIM_VFLAGS_COV   := --coverage            # line, toggle and user coverage counters
+
+# Options of the make that Verilator's generated makefile runs under.
+SIM_VMAKE := OPT_FAST=-O2                 # hot model code
+SIM_VMAKE += OPT_GLOBAL=-O2               # the Verilator runtime
+SIM_VMAKE += VM_PARALLEL_BUILDS=1         # one object per generated file: -j2 helps
+SIM_VMAKE += CXX='$(CXX)'
+# At most two jobs inside, unless the parent make shares its jobserver.
+SIM_SUBJOBS = $(if $(findstring jobserver,$(MAKEFLAGS)),,-j2)
+SIM_QUIET   = $(if $(filter 1,$(V)),,-s >/dev/null)
+
+SIM_CXXFLAGS := -std=gnu++17 -O2 -g -fPIC -fvisibility=hidden -fvisibility-inlines-hidden \
+                -Wall -Wextra -Werror -MMD -MP -Isim \
+                -isystem $(VERILATOR_ROOT)/include -isystem $(VERILATOR_ROOT)/include/vltstd
+SIM_LDFLAGS  := -shared -Wl,--no-undefined -Wl,--version-script=sim/sampan_sim.map
+SIM_LDLIBS   := -pthread -latomic
+
+# ----------------------------------------------------------- the models
+
+# $(call SIM_MODEL,dir,prefix,top module,verilator flags,runtime objects)
+# Verilates one model into dir and builds dir/prefix__ALL.a (plus, for a
+# card, the Verilator runtime objects, compiled with the model's defines).
+define SIM_MODEL
+$(1)/$(2).mk: $$(RTL_SRCS) sim/sim.mk | $$(DEPS_STAMP)
+	$$(call msg,VERILATE,$(1))
+	$$(Q)rm -rf $(1) && mkdir -p $(1)
+	$$(Q)$$(VERILATOR) $$(SIM_VFLAGS) $(4) --top-module $(3) --prefix $(2) --Mdir $(1) $$(RTL_SRCS)
+
+$(1)/$(2)__ALL.a $(addprefix $(1)/,$(5)) &: $(1)/$(2).mk
+	$$(call msg,CXX,$(1)/$(2)__ALL.a)
+	$$(Q)$$(MAKE) -C $(1) -f $(2).mk $(2)__ALL.a $(5) $$(SIM_VMAKE) $$(SIM_SUBJOBS) $$(SIM_QUIET)
+endef
+
+SIM_RT       := verilated.o verilated_threads.o
+SIM_RT_TRACE := $(SIM_RT) verilated_fst_c.o
+SIM_RT_COV   := $(SIM_RT) verilated_cov.o
+SIM_TOPGEN   := -GROWS=$(ROWS) -GCOLS=$(COLS)
+
+$(eval $(call SIM_MODEL,$(SIM_TOP)/top,Vsampan_axi_top,sampan_axi_top,$(SIM_TOPGEN),$(SIM_RT)))
+$(eval $(call SIM_MODEL,$(SIM_TOP)/top_trace,Vsampan_axi_top,sampan_axi_top,$(SIM_TOPGEN) $(SIM_VFLAGS_TRACE),$(SIM_RT_TRACE)))
+$(eval $(call SIM_MODEL,$(SIM_TOP)/top_cov,Vsampan_axi_top,sampan_axi_top,$(SIM_TOPGEN) $(SIM_VFLAGS_COV),$(SIM_RT_COV)))
+$(eval $(call SIM_MODEL,$(SIM_UNITS)/pe,Vsampan_pe,sampan_pe,,))
+$(eval $(call SIM_MODEL,$(SIM_UNITS)/requant,Vsampan_requant,sampan_requant,,))
+$(eval $(call SIM_MODEL,$(SIM_UNITS)/array_4x4,Vsampan_array_4x4,sampan_array,-GROWS=4 -GCOLS=4,))
+$(eval $(call SIM_MODEL,$(SIM_UNITS)/array_8x16,Vsampan_array_8x16,sampan_array,-GROWS=8 -GCOLS=16,))
+$(eval $(call SIM_MODEL,$(SIM_UNITS)/array_16x16,Vsampan_array_16x16,sampan_array,-GROWS=16 -GCOLS=16,))
+
+SIM_UNIT_MODELS := pe/Vsampan_pe requant/Vsampan_requant array_4x4/Vsampan_array_4x4 \
+                   array_8x16/Vsampan_array_8x16 array_16x16/Vsampan_array_16x16
+SIM_UNIT_MKS    := $(addprefix $(SIM_UNITS)/,$(addsuffix .mk,$(SIM_UNIT_MODELS)))
+SIM_UNIT_LIBS   := $(addprefix $(SIM_UNITS)/,$(addsuffix __ALL.a,$(SIM_UNIT_MODELS)))
+
+# ------------------------------------------------------ the wrapper code
+
+SIM_COMMON_OBJS := $(SIM_DIR)/ssim_mem.o $(SIM_DIR)/ssim_util.o $(SIM_DIR)/ssim_units.o
+
+$(SIM_DIR)/ssim_mem.o $(SIM_DIR)/ssim_util.o: $(SIM_DIR)/%.o: sim/%.cpp | $(DEPS_STAMP)
+	$(call msg,CXX,$@)
+	$(Q)mkdir -p $(@D) && $(CXX) $(SIM_CXXFLAGS) -c -o $@ $<
+
+$(SIM_DIR)/ssim_units.o: sim/ssim_units.cpp $(SIM_UNIT_MKS)
+	$(call msg,CXX,$@)
+	$(Q)$(CXX) $(SIM_CXXFLAGS) $(addprefix -isystem ,$(dir $(SIM_UNIT_MKS))) -c -o $@ $<
+
+# $(call SIM_DEVICE_OBJ,variant dir,defines)
+define SIM_DEVICE_OBJ
+$(SIM_TOP)/$(1)/ssim_device.o: sim/ssim_device.cpp $(SIM_TOP)/$(1)/Vsampan_axi_top.mk
+	$$(call msg,CXX,$$@)
+	$$(Q)$$(CXX) $$(SIM_CXXFLAGS) -isystem $(SIM_TOP)/$(1) $(2) -c -o $$@ $$<
+endef
+$(eval $(call SIM_DEVICE_OBJ,top,-DVM_TRACE=0 -DVM_COVERAGE=0))
+$(eval $(call SIM_DEVICE_OBJ,top_trace,-DVM_TRACE=1 -DVM_TRACE_FST=1 -DVM_COVERAGE=0 -DSSIM_TRACE=1))
+$(eval $(call SIM_DEVICE_OBJ,top_cov,-DVM_TRACE=0 -DVM_COVERAGE=1 -DSSIM_COVERAGE=1))
+
+-include $(SIM_DIR)/*.d $(SIM_TOP)/*/ssim_device.d
+
+# The size stamp changes only when ROWS/COLS do: switching size relinks
+# the library from that size's (cached) objects.
+.PHONY: sim-force
+$(SIM_STAMP): sim-force
+	$(Q)mkdir -p $(@D) && { echo '$(SIM_SIZE)' | cmp -s - $@ || echo '$(SIM_SIZE)' > $@; }
+
+# Inputs of one variant of the library: $(call SIM_LINK_DEPS,variant dir,runtime objects)
+SIM_LINK_DEPS = $(SIM_TOP)/$(1)/ssim_device.o $(SIM_COMMON_OBJS) $(SIM_TOP)/$(1)/Vsampan_axi_top__ALL.a \
+                $(addprefix $(SIM_TOP)/$(1)/,$(2)) $(SIM_UNIT_LIBS) sim/sampan_sim.map $(SIM_STAMP)
+SIM_LINK = $(CXX) $(SIM_LDFLAGS) -o $@ $(filter %.o %.a,$^) $(SIM_LDLIBS)
+
+$(SIM_LIB): $(call SIM_LINK_DEPS,top,$(SIM_RT))
+	$(call msg,LD,$@)
+	$(Q)$(SIM_LINK)
+
+$(SIM_LIB_TRACE): $(call SIM_LINK_DEPS,top_trace,$(SIM_RT_TRACE))
+	$(call msg,LD,$@)
+	$(Q)$(SIM_LINK) -lz
+
+$(SIM_LIB_COV): $(call SIM_LINK_DEPS,top_cov,$(SIM_RT_COV))
+	$(call msg,LD,$@)
+	$(Q)$(SIM_LINK)
+
+.PHONY: sim
+sim: $(SIM_LIB) $(SIM_LIB_TRACE)
+
+# --------------------------------------------------- GEMM checker program
+
+# ssim_gemm runs GEMMs through any build of the library (dlopen), encoding
+# the commands of rtl/ARCHITECTURE.md itself, and checks them bit-exactly.
+$(SIM_GEMM): sim/ssim_gemm.c sim/sampan_sim.h | $(DEPS_STAMP)
+	$(call msg,CC,$@)
+	$(Q)mkdir -p $(@D) && $(CC) $(CFLAGS_BASE) $(CFLAGS) -Isim -o $@ $< $(LDFLAGS) -ldl -lm
+
+.PHONY: sim-check
+sim-check: $(SIM_LIB) $(SIM_GEMM)
+	$(Q)for s in 16x16x16 37x300x53 1x1x1 64x2100x40; do \
+	  IFS=x read m k n <<< "$$s"; \
+	  $(SIM_GEMM) --lib $(SIM_LIB) -m $$m -k $$k -n $$n --seed 1 || exit 1; \
+	  $(SIM_GEMM) --lib $(SIM_LIB) -m $$m -k $$k -n $$n --seed 2 --raw || exit 1; \
+	done
