@@ -67,7 +67,7 @@ install: all
 	$(Q)install -m 644 driver/include/sampan.h $(DESTDIR)$(PREFIX)/include/
 	$(Q)sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(LIBSAMPAN_VERSION)|' \
 	  driver/sampan.pc.in > $(INSTALL_LIB)/pkgconfig/sampan.pc
-	$(Q)for f in build/libsampan_sim.so build/libsampan_sim_trace.so; do \
+	$(Q)for f in $(SIM_LIB) $(SIM_LIB_TRACE); do \
 	  if [ -f $$f ]; then install -m 755 $$f $(INSTALL_LIB)/sampan/; fi; \
 	done
 	$(Q)install -m 755 $(BUILD)/sampan $(DESTDIR)$(PREFIX)/bin/
