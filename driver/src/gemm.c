@@ -386,6 +386,7 @@ struct sampan_job {
 	uint64_t max_cycles;       /* cycle budget of the device */
 	int default_timeout_ms;
 	enum job_state state;
+	int timed_out;             /* a wait gave up: do not wait again implicitly */
 	int result;
 	char error[512];           /* detail of a failed result */
 	struct timespec t0;
@@ -595,9 +596,11 @@ int sampan_job_wait(struct sampan_job *job, int timeout_ms)
 	p = &job->plan;
 	err = dev->ops->wait_done(dev->ctx, job->max_cycles,
 				  timeout_ms < 0 ? job->default_timeout_ms : timeout_ms ? timeout_ms : 1);
-	if (err == SAMPAN_ERROR_TIMEOUT)
+	if (err == SAMPAN_ERROR_TIMEOUT) {
+		job->timed_out = 1;
 		return drv_error(err, "device '%s': GEMM %" PRId64 "x%" PRId64 "x%" PRId64 ": %s",
 				 dev->info.name, job->g.m, job->g.k, job->g.n, sampan_last_error());
+	}
 	if (err < 0)
 		return job_finish(job, err);
 
@@ -643,12 +646,21 @@ int sampan_job_stats(const struct sampan_job *job, struct sampan_stats *stats)
 	return SAMPAN_OK;
 }
 
+/* Completes a job whose owner no longer waits for it: one wait with the
+ * default limits unless a wait already timed out; if the device still has
+ * not finished, the job fails with @err (@why) and its card region is given
+ * up (start() refuses new jobs while the core is not idle). */
+static void job_abandon(struct sampan_job *job, int err, const char *why)
+{
+	if (job->state == JOB_RUNNING && !job->timed_out)
+		sampan_job_wait(job, -1);
+	if (job->state == JOB_RUNNING)
+		job_finish(job, drv_error(err, "device '%s': %s", job->dev->info.name, why));
+}
+
 void drv_job_detach(struct sampan_job *job)
 {
-	if (job->state == JOB_RUNNING && sampan_job_wait(job, -1) == SAMPAN_ERROR_TIMEOUT)
-		job_finish(job, drv_error(SAMPAN_ERROR_NO_DEVICE,
-					  "device '%s' was closed before the job finished",
-					  job->dev->info.name));
+	job_abandon(job, SAMPAN_ERROR_NO_DEVICE, "closed before the job finished");
 	job->dev = NULL;
 }
 
@@ -656,10 +668,8 @@ void sampan_job_destroy(struct sampan_job *job)
 {
 	if (!job)
 		return;
-	/* The device may still use the job's card region: wait, and give the
-	 * region up only once it is done or hopeless. */
-	if (job->state == JOB_RUNNING && sampan_job_wait(job, -1) == SAMPAN_ERROR_TIMEOUT)
-		job_finish(job, SAMPAN_ERROR_TIMEOUT);
+	if (job->dev)
+		job_abandon(job, SAMPAN_ERROR_TIMEOUT, "job destroyed before it finished");
 	job_free(job);
 }
 
