@@ -1,0 +1,48 @@
+/*
+ * ref.h - an independent, naive reference of sampan's numeric contract
+ * (shared/DESIGN.md, "Numeric contract"), written from the TFLite formulas
+ * and deliberately sharing no code with the driver. Every test compares a
+ * device or a library function against these.
+ *
+ * Nothing here relies on signed overflow, on the result of shifting a
+ * negative value, or on converting an out-of-range value to a signed type:
+ * wrapping is done on uint64_t and mapped back explicitly.
+ */
+#ifndef SAMPAN_TEST_REF_H
+#define SAMPAN_TEST_REF_H
+
+#include <stdint.h>
+
+/* Maps the low 32 bits of @v to int32 (two's complement). */
+int32_t ref_wrap32(int64_t v);
+
+/* SaturatingRoundingDoublingHighMul: round(a * b / 2^31) with TFLite's
+ * nudge (2^30, or 1 - 2^30 for a negative product) and a division that
+ * truncates toward zero; INT32_MIN * INT32_MIN saturates to INT32_MAX. */
+int32_t ref_srdhm(int32_t a, int32_t b);
+
+/* RoundingDivideByPOT: x / 2^exponent rounded half away from zero, through
+ * TFLite's mask/remainder/threshold formulation. exponent in [0, 31]. */
+int32_t ref_rdbpot(int32_t x, int exponent);
+
+/* MultiplyByQuantizedMultiplier: x * 2^shift (wrapping modulo 2^32) when
+ * shift > 0, then ref_srdhm by mult, then ref_rdbpot by -shift when
+ * shift < 0. shift in [-31, 31]. */
+int32_t ref_mbqm(int32_t x, int32_t mult, int shift);
+
+/* clamp(ref_mbqm(acc, mult, shift) + zo, lo, hi), the addition exact. */
+int32_t ref_requantize(int32_t acc, int32_t mult, int shift, int32_t zo, int32_t lo, int32_t hi);
+
+/* acc = bias + sum_k (a[k] - za) * w[k] over @k terms, @stride_a and
+ * @stride_w apart, in wrapping int32. */
+int32_t ref_dot(const int8_t *a, long stride_a, const int8_t *w, long stride_w, long k, int32_t za,
+		int32_t bias);
+
+/* A whole GEMM: A (M, K), W (N, K) row-major, bias (N) or NULL.
+ * raw: out is int32 (M, N) acc; otherwise int8 (M, N) requantized with
+ * mult (N), shift (N), zo, lo, hi. */
+void ref_gemm(long m, long k, long n, const int8_t *a, const int8_t *w, const int32_t *bias,
+	      const int32_t *mult, const int32_t *shift, int32_t za, int32_t zo, int32_t lo,
+	      int32_t hi, int raw, void *out);
+
+#endif /* SAMPAN_TEST_REF_H */

@@ -1,0 +1,427 @@
+/*
+ * test_cli.c - the `sampan` command as a user runs it: exit codes (0 ok,
+ * 1 failure, 2 usage), --json output, .npy operands and results checked
+ * against ref.c, and clear errors on bad input. The binary's path comes
+ * from the Makefile as SAMPAN_CLI.
+ */
+#include <criterion/criterion.h>
+#include <criterion/parameterized.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "json.h"
+#include "npyio.h"
+#include "ref.h"
+#include "spawn.h"
+#include "util.h"
+
+#ifndef SAMPAN_CLI
+#error "build with -DSAMPAN_CLI=\"path/to/sampan\""
+#endif
+#ifndef TEST_ROWS
+#define TEST_ROWS 16
+#endif
+#ifndef TEST_COLS
+#define TEST_COLS 16
+#endif
+
+#define COUNT(x) (sizeof(x) / sizeof((x)[0]))
+#define CLI_TIMEOUT 300
+
+/* Runs the CLI with @args (NULL-terminated, without argv[0]) and extra
+ * environment @env (may be NULL); fails the test on a timeout. */
+static void cli(struct spawn_result *res, const char *const *args, char *const *env)
+{
+	char *argv[48];
+	size_t n = 0;
+	char cmdline[1024];
+	size_t used = 0;
+
+	argv[n++] = SAMPAN_CLI;
+	for (size_t i = 0; args[i] && n < COUNT(argv) - 1; i++) {
+		argv[n++] = (char *)args[i];
+		used += (size_t)snprintf(cmdline + used, sizeof(cmdline) - used, " %s", args[i]);
+		if (used >= sizeof(cmdline))
+			used = sizeof(cmdline) - 1;
+	}
+	argv[n] = NULL;
+	spawn_run(argv, env, CLI_TIMEOUT, res);
+	cr_assert_neq(res->status, -1, "sampan%s: timed out after %d s or could not start",
+		      cmdline, CLI_TIMEOUT);
+	cr_assert_lt(res->status, 128, "sampan%s: killed by signal %d; stderr:\n%s", cmdline,
+		     res->status - 128, res->err);
+}
+
+/* A scratch directory, removed with its files at the end of the test. */
+static char scratch[64];
+
+static void scratch_make(void)
+{
+	strcpy(scratch, "/tmp/sampan-cli-XXXXXX");
+	cr_assert_not_null(mkdtemp(scratch), "mkdtemp failed");
+}
+
+static void scratch_remove(void)
+{
+	char cmd[128];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", scratch);
+	cr_expect_eq(system(cmd), 0);
+}
+
+static const char *path_in(const char *name)
+{
+	static char paths[8][128];
+	static int next;
+	char *p = paths[next++ % 8];
+
+	snprintf(p, 128, "%s/%s", scratch, name);
+	return p;
+}
+
+static double json_num(const struct spawn_result *res, const char *key)
+{
+	double v = 0;
+
+	cr_assert_eq(json_member(res->out, key, &v, NULL, 0), 1, "no number '%s' in %s", key,
+		     res->out);
+	return v;
+}
+
+/* ------------------------------------------------------- gemm --check */
+
+Test(cli, gemm_sim_check_json, .timeout = 600)
+{
+	const char *args[] = { "gemm", "-d", "sim", "-m", "37", "-k", "300", "-n", "53",
+			       "--check", "--json", NULL };
+	struct spawn_result res;
+	char dev[32] = "";
+	double util;
+
+	cli(&res, args, NULL);
+	cr_assert_eq(res.status, 0, "exit %d; stderr:\n%s", res.status, res.err);
+	cr_assert(json_valid(res.out), "stdout is not one JSON value:\n%s", res.out);
+	cr_expect_eq(json_member(res.out, "device", NULL, dev, sizeof(dev)), 2);
+	cr_expect_not_null(strstr(dev, "sim"), "device '%s'", dev);
+	cr_expect_eq(json_num(&res, "m"), 37);
+	cr_expect_eq(json_num(&res, "k"), 300);
+	cr_expect_eq(json_num(&res, "n"), 53);
+	cr_expect_eq(json_num(&res, "mismatches"), 0);
+	cr_expect_eq(json_num(&res, "macs"), 37.0 * 300 * 53);
+	cr_expect_gt(json_num(&res, "cycles"), 0);
+	util = json_num(&res, "utilization");
+	cr_expect(util > 0 && util <= 1, "utilization %g", util);
+	cr_expect_geq(json_num(&res, "wall_seconds"), 0);
+	spawn_result_free(&res);
+}
+
+Test(cli, gemm_cpu_check, .timeout = 300)
+{
+	const char *plain[] = { "gemm", "-d", "cpu", "-m", "100", "-k", "1500", "-n", "33",
+				"--check", "--seed", "5", NULL };
+	const char *raw[] = { "gemm", "-d", "cpu", "-m", "1", "-k", "1", "-n", "300", "--raw",
+			      "--check", "--json", NULL };
+	struct spawn_result res;
+
+	cli(&res, plain, NULL);
+	cr_expect_eq(res.status, 0, "exit %d; stderr:\n%s", res.status, res.err);
+	spawn_result_free(&res);
+	cli(&res, raw, NULL);
+	cr_expect_eq(res.status, 0, "exit %d; stderr:\n%s", res.status, res.err);
+	cr_expect(json_valid(res.out), "not JSON:\n%s", res.out);
+	cr_expect_eq(json_num(&res, "mismatches"), 0);
+	cr_expect_eq(json_num(&res, "macs"), 300);
+	spawn_result_free(&res);
+}
+
+Test(cli, gemm_seed_is_reproducible, .timeout = 300)
+{
+	const char *args[] = { "gemm", "-d", "cpu", "-m", "9", "-k", "21", "-n", "5", "--seed",
+			       "77", "--out", NULL, NULL };
+	struct npyt_array y1, y2;
+	struct spawn_result res;
+	char err[256];
+
+	scratch_make();
+	args[12] = path_in("y1.npy");
+	cli(&res, args, NULL);
+	cr_assert_eq(res.status, 0, "%s", res.err);
+	spawn_result_free(&res);
+	args[12] = path_in("y2.npy");
+	cli(&res, args, NULL);
+	cr_assert_eq(res.status, 0, "%s", res.err);
+	spawn_result_free(&res);
+	cr_assert_eq(npyt_read(path_in("y1.npy"), &y1, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(npyt_read(path_in("y2.npy"), &y2, err, sizeof(err)), 0, "%s", err);
+	cr_expect_eq(y1.bytes, 45);
+	cr_expect_eq(y1.bytes, y2.bytes);
+	cr_expect_arr_eq(y1.data, y2.data, y1.bytes, "same seed, different results");
+	free(y1.data);
+	free(y2.data);
+	scratch_remove();
+}
+
+/* ------------------------------------------------------- .npy round trip */
+
+struct npy_case {
+	char dev[8];
+	int raw;
+};
+
+ParameterizedTestParameters(cli, npy_round_trip)
+{
+	static struct npy_case cases[] = { { "cpu", 0 }, { "cpu", 1 }, { "sim", 0 }, { "sim", 1 } };
+
+	return cr_make_param_array(struct npy_case, cases, COUNT(cases));
+}
+
+/* Operands written by the test, the result read back by the test and
+ * compared with the reference. */
+ParameterizedTest(struct npy_case *p, cli, npy_round_trip, .timeout = 600)
+{
+	uint64_t seed = test_seed("cli::npy_round_trip");
+	const long m = 19, k = 45, n = 23;
+	int8_t a[19 * 45], w[23 * 45];
+	int32_t bias[23], mult[23], shift[23];
+	const int32_t za = -7, zo = 3, lo = -100, hi = 90;
+	union {
+		int8_t i8[19 * 23];
+		int32_t i32[19 * 23];
+	} want;
+	long sa[2] = { m, k }, sw[2] = { n, k }, sn[1] = { n };
+	struct rng r;
+	struct npyt_array y;
+	struct spawn_result res;
+	char err[256];
+
+	rng_init(&r, seed);
+	fill_i8(&r, a, sizeof(a), FILL_RANDOM);
+	fill_i8(&r, w, sizeof(w), FILL_RANDOM);
+	a[0] = -128;
+	w[0] = -128;
+	for (long j = 0; j < n; j++) {
+		bias[j] = (int32_t)rng_range(&r, -50000, 50000);
+		mult[j] = (int32_t)rng_range(&r, 1 << 30, INT32_MAX);
+		shift[j] = (int32_t)rng_range(&r, -14, -6);
+	}
+	bias[1] = INT32_MAX;
+	ref_gemm(m, k, n, a, w, bias, mult, shift, za, zo, lo, hi, p->raw, &want);
+
+	scratch_make();
+	cr_assert_eq(npyt_write(path_in("a.npy"), "|i1", 2, sa, a, sizeof(a)), 0);
+	cr_assert_eq(npyt_write(path_in("w.npy"), "|i1", 2, sw, w, sizeof(w)), 0);
+	cr_assert_eq(npyt_write(path_in("bias.npy"), "<i4", 1, sn, bias, sizeof(bias)), 0);
+	cr_assert_eq(npyt_write(path_in("mult.npy"), "<i4", 1, sn, mult, sizeof(mult)), 0);
+	cr_assert_eq(npyt_write(path_in("shift.npy"), "<i4", 1, sn, shift, sizeof(shift)), 0);
+
+	const char *req[] = { "gemm", "-d", p->dev, "--a", path_in("a.npy"), "--w",
+			      path_in("w.npy"), "--bias", path_in("bias.npy"), "--mult",
+			      path_in("mult.npy"), "--shift", path_in("shift.npy"), "--za", "-7",
+			      "--zo", "3", "--lo", "-100", "--hi", "90", "--out", path_in("y.npy"),
+			      "--check", NULL };
+	const char *raw[] = { "gemm", "-d", p->dev, "--a", path_in("a.npy"), "--w",
+			      path_in("w.npy"), "--bias", path_in("bias.npy"), "--za", "-7",
+			      "--raw", "--out", path_in("y.npy"), "--check", NULL };
+	cli(&res, p->raw ? raw : req, NULL);
+	cr_assert_eq(res.status, 0, "%s: exit %d; stderr:\n%s", p->dev, res.status, res.err);
+	spawn_result_free(&res);
+
+	cr_assert_eq(npyt_read(path_in("y.npy"), &y, err, sizeof(err)), 0, "%s", err);
+	cr_expect_eq(y.ndim, 2);
+	cr_expect_eq(y.shape[0], m);
+	cr_expect_eq(y.shape[1], n);
+	cr_expect_eq(y.fortran, 0);
+	if (p->raw) {
+		cr_expect_str_eq(y.descr, "<i4");
+		cr_assert_eq(y.bytes, sizeof(want.i32), "%zu data bytes", y.bytes);
+		cr_expect_arr_eq(y.data, want.i32, sizeof(want.i32),
+				 "raw result differs from the reference (seed %llu)",
+				 (unsigned long long)seed);
+	} else {
+		cr_expect(!strcmp(y.descr, "|i1") || !strcmp(y.descr, "<i1"), "descr %s", y.descr);
+		cr_assert_eq(y.bytes, sizeof(want.i8), "%zu data bytes", y.bytes);
+		cr_expect_arr_eq(y.data, want.i8, sizeof(want.i8),
+				 "requantized result differs from the reference (seed %llu)",
+				 (unsigned long long)seed);
+	}
+	free(y.data);
+	scratch_remove();
+}
+
+/* ------------------------------------------------------- usage errors */
+
+Test(cli, usage_errors_exit_2)
+{
+	static const char *const cases[][16] = {
+		{ "gemm", "-d", "cpu", "-m", "0", "-k", "4", "-n", "4", NULL },
+		{ "gemm", "-d", "cpu", "-m", "-3", "-k", "4", "-n", "4", NULL },
+		{ "gemm", "-d", "cpu", "-m", "abc", "-k", "4", "-n", "4", NULL },
+		{ "gemm", "-d", "cpu", "-m", "4", "-k", "4", "-n", "4x", NULL },
+		{ "gemm", "-d", "cpu", "-m", "4", "-k", "4", "-n", "4", "--bogus", NULL },
+		{ "gemm", "-d", "cpu", "-m", "4", "-k", "4", "-n", "4", "--za", "128", NULL },
+		{ "gemm", "-d", "cpu", "-m", "4", "-k", "4", "-n", "4", "--lo", "5", "--hi", "4" },
+		{ "gemm", "-d", "cpu", "-m", "4", "-k", "4", "-n", NULL },
+		{ "frobnicate", NULL },
+		{ NULL },
+	};
+
+	for (size_t i = 0; i < COUNT(cases); i++) {
+		struct spawn_result res;
+		char line[256] = "";
+
+		for (size_t j = 0; j < 16 && cases[i][j]; j++)
+			strncat(line, cases[i][j], sizeof(line) - strlen(line) - 2), strcat(line, " ");
+		cli(&res, (const char *const *)cases[i], NULL);
+		cr_expect_eq(res.status, 2, "'sampan %s': exit %d, want 2; stderr:\n%s", line,
+			     res.status, res.err);
+		cr_expect_neq(res.err[0], '\0', "'sampan %s': no message on stderr", line);
+		spawn_result_free(&res);
+	}
+}
+
+/* ------------------------------------------------------- runtime errors */
+
+Test(cli, unknown_device_names_accepted)
+{
+	const char *args[] = { "gemm", "-d", "nonesuch", "-m", "2", "-k", "2", "-n", "2", NULL };
+	struct spawn_result res;
+
+	cli(&res, args, NULL);
+	cr_expect(res.status == 1 || res.status == 2, "exit %d; stderr:\n%s", res.status, res.err);
+	cr_expect(strstr(res.err, "sim") && strstr(res.err, "cpu"),
+		  "message does not name the accepted devices:\n%s", res.err);
+	spawn_result_free(&res);
+}
+
+Test(cli, missing_simulator_library_exits_1)
+{
+	const char *args[] = { "gemm", "-d", "sim", "-m", "2", "-k", "2", "-n", "2", NULL };
+	char env0[] = "SAMPAN_SIM_LIB=/nonexistent/lib.so";
+	char *env[] = { env0, NULL };
+	struct spawn_result res;
+
+	cli(&res, args, env);
+	cr_expect_eq(res.status, 1, "exit %d; stderr:\n%s", res.status, res.err);
+	cr_expect_not_null(strstr(res.err, "/nonexistent/lib.so"), "stderr:\n%s", res.err);
+	spawn_result_free(&res);
+}
+
+/* A malformed --a file: the CLI must exit 1 (or 2 where the file only
+ * contradicts a flag) and name the file. */
+struct bad_npy {
+	char what[40];
+	int usage_ok; /* 2 is acceptable too */
+};
+
+ParameterizedTestParameters(cli, malformed_npy)
+{
+	static struct bad_npy cases[] = {
+		{ "bad magic", 0 },         { "truncated data", 0 },   { "truncated header", 0 },
+		{ "wrong dtype", 0 },       { "wrong ndim", 0 },       { "fortran order", 0 },
+		{ "shape disagrees with -m", 1 }, { "missing file", 0 },  { "empty file", 0 },
+		{ "header length past end", 0 },  { "garbage header", 0 },
+	};
+
+	return cr_make_param_array(struct bad_npy, cases, COUNT(cases));
+}
+
+ParameterizedTest(struct bad_npy *b, cli, malformed_npy, .timeout = 120)
+{
+	int8_t a[4 * 6] = { 1, 2, 3 }, w[5 * 6] = { 1 };
+	long sa[2] = { 4, 6 }, sw[2] = { 5, 6 }, s1[1] = { 24 };
+	size_t size;
+	unsigned char *img = npyt_image("|i1", 2, sa, a, sizeof(a), &size);
+	struct spawn_result res;
+	const char *m = "4";
+
+	cr_assert_not_null(img);
+	scratch_make();
+	cr_assert_eq(npyt_write(path_in("w.npy"), "|i1", 2, sw, w, sizeof(w)), 0);
+	if (!strcmp(b->what, "bad magic")) {
+		img[1] = 'X';
+		cr_assert_eq(npyt_write_bytes(path_in("a.npy"), img, size), 0);
+	} else if (!strcmp(b->what, "truncated data")) {
+		cr_assert_eq(npyt_write_bytes(path_in("a.npy"), img, size - 5), 0);
+	} else if (!strcmp(b->what, "truncated header")) {
+		cr_assert_eq(npyt_write_bytes(path_in("a.npy"), img, 30), 0);
+	} else if (!strcmp(b->what, "wrong dtype")) {
+		float f[24] = { 0 };
+
+		cr_assert_eq(npyt_write(path_in("a.npy"), "<f4", 2, sa, f, sizeof(f)), 0);
+	} else if (!strcmp(b->what, "wrong ndim")) {
+		cr_assert_eq(npyt_write(path_in("a.npy"), "|i1", 1, s1, a, sizeof(a)), 0);
+	} else if (!strcmp(b->what, "fortran order")) {
+		char *f = strstr((char *)img, "False");
+
+		cr_assert_not_null(f);
+		memcpy(f, "True ", 5);
+		cr_assert_eq(npyt_write_bytes(path_in("a.npy"), img, size), 0);
+	} else if (!strcmp(b->what, "shape disagrees with -m")) {
+		cr_assert_eq(npyt_write_bytes(path_in("a.npy"), img, size), 0);
+		m = "5";
+	} else if (!strcmp(b->what, "empty file")) {
+		cr_assert_eq(npyt_write_bytes(path_in("a.npy"), "", 0), 0);
+	} else if (!strcmp(b->what, "header length past end")) {
+		img[8] = 0xff;
+		img[9] = 0x7f;
+		cr_assert_eq(npyt_write_bytes(path_in("a.npy"), img, size), 0);
+	} else if (!strcmp(b->what, "garbage header")) {
+		memset(img + 10, '{', 40);
+		cr_assert_eq(npyt_write_bytes(path_in("a.npy"), img, size), 0);
+	} /* missing file: a.npy is never written */
+	free(img);
+
+	const char *args[] = { "gemm", "-d", "cpu", "-m", m, "--a", path_in("a.npy"), "--w",
+			       path_in("w.npy"), "--raw", "--out", path_in("y.npy"), NULL };
+	cli(&res, args, NULL);
+	cr_expect(res.status == 1 || (b->usage_ok && res.status == 2), "%s: exit %d; stderr:\n%s",
+		  b->what, res.status, res.err);
+	cr_expect_not_null(strstr(res.err, "a.npy"), "%s: message does not name the file:\n%s",
+			   b->what, res.err);
+	cr_expect_neq(access(path_in("y.npy"), F_OK), 0, "%s: an output was written", b->what);
+	spawn_result_free(&res);
+	scratch_remove();
+}
+
+/* ------------------------------------------------------- devices, info */
+
+Test(cli, devices_json)
+{
+	const char *args[] = { "devices", "--json", NULL };
+	const char *plain[] = { "devices", NULL };
+	struct spawn_result res;
+
+	cli(&res, args, NULL);
+	cr_assert_eq(res.status, 0, "exit %d; stderr:\n%s", res.status, res.err);
+	cr_expect(json_valid(res.out), "not JSON:\n%s", res.out);
+	cr_expect(strstr(res.out, "\"sim\"") && strstr(res.out, "\"cpu\""),
+		  "sim and cpu not listed:\n%s", res.out);
+	spawn_result_free(&res);
+	cli(&res, plain, NULL);
+	cr_expect_eq(res.status, 0);
+	cr_expect(strstr(res.out, "sim") && strstr(res.out, "cpu"), "%s", res.out);
+	spawn_result_free(&res);
+}
+
+ParameterizedTestParameters(cli, info_json)
+{
+	static struct npy_case devs[] = { { "sim", 0 }, { "cpu", 0 } };
+
+	return cr_make_param_array(struct npy_case, devs, COUNT(devs));
+}
+
+ParameterizedTest(struct npy_case *p, cli, info_json, .timeout = 120)
+{
+	const char *args[] = { "info", "-d", p->dev, "--json", NULL };
+	struct spawn_result res;
+
+	cli(&res, args, NULL);
+	cr_assert_eq(res.status, 0, "exit %d; stderr:\n%s", res.status, res.err);
+	cr_assert(json_valid(res.out), "not JSON:\n%s", res.out);
+	cr_expect_eq(json_num(&res, "rows"), TEST_ROWS);
+	cr_expect_eq(json_num(&res, "cols"), TEST_COLS);
+	spawn_result_free(&res);
+}

@@ -1,0 +1,394 @@
+/*
+ * test_errors.c - failures are reported, never crashes or hangs: invalid
+ * GEMM arguments, card memory exhausted, unknown devices and options, a
+ * missing simulator library, and illegal commands reaching the simulated
+ * core (which must stop, report and then run the next list normally).
+ */
+#include <criterion/criterion.h>
+#include <criterion/parameterized.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sampan.h"
+#include "simdev.h"
+#include "util.h"
+
+#define COUNT(x) (sizeof(x) / sizeof((x)[0]))
+
+struct dev_param {
+	char dev[16];
+};
+
+static struct sampan_device *open_dev(const char *name)
+{
+	struct sampan_device *dev = NULL;
+	int err = sampan_open(&dev, name);
+
+	cr_assert_eq(err, SAMPAN_OK, "sampan_open(%s): %s: %s", name, sampan_strerror(err),
+		     sampan_last_error());
+	return dev;
+}
+
+/* Asserts that @err is @want and that a message was left. */
+#define EXPECT_ERROR(err, want, what)                                                            \
+	do {                                                                                     \
+		int e_ = (err);                                                                  \
+		cr_expect_eq(e_, (want), "%s: got %d (%s), want %s; message '%s'", (what), e_,    \
+			     sampan_strerror(e_), #want, sampan_last_error());                   \
+		cr_expect_neq(sampan_last_error()[0], '\0', "%s: no message", (what));           \
+	} while (0)
+
+/* ------------------------------------------------------- bad arguments */
+
+enum { BAD_M0, BAD_K0, BAD_N0, BAD_M_NEG, BAD_K_NEG, BAD_N_MIN, BAD_A_NULL, BAD_W_NULL,
+       BAD_OUT_NULL, BAD_MULT_NULL, BAD_SHIFT_NULL, BAD_SHIFT_HIGH, BAD_SHIFT_LOW, BAD_LO_GT_HI,
+       BAD_LO_LOW, BAD_HI_HIGH, BAD_ZA_HIGH, BAD_ZA_LOW, BAD_ZO_HIGH, BAD_ZO_LOW, BAD_COUNT };
+
+static const char *const bad_names[BAD_COUNT] = {
+	"m=0", "k=0", "n=0", "m=-1", "k=-5", "n=INT64_MIN", "a=NULL", "w=NULL", "out=NULL",
+	"mult=NULL", "shift=NULL", "shift[3]=32", "shift[0]=-32", "lo>hi", "lo=-129", "hi=128",
+	"za=128", "za=-129", "zo=128", "zo=-129",
+};
+
+ParameterizedTestParameters(errors, invalid_gemm_arguments)
+{
+	static struct dev_param params[] = { { "cpu" }, { "sim" } };
+
+	return cr_make_param_array(struct dev_param, params, COUNT(params));
+}
+
+ParameterizedTest(struct dev_param *p, errors, invalid_gemm_arguments)
+{
+	int8_t a[4 * 6] = { 1, 2, 3 }, w[5 * 6] = { 4, 5, 6 };
+	int32_t bias[5] = { 0 }, mult[5] = { 1 << 30, 1 << 30, 1 << 30, 1 << 30, 1 << 30 };
+	int32_t shift[5] = { 0 };
+	int8_t out[4 * 5];
+	struct sampan_device *dev = open_dev(p->dev);
+	const struct sampan_gemm good = { .m = 4, .k = 6, .n = 5, .a = a, .w = w, .bias = bias,
+					  .mult = mult, .shift = shift, .za = 0, .zo = 0,
+					  .lo = -128, .hi = 127, .raw = 0, .out = out };
+
+	/* the unmodified problem is fine */
+	cr_assert_eq(sampan_gemm(dev, &good), SAMPAN_OK, "%s", sampan_last_error());
+	for (int bad = 0; bad < BAD_COUNT; bad++) {
+		struct sampan_gemm g = good;
+		int32_t s[5] = { 0 };
+
+		g.shift = s;
+		switch (bad) {
+		case BAD_M0: g.m = 0; break;
+		case BAD_K0: g.k = 0; break;
+		case BAD_N0: g.n = 0; break;
+		case BAD_M_NEG: g.m = -1; break;
+		case BAD_K_NEG: g.k = -5; break;
+		case BAD_N_MIN: g.n = INT64_MIN; break;
+		case BAD_A_NULL: g.a = NULL; break;
+		case BAD_W_NULL: g.w = NULL; break;
+		case BAD_OUT_NULL: g.out = NULL; break;
+		case BAD_MULT_NULL: g.mult = NULL; break;
+		case BAD_SHIFT_NULL: g.shift = NULL; break;
+		case BAD_SHIFT_HIGH: s[3] = 32; break;
+		case BAD_SHIFT_LOW: s[0] = -32; break;
+		case BAD_LO_GT_HI: g.lo = 10; g.hi = 9; break;
+		case BAD_LO_LOW: g.lo = -129; break;
+		case BAD_HI_HIGH: g.hi = 128; break;
+		case BAD_ZA_HIGH: g.za = 128; break;
+		case BAD_ZA_LOW: g.za = -129; break;
+		case BAD_ZO_HIGH: g.zo = 128; break;
+		case BAD_ZO_LOW: g.zo = -129; break;
+		}
+		memset(out, 0x77, sizeof(out));
+		EXPECT_ERROR(sampan_gemm(dev, &g), SAMPAN_ERROR_INVALID, bad_names[bad]);
+		for (size_t i = 0; i < sizeof(out); i++)
+			cr_expect_eq(out[i], 0x77, "%s: out written on failure", bad_names[bad]);
+		/* the asynchronous path validates the same way */
+		struct sampan_job *job = NULL;
+		EXPECT_ERROR(sampan_gemm_submit(dev, &g, &job), SAMPAN_ERROR_INVALID,
+			     bad_names[bad]);
+		cr_expect_null(job, "%s: job written on failure", bad_names[bad]);
+	}
+	/* the device still works after all that */
+	cr_expect_eq(sampan_gemm(dev, &good), SAMPAN_OK, "%s", sampan_last_error());
+	sampan_close(dev);
+}
+
+Test(errors, raw_mode_needs_no_requant_arrays)
+{
+	int8_t a[3] = { 1, 2, 3 }, w[3] = { 4, 5, 6 };
+	int32_t out[1] = { 0 };
+	struct sampan_device *dev = open_dev("cpu");
+	struct sampan_gemm g = { .m = 1, .k = 3, .n = 1, .a = a, .w = w, .za = 1, .lo = -128,
+				 .hi = 127, .raw = 1, .out = out };
+
+	cr_assert_eq(sampan_gemm(dev, &g), SAMPAN_OK, "%s", sampan_last_error());
+	cr_expect_eq(out[0], 0 * 4 + 1 * 5 + 2 * 6);
+	sampan_close(dev);
+}
+
+Test(errors, null_handles)
+{
+	struct sampan_device *dev = open_dev("cpu");
+	struct sampan_gemm g;
+	struct sampan_info info;
+	struct sampan_stats stats;
+	struct sampan_buffer *buf = NULL;
+
+	memset(&g, 0, sizeof(g));
+	EXPECT_ERROR(sampan_open(NULL, "cpu"), SAMPAN_ERROR_INVALID, "open(NULL)");
+	EXPECT_ERROR(sampan_gemm(NULL, &g), SAMPAN_ERROR_INVALID, "gemm(NULL dev)");
+	EXPECT_ERROR(sampan_gemm(dev, NULL), SAMPAN_ERROR_INVALID, "gemm(NULL g)");
+	EXPECT_ERROR(sampan_get_info(NULL, &info), SAMPAN_ERROR_INVALID, "get_info(NULL)");
+	EXPECT_ERROR(sampan_get_info(dev, NULL), SAMPAN_ERROR_INVALID, "get_info(dev, NULL)");
+	EXPECT_ERROR(sampan_get_stats(dev, NULL), SAMPAN_ERROR_INVALID, "get_stats(dev, NULL)");
+	(void)stats;
+	EXPECT_ERROR(sampan_buffer_create(dev, 16, NULL), SAMPAN_ERROR_INVALID,
+		     "buffer_create(NULL out)");
+	EXPECT_ERROR(sampan_buffer_create(dev, 0, &buf), SAMPAN_ERROR_INVALID,
+		     "buffer_create(0 bytes)");
+	cr_expect_null(buf);
+	cr_expect_eq(sampan_list_devices(NULL, 4, NULL) < 0, 1, "list_devices(NULL)");
+	sampan_close(NULL); /* a no-op */
+	sampan_close(dev);
+}
+
+Test(errors, strerror_never_null)
+{
+	for (int e = -20; e <= 5; e++) {
+		cr_assert_not_null(sampan_strerror(e));
+		cr_expect_neq(sampan_strerror(e)[0], '\0', "empty string for %d", e);
+	}
+	cr_expect_neq(strcmp(sampan_strerror(SAMPAN_ERROR_INVALID),
+			     sampan_strerror(SAMPAN_ERROR_DEVICE_MEM)), 0);
+}
+
+/* ------------------------------------------------------- card memory */
+
+ParameterizedTestParameters(errors, card_memory_exhausted)
+{
+	static struct dev_param params[] = { { "cpu:mem=1" }, { "sim:mem=1" } };
+
+	return cr_make_param_array(struct dev_param, params, COUNT(params));
+}
+
+/* 1 MiB of card memory cannot hold a 2000 x 1000 A; the device must say so
+ * and keep working for problems that fit. */
+ParameterizedTest(struct dev_param *p, errors, card_memory_exhausted, .timeout = 120)
+{
+	const long m = 2000, k = 1000, n = 8;
+	int8_t *a = calloc((size_t)m * k, 1), *w = calloc((size_t)n * k, 1);
+	int32_t *out = calloc((size_t)m * n, sizeof(int32_t));
+	struct sampan_device *dev = open_dev(p->dev);
+	struct sampan_info info;
+	struct sampan_buffer *buf = NULL;
+	struct sampan_gemm g = { .m = m, .k = k, .n = n, .a = a, .w = w, .lo = -128, .hi = 127,
+				 .raw = 1, .out = out };
+
+	cr_assert(a && w && out);
+	cr_assert_eq(sampan_get_info(dev, &info), SAMPAN_OK);
+	cr_expect_eq(info.mem_bytes, 1u << 20, "mem_bytes %llu with mem=1",
+		     (unsigned long long)info.mem_bytes);
+	EXPECT_ERROR(sampan_gemm(dev, &g), SAMPAN_ERROR_DEVICE_MEM, "2000x1000x8 in 1 MiB");
+	EXPECT_ERROR(sampan_buffer_create(dev, 2u << 20, &buf), SAMPAN_ERROR_DEVICE_MEM,
+		     "2 MiB buffer in 1 MiB");
+	cr_expect_null(buf);
+
+	g.m = 3;
+	g.k = 5;
+	g.n = 2;
+	a[1] = 2;
+	w[1] = 3;
+	w[5 + 1] = -1;
+	cr_assert_eq(sampan_gemm(dev, &g), SAMPAN_OK, "small GEMM after the failure: %s",
+		     sampan_last_error());
+	cr_expect_eq(out[0], 6);
+	cr_expect_eq(out[1], -2);
+	sampan_close(dev);
+	free(a);
+	free(w);
+	free(out);
+}
+
+/* ------------------------------------------------------- names */
+
+Test(errors, unknown_device_lists_accepted)
+{
+	static const char *const names[] = { "nonesuch", "simx", "cp", "xyz:mem=1" };
+
+	for (size_t i = 0; i < COUNT(names); i++) {
+		struct sampan_device *dev = (struct sampan_device *)&dev;
+		int err = sampan_open(&dev, names[i]);
+
+		cr_expect_eq(err, SAMPAN_ERROR_NO_DEVICE, "'%s': got %d (%s)", names[i], err,
+			     sampan_last_error());
+		cr_expect_eq(dev, (struct sampan_device *)&dev, "'%s': handle written on failure",
+			     names[i]);
+		cr_expect(strstr(sampan_last_error(), "sim") && strstr(sampan_last_error(), "cpu"),
+			  "'%s': message does not list sim and cpu: '%s'", names[i],
+			  sampan_last_error());
+	}
+}
+
+Test(errors, unknown_option_lists_accepted)
+{
+	static const struct {
+		const char *name, *accepted;
+	} cases[] = {
+		{ "cpu:bogus=1", "mem" },   { "sim:bogus=1", "trace" },
+		{ "cpu:mem=abc", "mem" },   { "sim:latency=-4", "latency" },
+		{ "cpu:mem", "mem" },       { "sim:mem=0", "mem" },
+	};
+
+	for (size_t i = 0; i < COUNT(cases); i++) {
+		struct sampan_device *dev = NULL;
+		int err = sampan_open(&dev, cases[i].name);
+
+		cr_expect_eq(err, SAMPAN_ERROR_INVALID, "'%s': got %d (%s)", cases[i].name, err,
+			     sampan_last_error());
+		cr_expect_null(dev, "'%s' opened", cases[i].name);
+		cr_expect_not_null(strstr(sampan_last_error(), cases[i].accepted),
+				   "'%s': message '%s' does not mention '%s'", cases[i].name,
+				   sampan_last_error(), cases[i].accepted);
+		sampan_close(dev);
+	}
+}
+
+Test(errors, missing_simulator_library)
+{
+	struct sampan_device *dev = NULL;
+
+	cr_assert_eq(setenv("SAMPAN_SIM_LIB", "/nonexistent/lib.so", 1), 0);
+	EXPECT_ERROR(sampan_open(&dev, "sim"), SAMPAN_ERROR_LIBRARY, "SAMPAN_SIM_LIB=/nonexistent");
+	cr_expect_null(dev);
+	cr_expect_not_null(strstr(sampan_last_error(), "/nonexistent/lib.so"),
+			   "message does not name the library: '%s'", sampan_last_error());
+	/* the functional model does not need it */
+	dev = open_dev("cpu");
+	sampan_close(dev);
+}
+
+/* ------------------------------------------------------- illegal commands */
+
+/* An illegal command list: which command breaks, and how. */
+struct bad_list {
+	char what[48];
+	unsigned index;  /* the failing command's position */
+	uint32_t status; /* the error code STATUS must hold */
+};
+
+enum { STATUS_OPCODE = 1, STATUS_RANGE = 2, STATUS_ALIGN = 3 };
+
+ParameterizedTestParameters(errors, illegal_command)
+{
+	static struct bad_list lists[] = {
+		{ "opcode 0", 0, STATUS_OPCODE },
+		{ "opcode 9 after two loads", 2, STATUS_OPCODE },
+		{ "opcode 255", 1, STATUS_OPCODE },
+		{ "LOAD_A k_len 0", 0, STATUS_RANGE },
+		{ "LOAD_W k_len KT+1", 1, STATUS_RANGE },
+		{ "LOAD_P count 0", 0, STATUS_RANGE },
+		{ "LOAD_P past the entries", 0, STATUS_RANGE },
+		{ "COMPUTE slot ACC_SLOTS", 2, STATUS_RANGE },
+		{ "COMPUTE m_valid 0", 2, STATUS_RANGE },
+		{ "COMPUTE n_valid COLS+1", 2, STATUS_RANGE },
+		{ "COMPUTE k_len 0", 2, STATUS_RANGE },
+		{ "STORE lo > hi", 3, STATUS_RANGE },
+		{ "STORE entry P_ENTRIES", 3, STATUS_RANGE },
+		{ "STORE slot ACC_SLOTS", 3, STATUS_RANGE },
+		{ "LOAD_A unaligned", 0, STATUS_ALIGN },
+		{ "LOAD_P unaligned", 1, STATUS_ALIGN },
+		{ "STORE unaligned", 3, STATUS_ALIGN },
+	};
+
+	return cr_make_param_array(struct bad_list, lists, COUNT(lists));
+}
+
+/* Builds the list named by @b: legal commands up to b->index, then the bad
+ * one. */
+static size_t bad_commands(const struct simdev *d, const struct bad_list *b, struct cmd *c)
+{
+	const unsigned k = 8;
+	size_t n = 0;
+
+	c[n++] = cmd_load(OP_LOAD_A, 0, k, ADDR_A0);
+	c[n++] = cmd_load(OP_LOAD_W, 0, k, ADDR_W0);
+	c[n++] = cmd_compute(0, 0, 1, 0, k, 0, d->rows, d->cols);
+	c[n++] = cmd_store(1, 0, 0, ADDR_OUT, 0, -128, 127);
+	if (!strcmp(b->what, "opcode 0"))
+		c[0] = (struct cmd){ { 0, 0, 0, 0 } };
+	else if (!strcmp(b->what, "opcode 9 after two loads"))
+		c[2].w[0] = (c[2].w[0] & ~0xffu) | 9;
+	else if (!strcmp(b->what, "opcode 255"))
+		c[1].w[0] |= 0xff;
+	else if (!strcmp(b->what, "LOAD_A k_len 0"))
+		c[0] = cmd_load(OP_LOAD_A, 0, 0, ADDR_A0);
+	else if (!strcmp(b->what, "LOAD_W k_len KT+1"))
+		c[1] = cmd_load(OP_LOAD_W, 0, d->k_depth + 1, ADDR_W0);
+	else if (!strcmp(b->what, "LOAD_P count 0"))
+		c[0] = cmd_load_p(0, 0, ADDR_P);
+	else if (!strcmp(b->what, "LOAD_P past the entries"))
+		c[0] = cmd_load_p(d->params - 1, 2, ADDR_P);
+	else if (!strcmp(b->what, "COMPUTE slot ACC_SLOTS"))
+		c[2] = cmd_compute(0, 0, 1, d->slots, k, 0, d->rows, d->cols);
+	else if (!strcmp(b->what, "COMPUTE m_valid 0"))
+		c[2] = cmd_compute(0, 0, 1, 0, k, 0, 0, d->cols);
+	else if (!strcmp(b->what, "COMPUTE n_valid COLS+1"))
+		c[2] = cmd_compute(0, 0, 1, 0, k, 0, d->rows, d->cols + 1);
+	else if (!strcmp(b->what, "COMPUTE k_len 0"))
+		c[2] = cmd_compute(0, 0, 1, 0, 0, 0, d->rows, d->cols);
+	else if (!strcmp(b->what, "STORE lo > hi"))
+		c[3] = cmd_store(0, 0, 0, ADDR_OUT, 0, 5, 4);
+	else if (!strcmp(b->what, "STORE entry P_ENTRIES"))
+		c[3] = cmd_store(1, 0, d->params, ADDR_OUT, 0, -128, 127);
+	else if (!strcmp(b->what, "STORE slot ACC_SLOTS"))
+		c[3] = cmd_store(1, d->slots, 0, ADDR_OUT, 0, -128, 127);
+	else if (!strcmp(b->what, "LOAD_A unaligned"))
+		c[0] = cmd_load(OP_LOAD_A, 0, k, ADDR_A0 + d->bus / 2);
+	else if (!strcmp(b->what, "LOAD_P unaligned"))
+		c[1] = cmd_load_p(0, 1, ADDR_P + 4);
+	else if (!strcmp(b->what, "STORE unaligned"))
+		c[3] = cmd_store(1, 0, 0, ADDR_OUT + 1, 0, -128, 127);
+	else
+		cr_assert_fail("unknown case '%s'", b->what);
+	return n;
+}
+
+/* The core must stop within a bound, report the code and the index, and
+ * then run a correct list from a clean state. */
+ParameterizedTest(struct bad_list *b, errors, illegal_command, .timeout = 120)
+{
+	uint64_t seed = test_seed("errors::illegal_command");
+	struct simdev d;
+	struct tile t;
+	struct cmd cmds[8];
+	struct rng r;
+	char err[256];
+	uint32_t status = 99, index = 99;
+	size_t n;
+
+	cr_assert_eq(simdev_open(&d, 16u << 20, err, sizeof(err)), 0, "%s", err);
+	rng_init(&r, seed);
+	/* legal operand and parameter data for every address used */
+	tile_random(&t, &d, &r, d.rows, d.cols, 8);
+	tile_write_operands(&d, &t, 0, 8, ADDR_A0, ADDR_W0);
+	tile_write_params(&d, &t, 0);
+
+	n = bad_commands(&d, b, cmds);
+	cr_assert_eq(simdev_run(&d, ADDR_CMDS, cmds, n, 200000, &status, &index), 1,
+		     "%s: no ap_done within 200000 cycles", b->what);
+	cr_expect_eq(status, b->status, "%s: STATUS %u, want %u", b->what, status, b->status);
+	cr_expect_eq(index, b->index, "%s: ERR_INDEX %u, want %u", b->what, index, b->index);
+	cr_expect_leq(simdev_reg64(&d, REG_CMDS), b->index, "%s: %llu commands ran", b->what,
+		      (unsigned long long)simdev_reg64(&d, REG_CMDS));
+
+	/* then a correct list, from a different address, runs normally */
+	n = tile_commands(&d, &t, cmds);
+	cr_assert_eq(simdev_run(&d, ADDR_CMDS + 0x1000, cmds, n, 200000, &status, &index), 1,
+		     "%s: the next list did not finish", b->what);
+	cr_expect_eq(status, 0, "%s: STATUS %u on a correct list (index %u)", b->what, status,
+		     index);
+	tile_check(&d, &t, b->what);
+	tile_free(&t);
+	simdev_close(&d);
+}

@@ -1,0 +1,74 @@
+# tests/tests.mk - the Criterion test suite (`make test`).
+#
+# Builds $(BUILD)/tests/test_* against libsampan ($(LIBSAMPAN_A)) and, for
+# the RTL tests, the simulation library ($(SIM_LIB)); installs the project
+# into $(BUILD)/test-install (DESTDIR, PREFIX=/usr) for the install test;
+# then runs every binary through tests/run-tests.sh, which writes TAP and
+# JUnit XML to $(BUILD)/test-results/ and ends with "N passed, N failed".
+#
+#   make test                       everything
+#   make test TESTS=test_requant    only some binaries
+#   SAMPAN_TEST_SEED=123 make test  replay the random tests of a failing run
+
+TEST_DIR      := $(BUILD)/tests
+TEST_RESULTS  := $(BUILD)/test-results
+TEST_DESTDIR  := $(abspath $(BUILD)/test-install)
+# The install test builds its own plain (unsanitized) copy of the project
+# here, so that the PREFIX=/usr build does not overwrite the one under test.
+TEST_INSTALL_BUILD := build/test-install-build
+TEST_JOBS     ?= 2
+
+TEST_NAMES := test_requant test_rtl_units test_gemm test_errors test_cli test_install
+TESTS      ?= $(TEST_NAMES)
+TEST_BINS  := $(addprefix $(TEST_DIR)/,$(TEST_NAMES))
+
+# Helpers each binary links (objects under $(TEST_DIR)).
+TEST_OBJS_test_requant   := ref util
+TEST_OBJS_test_rtl_units := ref util simdev
+TEST_OBJS_test_gemm      := ref util gemm_case
+TEST_OBJS_test_errors    := ref util simdev
+TEST_OBJS_test_cli       := ref util json npyio spawn
+TEST_OBJS_test_install   := ref spawn
+
+# Binaries that call the sim C ABI directly link the library in place.
+TEST_SIM_USERS := test_rtl_units test_errors
+
+# Evaluated in recipes only, after `deps` has installed Criterion.
+TEST_CRITERION_CFLAGS = $(shell pkg-config --cflags criterion)
+TEST_CRITERION_LIBS   = $(shell pkg-config --libs criterion)
+TEST_CFLAGS = $(ALL_CFLAGS) -Isim -Itests $(TEST_CRITERION_CFLAGS) \
+              -DTEST_ROWS=$(ROWS) -DTEST_COLS=$(COLS) \
+              -DSAMPAN_CLI='"$(abspath $(SAMPAN_CLI))"' -DTEST_SRCDIR='"$(abspath tests)"'
+TEST_SIM_LDFLAGS = -L$(dir $(SIM_LIB)) -lsampan_sim -Wl,-rpath,$(abspath $(dir $(SIM_LIB)))
+
+.PHONY: test test-build
+test-build: $(TEST_BINS)
+
+$(TEST_DIR)/%.o: tests/%.c | $(DEPS_STAMP)
+	$(call msg,CC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(TEST_CFLAGS) -c -o $@ $<
+
+# $(call TEST_LINK_RULE,name)
+define TEST_LINK_RULE
+$(TEST_DIR)/$(1): $(TEST_DIR)/$(1).o $(addprefix $(TEST_DIR)/,$(addsuffix .o,$(TEST_OBJS_$(1)))) \
+                  $(LIBSAMPAN_A) $(if $(filter $(1),$(TEST_SIM_USERS)),$(SIM_LIB))
+	$$(call msg,LD,$$@)
+	$$(Q)$$(CC) $$(ALL_LDFLAGS) -o $$@ $$(filter %.o %.a,$$^) $$(LIBSAMPAN_LIBS) \
+	  $(if $(filter $(1),$(TEST_SIM_USERS)),$$(TEST_SIM_LDFLAGS)) $$(TEST_CRITERION_LIBS) -lm
+endef
+$(foreach t,$(TEST_NAMES),$(eval $(call TEST_LINK_RULE,$(t))))
+
+-include $(wildcard $(TEST_DIR)/*.d)
+
+# The install tree is rebuilt on every run, from a plain build of its own.
+# SAMPAN_SIM_LIB names the library under test for the driver's sim backend
+# (a sanitized build under build/san/ would not find build/ on its own);
+# the CLI and install tests also check the lookup without it.
+test: lib sim cli $(addprefix $(TEST_DIR)/,$(TESTS)) | $(DEPS_STAMP)
+	$(Q)rm -rf $(TEST_DESTDIR) && mkdir -p $(TEST_RESULTS)
+	$(Q)$(MAKE) --no-print-directory install SANITIZE=0 BUILD=$(TEST_INSTALL_BUILD) \
+	  DESTDIR=$(TEST_DESTDIR) PREFIX=/usr > $(TEST_RESULTS)/install.log 2>&1 || \
+	  { cat $(TEST_RESULTS)/install.log; echo "test: make install failed"; exit 1; }
+	$(Q)SAMPAN_SIM_LIB=$(abspath $(SIM_LIB)) SAMPAN_TEST_DESTDIR=$(TEST_DESTDIR) \
+	  tests/run-tests.sh $(TEST_RESULTS) $(TEST_JOBS) $(addprefix $(TEST_DIR)/,$(TESTS))
