@@ -2,10 +2,11 @@
  * backend_sim.c - the `sim` device: the RTL simulated by Verilator, loaded at
  * run time from libsampan_sim.so (C ABI: sim/sampan_sim.h).
  *
- * The library is looked up in this order: $SAMPAN_SIM_LIB; then next to the
- * code of libsampan itself (the shared library, or the executable when
- * linked statically): DIR/, DIR/../, DIR/../lib/sampan/, DIR/sampan/; then
- * the installed SAMPAN_SIM_LIBDIR. With trace=FILE the trace build
+ * The library is $SAMPAN_SIM_LIB when that is set (and nothing else);
+ * otherwise it is looked up next to the code of libsampan itself (the
+ * shared library, or the executable a static libsampan is linked into):
+ * DIR/, DIR/../, DIR/../lib/sampan/, DIR/sampan/; then the installed
+ * SAMPAN_SIM_LIBDIR. With trace=FILE the trace build
  * libsampan_sim_trace.so is loaded from the directory where
  * libsampan_sim.so was found.
  */
@@ -91,16 +92,18 @@ static int find_library_dir(char *dir, size_t dir_len, char *tried, size_t tried
 	size_t n = 0, used = 0;
 	const char *env = getenv("SAMPAN_SIM_LIB");
 
-	if (env && *env && strlen(env) < PATH_MAX) {
-		snprintf(cands[n], PATH_MAX, "%s", env);
-		n++;
+	/* An explicit $SAMPAN_SIM_LIB is the only candidate: a wrong one must
+	 * not silently fall back to another build. */
+	if (env && *env) {
+		snprintf(cands[n++], PATH_MAX, "%s", env);
+	} else {
+		if (code_dir(base, sizeof(base)) == 0)
+			for (size_t i = 0; i < sizeof(rel) / sizeof(rel[0]); i++)
+				if ((size_t)snprintf(cands[n], PATH_MAX, "%s/%s" SIM_LIB, base,
+						     rel[i]) < PATH_MAX)
+					n++;
+		snprintf(cands[n++], PATH_MAX, "%s/" SIM_LIB, SAMPAN_SIM_LIBDIR);
 	}
-	if (code_dir(base, sizeof(base)) == 0)
-		for (size_t i = 0; i < sizeof(rel) / sizeof(rel[0]); i++)
-			if ((size_t)snprintf(cands[n], PATH_MAX, "%s/%s" SIM_LIB, base, rel[i]) <
-			    PATH_MAX)
-				n++;
-	snprintf(cands[n++], PATH_MAX, "%s/" SIM_LIB, SAMPAN_SIM_LIBDIR);
 
 	tried[0] = '\0';
 	for (size_t i = 0; i < n; i++) {
