@@ -1,0 +1,69 @@
+# rtl/rtl.mk - the synthesizable Verilog of sampan: lint and synthesis.
+#
+#   make lint     verilator --lint-only -Wall on sampan_axi_top at 16x16, 4x4,
+#                 8x16 (and 8x8, 16x8), plus an Icarus (-g2012) compile
+#   make synth    Yosys synth_xilinx (UltraScale+) of sampan_core at 4x4, 8x8
+#                 and 16x16 and synth_ice40 at 4x4; a resource table per
+#                 configuration, reports under build/synth/
+#
+# RTL_SRCS are the sources of the AXI top (sampan_axi_top); sim/sim.mk
+# Verilates them.
+
+RTL_DIR  := rtl
+RTL_TOP  := sampan_axi_top
+RTL_SRCS := $(addprefix $(RTL_DIR)/,\
+              sampan_axi_top.v sampan_axil_regs.v sampan_core.v sampan_seq.v \
+              sampan_fetch.v sampan_load.v sampan_exec.v sampan_store.v \
+              sampan_counters.v sampan_array.v sampan_pe.v sampan_requant.v \
+              sampan_ram.v sampan_fifo.v sampan_burst.v)
+
+VERILATOR ?= verilator
+IVERILOG  ?= iverilog
+YOSYS     ?= yosys
+
+# ------------------------------------------------------------------ lint
+
+RTL_LINT_FLAGS := --lint-only              # elaborate and check, build no model
+RTL_LINT_FLAGS += -Wall                    # every warning class, style ones included
+RTL_LINT_FLAGS += --top-module $(RTL_TOP)  # the shell the simulator and kernel use
+# Array sizes linted: the default, the smallest and a non-square one, plus
+# the other sizes the design promises (ARCHITECTURE.md).
+RTL_LINT_SIZES := 16x16 4x4 8x16 8x8 16x8
+
+RTL_IVERILOG_FLAGS := -g2012               # Verilog-2005 plus the SV the three tools share
+RTL_IVERILOG_FLAGS += -Wall                # Icarus warnings too
+RTL_IVERILOG_FLAGS += -Wno-timescale       # no `timescale: the RTL has no delays
+RTL_IVERILOG_FLAGS += -s $(RTL_TOP)
+
+.PHONY: lint rtl-lint
+lint: rtl-lint
+
+rtl-lint: | $(DEPS_STAMP)
+	$(Q)set -e; for size in $(RTL_LINT_SIZES); do \
+	  r=$${size%x*}; c=$${size#*x}; \
+	  printf '  %-8s %s\n' LINT "$(RTL_TOP) $$size"; \
+	  $(VERILATOR) $(RTL_LINT_FLAGS) -GROWS=$$r -GCOLS=$$c $(RTL_SRCS); \
+	done
+	$(call msg,IVERILOG,$(RTL_TOP))
+	$(Q)mkdir -p $(BUILD)/rtl && $(IVERILOG) $(RTL_IVERILOG_FLAGS) -o $(BUILD)/rtl/$(RTL_TOP).vvp $(RTL_SRCS)
+
+# ----------------------------------------------------------------- synth
+
+RTL_SYNTH_DIR := build/synth
+# Core configurations (ROWSxCOLS) per family.
+RTL_SYNTH_XILINX := 4x4 8x8 16x16
+RTL_SYNTH_ICE40  := 4x4
+RTL_SYNTH_LOGS := $(foreach s,$(RTL_SYNTH_XILINX),$(RTL_SYNTH_DIR)/xilinx_$(s).log) \
+                  $(foreach s,$(RTL_SYNTH_ICE40),$(RTL_SYNTH_DIR)/ice40_$(s).log)
+
+.PHONY: synth rtl-synth
+synth: rtl-synth
+
+rtl-synth: $(RTL_SYNTH_LOGS)
+	$(Q)$(RTL_DIR)/synth/table.sh $(RTL_SYNTH_LOGS)
+
+# $(RTL_SYNTH_DIR)/<family>_<R>x<C>.log: one Yosys run, the stat report at
+# the end of the log (and in .stat).
+$(RTL_SYNTH_DIR)/%.log: $(RTL_SRCS) $(RTL_DIR)/synth/synth.sh | $(DEPS_STAMP)
+	$(call msg,YOSYS,$@)
+	$(Q)mkdir -p $(@D) && YOSYS='$(YOSYS)' $(RTL_DIR)/synth/synth.sh $* $@ $(RTL_SRCS)

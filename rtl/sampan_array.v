@@ -1,0 +1,130 @@
+`default_nettype none
+// sampan_array: ROWS x COLS output-stationary systolic array of sampan_pe,
+// with the input skew inside.
+//
+// in_a/in_w carry one unskewed k-step: row r at in_a[r*9 +: 9] (A[r][k]-za),
+// column c at in_w[c*8 +: 8] (W[c][k]); in_valid/in_last qualify the step and
+// travel with the activations. Row r is delayed by r registers and column c
+// by c registers, so PE(r,c) sees the step presented at cycle t at cycle
+// t + r + c. res exposes every PE's shadow register, PE(r,c) at
+// res[(r*COLS+c)*32 +: 32].
+//
+// Timing: if the last step of a tile is presented at cycle t, row r of res
+// holds the tile's final sums from cycle t + r + COLS on (all columns), and
+// keeps them until the last step of the next tile, presented at t', reaches
+// PE(r,0) (visible from t' + r + 1). Reading row r exactly at t + r + COLS is
+// therefore safe whenever t' - t >= COLS.
+// Parameters:
+//   ROWS  array rows (output rows per tile)
+//   COLS  array columns (output channels per tile)
+module sampan_array #(
+    parameter ROWS = 16,  // array rows, 1..64
+    parameter COLS = 16   // array columns, 1..64
+) (
+    input  wire                      clk,
+    input  wire                      rst,
+    input  wire                      in_valid,
+    input  wire                      in_last,
+    input  wire [       ROWS*9-1:0]  in_a,
+    input  wire [       COLS*8-1:0]  in_w,
+    output wire [ROWS*COLS*32-1:0]   res
+);
+
+  initial begin
+    if (ROWS < 1 || ROWS > 64) $error("%m: ROWS %0d out of 1..64", ROWS);
+    if (COLS < 1 || COLS > 64) $error("%m: COLS %0d out of 1..64", COLS);
+  end
+
+  // Horizontal links: PE(r,c) output -> PE(r,c+1) input; index r*(COLS+1)+c,
+  // column 0 being the skewed array input.
+  wire [(ROWS*(COLS+1))*9-1:0] h_a;
+  wire [ ROWS*(COLS+1)-1:0]    h_valid;
+  wire [ ROWS*(COLS+1)-1:0]    h_last;
+  // Vertical links: PE(r,c) output -> PE(r+1,c) input; index r*COLS+c, row 0
+  // being the skewed array input.
+  wire [((ROWS+1)*COLS)*8-1:0] v_w;
+  // Shadow-write pulses: unused, the drain schedule is computed from in_last.
+  wire [ ROWS*COLS-1:0]        res_valid;
+
+  genvar r, c;
+  generate
+    // Row r skew: r registers in front of PE(r,0).
+    for (r = 0; r < ROWS; r = r + 1) begin : gen_row_skew
+      if (r == 0) begin : gen_direct
+        assign h_a[0 +: 9] = in_a[0 +: 9];
+        assign h_valid[0] = in_valid;
+        assign h_last[0] = in_last;
+      end else begin : gen_delay
+        reg [8:0] a_q[0:r-1];
+        reg       valid_q[0:r-1];
+        reg       last_q[0:r-1];
+        integer i;
+        always @(posedge clk) begin
+          a_q[0] <= in_a[r*9 +: 9];
+          valid_q[0] <= in_valid;
+          last_q[0] <= in_last;
+          for (i = 1; i < r; i = i + 1) begin
+            a_q[i] <= a_q[i-1];
+            valid_q[i] <= valid_q[i-1];
+            last_q[i] <= last_q[i-1];
+          end
+          if (rst) begin
+            for (i = 0; i < r; i = i + 1) valid_q[i] <= 1'b0;
+          end
+        end
+        assign h_a[(r*(COLS+1))*9 +: 9] = a_q[r-1];
+        assign h_valid[r*(COLS+1)] = valid_q[r-1];
+        assign h_last[r*(COLS+1)] = last_q[r-1];
+      end
+    end
+
+    // Column c skew: c registers above PE(0,c).
+    for (c = 0; c < COLS; c = c + 1) begin : gen_col_skew
+      if (c == 0) begin : gen_direct
+        assign v_w[0 +: 8] = in_w[0 +: 8];
+      end else begin : gen_delay
+        reg [7:0] w_q[0:c-1];
+        integer i;
+        always @(posedge clk) begin
+          w_q[0] <= in_w[c*8 +: 8];
+          for (i = 1; i < c; i = i + 1) w_q[i] <= w_q[i-1];
+        end
+        assign v_w[c*8 +: 8] = w_q[c-1];
+      end
+    end
+
+    for (r = 0; r < ROWS; r = r + 1) begin : gen_r
+      for (c = 0; c < COLS; c = c + 1) begin : gen_c
+        sampan_pe #(
+            .ACC_WIDTH(32)
+        ) u_pe (
+            .clk      (clk),
+            .rst      (rst),
+            .in_valid (h_valid[r*(COLS+1)+c]),
+            .in_last  (h_last[r*(COLS+1)+c]),
+            .in_a     (h_a[(r*(COLS+1)+c)*9 +: 9]),
+            .in_w     (v_w[(r*COLS+c)*8 +: 8]),
+            .out_valid(h_valid[r*(COLS+1)+c+1]),
+            .out_last (h_last[r*(COLS+1)+c+1]),
+            .out_a    (h_a[(r*(COLS+1)+c+1)*9 +: 9]),
+            .out_w    (v_w[((r+1)*COLS+c)*8 +: 8]),
+            .res_valid(res_valid[r*COLS+c]),
+            .res      (res[(r*COLS+c)*32 +: 32])
+        );
+      end
+    end
+  endgenerate
+
+  // The last column's outputs and the bottom row's weights leave the array
+  // unused.
+  wire [ROWS*11-1:0] right_edge;
+  generate
+    for (r = 0; r < ROWS; r = r + 1) begin : gen_right_edge
+      assign right_edge[r*11 +: 11] = {h_valid[r*(COLS+1)+COLS], h_last[r*(COLS+1)+COLS],
+                                       h_a[(r*(COLS+1)+COLS)*9 +: 9]};
+    end
+  endgenerate
+  wire unused_edges = &{1'b0, right_edge, v_w[ROWS*COLS*8 +: COLS*8], res_valid};
+
+endmodule
+`resetall

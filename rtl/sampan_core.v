@@ -1,0 +1,583 @@
+`default_nettype none
+// sampan_core: the sampan int8 matrix engine behind an AXI4 master.
+//
+// Ties the units together (rtl/ARCHITECTURE.md): command fetch, sequencer
+// and scoreboard, load unit, execute unit (systolic array and drain), store
+// unit (requantizer), counters, and the on-chip memories: two A banks, two W
+// banks, the accumulator memory and the parameter memory.
+//
+// AXI: one shared AR channel through a one-entry register slice, command
+// fetch first (ARID 0), data loads otherwise (ARID 1); R beats are
+// registered once and routed by RID; RREADY and BREADY are always high (every
+// read is reserved space before it is requested). Writes use AWID 1, full
+// strobes. Bursts are INCR, whole beats, never across 4 KiB.
+//
+// Latency: see the units; a run starts on start and ends with a done pulse.
+// Parameters: see rtl/ARCHITECTURE.md ("Parameters").
+module sampan_core #(
+    parameter ROWS           = 16,    // array rows
+    parameter COLS           = 16,    // array columns
+    parameter K_DEPTH        = 1024,  // k-steps per A/W bank
+    parameter ACC_SLOTS      = 4,     // accumulator tiles
+    parameter P_ENTRIES      = 64,    // requantizer parameter entries
+    parameter AXI_DATA_WIDTH = 512,   // AXI data width in bits
+    parameter AXI_ADDR_WIDTH = 64,    // AXI address width
+    parameter AXI_ID_WIDTH   = 1      // AXI ID width (ID 0 fetch, 1 data)
+) (
+    input  wire                        clk,
+    input  wire                        rst,
+    // control
+    input  wire                        start,
+    input  wire [                63:0] cmd_addr,
+    input  wire [                31:0] cmd_count,
+    output wire                        done,
+    output wire [                 7:0] status,
+    output wire [                31:0] err_index,
+    output wire [                63:0] cnt_cycles,
+    output wire [                63:0] cnt_busy,
+    output wire [                63:0] cnt_macs,
+    output wire [                63:0] cnt_stall_mem,
+    output wire [                63:0] cnt_stall_dep,
+    output wire [                63:0] cnt_bytes_rd,
+    output wire [                63:0] cnt_bytes_wr,
+    output wire [                31:0] cnt_cmds,
+    // AXI4 master
+    output wire [    AXI_ID_WIDTH-1:0] m_axi_awid,
+    output wire [  AXI_ADDR_WIDTH-1:0] m_axi_awaddr,
+    output wire [                 7:0] m_axi_awlen,
+    output wire [                 2:0] m_axi_awsize,
+    output wire [                 1:0] m_axi_awburst,
+    output wire                        m_axi_awvalid,
+    input  wire                        m_axi_awready,
+    output wire [  AXI_DATA_WIDTH-1:0] m_axi_wdata,
+    output wire [AXI_DATA_WIDTH/8-1:0] m_axi_wstrb,
+    output wire                        m_axi_wlast,
+    output wire                        m_axi_wvalid,
+    input  wire                        m_axi_wready,
+    input  wire [    AXI_ID_WIDTH-1:0] m_axi_bid,
+    input  wire [                 1:0] m_axi_bresp,
+    input  wire                        m_axi_bvalid,
+    output wire                        m_axi_bready,
+    output wire [    AXI_ID_WIDTH-1:0] m_axi_arid,
+    output wire [  AXI_ADDR_WIDTH-1:0] m_axi_araddr,
+    output wire [                 7:0] m_axi_arlen,
+    output wire [                 2:0] m_axi_arsize,
+    output wire [                 1:0] m_axi_arburst,
+    output wire                        m_axi_arvalid,
+    input  wire                        m_axi_arready,
+    input  wire [    AXI_ID_WIDTH-1:0] m_axi_rid,
+    input  wire [  AXI_DATA_WIDTH-1:0] m_axi_rdata,
+    input  wire [                 1:0] m_axi_rresp,
+    input  wire                        m_axi_rlast,
+    input  wire                        m_axi_rvalid,
+    output wire                        m_axi_rready
+);
+
+  localparam B = AXI_DATA_WIDTH / 8;  // bus bytes
+  localparam LOG_B = $clog2(B);
+  localparam A_WORDS = K_DEPTH * ROWS / B;  // bus words per A bank
+  localparam W_WORDS = K_DEPTH * COLS / B;  // bus words per W bank
+  localparam ACC_ROWS = ACC_SLOTS * ROWS;
+  localparam AAW = $clog2(ACC_ROWS);
+  localparam PAW = $clog2(P_ENTRIES);
+  localparam [31:0] LOG_B32 = LOG_B;
+  localparam [2:0] AXSIZE = LOG_B32[2:0];
+
+  initial begin
+    if (AXI_DATA_WIDTH < 128 || AXI_DATA_WIDTH > 1024 || (1 << LOG_B) != B)
+      $error("%m: AXI_DATA_WIDTH %0d must be a power of two in 128..1024", AXI_DATA_WIDTH);
+    if (ROWS < 1 || ROWS > 64 || B % ROWS != 0)
+      $error("%m: ROWS %0d must be in 1..64 and divide the bus bytes %0d", ROWS, B);
+    if (COLS < 1 || COLS > 64 || B % (4 * COLS) != 0)
+      $error("%m: COLS %0d must be in 1..64 and 4*COLS divide the bus bytes %0d", COLS, B);
+    if (K_DEPTH % (B / ROWS) != 0 || K_DEPTH % (B / COLS) != 0 || A_WORDS < 2 || W_WORDS < 2)
+      $error("%m: K_DEPTH %0d must be a multiple of B/ROWS and B/COLS, two bus words at least", K_DEPTH);
+    if (ACC_SLOTS < 1 || ACC_SLOTS > 16 || ACC_ROWS < 2) $error("%m: ACC_SLOTS %0d out of 1..16", ACC_SLOTS);
+    if (P_ENTRIES < 2 || P_ENTRIES > 256) $error("%m: P_ENTRIES %0d out of 2..256", P_ENTRIES);
+    if (AXI_ID_WIDTH < 1) $error("%m: AXI_ID_WIDTH must be at least 1");
+    if (K_DEPTH > 65535) $error("%m: K_DEPTH %0d does not fit the 16-bit k_len field", K_DEPTH);
+  end
+
+  // ------------------------------------------------------------ AXI read
+
+  // R beats, registered once.
+  reg          r_valid_q;
+  reg          r_data_id_q;  // 0: command fetch, 1: data load
+  reg          r_err_q;
+  reg [B*8-1:0] r_data_q;
+  always @(posedge clk) begin
+    r_data_id_q <= m_axi_rid != {AXI_ID_WIDTH{1'b0}};
+    r_err_q <= m_axi_rresp[1];
+    r_data_q <= m_axi_rdata;
+    if (rst) r_valid_q <= 1'b0;
+    else r_valid_q <= m_axi_rvalid;
+  end
+  assign m_axi_rready = 1'b1;
+
+  // AR register slice and arbiter: fetch first.
+  wire                      fetch_ar_valid, load_ar_valid;
+  wire [AXI_ADDR_WIDTH-1:0] fetch_ar_addr, load_ar_addr;
+  wire [7:0]                fetch_ar_len, load_ar_len;
+  reg                       ar_valid_reg;
+  reg                       ar_id_reg;
+  reg [AXI_ADDR_WIDTH-1:0]  ar_addr_reg;
+  reg [7:0]                 ar_len_reg;
+  wire                      ar_free = !ar_valid_reg || m_axi_arready;
+  wire                      fetch_ar_ready = ar_free;
+  wire                      load_ar_ready = ar_free && !fetch_ar_valid;
+
+  always @(posedge clk) begin
+    if (ar_free) begin
+      ar_id_reg <= !fetch_ar_valid;
+      ar_addr_reg <= fetch_ar_valid ? fetch_ar_addr : load_ar_addr;
+      ar_len_reg <= fetch_ar_valid ? fetch_ar_len : load_ar_len;
+    end
+    if (rst) ar_valid_reg <= 1'b0;
+    else if (ar_free) ar_valid_reg <= fetch_ar_valid || load_ar_valid;
+  end
+
+  assign m_axi_arid = {{(AXI_ID_WIDTH - 1) {1'b0}}, ar_id_reg};
+  assign m_axi_araddr = ar_addr_reg;
+  assign m_axi_arlen = ar_len_reg;
+  assign m_axi_arsize = AXSIZE;
+  assign m_axi_arburst = 2'b01;
+  assign m_axi_arvalid = ar_valid_reg;
+
+  // ----------------------------------------------------------------- fetch
+
+  wire                      fetch_start, fetch_stop, fetch_idle;
+  wire [AXI_ADDR_WIDTH-1:0] fetch_addr;
+  wire [31:0]               fetch_beats;
+  wire                      beat_valid, beat_ready;
+  wire [B*8-1:0]            beat_data;
+
+  sampan_fetch #(
+      .BUS_BYTES (B),
+      .ADDR_WIDTH(AXI_ADDR_WIDTH),
+      .FIFO_DEPTH(16),
+      .MAX_BURST (8)
+  ) u_fetch (
+      .clk       (clk),
+      .rst       (rst),
+      .start     (fetch_start),
+      .base_addr (fetch_addr),
+      .num_beats (fetch_beats),
+      .stop      (fetch_stop),
+      .idle      (fetch_idle),
+      .ar_valid  (fetch_ar_valid),
+      .ar_ready  (fetch_ar_ready),
+      .ar_addr   (fetch_ar_addr),
+      .ar_len    (fetch_ar_len),
+      .r_valid   (r_valid_q && !r_data_id_q),
+      .r_data    (r_data_q),
+      .beat_valid(beat_valid),
+      .beat_ready(beat_ready),
+      .beat_data (beat_data)
+  );
+
+  // ------------------------------------------------------------- sequencer
+
+  wire                      ld_valid, ld_ready, ld_bank, ld_idle;
+  wire [1:0]                ld_kind;
+  wire [15:0]               ld_len;
+  wire [7:0]                ld_first;
+  wire [AXI_ADDR_WIDTH-1:0] ld_addr;
+  wire [31:0]               ld_index;
+  wire                      ld_done_valid, ld_done_bank, ld_err_valid;
+  wire [1:0]                ld_done_kind;
+  wire [31:0]               ld_err_index;
+
+  wire                      ex_valid, ex_ready, ex_a_bank, ex_w_bank, ex_first, ex_idle;
+  wire [3:0]                ex_slot;
+  wire [15:0]               ex_k_len;
+  wire [7:0]                ex_za;
+  wire                      ex_step, ex_spacing_wait;
+  wire                      ex_release_valid, ex_release_a_bank, ex_release_w_bank;
+  wire                      ex_drained_valid;
+  wire [3:0]                ex_drained_slot;
+
+  wire                      st_valid, st_ready, st_raw, st_idle, st_slot_busy, st_err_valid;
+  wire [3:0]                st_slot, st_busy_slot;
+  wire [PAW-1:0]            st_entry;
+  wire [AXI_ADDR_WIDTH-1:0] st_addr;
+  wire [7:0]                st_zo, st_lo, st_hi;
+  wire [31:0]               st_index, st_err_index;
+
+  wire                      running, started, active, head_dep, cmd_fire;
+  wire [31:0]               cmd_macs;
+
+  sampan_seq #(
+      .ROWS      (ROWS),
+      .COLS      (COLS),
+      .K_DEPTH   (K_DEPTH),
+      .ACC_SLOTS (ACC_SLOTS),
+      .P_ENTRIES (P_ENTRIES),
+      .BUS_BYTES (B),
+      .ADDR_WIDTH(AXI_ADDR_WIDTH)
+  ) u_seq (
+      .clk              (clk),
+      .rst              (rst),
+      .start            (start),
+      .cmd_addr         (cmd_addr),
+      .cmd_count        (cmd_count),
+      .running          (running),
+      .done             (done),
+      .error_code       (status),
+      .error_index      (err_index),
+      .fetch_start      (fetch_start),
+      .fetch_addr       (fetch_addr),
+      .fetch_beats      (fetch_beats),
+      .fetch_stop       (fetch_stop),
+      .fetch_idle       (fetch_idle),
+      .fetch_err        (r_valid_q && !r_data_id_q && r_err_q),
+      .beat_valid       (beat_valid),
+      .beat_ready       (beat_ready),
+      .beat_data        (beat_data),
+      .ld_valid         (ld_valid),
+      .ld_ready         (ld_ready),
+      .ld_kind          (ld_kind),
+      .ld_bank          (ld_bank),
+      .ld_len           (ld_len),
+      .ld_first         (ld_first),
+      .ld_addr          (ld_addr),
+      .ld_index         (ld_index),
+      .ld_idle          (ld_idle),
+      .ld_done_valid    (ld_done_valid),
+      .ld_done_kind     (ld_done_kind),
+      .ld_done_bank     (ld_done_bank),
+      .ld_err_valid     (ld_err_valid),
+      .ld_err_index     (ld_err_index),
+      .ex_valid         (ex_valid),
+      .ex_ready         (ex_ready),
+      .ex_a_bank        (ex_a_bank),
+      .ex_w_bank        (ex_w_bank),
+      .ex_first         (ex_first),
+      .ex_slot          (ex_slot),
+      .ex_k_len         (ex_k_len),
+      .ex_za            (ex_za),
+      .ex_idle          (ex_idle),
+      .ex_release_valid (ex_release_valid),
+      .ex_release_a_bank(ex_release_a_bank),
+      .ex_release_w_bank(ex_release_w_bank),
+      .ex_drained_valid (ex_drained_valid),
+      .ex_drained_slot  (ex_drained_slot),
+      .st_valid         (st_valid),
+      .st_ready         (st_ready),
+      .st_raw           (st_raw),
+      .st_slot          (st_slot),
+      .st_entry         (st_entry),
+      .st_addr          (st_addr),
+      .st_zo            (st_zo),
+      .st_lo            (st_lo),
+      .st_hi            (st_hi),
+      .st_index         (st_index),
+      .st_idle          (st_idle),
+      .st_slot_busy     (st_slot_busy),
+      .st_busy_slot     (st_busy_slot),
+      .st_err_valid     (st_err_valid),
+      .st_err_index     (st_err_index),
+      .started          (started),
+      .active           (active),
+      .head_dep         (head_dep),
+      .cmd_fire         (cmd_fire),
+      .cmd_macs         (cmd_macs)
+  );
+
+  // ------------------------------------------------------------------ load
+
+  wire [1:0]               a_wr_en, w_wr_en;
+  wire [2:0]               p_wr_en;
+  wire [$clog2(A_WORDS)-1:0] a_wr_addr;
+  wire [$clog2(W_WORDS)-1:0] w_wr_addr;
+  wire [PAW-1:0]           p_wr_addr;
+
+  sampan_load #(
+      .ROWS      (ROWS),
+      .COLS      (COLS),
+      .K_DEPTH   (K_DEPTH),
+      .P_ENTRIES (P_ENTRIES),
+      .BUS_BYTES (B),
+      .ADDR_WIDTH(AXI_ADDR_WIDTH),
+      .MAX_BURST (4096 / B > 256 ? 256 : 4096 / B)
+  ) u_load (
+      .clk       (clk),
+      .rst       (rst),
+      .cmd_valid (ld_valid),
+      .cmd_ready (ld_ready),
+      .cmd_kind  (ld_kind),
+      .cmd_bank  (ld_bank),
+      .cmd_len   (ld_len),
+      .cmd_first (ld_first),
+      .cmd_addr  (ld_addr),
+      .cmd_index (ld_index),
+      .idle      (ld_idle),
+      .ar_valid  (load_ar_valid),
+      .ar_ready  (load_ar_ready),
+      .ar_addr   (load_ar_addr),
+      .ar_len    (load_ar_len),
+      .r_valid   (r_valid_q && r_data_id_q),
+      .r_error   (r_err_q),
+      .done_valid(ld_done_valid),
+      .done_kind (ld_done_kind),
+      .done_bank (ld_done_bank),
+      .err_valid (ld_err_valid),
+      .err_index (ld_err_index),
+      .a_wr_en   (a_wr_en),
+      .a_wr_addr (a_wr_addr),
+      .w_wr_en   (w_wr_en),
+      .w_wr_addr (w_wr_addr),
+      .p_wr_en   (p_wr_en),
+      .p_wr_addr (p_wr_addr)
+  );
+
+  // -------------------------------------------------------------- memories
+
+  wire                       bank_rd_en;
+  wire [$clog2(A_WORDS)-1:0] a_rd_addr;
+  wire [$clog2(W_WORDS)-1:0] w_rd_addr;
+  wire [B*8-1:0]             a0_rd_data, a1_rd_data, w0_rd_data, w1_rd_data;
+
+  sampan_ram #(
+      .WIDTH(B * 8),
+      .DEPTH(A_WORDS)
+  ) u_a0 (
+      .clk    (clk),
+      .wr_en  (a_wr_en[0]),
+      .wr_addr(a_wr_addr),
+      .wr_data(r_data_q),
+      .rd_en  (bank_rd_en),
+      .rd_addr(a_rd_addr),
+      .rd_data(a0_rd_data)
+  );
+  sampan_ram #(
+      .WIDTH(B * 8),
+      .DEPTH(A_WORDS)
+  ) u_a1 (
+      .clk    (clk),
+      .wr_en  (a_wr_en[1]),
+      .wr_addr(a_wr_addr),
+      .wr_data(r_data_q),
+      .rd_en  (bank_rd_en),
+      .rd_addr(a_rd_addr),
+      .rd_data(a1_rd_data)
+  );
+  sampan_ram #(
+      .WIDTH(B * 8),
+      .DEPTH(W_WORDS)
+  ) u_w0 (
+      .clk    (clk),
+      .wr_en  (w_wr_en[0]),
+      .wr_addr(w_wr_addr),
+      .wr_data(r_data_q),
+      .rd_en  (bank_rd_en),
+      .rd_addr(w_rd_addr),
+      .rd_data(w0_rd_data)
+  );
+  sampan_ram #(
+      .WIDTH(B * 8),
+      .DEPTH(W_WORDS)
+  ) u_w1 (
+      .clk    (clk),
+      .wr_en  (w_wr_en[1]),
+      .wr_addr(w_wr_addr),
+      .wr_data(r_data_q),
+      .rd_en  (bank_rd_en),
+      .rd_addr(w_rd_addr),
+      .rd_data(w1_rd_data)
+  );
+
+  // Accumulator memory: the drain writes and has priority on the read port.
+  wire               ex_acc_rd_en, ex_acc_wr_en, st_acc_rd_req;
+  wire [AAW-1:0]     ex_acc_rd_addr, ex_acc_wr_addr, st_acc_rd_addr;
+  wire [COLS*32-1:0] acc_rd_data, ex_acc_wr_data;
+  wire               st_acc_rd_grant = !ex_acc_rd_en;
+
+  sampan_ram #(
+      .WIDTH(COLS * 32),
+      .DEPTH(ACC_ROWS)
+  ) u_acc (
+      .clk    (clk),
+      .wr_en  (ex_acc_wr_en),
+      .wr_addr(ex_acc_wr_addr),
+      .wr_data(ex_acc_wr_data),
+      .rd_en  (ex_acc_rd_en || st_acc_rd_req),
+      .rd_addr(ex_acc_rd_en ? ex_acc_rd_addr : st_acc_rd_addr),
+      .rd_data(acc_rd_data)
+  );
+
+  // Parameter memory: bias, mult and shift of each entry, read together.
+  wire             p_rd_en;
+  wire [PAW-1:0]   p_rd_addr;
+  wire [COLS*32-1:0] p_bias, p_mult, p_shift;
+
+  sampan_ram #(
+      .WIDTH(COLS * 32),
+      .DEPTH(P_ENTRIES)
+  ) u_bias (
+      .clk    (clk),
+      .wr_en  (p_wr_en[0]),
+      .wr_addr(p_wr_addr),
+      .wr_data(r_data_q[COLS*32-1:0]),
+      .rd_en  (p_rd_en),
+      .rd_addr(p_rd_addr),
+      .rd_data(p_bias)
+  );
+  sampan_ram #(
+      .WIDTH(COLS * 32),
+      .DEPTH(P_ENTRIES)
+  ) u_mult (
+      .clk    (clk),
+      .wr_en  (p_wr_en[1]),
+      .wr_addr(p_wr_addr),
+      .wr_data(r_data_q[COLS*32-1:0]),
+      .rd_en  (p_rd_en),
+      .rd_addr(p_rd_addr),
+      .rd_data(p_mult)
+  );
+  sampan_ram #(
+      .WIDTH(COLS * 32),
+      .DEPTH(P_ENTRIES)
+  ) u_shift (
+      .clk    (clk),
+      .wr_en  (p_wr_en[2]),
+      .wr_addr(p_wr_addr),
+      .wr_data(r_data_q[COLS*32-1:0]),
+      .rd_en  (p_rd_en),
+      .rd_addr(p_rd_addr),
+      .rd_data(p_shift)
+  );
+
+  // ------------------------------------------------------------------ exec
+
+  sampan_exec #(
+      .ROWS     (ROWS),
+      .COLS     (COLS),
+      .K_DEPTH  (K_DEPTH),
+      .ACC_SLOTS(ACC_SLOTS),
+      .BUS_BYTES(B)
+  ) u_exec (
+      .clk           (clk),
+      .rst           (rst),
+      .cmd_valid     (ex_valid),
+      .cmd_ready     (ex_ready),
+      .cmd_a_bank    (ex_a_bank),
+      .cmd_w_bank    (ex_w_bank),
+      .cmd_first     (ex_first),
+      .cmd_slot      (ex_slot),
+      .cmd_k_len     (ex_k_len),
+      .cmd_za        (ex_za),
+      .bank_rd_en    (bank_rd_en),
+      .a_rd_addr     (a_rd_addr),
+      .w_rd_addr     (w_rd_addr),
+      .a0_rd_data    (a0_rd_data),
+      .a1_rd_data    (a1_rd_data),
+      .w0_rd_data    (w0_rd_data),
+      .w1_rd_data    (w1_rd_data),
+      .acc_rd_en     (ex_acc_rd_en),
+      .acc_rd_addr   (ex_acc_rd_addr),
+      .acc_rd_data   (acc_rd_data),
+      .acc_wr_en     (ex_acc_wr_en),
+      .acc_wr_addr   (ex_acc_wr_addr),
+      .acc_wr_data   (ex_acc_wr_data),
+      .idle          (ex_idle),
+      .step          (ex_step),
+      .spacing_wait  (ex_spacing_wait),
+      .release_valid (ex_release_valid),
+      .release_a_bank(ex_release_a_bank),
+      .release_w_bank(ex_release_w_bank),
+      .drained_valid (ex_drained_valid),
+      .drained_slot  (ex_drained_slot)
+  );
+
+  // ----------------------------------------------------------------- store
+
+  wire w_valid;
+  assign m_axi_awid = {{(AXI_ID_WIDTH - 1) {1'b0}}, 1'b1};
+  assign m_axi_awsize = AXSIZE;
+  assign m_axi_awburst = 2'b01;
+  assign m_axi_wstrb = {B{1'b1}};
+  assign m_axi_wvalid = w_valid;
+  assign m_axi_bready = 1'b1;
+
+  sampan_store #(
+      .ROWS      (ROWS),
+      .COLS      (COLS),
+      .ACC_SLOTS (ACC_SLOTS),
+      .P_ENTRIES (P_ENTRIES),
+      .BUS_BYTES (B),
+      .ADDR_WIDTH(AXI_ADDR_WIDTH),
+      .MAX_BURST (4096 / B > 256 ? 256 : 4096 / B)
+  ) u_store (
+      .clk         (clk),
+      .rst         (rst),
+      .cmd_valid   (st_valid),
+      .cmd_ready   (st_ready),
+      .cmd_raw     (st_raw),
+      .cmd_slot    (st_slot),
+      .cmd_entry   (st_entry),
+      .cmd_addr    (st_addr),
+      .cmd_zo      (st_zo),
+      .cmd_lo      (st_lo),
+      .cmd_hi      (st_hi),
+      .cmd_index   (st_index),
+      .idle        (st_idle),
+      .slot_busy   (st_slot_busy),
+      .busy_slot   (st_busy_slot),
+      .p_rd_en     (p_rd_en),
+      .p_rd_addr   (p_rd_addr),
+      .p_bias      (p_bias),
+      .p_mult      (p_mult),
+      .p_shift     (p_shift),
+      .acc_rd_req  (st_acc_rd_req),
+      .acc_rd_grant(st_acc_rd_grant),
+      .acc_rd_addr (st_acc_rd_addr),
+      .acc_rd_data (acc_rd_data),
+      .aw_valid    (m_axi_awvalid),
+      .aw_ready    (m_axi_awready),
+      .aw_addr     (m_axi_awaddr),
+      .aw_len      (m_axi_awlen),
+      .w_valid     (w_valid),
+      .w_ready     (m_axi_wready),
+      .w_data      (m_axi_wdata),
+      .w_last      (m_axi_wlast),
+      .b_valid     (m_axi_bvalid),
+      .b_error     (m_axi_bresp[1]),
+      .err_valid   (st_err_valid),
+      .err_index   (st_err_index)
+  );
+
+  // -------------------------------------------------------------- counters
+
+  sampan_counters #(
+      .BUS_BYTES(B)
+  ) u_counters (
+      .clk         (clk),
+      .rst         (rst),
+      .start       (fetch_start),
+      .running     (running),
+      .step        (ex_step),
+      .spacing_wait(ex_spacing_wait),
+      .started     (started),
+      .active      (active),
+      .head_dep    (head_dep),
+      .rd_beat     (r_valid_q),
+      .wr_beat     (w_valid && m_axi_wready),
+      .cmd_fire    (cmd_fire),
+      .cmd_macs    (cmd_macs),
+      .cmd_compute (ex_valid),
+      .cycles      (cnt_cycles),
+      .busy        (cnt_busy),
+      .macs        (cnt_macs),
+      .stall_mem   (cnt_stall_mem),
+      .stall_dep   (cnt_stall_dep),
+      .bytes_rd    (cnt_bytes_rd),
+      .bytes_wr    (cnt_bytes_wr),
+      .cmds        (cnt_cmds)
+  );
+
+  // RLAST is implied by the beat counts; BID and the low RRESP/BRESP bit
+  // (EXOKAY vs OKAY) carry nothing the core needs.
+  wire unused_core = &{1'b0, m_axi_rlast, m_axi_bid, m_axi_rresp[0], m_axi_bresp[0]};
+
+endmodule
+`resetall

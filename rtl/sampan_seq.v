@@ -1,0 +1,337 @@
+`default_nettype none
+// sampan_seq: the sequencer. Takes commands in order from the fetch FIFO,
+// checks them, and dispatches each to the load, execute or store unit once
+// the scoreboard allows it (rtl/ARCHITECTURE.md, "Ordering and hazards"):
+//
+//   LOAD_A/LOAD_W bank b  waits until no dispatched COMPUTE still reads b;
+//   LOAD_P                waits until the store unit is idle;
+//   COMPUTE               waits for loads into its banks and for a STORE that
+//                         still reads its slot;
+//   STORE                 waits until every COMPUTE into its slot has drained
+//                         and every LOAD_P has landed.
+//
+// Errors (codes as in ARCHITECTURE.md): an illegal opcode (1), field out of
+// range (2) or unaligned address (3) is found when the command reaches the
+// head; AXI error responses come from the units (4 read, 5 write). The first
+// error is kept with the index of its command; dispatching stops, the units
+// and the fetch finish what they hold, then done pulses. done also pulses
+// when all CMD_COUNT commands have been dispatched and every unit is idle.
+//
+// Latency: one command per cycle at most. Parameters as in sampan_core.
+module sampan_seq #(
+    parameter ROWS       = 16,    // array rows
+    parameter COLS       = 16,    // array columns
+    parameter K_DEPTH    = 1024,  // k-steps per bank
+    parameter ACC_SLOTS  = 4,     // accumulator tiles
+    parameter P_ENTRIES  = 64,    // parameter entries
+    parameter BUS_BYTES  = 64,    // bus width in bytes
+    parameter ADDR_WIDTH = 64     // AXI address width
+) (
+    input  wire                         clk,
+    input  wire                         rst,
+    // control
+    input  wire                         start,
+    input  wire [                 63:0] cmd_addr,
+    input  wire [                 31:0] cmd_count,
+    output reg                          running,
+    output wire                         done,
+    output reg  [                  7:0] error_code,
+    output reg  [                 31:0] error_index,
+    // fetch
+    output wire                         fetch_start,
+    output wire [       ADDR_WIDTH-1:0] fetch_addr,
+    output wire [                 31:0] fetch_beats,
+    output wire                         fetch_stop,
+    input  wire                         fetch_idle,
+    input  wire                         fetch_err,
+    input  wire                         beat_valid,
+    output wire                         beat_ready,
+    input  wire [      BUS_BYTES*8-1:0] beat_data,
+    // load unit
+    output wire                         ld_valid,
+    input  wire                         ld_ready,
+    output wire [                  1:0] ld_kind,
+    output wire                         ld_bank,
+    output wire [                 15:0] ld_len,
+    output wire [                  7:0] ld_first,
+    output wire [       ADDR_WIDTH-1:0] ld_addr,
+    output wire [                 31:0] ld_index,
+    input  wire                         ld_idle,
+    input  wire                         ld_done_valid,
+    input  wire [                  1:0] ld_done_kind,
+    input  wire                         ld_done_bank,
+    input  wire                         ld_err_valid,
+    input  wire [                 31:0] ld_err_index,
+    // execute unit
+    output wire                         ex_valid,
+    input  wire                         ex_ready,
+    output wire                         ex_a_bank,
+    output wire                         ex_w_bank,
+    output wire                         ex_first,
+    output wire [                  3:0] ex_slot,
+    output wire [                 15:0] ex_k_len,
+    output wire [                  7:0] ex_za,
+    input  wire                         ex_idle,
+    input  wire                         ex_release_valid,
+    input  wire                         ex_release_a_bank,
+    input  wire                         ex_release_w_bank,
+    input  wire                         ex_drained_valid,
+    input  wire [                  3:0] ex_drained_slot,
+    // store unit
+    output wire                         st_valid,
+    input  wire                         st_ready,
+    output wire                         st_raw,
+    output wire [                  3:0] st_slot,
+    output wire [$clog2(P_ENTRIES)-1:0] st_entry,
+    output wire [       ADDR_WIDTH-1:0] st_addr,
+    output wire [                  7:0] st_zo,
+    output wire [                  7:0] st_lo,
+    output wire [                  7:0] st_hi,
+    output wire [                 31:0] st_index,
+    input  wire                         st_idle,
+    input  wire                         st_slot_busy,
+    input  wire [                  3:0] st_busy_slot,
+    input  wire                         st_err_valid,
+    input  wire [                 31:0] st_err_index,
+    // to the counters
+    output reg                          started,    // a COMPUTE was dispatched
+    output wire                         active,     // commands remain to dispatch
+    output wire                         head_dep,   // head blocked by a dependency
+    output wire                         cmd_fire,   // a command was dispatched
+    output wire [                 31:0] cmd_macs    // useful MACs of a dispatched COMPUTE
+);
+
+  localparam LOG_B = $clog2(BUS_BYTES);
+  localparam CPB = BUS_BYTES / 16;  // commands per beat
+  localparam LOG_CPB = $clog2(CPB);
+  localparam SW = LOG_CPB > 0 ? LOG_CPB : 1;
+
+  localparam OP_LOAD_A = 8'd1;
+  localparam OP_LOAD_W = 8'd2;
+  localparam OP_LOAD_P = 8'd3;
+  localparam OP_COMPUTE = 8'd4;
+  localparam OP_STORE = 8'd5;
+
+  localparam ERR_OPCODE = 8'd1;
+  localparam ERR_RANGE = 8'd2;
+  localparam ERR_ALIGN = 8'd3;
+  localparam ERR_AXI_RD = 8'd4;
+  localparam ERR_AXI_WR = 8'd5;
+
+  initial begin
+    if (CPB < 1 || (1 << LOG_CPB) != CPB) $error("%m: BUS_BYTES %0d must be a power of two >= 16", BUS_BYTES);
+    if (ADDR_WIDTH < 13 || ADDR_WIDTH > 64) $error("%m: ADDR_WIDTH %0d out of 13..64", ADDR_WIDTH);
+  end
+
+  // ----------------------------------------------------------- head command
+
+  reg          cur_valid_reg;
+  reg [127:0]  cur_reg;
+  reg [31:0]   cur_index_reg;
+  reg [31:0]   next_index_reg;  // index of the next command to take
+  reg [31:0]   count_reg;
+  reg [SW-1:0] sel_reg;         // command within the head beat
+
+  wire [31:0] w0 = cur_reg[31:0];
+  wire [31:0] w1 = cur_reg[63:32];
+  wire [31:0] w2 = cur_reg[95:64];
+  wire [31:0] w3 = cur_reg[127:96];
+  wire [7:0]  op = w0[7:0];
+  wire [15:0] f_len = w0[31:16];       // k_len, count or entry
+  wire [7:0]  f_first_entry = w0[15:8];
+  wire [3:0]  f_slot = w0[15:12];
+  wire [7:0]  f_m_valid = w1[15:8];
+  wire [7:0]  f_n_valid = w1[23:16];
+  wire [63:0] f_addr = {w2, w1};
+  wire signed [7:0] f_lo = w3[15:8];
+  wire signed [7:0] f_hi = w3[23:16];
+
+  wire is_load_ab = op == OP_LOAD_A || op == OP_LOAD_W;
+  wire is_load_p = op == OP_LOAD_P;
+  wire is_compute = op == OP_COMPUTE;
+  wire is_store = op == OP_STORE;
+  wire has_addr = is_load_ab || is_load_p || is_store;
+
+  wire k_ok = f_len != 16'd0 && {16'd0, f_len} <= K_DEPTH;
+  wire slot_ok = {28'd0, f_slot} < ACC_SLOTS;
+  wire range_ok =
+      is_load_ab ? k_ok :
+      is_load_p ? (f_len != 16'd0 && {24'd0, f_first_entry} + {16'd0, f_len} <= P_ENTRIES) :
+      is_compute ? (k_ok && slot_ok && f_m_valid != 8'd0 && {24'd0, f_m_valid} <= ROWS &&
+                    f_n_valid != 8'd0 && {24'd0, f_n_valid} <= COLS) :
+      (slot_ok && {16'd0, f_len} < P_ENTRIES && f_lo <= f_hi);
+  wire align_ok = !has_addr || f_addr[LOG_B-1:0] == {LOG_B{1'b0}};
+  wire op_ok = is_load_ab || is_load_p || is_compute || is_store;
+  wire [7:0] cur_error = !op_ok ? ERR_OPCODE : !range_ok ? ERR_RANGE : !align_ok ? ERR_ALIGN : 8'd0;
+  wire cur_bad = cur_valid_reg && cur_error != 8'd0;
+
+  // -------------------------------------------------------------- scoreboard
+
+  reg [1:0] a_readers_reg[0:1];  // dispatched COMPUTEs still reading A bank b
+  reg [1:0] w_readers_reg[0:1];
+  reg [1:0] a_loads_reg[0:1];    // dispatched loads into A bank b not landed
+  reg [1:0] w_loads_reg[0:1];
+  reg [1:0] p_loads_reg;
+  reg [2:0] undrained_reg[0:15]; // dispatched COMPUTEs into slot s not drained
+
+  wire bank = w0[8];
+  wire w_bank = w0[9];
+  wire load_dep = (op == OP_LOAD_A) ? a_readers_reg[bank] != 2'd0 : w_readers_reg[bank] != 2'd0;
+  wire compute_mem = a_loads_reg[bank] != 2'd0 || w_loads_reg[w_bank] != 2'd0;
+  wire compute_dep = st_slot_busy && st_busy_slot == f_slot;
+  wire store_dep = undrained_reg[f_slot] != 3'd0;
+  wire store_mem = p_loads_reg != 2'd0;
+
+  wire ok = cur_valid_reg && cur_error == 8'd0 && error_code == 8'd0;
+  wire fire_ld = ok && (is_load_ab ? (!load_dep && ld_ready) : is_load_p ? (st_idle && ld_ready) : 1'b0);
+  wire fire_ex = ok && is_compute && !compute_mem && !compute_dep && ex_ready;
+  wire fire_st = ok && is_store && !store_dep && !store_mem && st_ready;
+  wire fire = fire_ld || fire_ex || fire_st;
+
+  assign head_dep = ok && ((is_load_ab && load_dep) || (is_load_p && !st_idle) ||
+                           (is_compute && !compute_mem && compute_dep) || (is_store && store_dep));
+  assign cmd_fire = fire;
+  assign cmd_macs = {16'd0, f_len} * {24'd0, f_m_valid} * {24'd0, f_n_valid};
+
+  assign ld_valid = fire_ld;
+  assign ld_kind = (op == OP_LOAD_A) ? 2'd0 : (op == OP_LOAD_W) ? 2'd1 : 2'd2;
+  assign ld_bank = bank;
+  assign ld_len = f_len;
+  assign ld_first = f_first_entry;
+  assign ld_addr = f_addr[ADDR_WIDTH-1:0];
+  assign ld_index = cur_index_reg;
+
+  assign ex_valid = fire_ex;
+  assign ex_a_bank = bank;
+  assign ex_w_bank = w_bank;
+  assign ex_first = w0[10];
+  assign ex_slot = f_slot;
+  assign ex_k_len = f_len;
+  assign ex_za = w1[7:0];
+
+  assign st_valid = fire_st;
+  assign st_raw = w0[8];
+  assign st_slot = f_slot;
+  assign st_entry = f_len[$clog2(P_ENTRIES)-1:0];
+  assign st_addr = f_addr[ADDR_WIDTH-1:0];
+  assign st_zo = w3[7:0];
+  assign st_lo = w3[15:8];
+  assign st_hi = w3[23:16];
+  assign st_index = cur_index_reg;
+
+  integer i;
+  always @(posedge clk) begin
+    for (i = 0; i < 2; i = i + 1) begin
+      a_readers_reg[i] <= a_readers_reg[i]
+          + {1'b0, fire_ex && bank == i[0]}
+          - {1'b0, ex_release_valid && ex_release_a_bank == i[0]};
+      w_readers_reg[i] <= w_readers_reg[i]
+          + {1'b0, fire_ex && w_bank == i[0]}
+          - {1'b0, ex_release_valid && ex_release_w_bank == i[0]};
+      a_loads_reg[i] <= a_loads_reg[i]
+          + {1'b0, fire_ld && op == OP_LOAD_A && bank == i[0]}
+          - {1'b0, ld_done_valid && ld_done_kind == 2'd0 && ld_done_bank == i[0]};
+      w_loads_reg[i] <= w_loads_reg[i]
+          + {1'b0, fire_ld && op == OP_LOAD_W && bank == i[0]}
+          - {1'b0, ld_done_valid && ld_done_kind == 2'd1 && ld_done_bank == i[0]};
+    end
+    p_loads_reg <= p_loads_reg + {1'b0, fire_ld && is_load_p}
+                   - {1'b0, ld_done_valid && ld_done_kind == 2'd2};
+    for (i = 0; i < 16; i = i + 1) begin
+      undrained_reg[i] <= undrained_reg[i]
+          + {2'd0, fire_ex && f_slot == i[3:0]}
+          - {2'd0, ex_drained_valid && ex_drained_slot == i[3:0]};
+    end
+    if (rst) begin
+      for (i = 0; i < 2; i = i + 1) begin
+        a_readers_reg[i] <= 2'd0;
+        w_readers_reg[i] <= 2'd0;
+        a_loads_reg[i] <= 2'd0;
+        w_loads_reg[i] <= 2'd0;
+      end
+      p_loads_reg <= 2'd0;
+      for (i = 0; i < 16; i = i + 1) undrained_reg[i] <= 3'd0;
+    end
+  end
+
+  // ------------------------------------------------------ fetch and control
+
+  wire unaligned_list = cmd_addr[LOG_B-1:0] != {LOG_B{1'b0}} && cmd_count != 32'd0;
+  wire [32:0] beats = ({1'b0, cmd_count} + CPB - 1) >> LOG_CPB;
+
+  assign fetch_start = start && !running;
+  assign fetch_addr = cmd_addr[ADDR_WIDTH-1:0];
+  assign fetch_beats = unaligned_list ? 32'd0 : beats[31:0];
+  assign fetch_stop = error_code != 8'd0;
+
+  wire take = running && error_code == 8'd0 && next_index_reg != count_reg && beat_valid &&
+              (!cur_valid_reg || fire);
+  wire beat_end = sel_reg == CPB[SW-1:0] - 1'b1 || next_index_reg == count_reg - 32'd1;
+  assign beat_ready = take && beat_end;
+  assign active = running && error_code == 8'd0 && (cur_valid_reg || next_index_reg != count_reg);
+
+  assign done = running && !active && !cur_valid_reg && fetch_idle && ld_idle && ex_idle && st_idle;
+
+  // First error wins; among simultaneous ones the lowest code.
+  reg [7:0]  new_error;
+  reg [31:0] new_index;
+  always @(*) begin
+    new_error = 8'd0;
+    new_index = cur_index_reg;
+    if (cur_bad) begin
+      new_error = cur_error;
+    end else if (ld_err_valid) begin
+      new_error = ERR_AXI_RD;
+      new_index = ld_err_index;
+    end else if (fetch_err) begin
+      new_error = ERR_AXI_RD;
+      new_index = next_index_reg;
+    end else if (st_err_valid) begin
+      new_error = ERR_AXI_WR;
+      new_index = st_err_index;
+    end
+  end
+
+  always @(posedge clk) begin
+    if (take) begin
+      cur_reg <= beat_data[sel_reg*128 +: 128];
+      cur_index_reg <= next_index_reg;
+      next_index_reg <= next_index_reg + 32'd1;
+      sel_reg <= beat_end ? {SW{1'b0}} : sel_reg + 1'b1;
+    end
+    if (take) cur_valid_reg <= 1'b1;
+    else if (fire || cur_bad) cur_valid_reg <= 1'b0;
+
+    if (running && error_code == 8'd0 && new_error != 8'd0) begin
+      error_code <= new_error;
+      error_index <= new_index;
+    end
+    if (fire_ex) started <= 1'b1;
+    if (done) running <= 1'b0;
+
+    if (start && !running) begin
+      running <= 1'b1;
+      count_reg <= cmd_count;
+      next_index_reg <= 32'd0;
+      sel_reg <= {SW{1'b0}};
+      cur_valid_reg <= 1'b0;
+      started <= 1'b0;
+      error_code <= unaligned_list ? ERR_ALIGN : 8'd0;
+      error_index <= 32'd0;
+    end
+    if (rst) begin
+      running <= 1'b0;
+      cur_valid_reg <= 1'b0;
+      started <= 1'b0;
+      error_code <= 8'd0;
+      error_index <= 32'd0;
+      next_index_reg <= 32'd0;
+      count_reg <= 32'd0;
+      sel_reg <= {SW{1'b0}};
+    end
+  end
+
+  wire unused_seq = &{1'b0, cmd_addr, beats[32], f_addr, w3[31:24], w2, w1[31:24]};
+
+endmodule
+`resetall
