@@ -83,7 +83,7 @@ static const struct cli_option gemm_options[] = {
 struct dim {
 	const char *name; /* "M", "K", "N" */
 	int64_t value;    /* 0: not known yet */
-	char source[96];
+	char source[256];
 };
 
 /* What the command line asked for. */
@@ -115,7 +115,7 @@ static bool set_dim(struct dim *d, int64_t value, const char *source)
 
 static bool parse_dim(struct dim *d, const char *flag, const char *text)
 {
-	char source[96];
+	char source[256];
 	int64_t v;
 
 	if (!cli_parse_int("gemm", flag, text, 1, GEMM_MAX_DIM, &v))
@@ -267,7 +267,7 @@ static int load_operands(struct gemm_args *args, struct gemm_data *d)
 
 	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
 		struct npy_array arr;
-		char source[96];
+		char source[256];
 		int ret;
 
 		if (!files[i].path)
