@@ -71,4 +71,5 @@ test: lib sim cli $(addprefix $(TEST_DIR)/,$(TESTS)) | $(DEPS_STAMP)
 	  DESTDIR=$(TEST_DESTDIR) PREFIX=/usr > $(TEST_RESULTS)/install.log 2>&1 || \
 	  { cat $(TEST_RESULTS)/install.log; echo "test: make install failed"; exit 1; }
 	$(Q)SAMPAN_SIM_LIB=$(abspath $(SIM_LIB)) SAMPAN_TEST_DESTDIR=$(TEST_DESTDIR) \
+	  LSAN_OPTIONS="suppressions=$(abspath tests/lsan.supp):print_suppressions=0$${LSAN_OPTIONS:+:$$LSAN_OPTIONS}" \
 	  tests/run-tests.sh $(TEST_RESULTS) $(TEST_JOBS) $(addprefix $(TEST_DIR)/,$(TESTS))
