@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "gemm_case.h"
 #include "ref.h"
@@ -29,7 +30,7 @@
  * name is stored inline because Criterion copies parameters into the test
  * process. */
 struct dev_param {
-	char dev[16];
+	char dev[48];
 	int part;
 };
 
@@ -54,17 +55,29 @@ static int is_sim(const char *name)
 #define PARTS 4
 #define CASES_PER_PART 50
 
+/* Devices of the random sweep: the two defaults four slices each (200
+ * problems per device), plus one slice on a functional model shaped to
+ * stress the tiling (small array, short banks, few slots) and one on the
+ * RTL behind slow, narrow memory. */
+static const char *const sweep_devices[][2] = {
+	{ "cpu", "4" },
+	{ "sim", "4" },
+	{ "cpu:rows=4,cols=4,k_depth=64,slots=2", "1" },
+	{ "cpu:rows=8,cols=16,k_depth=128,entries=1", "1" },
+	{ "sim:latency=300,bw=8", "1" },
+};
+
 ParameterizedTestParameters(gemm, random_shapes)
 {
-	static struct dev_param params[2 * PARTS];
+	static struct dev_param params[2 * PARTS + 3];
+	size_t n = 0;
 
-	for (int i = 0; i < PARTS; i++) {
-		strcpy(params[i].dev, "cpu");
-		params[i].part = i;
-		strcpy(params[PARTS + i].dev, "sim");
-		params[PARTS + i].part = i;
-	}
-	return cr_make_param_array(struct dev_param, params, COUNT(params));
+	for (size_t d = 0; d < COUNT(sweep_devices); d++)
+		for (int i = 0; i < atoi(sweep_devices[d][1]); i++) {
+			snprintf(params[n].dev, sizeof(params[n].dev), "%s", sweep_devices[d][0]);
+			params[n++].part = i;
+		}
+	return cr_make_param_array(struct dev_param, params, n);
 }
 
 /* 50 random problems per slice, 4 slices per device: 200 per device. */
@@ -73,7 +86,7 @@ ParameterizedTest(struct dev_param *p, gemm, random_shapes, .timeout = 900)
 	/* The functional model is fast: full sizes and K across chunks. The
 	 * RTL simulation gets smaller problems, a few K chunks included. */
 	const struct gemm_limits lim = is_sim(p->dev)
-		? (struct gemm_limits){ .max_dim = 300, .max_macs = 400000, .long_k = 1300 }
+		? (struct gemm_limits){ .max_dim = 300, .max_macs = 3000000, .long_k = 2100 }
 		: (struct gemm_limits){ .max_dim = 300, .max_macs = 6000000, .long_k = 3000 };
 	char tag[96];
 	uint64_t seed;
@@ -111,7 +124,10 @@ ParameterizedTest(struct dev_param *p, gemm, random_shapes, .timeout = 900)
 
 ParameterizedTestParameters(gemm, edge_shapes)
 {
-	static struct dev_param params[] = { { "cpu", 0 }, { "sim", 0 } };
+	static struct dev_param params[] = { { "cpu", 0 },
+					     { "sim", 0 },
+					     { "cpu:rows=4,cols=4,k_depth=64,slots=2", 0 },
+					     { "cpu:rows=16,cols=8,k_depth=1024,entries=1", 0 } };
 
 	return cr_make_param_array(struct dev_param, params, COUNT(params));
 }
@@ -383,4 +399,122 @@ ParameterizedTest(struct dev_param *p, buffer, round_trip)
 	sampan_buffer_destroy(b2);
 	sampan_buffer_destroy(b1);
 	sampan_close(dev);
+}
+
+/* ------------------------------------------------------- job lifetime */
+
+/* A wait that times out leaves the job valid: a second wait completes it
+ * with the right result. */
+Test(gemm, wait_timeout_then_complete, .timeout = 300)
+{
+	uint64_t seed = test_seed("gemm::wait_timeout_then_complete");
+	struct sampan_device *dev = open_dev("sim");
+	struct sampan_job *job = NULL;
+	struct gemm_case c;
+	struct rng r;
+	int err;
+
+	rng_init(&r, seed);
+	gemm_case_shape(&c, &r, 200, 900, 150, 0);
+	cr_assert_eq(sampan_gemm_submit(dev, &c.g, &job), SAMPAN_OK, "%s", sampan_last_error());
+	err = sampan_job_wait(job, 0);
+	cr_expect(err == SAMPAN_OK || err == SAMPAN_ERROR_TIMEOUT, "wait(0): %s: %s",
+		  sampan_strerror(err), sampan_last_error());
+	if (err == SAMPAN_ERROR_TIMEOUT)
+		cr_expect_neq(sampan_last_error()[0], '\0', "timeout without a message");
+	cr_assert_eq(sampan_job_wait(job, -1), SAMPAN_OK, "%s", sampan_last_error());
+	cr_expect_eq(gemm_case_mismatches(&c, "after a timed-out wait"), 0);
+	sampan_job_destroy(job);
+	gemm_case_free(&c);
+	sampan_close(dev);
+}
+
+ParameterizedTestParameters(gemm, abandoned_job)
+{
+	static struct dev_param params[] = { { "cpu", 0 }, { "sim", 0 } };
+
+	return cr_make_param_array(struct dev_param, params, COUNT(params));
+}
+
+/* A job destroyed without a wait must not disturb the next one (and, under
+ * SANITIZE=1, must not leak or touch freed memory). */
+ParameterizedTest(struct dev_param *p, gemm, abandoned_job, .timeout = 300)
+{
+	struct sampan_device *dev = open_dev(p->dev);
+	struct sampan_job *job = NULL;
+	struct gemm_case c1, c2;
+	struct rng r;
+
+	rng_init(&r, 11);
+	gemm_case_shape(&c1, &r, 40, 300, 40, 0);
+	gemm_case_shape(&c2, &r, 17, 33, 9, 1);
+	cr_assert_eq(sampan_gemm_submit(dev, &c1.g, &job), SAMPAN_OK, "%s", sampan_last_error());
+	sampan_job_destroy(job);
+	cr_assert_eq(sampan_gemm(dev, &c2.g), SAMPAN_OK, "%s", sampan_last_error());
+	cr_expect_eq(gemm_case_mismatches(&c2, p->dev), 0);
+	/* and one left in flight when the device closes */
+	cr_assert_eq(sampan_gemm_submit(dev, &c1.g, &job), SAMPAN_OK, "%s", sampan_last_error());
+	sampan_job_destroy(job);
+	sampan_close(dev);
+	gemm_case_free(&c1);
+	gemm_case_free(&c2);
+}
+
+/* ------------------------------------------------------- devices */
+
+Test(gemm, list_devices)
+{
+	struct sampan_device_desc descs[16];
+	size_t count = 0, none = 0;
+	int sim = 0, cpu = 0;
+
+	cr_assert_eq(sampan_list_devices(descs, COUNT(descs), &count), SAMPAN_OK, "%s",
+		     sampan_last_error());
+	cr_assert_geq(count, 2);
+	for (size_t i = 0; i < count && i < COUNT(descs); i++) {
+		cr_expect_neq(descs[i].name[0], '\0', "entry %zu has no name", i);
+		cr_expect_neq(descs[i].description[0], '\0', "%s has no description", descs[i].name);
+		sim += !strcmp(descs[i].name, "sim") && descs[i].available;
+		cpu += !strcmp(descs[i].name, "cpu") && descs[i].available;
+	}
+	cr_expect_eq(sim, 1, "sim listed %d times as available", sim);
+	cr_expect_eq(cpu, 1, "cpu listed %d times as available", cpu);
+	/* counting only */
+	cr_assert_eq(sampan_list_devices(NULL, 0, &none), SAMPAN_OK);
+	cr_expect_eq(none, count);
+}
+
+/* sim:trace=FILE writes an FST waveform of the run. */
+Test(gemm, sim_trace_writes_fst, .timeout = 300)
+{
+	char dir[] = "/tmp/sampan-trace-XXXXXX", name[96], path[64];
+	struct sampan_device *dev;
+	struct gemm_case c;
+	struct rng r;
+	unsigned char head[8] = { 0 };
+	FILE *f;
+	long size;
+
+	cr_assert_not_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/run.fst", dir);
+	snprintf(name, sizeof(name), "sim:trace=%s", path);
+	dev = open_dev(name);
+	rng_init(&r, 3);
+	gemm_case_shape(&c, &r, 5, 20, 6, 0);
+	cr_assert_eq(sampan_gemm(dev, &c.g), SAMPAN_OK, "%s", sampan_last_error());
+	cr_expect_eq(gemm_case_mismatches(&c, "traced"), 0);
+	sampan_close(dev);
+	gemm_case_free(&c);
+
+	f = fopen(path, "rb");
+	cr_assert_not_null(f, "%s was not written", path);
+	cr_expect_eq(fread(head, 1, sizeof(head), f), sizeof(head));
+	fseek(f, 0, SEEK_END);
+	size = ftell(f);
+	fclose(f);
+	/* an FST file starts with its header block, type 0 */
+	cr_expect_eq(head[0], 0, "not an FST file (first byte %u)", head[0]);
+	cr_expect_gt(size, 100, "trace of %ld bytes", size);
+	remove(path);
+	rmdir(dir);
 }
