@@ -28,7 +28,7 @@ struct cpu_card {
 	uint64_t mem_size;
 
 	/* register file */
-	int running; /* ap_start accepted, command list not yet executed */
+	int running;   /* ap_start accepted, command list not yet executed */
 	uint32_t ctrl; /* ISA_CTRL_* bits */
 	uint32_t gie, ier, isr;
 	uint32_t cmd_lo, cmd_hi, cmd_count;
@@ -36,13 +36,13 @@ struct cpu_card {
 	uint64_t busy, macs, bytes_rd, bytes_wr, cmds;
 
 	/* on-chip memories */
-	int8_t *a_bank[2];  /* (k_depth, rows): word k, byte r */
-	int8_t *w_bank[2];  /* (k_depth, cols): word k, byte c */
-	int32_t *acc;       /* (slots, rows, cols) */
-	int32_t *p_bias;    /* (entries, cols) */
-	int32_t *p_mult;    /* (entries, cols) */
-	int32_t *p_shift;   /* (entries, cols) */
-	int32_t *tile;      /* (rows, cols) scratch for one COMPUTE */
+	int8_t *a_bank[2]; /* (k_depth, rows): word k, byte r */
+	int8_t *w_bank[2]; /* (k_depth, cols): word k, byte c */
+	int32_t *acc;      /* (slots, rows, cols) */
+	int32_t *p_bias;   /* (entries, cols) */
+	int32_t *p_mult;   /* (entries, cols) */
+	int32_t *p_shift;  /* (entries, cols) */
+	int32_t *tile;     /* (rows, cols) scratch for one COMPUTE */
 };
 
 #define CPU_OPTIONS "mem=MiB, rows=N, cols=N, k_depth=N, slots=N, entries=N"
@@ -133,8 +133,8 @@ static unsigned exec_load_p(struct cpu_card *c, const struct isa_cmd *cmd)
  * parameter so that the compiler can specialise the inner loop for a
  * constant width.
  */
-static inline void mac_tile(int32_t *tile, const int8_t *a, const int8_t *w, unsigned k_len,
-			    int za, unsigned rows, unsigned cols)
+static inline void mac_tile(int32_t *tile, const int8_t *a, const int8_t *w, unsigned k_len, int za,
+                            unsigned rows, unsigned cols)
 {
 	memset(tile, 0, sizeof(*tile) * rows * cols);
 	for (unsigned k = 0; k < k_len; k++) {
@@ -161,10 +161,10 @@ static unsigned exec_compute(struct cpu_card *c, const struct isa_cmd *cmd)
 		return ISA_STATUS_RANGE;
 	if (c->cols == 16)
 		mac_tile(c->tile, c->a_bank[cmd->a_bank], c->w_bank[cmd->w_bank], cmd->k_len,
-			 cmd->za, c->rows, 16);
+		         cmd->za, c->rows, 16);
 	else
 		mac_tile(c->tile, c->a_bank[cmd->a_bank], c->w_bank[cmd->w_bank], cmd->k_len,
-			 cmd->za, c->rows, c->cols);
+		         cmd->za, c->rows, c->cols);
 	/* The slot accumulates in wrapping int32: add as unsigned. */
 	slot = (uint32_t *)c->acc + cmd->slot * n;
 	for (size_t i = 0; i < n; i++)
@@ -191,15 +191,16 @@ static unsigned exec_store(struct cpu_card *c, const struct isa_cmd *cmd)
 	slot = (const uint32_t *)c->acc + cmd->slot * n;
 	for (unsigned r = 0; r < c->rows; r++) {
 		for (unsigned col = 0; col < c->cols; col++) {
-			size_t i = (size_t)r * c->cols + col, e = (size_t)cmd->entry * c->cols + col;
+			size_t i = (size_t)r * c->cols + col,
+			       e = (size_t)cmd->entry * c->cols + col;
 			uint32_t v = slot[i] + (uint32_t)c->p_bias[e];
 
 			if (cmd->raw)
 				put_le32(dst + 4 * i, v);
 			else
 				dst[i] = (uint8_t)sampan_requantize((int32_t)v, c->p_mult[e],
-								    c->p_shift[e], cmd->zo,
-								    cmd->lo, cmd->hi);
+				                                    c->p_shift[e], cmd->zo, cmd->lo,
+				                                    cmd->hi);
 		}
 	}
 	memset(dst + payload, 0, bytes - payload);
@@ -218,7 +219,7 @@ static void cpu_run(struct cpu_card *c)
 	c->err_index = 0;
 	for (uint32_t i = 0; i < c->cmd_count; i++) {
 		uint64_t off = (uint64_t)ISA_CMD_BYTES * i;
-		const uint8_t *p;
+		const uint8_t *p = NULL;
 		struct isa_cmd cmd;
 		unsigned st;
 
@@ -250,15 +251,20 @@ static void cpu_run(struct cpu_card *c)
 				break;
 			}
 		}
+		/* A bus error ends a command that was dispatched and counts it, as
+		 * the RTL does; a command that fails to decode is not counted. */
+		if (st == ISA_STATUS_OK ||
+		    (p && (st == ISA_STATUS_AXI_READ || st == ISA_STATUS_AXI_WRITE)))
+			c->cmds++;
 		if (st != ISA_STATUS_OK) {
 			c->status = st;
 			c->err_index = i;
 			break;
 		}
-		c->cmds++;
 	}
 	c->running = 0;
-	c->ctrl = (c->ctrl & ISA_CTRL_AUTO_RESTART) | ISA_CTRL_DONE | ISA_CTRL_IDLE | ISA_CTRL_READY;
+	c->ctrl =
+	    (c->ctrl & ISA_CTRL_AUTO_RESTART) | ISA_CTRL_DONE | ISA_CTRL_IDLE | ISA_CTRL_READY;
 	c->isr |= c->ier & (ISA_IRQ_DONE | ISA_IRQ_READY);
 }
 
@@ -401,7 +407,8 @@ static int cpu_wait_done(void *ctx, uint64_t max_cycles, int timeout_ms)
 		cpu_run(c);
 	cpu_reg_read(c, ISA_REG_CTRL, &ctrl);
 	if (!(ctrl & ISA_CTRL_DONE))
-		return drv_error(SAMPAN_ERROR_TIMEOUT, "device 'cpu': waiting, but no job was started");
+		return drv_error(SAMPAN_ERROR_TIMEOUT,
+		                 "device 'cpu': waiting, but no job was started");
 	if (c->isr & ISA_IRQ_DONE)
 		cpu_reg_write(c, ISA_REG_ISR, ISA_IRQ_DONE);
 	return SAMPAN_OK;
@@ -416,9 +423,9 @@ static int cpu_mem_write(void *ctx, uint64_t addr, const void *src, size_t n)
 
 	if (!dst)
 		return drv_error(SAMPAN_ERROR_INVALID,
-				 "device 'cpu': write of %zu bytes at 0x%" PRIx64
-				 " is outside card memory",
-				 n, addr);
+		                 "device 'cpu': write of %zu bytes at 0x%" PRIx64
+		                 " is outside card memory",
+		                 n, addr);
 	memcpy(dst, src, n);
 	return SAMPAN_OK;
 }
@@ -430,9 +437,9 @@ static int cpu_mem_read(void *ctx, uint64_t addr, void *dst, size_t n)
 
 	if (!src)
 		return drv_error(SAMPAN_ERROR_INVALID,
-				 "device 'cpu': read of %zu bytes at 0x%" PRIx64
-				 " is outside card memory",
-				 n, addr);
+		                 "device 'cpu': read of %zu bytes at 0x%" PRIx64
+		                 " is outside card memory",
+		                 n, addr);
 	memcpy(dst, src, n);
 	return SAMPAN_OK;
 }
@@ -467,9 +474,9 @@ static int cpu_parse_options(struct cpu_card *c, const char *options, unsigned *
 		uint64_t min, max;
 		unsigned *dst;
 	} opts[] = {
-		{ "mem", 1, 65536, mem_mib },	     { "rows", 1, 64, &c->rows },
-		{ "cols", 1, 64, &c->cols },	     { "k_depth", 1, 65535, &c->k_depth },
-		{ "slots", 1, 16, &c->slots },	     { "entries", 1, 256, &c->entries },
+	    {"mem", 1, 65536, mem_mib},  {"rows", 1, 64, &c->rows},
+	    {"cols", 1, 64, &c->cols},   {"k_depth", 1, 65535, &c->k_depth},
+	    {"slots", 1, 16, &c->slots}, {"entries", 1, 256, &c->entries},
 	};
 	char key[32], val[32];
 	const char *cur = options;
@@ -494,10 +501,10 @@ static int cpu_parse_options(struct cpu_card *c, const char *options, unsigned *
 	if (c->bus % c->rows || c->bus % (4 * c->cols) || c->k_depth % (c->bus / c->rows) ||
 	    c->k_depth % (c->bus / c->cols))
 		return drv_error(SAMPAN_ERROR_INVALID,
-				 "device 'cpu': illegal configuration rows=%u cols=%u k_depth=%u: "
-				 "with a %u-byte bus, rows and 4*cols must divide %u and k_depth "
-				 "must be a multiple of %u/rows and %u/cols",
-				 c->rows, c->cols, c->k_depth, c->bus, c->bus, c->bus, c->bus);
+		                 "device 'cpu': illegal configuration rows=%u cols=%u k_depth=%u: "
+		                 "with a %u-byte bus, rows and 4*cols must divide %u and k_depth "
+		                 "must be a multiple of %u/rows and %u/cols",
+		                 c->rows, c->cols, c->k_depth, c->bus, c->bus, c->bus, c->bus);
 	return SAMPAN_OK;
 }
 
@@ -538,7 +545,7 @@ static int cpu_open(const char *options, void **ctx, uint64_t *mem_base, uint64_
 	if (!c->mem || !c->acc || !c->p_bias || !c->p_mult || !c->p_shift || !c->tile ||
 	    !c->a_bank[0] || !c->a_bank[1] || !c->w_bank[0] || !c->w_bank[1]) {
 		err = drv_error(SAMPAN_ERROR_NO_MEM,
-				"device 'cpu': cannot allocate %u MiB of card memory", mem_mib);
+		                "device 'cpu': cannot allocate %u MiB of card memory", mem_mib);
 		goto err_close;
 	}
 	*ctx = c;
@@ -552,14 +559,14 @@ err_close:
 }
 
 const struct backend_ops cpu_backend = {
-	.name = "cpu",
-	.description = "functional model of the sampan core in C (no clock)",
-	.options_help = CPU_OPTIONS,
-	.open = cpu_open,
-	.close = cpu_close,
-	.mem_write = cpu_mem_write,
-	.mem_read = cpu_mem_read,
-	.reg_read = cpu_reg_read,
-	.reg_write = cpu_reg_write,
-	.wait_done = cpu_wait_done,
+    .name = "cpu",
+    .description = "functional model of the sampan core in C (no clock)",
+    .options_help = CPU_OPTIONS,
+    .open = cpu_open,
+    .close = cpu_close,
+    .mem_write = cpu_mem_write,
+    .mem_read = cpu_mem_read,
+    .reg_read = cpu_reg_read,
+    .reg_write = cpu_reg_write,
+    .wait_done = cpu_wait_done,
 };

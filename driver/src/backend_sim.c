@@ -87,7 +87,7 @@ static int code_dir(char *dir, size_t len)
  */
 static int find_library_dir(char *dir, size_t dir_len, char *tried, size_t tried_len)
 {
-	static const char *const rel[] = { "", "../", "../lib/sampan/", "sampan/" };
+	static const char *const rel[] = {"", "../", "../lib/sampan/", "sampan/"};
 	char cands[6][PATH_MAX], base[PATH_MAX];
 	size_t n = 0, used = 0;
 	const char *env = getenv("SAMPAN_SIM_LIB");
@@ -100,7 +100,7 @@ static int find_library_dir(char *dir, size_t dir_len, char *tried, size_t tried
 		if (code_dir(base, sizeof(base)) == 0)
 			for (size_t i = 0; i < sizeof(rel) / sizeof(rel[0]); i++)
 				if ((size_t)snprintf(cands[n], PATH_MAX, "%s/%s" SIM_LIB, base,
-						     rel[i]) < PATH_MAX)
+				                     rel[i]) < PATH_MAX)
 					n++;
 		snprintf(cands[n++], PATH_MAX, "%s/" SIM_LIB, SAMPAN_SIM_LIBDIR);
 	}
@@ -116,8 +116,8 @@ static int find_library_dir(char *dir, size_t dir_len, char *tried, size_t tried
 			return 0;
 		}
 		if (used < tried_len)
-			used += (size_t)snprintf(tried + used, tried_len - used, "%s%s", i ? ", " : "",
-						 cands[i]);
+			used += (size_t)snprintf(tried + used, tried_len - used, "%s%s",
+			                         i ? ", " : "", cands[i]);
 	}
 	return -1;
 }
@@ -129,18 +129,18 @@ static int resolve(struct sim_ctx *c, const char *path)
 		const char *name;
 		size_t off;
 	} syms[] = {
-		{ "ssim_abi_version", offsetof(struct sim_api, abi_version) },
-		{ "ssim_create", offsetof(struct sim_api, create) },
-		{ "ssim_destroy", offsetof(struct sim_api, destroy) },
-		{ "ssim_error", offsetof(struct sim_api, error) },
-		{ "ssim_reg_write", offsetof(struct sim_api, reg_write) },
-		{ "ssim_reg_read", offsetof(struct sim_api, reg_read) },
-		{ "ssim_mem_write", offsetof(struct sim_api, mem_write) },
-		{ "ssim_mem_read", offsetof(struct sim_api, mem_read) },
-		{ "ssim_wait_irq", offsetof(struct sim_api, wait_irq) },
-		{ "ssim_cycles", offsetof(struct sim_api, cycles) },
-		{ "ssim_trace_open", offsetof(struct sim_api, trace_open) },
-		{ "ssim_trace_close", offsetof(struct sim_api, trace_close) },
+	    {"ssim_abi_version", offsetof(struct sim_api, abi_version)},
+	    {"ssim_create", offsetof(struct sim_api, create)},
+	    {"ssim_destroy", offsetof(struct sim_api, destroy)},
+	    {"ssim_error", offsetof(struct sim_api, error)},
+	    {"ssim_reg_write", offsetof(struct sim_api, reg_write)},
+	    {"ssim_reg_read", offsetof(struct sim_api, reg_read)},
+	    {"ssim_mem_write", offsetof(struct sim_api, mem_write)},
+	    {"ssim_mem_read", offsetof(struct sim_api, mem_read)},
+	    {"ssim_wait_irq", offsetof(struct sim_api, wait_irq)},
+	    {"ssim_cycles", offsetof(struct sim_api, cycles)},
+	    {"ssim_trace_open", offsetof(struct sim_api, trace_open)},
+	    {"ssim_trace_close", offsetof(struct sim_api, trace_close)},
 	};
 	int abi;
 
@@ -149,16 +149,16 @@ static int resolve(struct sim_ctx *c, const char *path)
 
 		if (!p)
 			return drv_error(SAMPAN_ERROR_LIBRARY, "device 'sim': %s lacks symbol %s",
-					 path, syms[i].name);
+			                 path, syms[i].name);
 		/* POSIX: function pointers and void * share a representation. */
 		memcpy((char *)&c->api + syms[i].off, &p, sizeof(p));
 	}
 	abi = c->api.abi_version();
 	if (abi != SSIM_ABI_VERSION)
 		return drv_error(SAMPAN_ERROR_LIBRARY,
-				 "device 'sim': %s has ABI version %d, the driver needs %d; "
-				 "rebuild with `make sim`",
-				 path, abi, SSIM_ABI_VERSION);
+		                 "device 'sim': %s has ABI version %d, the driver needs %d; "
+		                 "rebuild with `make sim`",
+		                 path, abi, SSIM_ABI_VERSION);
 	return SAMPAN_OK;
 }
 
@@ -168,18 +168,18 @@ static int load_library(struct sim_ctx *c, int trace)
 	char dir[PATH_MAX], path[PATH_MAX + 32], tried[2048];
 
 	if (find_library_dir(dir, sizeof(dir), tried, sizeof(tried)) < 0)
-		return drv_error(SAMPAN_ERROR_LIBRARY,
-				 "device 'sim': " SIM_LIB " not found (tried %s); `make sim` builds it",
-				 tried);
+		return drv_error(
+		    SAMPAN_ERROR_LIBRARY,
+		    "device 'sim': " SIM_LIB " not found (tried %s); `make sim` builds it", tried);
 	snprintf(path, sizeof(path), "%s/%s", dir, trace ? SIM_TRACE_LIB : SIM_LIB);
 	if (trace && access(path, R_OK) != 0)
-		return drv_error(SAMPAN_ERROR_LIBRARY,
-				 "device 'sim': tracing needs %s, which is missing; `make sim` builds it",
-				 path);
+		return drv_error(
+		    SAMPAN_ERROR_LIBRARY,
+		    "device 'sim': tracing needs %s, which is missing; `make sim` builds it", path);
 	c->lib = dlopen(path, RTLD_NOW | RTLD_LOCAL);
 	if (!c->lib)
 		return drv_error(SAMPAN_ERROR_LIBRARY, "device 'sim': cannot load %s: %s", path,
-				 dlerror());
+		                 dlerror());
 	return resolve(c, path);
 }
 
@@ -196,11 +196,11 @@ static int sim_enumerate(struct sampan_device_desc *out, size_t max, size_t *cou
 	snprintf(out->name, sizeof(out->name), "sim");
 	if (find_library_dir(dir, sizeof(dir), tried, sizeof(tried)) == 0) {
 		snprintf(out->description, sizeof(out->description),
-			 "the RTL simulated by Verilator (%.60s/" SIM_LIB ")", dir);
+		         "the RTL simulated by Verilator (%.60s/" SIM_LIB ")", dir);
 		out->available = 1;
 	} else {
 		snprintf(out->description, sizeof(out->description),
-			 "the RTL simulated by Verilator (not built: make sim)");
+		         "the RTL simulated by Verilator (not built: make sim)");
 	}
 	return SAMPAN_OK;
 }
@@ -208,7 +208,8 @@ static int sim_enumerate(struct sampan_device_desc *out, size_t max, size_t *cou
 /* A failure of the library, with its message. */
 static int sim_fail(struct sim_ctx *c, const char *what)
 {
-	return drv_error(SAMPAN_ERROR_IO, "device 'sim': %s failed: %s", what, c->api.error(c->sim));
+	return drv_error(SAMPAN_ERROR_IO, "device 'sim': %s failed: %s", what,
+	                 c->api.error(c->sim));
 }
 
 static void sim_close(void *ctx)
@@ -229,7 +230,7 @@ static void sim_close(void *ctx)
 
 static int sim_open(const char *options, void **ctx, uint64_t *mem_base, uint64_t *mem_size)
 {
-	struct ssim_config cfg = { .mem_bytes = (uint64_t)SIM_DEFAULT_MEM_MIB << 20 };
+	struct ssim_config cfg = {.mem_bytes = (uint64_t)SIM_DEFAULT_MEM_MIB << 20};
 	char key[32], val[PATH_MAX], trace[PATH_MAX] = "";
 	const char *cur = options;
 	struct sim_ctx *c;
@@ -266,13 +267,13 @@ static int sim_open(const char *options, void **ctx, uint64_t *mem_base, uint64_
 	c->sim = c->api.create(&cfg);
 	if (!c->sim) {
 		err = drv_error(SAMPAN_ERROR_IO, "device 'sim': cannot create the simulation: %s",
-				c->api.error(NULL));
+		                c->api.error(NULL));
 		goto err_close;
 	}
 	if (trace[0]) {
 		if (c->api.trace_open(c->sim, trace) < 0) {
-			err = drv_error(SAMPAN_ERROR_IO, "device 'sim': cannot trace to %s: %s", trace,
-					c->api.error(c->sim));
+			err = drv_error(SAMPAN_ERROR_IO, "device 'sim': cannot trace to %s: %s",
+			                trace, c->api.error(c->sim));
 			goto err_close;
 		}
 		c->tracing = 1;
@@ -338,16 +339,17 @@ static int sim_wait_done(void *ctx, uint64_t max_cycles, int timeout_ms)
 		used = c->api.cycles(c->sim) - start;
 		if (used >= max_cycles)
 			return drv_error(SAMPAN_ERROR_TIMEOUT,
-					 "no ap_done within %" PRIu64 " simulated cycles", used);
-		irq = c->api.wait_irq(c->sim, max_cycles - used < slice ? max_cycles - used : slice);
+			                 "no ap_done within %" PRIu64 " simulated cycles", used);
+		irq =
+		    c->api.wait_irq(c->sim, max_cycles - used < slice ? max_cycles - used : slice);
 		if (irq < 0)
 			return sim_fail(c, "wait for interrupt");
 		if (irq)
 			break;
 		if (timeout_ms > 0 && elapsed_ms(&t0) >= timeout_ms)
 			return drv_error(SAMPAN_ERROR_TIMEOUT,
-					 "no ap_done within %d ms (%" PRIu64 " cycles simulated)",
-					 timeout_ms, c->api.cycles(c->sim) - start);
+			                 "no ap_done within %d ms (%" PRIu64 " cycles simulated)",
+			                 timeout_ms, c->api.cycles(c->sim) - start);
 	}
 	/* Acknowledge: reading CTRL clears ap_done, writing 1 toggles ISR.done. */
 	if ((err = sim_reg_read(c, ISA_REG_CTRL, &ctrl)) < 0 ||
@@ -359,15 +361,15 @@ static int sim_wait_done(void *ctx, uint64_t max_cycles, int timeout_ms)
 }
 
 const struct backend_ops sim_backend = {
-	.name = "sim",
-	.description = "the RTL simulated by Verilator",
-	.options_help = SIM_OPTIONS,
-	.enumerate = sim_enumerate,
-	.open = sim_open,
-	.close = sim_close,
-	.mem_write = sim_mem_write,
-	.mem_read = sim_mem_read,
-	.reg_read = sim_reg_read,
-	.reg_write = sim_reg_write,
-	.wait_done = sim_wait_done,
+    .name = "sim",
+    .description = "the RTL simulated by Verilator",
+    .options_help = SIM_OPTIONS,
+    .enumerate = sim_enumerate,
+    .open = sim_open,
+    .close = sim_close,
+    .mem_write = sim_mem_write,
+    .mem_read = sim_mem_read,
+    .reg_read = sim_reg_read,
+    .reg_write = sim_reg_write,
+    .wait_done = sim_wait_done,
 };

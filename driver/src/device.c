@@ -15,8 +15,8 @@
 /* Every transport this build knows, in the order sampan_list_devices()
  * reports them. */
 static const struct backend_ops *const backends[] = {
-	&sim_backend,
-	&cpu_backend,
+    &sim_backend,
+    &cpu_backend,
 };
 
 #define N_BACKENDS (sizeof(backends) / sizeof(backends[0]))
@@ -83,7 +83,7 @@ const char *sampan_strerror(int err)
 /* ================================================================ options */
 
 int drv_opt_next(const char *backend, const char **cursor, char *key, size_t key_len, char *val,
-		 size_t val_len)
+                 size_t val_len)
 {
 	const char *p = *cursor, *end, *eq;
 	size_t klen, vlen;
@@ -97,13 +97,14 @@ int drv_opt_next(const char *backend, const char **cursor, char *key, size_t key
 		end = p + strlen(p);
 	eq = memchr(p, '=', (size_t)(end - p));
 	if (!eq || eq == p)
-		return drv_error(SAMPAN_ERROR_INVALID, "device '%s': option '%.*s' is not key=value",
-				 backend, (int)(end - p), p);
+		return drv_error(SAMPAN_ERROR_INVALID,
+		                 "device '%s': option '%.*s' is not key=value", backend,
+		                 (int)(end - p), p);
 	klen = (size_t)(eq - p);
 	vlen = (size_t)(end - eq - 1);
 	if (klen >= key_len || vlen >= val_len)
 		return drv_error(SAMPAN_ERROR_INVALID, "device '%s': option '%.*s' is too long",
-				 backend, (int)(end - p), p);
+		                 backend, (int)(end - p), p);
 	memcpy(key, p, klen);
 	key[klen] = '\0';
 	memcpy(val, eq + 1, vlen);
@@ -115,11 +116,11 @@ int drv_opt_next(const char *backend, const char **cursor, char *key, size_t key
 int drv_opt_unknown(const char *backend, const char *key, const char *help)
 {
 	return drv_error(SAMPAN_ERROR_INVALID, "device '%s': unknown option '%s'; accepted: %s",
-			 backend, key, help);
+	                 backend, key, help);
 }
 
-int drv_opt_uint(const char *backend, const char *key, const char *val, uint64_t min,
-		 uint64_t max, uint64_t *out)
+int drv_opt_uint(const char *backend, const char *key, const char *val, uint64_t min, uint64_t max,
+                 uint64_t *out)
 {
 	char *end;
 	unsigned long long v;
@@ -128,9 +129,9 @@ int drv_opt_uint(const char *backend, const char *key, const char *val, uint64_t
 	v = strtoull(val, &end, 10);
 	if (val[0] < '0' || val[0] > '9' || *end != '\0' || errno || v < min || v > max)
 		return drv_error(SAMPAN_ERROR_INVALID,
-				 "device '%s': option %s=%s: expected an integer in [%" PRIu64
-				 ", %" PRIu64 "]",
-				 backend, key, val, min, max);
+		                 "device '%s': option %s=%s: expected an integer in [%" PRIu64
+		                 ", %" PRIu64 "]",
+		                 backend, key, val, min, max);
 	*out = v;
 	return SAMPAN_OK;
 }
@@ -151,11 +152,11 @@ static int unknown_device(const char *name, size_t len)
 	size_t used = 0;
 
 	for (size_t i = 0; i < N_BACKENDS && used < sizeof(names); i++)
-		used += (size_t)snprintf(names + used, sizeof(names) - used, "%s%s[:%s]",
-					 i ? ", " : "", backends[i]->name,
-					 backends[i]->options_help);
+		used +=
+		    (size_t)snprintf(names + used, sizeof(names) - used, "%s%s[:%s]", i ? ", " : "",
+		                     backends[i]->name, backends[i]->options_help);
 	return drv_error(SAMPAN_ERROR_NO_DEVICE, "unknown device '%.*s'; accepted: %s", (int)len,
-			 name, names);
+	                 name, names);
 }
 
 int sampan_list_devices(struct sampan_device_desc *out, size_t max, size_t *count)
@@ -203,14 +204,14 @@ static int read_info(struct sampan_device *dev, const char *name)
 		return err;
 	if (id != ISA_ID)
 		return drv_error(SAMPAN_ERROR_NO_DEVICE,
-				 "device '%s': ID register reads 0x%08" PRIx32
-				 ", not a sampan core (0x%08" PRIx32 ")",
-				 name, id, (uint32_t)ISA_ID);
+		                 "device '%s': ID register reads 0x%08" PRIx32
+		                 ", not a sampan core (0x%08" PRIx32 ")",
+		                 name, id, (uint32_t)ISA_ID);
 	if (ISA_VERSION_MAJOR(version) != ISA_VERSION_MAJOR(ISA_VERSION))
 		return drv_error(SAMPAN_ERROR_NOT_SUPPORTED,
-				 "device '%s': hardware version 0x%08" PRIx32
-				 " is not supported (driver speaks major version %u)",
-				 name, version, (unsigned)ISA_VERSION_MAJOR(ISA_VERSION));
+		                 "device '%s': hardware version 0x%08" PRIx32
+		                 " is not supported (driver speaks major version %u)",
+		                 name, version, (unsigned)ISA_VERSION_MAJOR(ISA_VERSION));
 
 	memset(info, 0, sizeof(*info));
 	snprintf(info->backend, sizeof(info->backend), "%s", dev->ops->name);
@@ -231,10 +232,10 @@ static int read_info(struct sampan_device *dev, const char *name)
 	    info->acc_slots > 16 || info->param_entries < 1 || info->param_entries > 256 ||
 	    info->bus_bytes < ISA_CMD_BYTES || info->bus_bytes % ISA_CMD_BYTES)
 		return drv_error(SAMPAN_ERROR_NOT_SUPPORTED,
-				 "device '%s': unsupported configuration: %ux%u array, K_DEPTH %u, "
-				 "%u slots, %u parameter entries, %u-byte bus",
-				 name, info->rows, info->cols, info->k_depth, info->acc_slots,
-				 info->param_entries, info->bus_bytes);
+		                 "device '%s': unsupported configuration: %ux%u array, K_DEPTH %u, "
+		                 "%u slots, %u parameter entries, %u-byte bus",
+		                 name, info->rows, info->cols, info->k_depth, info->acc_slots,
+		                 info->param_entries, info->bus_bytes);
 	return SAMPAN_OK;
 }
 
@@ -252,7 +253,7 @@ int sampan_open(struct sampan_device **devp, const char *name)
 		name = "sim";
 	if (strlen(name) >= SAMPAN_NAME_MAX)
 		return drv_error(SAMPAN_ERROR_INVALID, "device name '%.40s...' is longer than %d",
-				 name, SAMPAN_NAME_MAX - 1);
+		                 name, SAMPAN_NAME_MAX - 1);
 	colon = strchr(name, ':');
 	len = colon ? (size_t)(colon - name) : strlen(name);
 	ops = find_backend(name, len);
@@ -310,7 +311,7 @@ int sampan_get_stats(struct sampan_device *dev, struct sampan_stats *stats)
 		return drv_error(SAMPAN_ERROR_INVALID, "sampan_get_stats: NULL argument");
 	if (!dev->have_stats)
 		return drv_error(SAMPAN_ERROR_INVALID, "device '%s': no job has completed yet",
-				 dev->info.name);
+		                 dev->info.name);
 	*stats = dev->last_stats;
 	return SAMPAN_OK;
 }
@@ -360,9 +361,9 @@ int drv_mem_alloc(struct sampan_device *dev, uint64_t size, const char *what, ui
 	}
 err_no_room:
 	return drv_error(SAMPAN_ERROR_DEVICE_MEM,
-			 "device '%s': %s needs %" PRIu64 " bytes of card memory; the card has %" PRIu64
-			 " (%" PRIu64 " free)",
-			 dev->info.name, what, size, dev->mem_size, free_bytes);
+	                 "device '%s': %s needs %" PRIu64
+	                 " bytes of card memory; the card has %" PRIu64 " (%" PRIu64 " free)",
+	                 dev->info.name, what, size, dev->mem_size, free_bytes);
 }
 
 void drv_mem_free(struct sampan_device *dev, uint64_t addr)
@@ -422,7 +423,7 @@ void sampan_buffer_destroy(struct sampan_buffer *buf)
 
 /* Checks a buffer access of @n bytes at @offset. */
 static int check_access(const struct sampan_buffer *buf, size_t offset, const void *p, size_t n,
-			const char *fn)
+                        const char *fn)
 {
 	if (!buf || (n && !p))
 		return drv_error(SAMPAN_ERROR_INVALID, "%s: NULL argument", fn);
@@ -430,8 +431,8 @@ static int check_access(const struct sampan_buffer *buf, size_t offset, const vo
 		return drv_error(SAMPAN_ERROR_NO_DEVICE, "%s: the buffer's device is closed", fn);
 	if (offset > buf->size || n > buf->size - offset)
 		return drv_error(SAMPAN_ERROR_INVALID,
-				 "%s: %zu bytes at offset %zu exceed the %" PRIu64 "-byte buffer",
-				 fn, n, offset, buf->size);
+		                 "%s: %zu bytes at offset %zu exceed the %" PRIu64 "-byte buffer",
+		                 fn, n, offset, buf->size);
 	return SAMPAN_OK;
 }
 

@@ -32,7 +32,7 @@ struct plan {
 	unsigned rows, cols, k_depth, slots, entries, bus;
 	uint64_t m, k, n;
 	uint64_t m_tiles, n_tiles, k_chunks, groups;
-	uint64_t chunk_base, chunk_rem; /* chunk c has base + (c < rem) steps */
+	uint64_t chunk_base, chunk_rem;        /* chunk c has base + (c < rem) steps */
 	uint64_t a_stride, w_stride, o_stride; /* bytes per tile */
 	uint64_t a_off, w_off, p_off, o_off, c_off;
 	uint64_t in_bytes;  /* A, W and parameters: [0, o_off) */
@@ -110,41 +110,43 @@ static int validate(const struct sampan_gemm *g)
 		return drv_error(SAMPAN_ERROR_INVALID, "sampan_gemm: NULL GEMM description");
 	if (g->m < 1 || g->k < 1 || g->n < 1)
 		return drv_error(SAMPAN_ERROR_INVALID,
-				 "sampan_gemm: shape m=%" PRId64 " k=%" PRId64 " n=%" PRId64
-				 ": every dimension must be >= 1",
-				 g->m, g->k, g->n);
+		                 "sampan_gemm: shape m=%" PRId64 " k=%" PRId64 " n=%" PRId64
+		                 ": every dimension must be >= 1",
+		                 g->m, g->k, g->n);
 	if (!g->a || !g->w || !g->out)
 		return drv_error(SAMPAN_ERROR_INVALID, "sampan_gemm: NULL %s array",
-				 !g->a ? "a" : !g->w ? "w" : "out");
+		                 !g->a   ? "a"
+		                 : !g->w ? "w"
+		                         : "out");
 	if (!g->raw && (!g->mult || !g->shift))
 		return drv_error(SAMPAN_ERROR_INVALID,
-				 "sampan_gemm: requantized mode needs the %s array (NULL given)",
-				 !g->mult ? "mult" : "shift");
+		                 "sampan_gemm: requantized mode needs the %s array (NULL given)",
+		                 !g->mult ? "mult" : "shift");
 	if (g->za < -128 || g->za > 127 || g->zo < -128 || g->zo > 127)
 		return drv_error(SAMPAN_ERROR_INVALID,
-				 "sampan_gemm: %s = %" PRId32 " is outside [-128, 127]",
-				 g->za < -128 || g->za > 127 ? "za" : "zo",
-				 g->za < -128 || g->za > 127 ? g->za : g->zo);
+		                 "sampan_gemm: %s = %" PRId32 " is outside [-128, 127]",
+		                 g->za < -128 || g->za > 127 ? "za" : "zo",
+		                 g->za < -128 || g->za > 127 ? g->za : g->zo);
 	if (g->lo < -128 || g->hi > 127 || g->lo > g->hi)
 		return drv_error(SAMPAN_ERROR_INVALID,
-				 "sampan_gemm: clamp [lo, hi] = [%" PRId32 ", %" PRId32
-				 "] must satisfy -128 <= lo <= hi <= 127",
-				 g->lo, g->hi);
+		                 "sampan_gemm: clamp [lo, hi] = [%" PRId32 ", %" PRId32
+		                 "] must satisfy -128 <= lo <= hi <= 127",
+		                 g->lo, g->hi);
 	/* Every host array must be addressable: A, W, out, and bias/mult/shift. */
 	if (mul_add((uint64_t)g->m, (uint64_t)g->k, 0) > SIZE_MAX ||
 	    mul_add((uint64_t)g->n, (uint64_t)g->k, 0) > SIZE_MAX ||
 	    mul_add(mul_add((uint64_t)g->m, (uint64_t)g->n, 0), 4, 0) > SIZE_MAX / 4)
 		return drv_error(SAMPAN_ERROR_INVALID,
-				 "sampan_gemm: shape m=%" PRId64 " k=%" PRId64 " n=%" PRId64
-				 " overflows the address space",
-				 g->m, g->k, g->n);
+		                 "sampan_gemm: shape m=%" PRId64 " k=%" PRId64 " n=%" PRId64
+		                 " overflows the address space",
+		                 g->m, g->k, g->n);
 	if (!g->raw)
 		for (int64_t i = 0; i < g->n; i++)
 			if (g->shift[i] < -31 || g->shift[i] > 31)
 				return drv_error(SAMPAN_ERROR_INVALID,
-						 "sampan_gemm: shift[%" PRId64 "] = %" PRId32
-						 " is outside [-31, 31]",
-						 i, g->shift[i]);
+				                 "sampan_gemm: shift[%" PRId64 "] = %" PRId32
+				                 " is outside [-31, 31]",
+				                 i, g->shift[i]);
 	return SAMPAN_OK;
 }
 
@@ -156,7 +158,8 @@ static void pack(const struct plan *p, const struct sampan_gemm *g, uint8_t *img
 {
 	for (uint64_t t = 0; t < p->m_tiles; t++) {
 		for (uint64_t c = 0; c < p->k_chunks; c++) {
-			int8_t *dst = (int8_t *)img + p->a_off + (t * p->k_chunks + c) * p->a_stride;
+			int8_t *dst =
+			    (int8_t *)img + p->a_off + (t * p->k_chunks + c) * p->a_stride;
 			uint64_t k0 = chunk_start(p, c);
 			unsigned len = chunk_len(p, c);
 
@@ -170,7 +173,8 @@ static void pack(const struct plan *p, const struct sampan_gemm *g, uint8_t *img
 	}
 	for (uint64_t t = 0; t < p->n_tiles; t++) {
 		for (uint64_t c = 0; c < p->k_chunks; c++) {
-			int8_t *dst = (int8_t *)img + p->w_off + (t * p->k_chunks + c) * p->w_stride;
+			int8_t *dst =
+			    (int8_t *)img + p->w_off + (t * p->k_chunks + c) * p->w_stride;
 			uint64_t k0 = chunk_start(p, c);
 			unsigned len = chunk_len(p, c);
 
@@ -190,9 +194,9 @@ static void pack(const struct plan *p, const struct sampan_gemm *g, uint8_t *img
 		for (unsigned col = 0; col < p->cols && t * p->cols + col < p->n; col++) {
 			uint64_t n = t * p->cols + col;
 			uint32_t v[3] = {
-				g->bias ? (uint32_t)g->bias[n] : 0,
-				g->raw ? 0 : (uint32_t)g->mult[n],
-				g->raw ? 0 : (uint32_t)g->shift[n],
+			    g->bias ? (uint32_t)g->bias[n] : 0,
+			    g->raw ? 0 : (uint32_t)g->mult[n],
+			    g->raw ? 0 : (uint32_t)g->shift[n],
 			};
 			for (unsigned b = 0; b < 3; b++)
 				for (unsigned i = 0; i < 4; i++)
@@ -220,9 +224,9 @@ static void unpack(const struct plan *p, const struct sampan_gemm *g, const uint
 					int32_t *dst = (int32_t *)g->out + at;
 					for (unsigned c = 0; c < nv; c++)
 						dst[c] = (int32_t)((uint32_t)src[4 * c] |
-								   (uint32_t)src[4 * c + 1] << 8 |
-								   (uint32_t)src[4 * c + 2] << 16 |
-								   (uint32_t)src[4 * c + 3] << 24);
+						                   (uint32_t)src[4 * c + 1] << 8 |
+						                   (uint32_t)src[4 * c + 2] << 16 |
+						                   (uint32_t)src[4 * c + 3] << 24);
 				} else {
 					memcpy((int8_t *)g->out + at, src, nv);
 				}
@@ -265,9 +269,9 @@ struct banks {
 /* Returns the bank that holds tile @id, emitting a load into the bank the
  * most recent COMPUTE did not read if neither does. */
 static int use_bank(struct cmd_list *l, struct banks *b, unsigned op, uint64_t id, uint64_t addr,
-		    unsigned k_len, unsigned *bank)
+                    unsigned k_len, unsigned *bank)
 {
-	struct isa_cmd load = { .op = op, .k_len = k_len, .addr = addr };
+	struct isa_cmd load = {.op = op, .k_len = k_len, .addr = addr};
 	int err;
 
 	if (b->holds[b->last] == id) {
@@ -292,8 +296,8 @@ static int use_bank(struct cmd_list *l, struct banks *b, unsigned op, uint64_t i
  */
 static int schedule(const struct plan *p, const struct sampan_gemm *g, struct cmd_list *l)
 {
-	struct banks a = { { UINT64_MAX, UINT64_MAX }, 1 }, w = { { UINT64_MAX, UINT64_MAX }, 1 };
-	struct isa_cmd store = { 0 };
+	struct banks a = {{UINT64_MAX, UINT64_MAX}, 1}, w = {{UINT64_MAX, UINT64_MAX}, 1};
+	struct isa_cmd store = {0};
 	int pending = 0, err;
 	uint64_t tile = 0;
 
@@ -301,10 +305,10 @@ static int schedule(const struct plan *p, const struct sampan_gemm *g, struct cm
 		uint64_t nt0 = grp * p->entries;
 		uint64_t nt1 = nt0 + p->entries < p->n_tiles ? nt0 + p->entries : p->n_tiles;
 		struct isa_cmd load_p = {
-			.op = ISA_OP_LOAD_P,
-			.entry = 0,
-			.count = (unsigned)(nt1 - nt0),
-			.addr = p->p_off + nt0 * 3 * p->bus,
+		    .op = ISA_OP_LOAD_P,
+		    .entry = 0,
+		    .count = (unsigned)(nt1 - nt0),
+		    .addr = p->p_off + nt0 * 3 * p->bus,
 		};
 
 		/* LOAD_P overwrites the entries the pending store reads. */
@@ -319,24 +323,27 @@ static int schedule(const struct plan *p, const struct sampan_gemm *g, struct cm
 				uint64_t m0 = mt * p->rows, n0 = nt * p->cols;
 
 				for (uint64_t c = 0; c < p->k_chunks; c++) {
-					uint64_t a_id = mt * p->k_chunks + c, w_id = nt * p->k_chunks + c;
+					uint64_t a_id = mt * p->k_chunks + c,
+					         w_id = nt * p->k_chunks + c;
 					unsigned len = chunk_len(p, c);
 					struct isa_cmd compute = {
-						.op = ISA_OP_COMPUTE,
-						.first = c == 0,
-						.slot = slot,
-						.k_len = len,
-						.za = g->za,
-						.m_valid = (unsigned)(p->m - m0 < p->rows ? p->m - m0 : p->rows),
-						.n_valid = (unsigned)(p->n - n0 < p->cols ? p->n - n0 : p->cols),
+					    .op = ISA_OP_COMPUTE,
+					    .first = c == 0,
+					    .slot = slot,
+					    .k_len = len,
+					    .za = g->za,
+					    .m_valid = (unsigned)(p->m - m0 < p->rows ? p->m - m0
+					                                              : p->rows),
+					    .n_valid = (unsigned)(p->n - n0 < p->cols ? p->n - n0
+					                                              : p->cols),
 					};
 
 					if ((err = use_bank(l, &a, ISA_OP_LOAD_A, a_id,
-							    p->a_off + a_id * p->a_stride, len,
-							    &compute.a_bank)) < 0 ||
+					                    p->a_off + a_id * p->a_stride, len,
+					                    &compute.a_bank)) < 0 ||
 					    (err = use_bank(l, &w, ISA_OP_LOAD_W, w_id,
-							    p->w_off + w_id * p->w_stride, len,
-							    &compute.w_bank)) < 0 ||
+					                    p->w_off + w_id * p->w_stride, len,
+					                    &compute.w_bank)) < 0 ||
 					    (err = push(l, &compute)) < 0)
 						return err;
 					a.last = compute.a_bank;
@@ -347,14 +354,14 @@ static int schedule(const struct plan *p, const struct sampan_gemm *g, struct cm
 				if (pending && (err = push(l, &store)) < 0)
 					return err;
 				store = (struct isa_cmd){
-					.op = ISA_OP_STORE,
-					.raw = g->raw != 0,
-					.slot = slot,
-					.entry = (unsigned)(nt - nt0),
-					.addr = p->o_off + (mt * p->n_tiles + nt) * p->o_stride,
-					.zo = g->zo,
-					.lo = g->lo,
-					.hi = g->hi,
+				    .op = ISA_OP_STORE,
+				    .raw = g->raw != 0,
+				    .slot = slot,
+				    .entry = (unsigned)(nt - nt0),
+				    .addr = p->o_off + (mt * p->n_tiles + nt) * p->o_stride,
+				    .zo = g->zo,
+				    .lo = g->lo,
+				    .hi = g->hi,
 				};
 				pending = 1;
 				if (p->slots < 2) {
@@ -381,14 +388,14 @@ struct sampan_job {
 	struct sampan_device *dev; /* NULL once detached by sampan_close() */
 	struct sampan_gemm g;      /* the caller's description; arrays stay the caller's */
 	struct plan plan;
-	struct cmd_list cmds;      /* host copy, to name a failing command */
-	uint64_t card;             /* address of the job's card region */
-	uint64_t max_cycles;       /* cycle budget of the device */
+	struct cmd_list cmds; /* host copy, to name a failing command */
+	uint64_t card;        /* address of the job's card region */
+	uint64_t max_cycles;  /* cycle budget of the device */
 	int default_timeout_ms;
 	enum job_state state;
-	int timed_out;             /* a wait gave up: do not wait again implicitly */
+	int timed_out; /* a wait gave up: do not wait again implicitly */
 	int result;
-	char error[512];           /* detail of a failed result */
+	char error[512]; /* detail of a failed result */
 	struct timespec t0;
 	struct sampan_stats stats;
 };
@@ -454,8 +461,8 @@ static int start(struct sampan_job *job, const uint8_t *img)
 		goto out;
 	if (!(ctrl & ISA_CTRL_IDLE)) {
 		err = drv_error(SAMPAN_ERROR_BUSY,
-				"device '%s': the core is not idle (CTRL 0x%02" PRIx32 ")",
-				dev->info.name, ctrl);
+		                "device '%s': the core is not idle (CTRL 0x%02" PRIx32 ")",
+		                dev->info.name, ctrl);
 		goto out;
 	}
 	/* A stale done interrupt would end the wait at once: acknowledge it. */
@@ -475,7 +482,7 @@ out:
 }
 
 int sampan_gemm_submit(struct sampan_device *dev, const struct sampan_gemm *g,
-		       struct sampan_job **jobp)
+                       struct sampan_job **jobp)
 {
 	struct sampan_job *job;
 	uint8_t *img;
@@ -488,8 +495,9 @@ int sampan_gemm_submit(struct sampan_device *dev, const struct sampan_gemm *g,
 		return err;
 	/* One job at a time: complete the one in flight first. */
 	if (dev->inflight && sampan_job_wait(dev->inflight, -1) == SAMPAN_ERROR_TIMEOUT)
-		return drv_error(SAMPAN_ERROR_BUSY, "device '%s': the previous job did not finish: %s",
-				 dev->info.name, sampan_last_error());
+		return drv_error(SAMPAN_ERROR_BUSY,
+		                 "device '%s': the previous job did not finish: %s", dev->info.name,
+		                 sampan_last_error());
 
 	job = calloc(1, sizeof(*job));
 	if (!job)
@@ -500,16 +508,17 @@ int sampan_gemm_submit(struct sampan_device *dev, const struct sampan_gemm *g,
 	make_plan(&dev->info, g, &job->plan);
 	if (job->plan.c_off >= dev->mem_size) {
 		err = drv_error(SAMPAN_ERROR_DEVICE_MEM,
-				"device '%s': GEMM %" PRId64 "x%" PRId64 "x%" PRId64
-				" needs at least %" PRIu64 " bytes of card memory; the card has %" PRIu64,
-				dev->info.name, g->m, g->k, g->n, job->plan.c_off, dev->mem_size);
+		                "device '%s': GEMM %" PRId64 "x%" PRId64 "x%" PRId64
+		                " needs at least %" PRIu64
+		                " bytes of card memory; the card has %" PRIu64,
+		                dev->info.name, g->m, g->k, g->n, job->plan.c_off, dev->mem_size);
 		goto err_free_job;
 	}
 	if ((err = schedule(&job->plan, g, &job->cmds)) < 0)
 		goto err_free_job;
 	if (job->cmds.n > UINT32_MAX) {
 		err = drv_error(SAMPAN_ERROR_INVALID, "sampan_gemm: %zu commands exceed CMD_COUNT",
-				job->cmds.n);
+		                job->cmds.n);
 		goto err_free_job;
 	}
 	total = job->plan.c_off + job->cmds.n * ISA_CMD_BYTES;
@@ -552,13 +561,13 @@ static int read_counters(struct sampan_job *job)
 		uint32_t off;
 		size_t field;
 	} map[] = {
-		{ ISA_REG_CYCLES, offsetof(struct sampan_stats, cycles) },
-		{ ISA_REG_BUSY, offsetof(struct sampan_stats, busy_cycles) },
-		{ ISA_REG_MACS, offsetof(struct sampan_stats, macs) },
-		{ ISA_REG_STALL_MEM, offsetof(struct sampan_stats, stall_mem) },
-		{ ISA_REG_STALL_DEP, offsetof(struct sampan_stats, stall_dep) },
-		{ ISA_REG_BYTES_RD, offsetof(struct sampan_stats, dev_bytes_read) },
-		{ ISA_REG_BYTES_WR, offsetof(struct sampan_stats, dev_bytes_written) },
+	    {ISA_REG_CYCLES, offsetof(struct sampan_stats, cycles)},
+	    {ISA_REG_BUSY, offsetof(struct sampan_stats, busy_cycles)},
+	    {ISA_REG_MACS, offsetof(struct sampan_stats, macs)},
+	    {ISA_REG_STALL_MEM, offsetof(struct sampan_stats, stall_mem)},
+	    {ISA_REG_STALL_DEP, offsetof(struct sampan_stats, stall_dep)},
+	    {ISA_REG_BYTES_RD, offsetof(struct sampan_stats, dev_bytes_read)},
+	    {ISA_REG_BYTES_WR, offsetof(struct sampan_stats, dev_bytes_written)},
 	};
 	struct sampan_device *dev = job->dev;
 	uint32_t cmds;
@@ -595,11 +604,13 @@ int sampan_job_wait(struct sampan_job *job, int timeout_ms)
 	dev = job->dev;
 	p = &job->plan;
 	err = dev->ops->wait_done(dev->ctx, job->max_cycles,
-				  timeout_ms < 0 ? job->default_timeout_ms : timeout_ms ? timeout_ms : 1);
+	                          timeout_ms < 0 ? job->default_timeout_ms
+	                          : timeout_ms   ? timeout_ms
+	                                         : 1);
 	if (err == SAMPAN_ERROR_TIMEOUT) {
 		job->timed_out = 1;
 		return drv_error(err, "device '%s': GEMM %" PRId64 "x%" PRId64 "x%" PRId64 ": %s",
-				 dev->info.name, job->g.m, job->g.k, job->g.n, sampan_last_error());
+		                 dev->info.name, job->g.m, job->g.k, job->g.n, sampan_last_error());
 	}
 	if (err < 0)
 		return job_finish(job, err);
@@ -610,20 +621,21 @@ int sampan_job_wait(struct sampan_job *job, int timeout_ms)
 		return job_finish(job, err);
 	status &= 0xFFu;
 	if (status != ISA_STATUS_OK) {
-		struct isa_cmd none = { 0 };
+		struct isa_cmd none = {0};
 		const struct isa_cmd *c = index < job->cmds.n ? &job->cmds.v[index] : &none;
 
-		return job_finish(job, drv_error(SAMPAN_ERROR_DEVICE,
-						 "device '%s': command %" PRIu32 " of %zu (%s) failed: "
-						 "%s (STATUS %" PRIu32 ")",
-						 dev->info.name, index, job->cmds.n,
-						 isa_op_name(c->op), isa_status_name(status), status));
+		return job_finish(job,
+		                  drv_error(SAMPAN_ERROR_DEVICE,
+		                            "device '%s': command %" PRIu32 " of %zu (%s) failed: "
+		                            "%s (STATUS %" PRIu32 ")",
+		                            dev->info.name, index, job->cmds.n, isa_op_name(c->op),
+		                            isa_status_name(status), status));
 	}
 
 	img = malloc(p->out_bytes);
 	if (!img)
-		return job_finish(job, drv_error(SAMPAN_ERROR_NO_MEM,
-						 "sampan_job_wait: out of host memory"));
+		return job_finish(
+		    job, drv_error(SAMPAN_ERROR_NO_MEM, "sampan_job_wait: out of host memory"));
 	err = dev->ops->mem_read(dev->ctx, job->card + p->o_off, img, p->out_bytes);
 	if (err == SAMPAN_OK) {
 		unpack(p, &job->g, img);
@@ -641,7 +653,8 @@ int sampan_job_stats(const struct sampan_job *job, struct sampan_stats *stats)
 	if (!job || !stats)
 		return drv_error(SAMPAN_ERROR_INVALID, "sampan_job_stats: NULL argument");
 	if (job->state != JOB_DONE || job->result < 0)
-		return drv_error(SAMPAN_ERROR_INVALID, "sampan_job_stats: the job has not completed");
+		return drv_error(SAMPAN_ERROR_INVALID,
+		                 "sampan_job_stats: the job has not completed");
 	*stats = job->stats;
 	return SAMPAN_OK;
 }

@@ -43,14 +43,14 @@ int drv_error(int err, const char *fmt, ...) __attribute__((format(printf, 2, 3)
  * (with a message naming @backend) when a pair is malformed or too long.
  */
 int drv_opt_next(const char *backend, const char **cursor, char *key, size_t key_len, char *val,
-		 size_t val_len);
+                 size_t val_len);
 
 /* Fails with SAMPAN_ERROR_INVALID: unknown option @key, accepted @help. */
 int drv_opt_unknown(const char *backend, const char *key, const char *help);
 
 /* Parses a decimal integer option in [@min, @max] into @out. */
-int drv_opt_uint(const char *backend, const char *key, const char *val, uint64_t min,
-		 uint64_t max, uint64_t *out);
+int drv_opt_uint(const char *backend, const char *key, const char *val, uint64_t min, uint64_t max,
+                 uint64_t *out);
 
 /* ------------------------------------------------------------ card memory */
 

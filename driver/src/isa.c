@@ -31,7 +31,7 @@ static int i8_value(uint32_t bits)
 
 void isa_encode(const struct isa_cmd *c, uint8_t out[ISA_CMD_BYTES])
 {
-	uint32_t w[4] = { c->op & 0xFFu, 0, 0, 0 };
+	uint32_t w[4] = {c->op & 0xFFu, 0, 0, 0};
 
 	switch (c->op) {
 	case ISA_OP_LOAD_A:
@@ -47,7 +47,7 @@ void isa_encode(const struct isa_cmd *c, uint8_t out[ISA_CMD_BYTES])
 		break;
 	case ISA_OP_COMPUTE:
 		w[0] |= (c->a_bank & 1u) << 8 | (c->w_bank & 1u) << 9 | (c->first & 1u) << 10 |
-			(c->slot & 0xFu) << 12 | (c->k_len & 0xFFFFu) << 16;
+		        (c->slot & 0xFu) << 12 | (c->k_len & 0xFFFFu) << 16;
 		w[1] = i8_bits(c->za) | (c->m_valid & 0xFFu) << 8 | (c->n_valid & 0xFFu) << 16;
 		break;
 	case ISA_OP_STORE:
