@@ -461,7 +461,9 @@ static int start(struct sampan_job *job, const uint8_t *img)
 		goto out;
 	if (!(ctrl & ISA_CTRL_IDLE)) {
 		err = drv_error(SAMPAN_ERROR_BUSY,
-		                "device '%s': the core is not idle (CTRL 0x%02" PRIx32 ")",
+		                "device '%s': the core is busy (CTRL 0x%02" PRIx32
+		                "): a job given up "
+		                "earlier, or another user, is still running",
 		                dev->info.name, ctrl);
 		goto out;
 	}
