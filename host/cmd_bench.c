@@ -7,7 +7,7 @@
  * and the device must read at least the padded A and W tiles and the
  * requantizer parameters once, at bus_bytes per cycle. util_bound is
  * macs / (max(both floors) * R * C), util_bound_mem the same with the
- * memory floor alone; for matrix-vector shapes they show how far the idle
+ * memory floor alone (both capped at 1); for matrix-vector shapes they show how far the idle
  * array rows and the memory bandwidth limit the array.
  */
 #include <stdlib.h>
@@ -142,11 +142,13 @@ static uint64_t floor_cycles(const struct bench_result *r)
 	return r->compute_floor > r->mem_floor ? r->compute_floor : r->mem_floor;
 }
 
-/* The utilization the device would reach in @floor cycles. */
+/* The utilization the device would reach in @floor cycles, at most 1. */
 static double util_bound(const struct bench_result *r, const struct sampan_info *info,
 			 uint64_t floor)
 {
-	return (double)r->st.macs / ((double)floor * info->rows * info->cols);
+	double u = (double)r->st.macs / ((double)floor * info->rows * info->cols);
+
+	return u < 1.0 ? u : 1.0;
 }
 
 /* Runs one shape; returns an exit code. */
