@@ -427,3 +427,32 @@ ParameterizedTest(struct npy_case *p, cli, info_json, .timeout = 120)
 	cr_expect_eq(json_num(&res, "cols"), TEST_COLS);
 	spawn_result_free(&res);
 }
+
+/* Without SAMPAN_SIM_LIB the CLI finds the simulator next to itself, as
+ * after `make` (build/sampan, build/san/sampan -> build/libsampan_sim.so). */
+Test(cli, finds_simulator_without_env, .timeout = 120)
+{
+	const char *args[] = { "gemm", "-d", "sim", "-m", "3", "-k", "70", "-n", "20", "--check",
+			       NULL };
+	char unset_sim[] = "SAMPAN_SIM_LIB";
+	char *env[] = { unset_sim, NULL };
+	struct spawn_result res;
+
+	cli(&res, args, env);
+	cr_expect_eq(res.status, 0, "exit %d; stderr:\n%s", res.status, res.err);
+	spawn_result_free(&res);
+}
+
+Test(cli, bench_json, .timeout = 300)
+{
+	const char *args[] = { "bench", "-d", "sim", "--json", "--shapes", "16x32x16,5x7x3", NULL };
+	struct spawn_result res;
+
+	cli(&res, args, NULL);
+	cr_assert_eq(res.status, 0, "exit %d; stderr:\n%s", res.status, res.err);
+	cr_expect(json_valid(res.out), "not JSON:\n%s", res.out);
+	cr_expect_eq(json_member(res.out, "results", NULL, NULL, 0), 3, "no results in:\n%s",
+		     res.out);
+	cr_expect_eq(json_num(&res, "rows"), TEST_ROWS);
+	spawn_result_free(&res);
+}
