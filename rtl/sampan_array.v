@@ -48,49 +48,39 @@ module sampan_array #(
 
   genvar r, c;
   generate
-    // Row r skew: r registers in front of PE(r,0).
+    // Row r skew: r registers in front of PE(r,0); valid/last reset.
     for (r = 0; r < ROWS; r = r + 1) begin : gen_row_skew
-      if (r == 0) begin : gen_direct
-        assign h_a[0 +: 9] = in_a[0 +: 9];
-        assign h_valid[0] = in_valid;
-        assign h_last[0] = in_last;
-      end else begin : gen_delay
-        reg [8:0] a_q[0:r-1];
-        reg       valid_q[0:r-1];
-        reg       last_q[0:r-1];
-        integer i;
-        always @(posedge clk) begin
-          a_q[0] <= in_a[r*9 +: 9];
-          valid_q[0] <= in_valid;
-          last_q[0] <= in_last;
-          for (i = 1; i < r; i = i + 1) begin
-            a_q[i] <= a_q[i-1];
-            valid_q[i] <= valid_q[i-1];
-            last_q[i] <= last_q[i-1];
-          end
-          if (rst) begin
-            for (i = 0; i < r; i = i + 1) valid_q[i] <= 1'b0;
-          end
-        end
-        assign h_a[(r*(COLS+1))*9 +: 9] = a_q[r-1];
-        assign h_valid[r*(COLS+1)] = valid_q[r-1];
-        assign h_last[r*(COLS+1)] = last_q[r-1];
-      end
+      sampan_delay #(
+          .WIDTH(2),
+          .DEPTH(r)
+      ) u_flags (
+          .clk(clk),
+          .rst(rst),
+          .in ({in_valid, in_last}),
+          .out({h_valid[r*(COLS+1)], h_last[r*(COLS+1)]})
+      );
+      sampan_delay #(
+          .WIDTH(9),
+          .DEPTH(r)
+      ) u_a (
+          .clk(clk),
+          .rst(1'b0),
+          .in (in_a[r*9 +: 9]),
+          .out(h_a[(r*(COLS+1))*9 +: 9])
+      );
     end
 
     // Column c skew: c registers above PE(0,c).
     for (c = 0; c < COLS; c = c + 1) begin : gen_col_skew
-      if (c == 0) begin : gen_direct
-        assign v_w[0 +: 8] = in_w[0 +: 8];
-      end else begin : gen_delay
-        reg [7:0] w_q[0:c-1];
-        integer i;
-        always @(posedge clk) begin
-          w_q[0] <= in_w[c*8 +: 8];
-          for (i = 1; i < c; i = i + 1) w_q[i] <= w_q[i-1];
-        end
-        assign v_w[c*8 +: 8] = w_q[c-1];
-      end
+      sampan_delay #(
+          .WIDTH(8),
+          .DEPTH(c)
+      ) u_w (
+          .clk(clk),
+          .rst(1'b0),
+          .in (in_w[c*8 +: 8]),
+          .out(v_w[c*8 +: 8])
+      );
     end
 
     for (r = 0; r < ROWS; r = r + 1) begin : gen_r

@@ -286,35 +286,29 @@ module sampan_exec #(
 
   // ---------------------------------------------------------------- drain
 
-  // Delay line: the last step entered the array at t; stage i shows it at
-  // t + 1 + i, so stage COLS-1 fires when row 0 is final.
-  reg       dl_valid[0:COLS-1];
-  reg       dl_first[0:COLS-1];
-  reg [3:0] dl_slot[0:COLS-1];
-  integer i;
-  always @(posedge clk) begin
-    dl_valid[0] <= s2_valid && s2_last;
-    dl_first[0] <= s2_first;
-    dl_slot[0] <= s2_slot;
-    for (i = 1; i < COLS; i = i + 1) begin
-      dl_valid[i] <= dl_valid[i-1];
-      dl_first[i] <= dl_first[i-1];
-      dl_slot[i] <= dl_slot[i-1];
-    end
-    if (rst) begin
-      for (i = 0; i < COLS; i = i + 1) dl_valid[i] <= 1'b0;
-    end
-  end
+  // Delay line: the last step entered the array at t; it leaves the line
+  // at t + COLS, when row 0 is final.
+  wire       dl_valid, dl_first;
+  wire [3:0] dl_slot;
+  sampan_delay #(
+      .WIDTH(6),
+      .DEPTH(COLS)
+  ) u_drain_delay (
+      .clk(clk),
+      .rst(rst),
+      .in ({s2_valid && s2_last, s2_first, s2_slot}),
+      .out({dl_valid, dl_first, dl_slot})
+  );
 
   reg        drain_act_reg;  // rows 1..ROWS-1 of a drain
   reg [6:0]  drain_row_reg;
   reg        drain_first_reg;
   reg [3:0]  drain_slot_reg;
 
-  wire       drain_on = dl_valid[COLS-1] || drain_act_reg;
-  wire [6:0] drain_row = dl_valid[COLS-1] ? 7'd0 : drain_row_reg;
-  wire       drain_first = dl_valid[COLS-1] ? dl_first[COLS-1] : drain_first_reg;
-  wire [3:0] drain_slot = dl_valid[COLS-1] ? dl_slot[COLS-1] : drain_slot_reg;
+  wire       drain_on = dl_valid || drain_act_reg;
+  wire [6:0] drain_row = dl_valid ? 7'd0 : drain_row_reg;
+  wire       drain_first = dl_valid ? dl_first : drain_first_reg;
+  wire [3:0] drain_slot = dl_valid ? dl_slot : drain_slot_reg;
   wire [31:0] drain_addr = {28'd0, drain_slot} * ROWS + {25'd0, drain_row};
 
   always @(posedge clk) begin

@@ -167,19 +167,20 @@ module sampan_seq #(
 
   // -------------------------------------------------------------- scoreboard
 
-  reg [1:0] a_readers_reg[0:1];  // dispatched COMPUTEs still reading A bank b
-  reg [1:0] w_readers_reg[0:1];
-  reg [1:0] a_loads_reg[0:1];    // dispatched loads into A bank b not landed
-  reg [1:0] w_loads_reg[0:1];
-  reg [1:0] p_loads_reg;
-  reg [2:0] undrained_reg[0:15]; // dispatched COMPUTEs into slot s not drained
+  // Counters, 2 bits per bank (bank b at [2b +: 2]) and 3 bits per slot.
+  reg [3:0]  a_readers_reg;  // dispatched COMPUTEs still reading A bank b
+  reg [3:0]  w_readers_reg;  // ... W bank b
+  reg [3:0]  a_loads_reg;    // dispatched loads into A bank b not landed
+  reg [3:0]  w_loads_reg;    // ... W bank b
+  reg [1:0]  p_loads_reg;    // dispatched LOAD_Ps not landed
+  reg [47:0] undrained_reg;  // dispatched COMPUTEs into slot s not drained
 
   wire bank = w0[8];
   wire w_bank = w0[9];
-  wire load_dep = (op == OP_LOAD_A) ? a_readers_reg[bank] != 2'd0 : w_readers_reg[bank] != 2'd0;
-  wire compute_mem = a_loads_reg[bank] != 2'd0 || w_loads_reg[w_bank] != 2'd0;
+  wire load_dep = (op == OP_LOAD_A) ? a_readers_reg[bank*2 +: 2] != 2'd0 : w_readers_reg[bank*2 +: 2] != 2'd0;
+  wire compute_mem = a_loads_reg[bank*2 +: 2] != 2'd0 || w_loads_reg[w_bank*2 +: 2] != 2'd0;
   wire compute_dep = st_slot_busy && st_busy_slot == f_slot;
-  wire store_dep = undrained_reg[f_slot] != 3'd0;
+  wire store_dep = undrained_reg[f_slot*3 +: 3] != 3'd0;
   wire store_mem = p_loads_reg != 2'd0;
 
   wire ok = cur_valid_reg && cur_error == 8'd0 && error_code == 8'd0;
@@ -222,35 +223,33 @@ module sampan_seq #(
   integer i;
   always @(posedge clk) begin
     for (i = 0; i < 2; i = i + 1) begin
-      a_readers_reg[i] <= a_readers_reg[i]
+      a_readers_reg[i*2 +: 2] <= a_readers_reg[i*2 +: 2]
           + {1'b0, fire_ex && bank == i[0]}
           - {1'b0, ex_release_valid && ex_release_a_bank == i[0]};
-      w_readers_reg[i] <= w_readers_reg[i]
+      w_readers_reg[i*2 +: 2] <= w_readers_reg[i*2 +: 2]
           + {1'b0, fire_ex && w_bank == i[0]}
           - {1'b0, ex_release_valid && ex_release_w_bank == i[0]};
-      a_loads_reg[i] <= a_loads_reg[i]
+      a_loads_reg[i*2 +: 2] <= a_loads_reg[i*2 +: 2]
           + {1'b0, fire_ld && op == OP_LOAD_A && bank == i[0]}
           - {1'b0, ld_done_valid && ld_done_kind == 2'd0 && ld_done_bank == i[0]};
-      w_loads_reg[i] <= w_loads_reg[i]
+      w_loads_reg[i*2 +: 2] <= w_loads_reg[i*2 +: 2]
           + {1'b0, fire_ld && op == OP_LOAD_W && bank == i[0]}
           - {1'b0, ld_done_valid && ld_done_kind == 2'd1 && ld_done_bank == i[0]};
     end
     p_loads_reg <= p_loads_reg + {1'b0, fire_ld && is_load_p}
                    - {1'b0, ld_done_valid && ld_done_kind == 2'd2};
     for (i = 0; i < 16; i = i + 1) begin
-      undrained_reg[i] <= undrained_reg[i]
+      undrained_reg[i*3 +: 3] <= undrained_reg[i*3 +: 3]
           + {2'd0, fire_ex && f_slot == i[3:0]}
           - {2'd0, ex_drained_valid && ex_drained_slot == i[3:0]};
     end
     if (rst) begin
-      for (i = 0; i < 2; i = i + 1) begin
-        a_readers_reg[i] <= 2'd0;
-        w_readers_reg[i] <= 2'd0;
-        a_loads_reg[i] <= 2'd0;
-        w_loads_reg[i] <= 2'd0;
-      end
+      a_readers_reg <= 4'd0;
+      w_readers_reg <= 4'd0;
+      a_loads_reg <= 4'd0;
+      w_loads_reg <= 4'd0;
       p_loads_reg <= 2'd0;
-      for (i = 0; i < 16; i = i + 1) undrained_reg[i] <= 3'd0;
+      undrained_reg <= 48'd0;
     end
   end
 

@@ -20,7 +20,7 @@ size=${cfg#*_}
 rows=${size%x*}
 cols=${size#*x}
 case $family in
-xilinx) synth="synth_xilinx -family xcup -top sampan_core -flatten" ;;
+xilinx) synth="synth_xilinx -family xcup -top sampan_core -flatten -noiopad" ;;
 ice40) synth="synth_ice40 -top sampan_core" ;;
 *)
 	echo "$0: unknown family '$family' (xilinx, ice40)" >&2
