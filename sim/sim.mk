@@ -24,7 +24,8 @@ SIM_STAMP := $(SIM_DIR)/size.stamp
 
 SIM_LIB       := build/libsampan_sim.so
 SIM_LIB_TRACE := build/libsampan_sim_trace.so
-SIM_LIB_COV   := $(SIM_TOP)/cov/libsampan_sim_cov.so
+# Named like the plain build so that SAMPAN_SIM_LIB can point the driver at it.
+SIM_LIB_COV   := $(SIM_TOP)/cov/libsampan_sim.so
 SIM_GEMM      := $(SIM_DIR)/ssim_gemm
 
 # ------------------------------------------------------- Verilator flags
@@ -35,6 +36,8 @@ SIM_VFLAGS += --x-assign fast             # X assignments take whatever value is
 SIM_VFLAGS += --x-initial fast            # so does uninitialized state (reset covers control)
 SIM_VFLAGS += --threads 1                 # single-threaded model: one card per host thread
 SIM_VFLAGS += -Wno-fatal                  # lint is `make lint`'s job; warnings never block the model
+SIM_VFLAGS += -fno-dfg                    # 5.006's DFG pass rebuilds the array's wide res port as
+                                          # a chain of concatenations each cycle: 5x slower with it
 SIM_VFLAGS += -CFLAGS -fPIC               # the objects go into a shared library
 SIM_VFLAGS += -CFLAGS -fvisibility=hidden # and export nothing but the ssim_* ABI
 
@@ -156,3 +159,78 @@ sim-check: $(SIM_LIB) $(SIM_GEMM)
 	  $(SIM_GEMM) --lib $(SIM_LIB) -m $$m -k $$k -n $$n --seed 1 || exit 1; \
 	  $(SIM_GEMM) --lib $(SIM_LIB) -m $$m -k $$k -n $$n --seed 2 --raw || exit 1; \
 	done
+	$(Q)for f in opcode range align rderr wrerr; do \
+	  $(SIM_GEMM) --lib $(SIM_LIB) -m 20 -k 40 -n 20 --fault $$f || exit 1; \
+	done
+
+# ---------------------------------------------------------------- coverage
+
+# Line/toggle coverage of the RTL under a GEMM workload (shapes with ragged
+# tiles, K chunks, several LOAD_P groups, raw and requantized output, a slow
+# memory, every error code). Counter files per card go to dat/; the merged
+# result to build/coverage/rtl/ (rtl.info, html/).
+SIM_COV_OUT := build/coverage/rtl
+SIM_COV_RUNS := "-m 16 -k 16 -n 16" "-m 37 -k 300 -n 53" "-m 37 -k 300 -n 53 --raw" "-m 1 -k 1 -n 1" \
+                "-m 40 -k 2100 -n 20" "-m 16 -k 40 -n 1100 --raw" \
+                "-m 33 -k 100 -n 40 --bw 8 --latency 200 --outstanding 1" \
+                "--fault opcode" "--fault range" "--fault align" "--fault rderr" "--fault wrerr"
+
+.PHONY: coverage sim-coverage
+coverage: sim-coverage
+
+sim-coverage: $(SIM_LIB_COV) $(SIM_GEMM)
+	$(Q)rm -rf $(SIM_COV_OUT) && mkdir -p $(SIM_COV_OUT)/dat
+	$(Q)for r in $(SIM_COV_RUNS); do \
+	  SSIM_COVERAGE_DIR=$(SIM_COV_OUT)/dat $(SIM_GEMM) --lib $(SIM_LIB_COV) --seed 7 $$r || exit 1; \
+	done
+	$(Q)verilator_coverage --write $(SIM_COV_OUT)/merged.dat $(SIM_COV_OUT)/dat/*.dat
+	$(Q)verilator_coverage --write-info $(SIM_COV_OUT)/rtl.info $(SIM_COV_OUT)/merged.dat
+	$(Q)genhtml -q --output-directory $(SIM_COV_OUT)/html $(SIM_COV_OUT)/rtl.info
+	@echo "coverage: RTL report $(SIM_COV_OUT)/html/index.html"
+	@lcov --summary $(SIM_COV_OUT)/rtl.info 2>&1 | sed -n 's/^ *lines\.*: */coverage: RTL line coverage /p'
+
+# --------------------------------------------------------------- simspeed
+
+# Simulated cycles per second of the AXI top on one workload, under
+# Verilator (this library, through ssim_gemm) and Icarus (sim/tb/sampan_tb.v,
+# the same command list): a ROWS x K_DEPTH x 4*COLS requantized GEMM,
+# repeated. Wall time of the Icarus side includes vvp start-up.
+SIM_TB_VVP := $(SIM_DIR)/icarus/$(SIM_SIZE)/sampan_tb.vvp
+SIMSPEED_KT ?= 1024
+SIMSPEED_VERILATOR_REPS ?= 40
+SIMSPEED_ICARUS_REPS ?= 1
+
+$(SIM_TB_VVP): sim/tb/sampan_tb.v $(RTL_SRCS) | $(DEPS_STAMP)
+	$(call msg,IVERILOG,$@)
+	$(Q)mkdir -p $(@D) && $(IVERILOG) -g2012 -Wno-timescale -s sampan_tb -P sampan_tb.ROWS=$(ROWS) \
+	  -P sampan_tb.COLS=$(COLS) -P sampan_tb.K_DEPTH=$(SIMSPEED_KT) -o $@ sim/tb/sampan_tb.v $(RTL_SRCS)
+
+.PHONY: simspeed
+simspeed: $(SIM_LIB) $(SIM_GEMM) $(SIM_TB_VVP)
+	$(Q)vl=$$($(SIM_GEMM) --lib $(SIM_LIB) -m $(ROWS) -k $(SIMSPEED_KT) -n $$((4 * $(COLS))) --seed 1 \
+	    --repeat $(SIMSPEED_VERILATOR_REPS) --json) || exit 1; \
+	get() { sed -n "s/.*\"$$1\": \([0-9.]*\).*/\1/p"; }; \
+	vl_cyc=$$(echo "$$vl" | get sim_cycles); vl_s=$$(echo "$$vl" | get wall_seconds); \
+	vl_dev=$$(echo "$$vl" | get cycles); \
+	t0=$$(date +%s.%N); \
+	iv=$$($(VVP) -n $(SIM_TB_VVP) +reps=$(SIMSPEED_ICARUS_REPS)) || exit 1; \
+	t1=$$(date +%s.%N); \
+	iv_cyc=$$(echo "$$iv" | sed -n 's/^SIMSPEED cycles=\([0-9]*\).*/\1/p'); \
+	iv_dev=$$(echo "$$iv" | sed -n 's/^SIMSPEED.* device_cycles=\([0-9]*\).*/\1/p'); \
+	[ -n "$$iv_cyc" ] || { echo "simspeed: the Icarus testbench did not finish: $$iv" >&2; exit 1; }; \
+	awk -v vc=$$vl_cyc -v vs=$$vl_s -v vd=$$vl_dev -v ic=$$iv_cyc -v t0=$$t0 -v t1=$$t1 -v id=$$iv_dev \
+	    -v m=$(ROWS) -v k=$(SIMSPEED_KT) -v n=$$((4 * $(COLS))) -v size=$(SIM_SIZE) \
+	    -v vr=$(SIMSPEED_VERILATOR_REPS) -v ir=$(SIMSPEED_ICARUS_REPS) 'BEGIN { \
+	  is = t1 - t0; vcps = vc / vs; icps = ic / is; \
+	  printf "simspeed: %s array, GEMM %dx%dx%d (%d device cycles per run under Verilator, %d under Icarus)\n", \
+	    size, m, k, n, vd, id; \
+	  printf "simspeed: Verilator %.0f cycles/s (%d cycles in %.2f s)\n", vcps, vc, vs; \
+	  printf "simspeed: Icarus    %.0f cycles/s (%d cycles in %.2f s)\n", icps, ic, is; \
+	  printf "simspeed: Verilator/Icarus = %.1f\n", vcps / icps; \
+	  printf "{\"array\": \"%s\", \"workload\": {\"m\": %d, \"k\": %d, \"n\": %d}, ", size, m, k, n > "build/simspeed.json"; \
+	  printf "\"verilator\": {\"runs\": %d, \"cycles\": %d, \"seconds\": %.3f, \"cycles_per_second\": %.0f, \"device_cycles_per_run\": %d}, ", \
+	    vr, vc, vs, vcps, vd > "build/simspeed.json"; \
+	  printf "\"icarus\": {\"runs\": %d, \"cycles\": %d, \"seconds\": %.3f, \"cycles_per_second\": %.0f, \"device_cycles_per_run\": %d}, ", \
+	    ir, ic, is, icps, id > "build/simspeed.json"; \
+	  printf "\"ratio\": %.2f}\n", vcps / icps > "build/simspeed.json"; }'
+	@echo "simspeed: figures in build/simspeed.json"

@@ -9,9 +9,16 @@
  *
  *   ssim_gemm [--lib SO] [-m M] [-k K] [-n N] [--seed S] [--raw]
  *             [--latency L] [--bw BYTES] [--outstanding O] [--repeat R]
- *             [--trace FILE] [--quiet] [--json]
+ *             [--trace FILE] [--fault KIND] [--quiet] [--json]
  *
- * Exit status: 0 match, 1 mismatch or failure, 2 usage error.
+ * --fault appends one illegal command to the list and expects the card to
+ * stop with the matching STATUS code instead of checking the output:
+ * opcode (1), range (2, a COMPUTE with k_len 0), align (3, an unaligned
+ * LOAD_A), rderr (4, a LOAD_A past the end of card memory), wrerr (5, a
+ * STORE past the end).
+ *
+ * Exit status: 0 match (or the expected fault), 1 mismatch or failure,
+ * 2 usage error.
  */
 #include <dlfcn.h>
 #include <errno.h>
@@ -189,13 +196,19 @@ struct opts {
 	int raw, json, quiet;
 	unsigned latency, bw, outstanding, repeat;
 	const char *trace;
+	int fault; /* expected STATUS code, 0: none */
 };
 
-/* Runs the command list once; returns 0 and the card's counters. */
-static int run_once(struct lib *l, struct ssim *s, const struct layout *lay, size_t ncmds, uint64_t ctr[6])
+static const char *const fault_names[] = {NULL, "opcode", "range", "align", "rderr", "wrerr"};
+#define MEM_BYTES (256ull << 20) /* the library's default card memory */
+
+/* Runs the command list once; returns 0 with the card's counters and its
+ * STATUS and ERR_INDEX. */
+static int run_once(struct lib *l, struct ssim *s, const struct layout *lay, size_t ncmds, uint64_t ctr[6],
+		    uint32_t *status, uint32_t *index)
 {
 	static const uint32_t regs[6] = {REG_CYCLES, REG_BUSY, REG_MACS, REG_STALL_MEM, REG_STALL_DEP, REG_CMDS};
-	uint32_t v, lo, hi, status, index;
+	uint32_t v, lo, hi;
 	if (l->reg_write(s, REG_GIE, 1) || l->reg_write(s, REG_IER, 1) ||
 	    l->reg_write(s, REG_CMD_LO, (uint32_t)lay->cmd) || l->reg_write(s, REG_CMD_HI, (uint32_t)(lay->cmd >> 32)) ||
 	    l->reg_write(s, REG_CMD_COUNT, (uint32_t)ncmds) || l->reg_write(s, REG_CTRL, 1))
@@ -207,15 +220,11 @@ static int run_once(struct lib *l, struct ssim *s, const struct layout *lay, siz
 		fprintf(stderr, "ssim_gemm: no interrupt after 2e9 cycles\n");
 		return -1;
 	}
-	if (l->reg_read(s, REG_CTRL, &v) || l->reg_write(s, REG_ISR, 1) || l->reg_read(s, REG_STATUS, &status) ||
-	    l->reg_read(s, REG_ERR_INDEX, &index))
+	if (l->reg_read(s, REG_CTRL, &v) || l->reg_write(s, REG_ISR, 1) || l->reg_read(s, REG_STATUS, status) ||
+	    l->reg_read(s, REG_ERR_INDEX, index))
 		goto err_sim;
 	if (!(v & 2)) {
 		fprintf(stderr, "ssim_gemm: interrupt without ap_done (CTRL 0x%x)\n", v);
-		return -1;
-	}
-	if (status) {
-		fprintf(stderr, "ssim_gemm: card error %u at command %u\n", status, index);
 		return -1;
 	}
 	for (int i = 0; i < 6; i++) {
@@ -263,7 +272,7 @@ static int run_gemm(struct lib *l, struct ssim *s, const struct hw *hw, const st
 		/* pass 0 counts the commands to place the data after them */
 		cl.count = 0;
 		lay.cmd = 0;
-		lay.params = align_up(size_cmds * 16, B);
+		lay.params = align_up((size_cmds + 1) * 16, B); /* room for --fault */
 		lay.a = lay.params + align_up((uint64_t)lay.nt * 3 * B, B);
 		lay.w = lay.a + (uint64_t)(lay.mt * lay.kc) * lay.a_tile;
 		lay.out = lay.w + (uint64_t)(lay.nt * lay.kc) * lay.w_tile;
@@ -305,6 +314,17 @@ static int run_gemm(struct lib *l, struct ssim *s, const struct hw *hw, const st
 		}
 		size_cmds = cl.count;
 	}
+	uint32_t fault_w[6][4] = {
+		{0},
+		{0xFF, 0, 0, 0},
+		{OP_COMPUTE, (uint8_t)g->za | 1u << 8 | 1u << 16, 0, 0},
+		{OP_LOAD_A | 1u << 16, (uint32_t)lay.a + 1, (uint32_t)(lay.a >> 32), 0},
+		{OP_LOAD_A | hw->kt << 16, (uint32_t)(MEM_BYTES - B), (uint32_t)((MEM_BYTES - B) >> 32), 0},
+		{OP_STORE | 1u << 8, (uint32_t)(MEM_BYTES - B), (uint32_t)((MEM_BYTES - B) >> 32), 0x7F8000},
+	};
+	if (o->fault && cmd_push(&cl, fault_w[o->fault][0], fault_w[o->fault][1], fault_w[o->fault][2],
+				 fault_w[o->fault][3]))
+		goto err_nomem;
 
 	/* Operands, laid out as rtl/ARCHITECTURE.md says; padding is zero. */
 	size_t tbytes = lay.a_tile > lay.w_tile ? lay.a_tile : lay.w_tile;
@@ -345,13 +365,26 @@ static int run_gemm(struct lib *l, struct ssim *s, const struct hw *hw, const st
 	}
 
 	uint64_t ctr[6] = {0};
+	uint32_t status = 0, index = 0;
 	uint64_t c0 = l->cycles(s);
 	double t0 = now_seconds();
-	for (unsigned i = 0; i < o->repeat; i++)
-		if (run_once(l, s, &lay, cl.count, ctr))
+	for (unsigned i = 0; i < o->repeat; i++) {
+		if (run_once(l, s, &lay, cl.count, ctr, &status, &index))
 			goto out;
+		if (status != (uint32_t)o->fault) {
+			fprintf(stderr, "ssim_gemm: card STATUS %u at command %u, expected %d\n", status, index, o->fault);
+			goto out;
+		}
+	}
 	double wall = now_seconds() - t0;
 	uint64_t sim_cycles = l->cycles(s) - c0;
+	if (o->fault) {
+		if (!o->quiet)
+			printf("fault %s: STATUS %u at command %u of %zu, as expected\n", fault_names[o->fault], status,
+			       index, cl.count);
+		rc = 0;
+		goto out;
+	}
 
 	for (int64_t mt = 0; mt < lay.mt; mt++) {
 		for (int64_t nt = 0; nt < lay.nt; nt++) {
@@ -438,7 +471,8 @@ static int read_hw(struct lib *l, struct ssim *s, struct hw *hw)
 static void usage(void)
 {
 	fprintf(stderr, "usage: ssim_gemm [--lib SO] [-m M] [-k K] [-n N] [--seed S] [--raw] [--latency L]\n"
-			"                 [--bw BYTES] [--outstanding O] [--repeat R] [--trace FILE] [--quiet] [--json]\n");
+			"                 [--bw BYTES] [--outstanding O] [--repeat R] [--trace FILE]\n"
+			"                 [--fault opcode|range|align|rderr|wrerr] [--quiet] [--json]\n");
 }
 
 /* Parses a decimal in [lo, hi]; returns -1 on error. */
@@ -475,6 +509,14 @@ int main(int argc, char **argv)
 			o.quiet = 1;
 		} else if (!strcmp(a, "--lib") && v) {
 			o.lib = v;
+			i++;
+		} else if (!strcmp(a, "--fault") && v) {
+			for (o.fault = 1; o.fault <= 5 && strcmp(v, fault_names[o.fault]); o.fault++)
+				;
+			if (o.fault > 5) {
+				fprintf(stderr, "ssim_gemm: --fault: one of opcode, range, align, rderr, wrerr\n");
+				return 2;
+			}
 			i++;
 		} else if (!strcmp(a, "--trace") && v) {
 			o.trace = v;
