@@ -7,8 +7,7 @@
  * shared library, or the executable a static libsampan is linked into):
  * DIR/, DIR/../, DIR/../lib/sampan/, DIR/sampan/; then the installed
  * SAMPAN_SIM_LIBDIR. With trace=FILE the trace build
- * libsampan_sim_trace.so is loaded from the directory where
- * libsampan_sim.so was found.
+ * libsampan_sim_trace.so is loaded from the directory of that library.
  */
 #define _GNU_SOURCE /* dladdr */
 #include <dlfcn.h>
@@ -81,11 +80,11 @@ static int code_dir(char *dir, size_t len)
 }
 
 /*
- * Finds libsampan_sim.so along the search path. On success writes its
- * directory to @dir and returns 0; otherwise returns -1 and writes the list
- * of paths tried to @tried.
+ * Finds the simulation library: $SAMPAN_SIM_LIB, or libsampan_sim.so along
+ * the search path. On success writes its absolute path to @path and returns
+ * 0; otherwise returns -1 and writes the list of paths tried to @tried.
  */
-static int find_library_dir(char *dir, size_t dir_len, char *tried, size_t tried_len)
+static int find_library(char *path, size_t path_len, char *tried, size_t tried_len)
 {
 	static const char *const rel[] = {"", "../", "../lib/sampan/", "sampan/"};
 	char cands[6][PATH_MAX], base[PATH_MAX];
@@ -110,9 +109,11 @@ static int find_library_dir(char *dir, size_t dir_len, char *tried, size_t tried
 		if (access(cands[i], R_OK) == 0) {
 			char tmp[PATH_MAX];
 
+			/* dlopen() of a name without a slash would search the
+			 * system paths instead. */
 			if (!realpath(cands[i], tmp))
 				snprintf(tmp, sizeof(tmp), "%s", cands[i]);
-			snprintf(dir, dir_len, "%s", dirname(tmp));
+			snprintf(path, path_len, "%s", tmp);
 			return 0;
 		}
 		if (used < tried_len)
@@ -162,20 +163,28 @@ static int resolve(struct sim_ctx *c, const char *path)
 	return SAMPAN_OK;
 }
 
-/* Opens and resolves the simulation library (the trace build if @trace). */
+/* Opens and resolves the simulation library, or with @trace the trace
+ * build libsampan_sim_trace.so from the same directory. */
 static int load_library(struct sim_ctx *c, int trace)
 {
-	char dir[PATH_MAX], path[PATH_MAX + 32], tried[2048];
+	char path[PATH_MAX], tried[2048];
 
-	if (find_library_dir(dir, sizeof(dir), tried, sizeof(tried)) < 0)
+	if (find_library(path, sizeof(path), tried, sizeof(tried)) < 0)
 		return drv_error(
 		    SAMPAN_ERROR_LIBRARY,
 		    "device 'sim': " SIM_LIB " not found (tried %s); `make sim` builds it", tried);
-	snprintf(path, sizeof(path), "%s/%s", dir, trace ? SIM_TRACE_LIB : SIM_LIB);
-	if (trace && access(path, R_OK) != 0)
-		return drv_error(
-		    SAMPAN_ERROR_LIBRARY,
-		    "device 'sim': tracing needs %s, which is missing; `make sim` builds it", path);
+	if (trace) {
+		char dir[PATH_MAX];
+
+		snprintf(dir, sizeof(dir), "%s", path);
+		if ((size_t)snprintf(path, sizeof(path), "%s/" SIM_TRACE_LIB, dirname(dir)) >=
+		        sizeof(path) ||
+		    access(path, R_OK) != 0)
+			return drv_error(SAMPAN_ERROR_LIBRARY,
+			                 "device 'sim': tracing needs %s, which is missing; "
+			                 "`make sim` builds it",
+			                 path);
+	}
 	c->lib = dlopen(path, RTLD_NOW | RTLD_LOCAL);
 	if (!c->lib)
 		return drv_error(SAMPAN_ERROR_LIBRARY, "device 'sim': cannot load %s: %s", path,
@@ -187,16 +196,16 @@ static int load_library(struct sim_ctx *c, int trace)
 
 static int sim_enumerate(struct sampan_device_desc *out, size_t max, size_t *count)
 {
-	char dir[PATH_MAX], tried[2048];
+	char path[PATH_MAX], tried[2048];
 
 	*count = 1;
 	if (max < 1)
 		return SAMPAN_OK;
 	memset(out, 0, sizeof(*out));
 	snprintf(out->name, sizeof(out->name), "sim");
-	if (find_library_dir(dir, sizeof(dir), tried, sizeof(tried)) == 0) {
+	if (find_library(path, sizeof(path), tried, sizeof(tried)) == 0) {
 		snprintf(out->description, sizeof(out->description),
-		         "the RTL simulated by Verilator (%.60s/" SIM_LIB ")", dir);
+		         "the RTL simulated by Verilator (%.80s)", path);
 		out->available = 1;
 	} else {
 		snprintf(out->description, sizeof(out->description),
