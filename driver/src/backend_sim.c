@@ -336,7 +336,7 @@ static double elapsed_ms(const struct timespec *t0)
 static int sim_wait_done(void *ctx, uint64_t max_cycles, int timeout_ms)
 {
 	/* Simulate in slices, to check the wall clock between them. */
-	const uint64_t slice = 1u << 16;
+	const uint64_t slice = 8192; /* about 0.1 s of simulation */
 	struct sim_ctx *c = ctx;
 	uint64_t start = c->api.cycles(c->sim), used;
 	uint32_t ctrl, isr;
