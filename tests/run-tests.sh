@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # run-tests.sh RESULTS_DIR JOBS BINARY...
 #
-# Runs each Criterion test binary with --jobs JOBS, writes its TAP and JUnit
+# Runs each Criterion test binary with --jobs JOBS (at most
+# $SAMPAN_TEST_LIMIT seconds each, default 1800), writes its TAP and JUnit
 # XML to RESULTS_DIR/<name>.tap and .xml, passes Criterion's own output
 # through, and ends with one plain line "N passed, N failed" summed over
 # all binaries (", N skipped" when some were). Exits 1 if any test failed
@@ -11,6 +12,7 @@ set -u
 
 results=$1
 jobs=$2
+limit=${SAMPAN_TEST_LIMIT:-1800} # seconds per binary
 shift 2
 mkdir -p "$results"
 
@@ -20,7 +22,9 @@ for bin in "$@"; do
 	log="$results/$name.log"
 	rm -f "$results/$name.tap" "$results/$name.xml"
 	start=$SECONDS
-	"$bin" --jobs "$jobs" --tap="$results/$name.tap" --xml="$results/$name.xml" \
+	# Each test has its own Criterion timeout; this bounds the binary.
+	timeout --kill-after=10 "$limit" \
+		"$bin" --jobs "$jobs" --tap="$results/$name.tap" --xml="$results/$name.xml" \
 		</dev/null 2>&1 | tee "$log"
 	rc=${PIPESTATUS[0]}
 	line=$(grep -a 'Synthesis: Tested:' "$log" | tail -n 1)

@@ -18,6 +18,9 @@
 #include "spawn.h"
 #include "util.h"
 
+/* No test may hang the suite: a bound for those without their own. */
+TestSuite(cli, .timeout = 120);
+
 #ifndef SAMPAN_CLI
 #error "build with -DSAMPAN_CLI=\"path/to/sampan\""
 #endif

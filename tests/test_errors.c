@@ -15,6 +15,9 @@
 #include "simdev.h"
 #include "util.h"
 
+/* No test may hang the suite: a bound for those without their own. */
+TestSuite(errors, .timeout = 120);
+
 #define COUNT(x) (sizeof(x) / sizeof((x)[0]))
 
 struct dev_param {

@@ -17,6 +17,10 @@
 #include "sampan.h"
 #include "util.h"
 
+/* No test may hang the suite: a bound for those without their own. */
+TestSuite(gemm, .timeout = 120);
+TestSuite(buffer, .timeout = 120);
+
 #ifndef TEST_ROWS
 #define TEST_ROWS 16
 #endif

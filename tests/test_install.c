@@ -14,6 +14,9 @@
 #include "ref.h"
 #include "spawn.h"
 
+/* No test may hang the suite: a bound for those without their own. */
+TestSuite(install, .timeout = 120);
+
 #ifndef TEST_SRCDIR
 #error "build with -DTEST_SRCDIR=\"absolute path of tests/\""
 #endif

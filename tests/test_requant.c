@@ -12,6 +12,9 @@
 #include "sampan.h"
 #include "util.h"
 
+/* No test may hang the suite: a bound for those without their own. */
+TestSuite(requant, .timeout = 120);
+
 #define Q30 (INT32_C(1) << 30)
 
 /* ------------------------------------------------------ reference by hand */

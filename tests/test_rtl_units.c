@@ -17,6 +17,12 @@
 #include "simdev.h"
 #include "util.h"
 
+/* No test may hang the suite: a bound for those without their own. */
+TestSuite(pe, .timeout = 120);
+TestSuite(array, .timeout = 120);
+TestSuite(requant, .timeout = 120);
+TestSuite(core, .timeout = 120);
+
 #ifndef TEST_ROWS
 #define TEST_ROWS 16
 #endif
