@@ -71,3 +71,14 @@ install: all
 	  if [ -f $$f ]; then install -m 755 $$f $(INSTALL_LIB)/sampan/; fi; \
 	done
 	$(Q)install -m 755 $(BUILD)/sampan $(DESTDIR)$(PREFIX)/bin/
+
+# ------------------------------------------------------------------ lint
+# The driver follows the root .clang-format; skipped if clang-format is absent.
+
+.PHONY: driver-lint
+lint: driver-lint
+driver-lint:
+	$(call msg,FORMAT,driver/src)
+	$(Q)if command -v clang-format >/dev/null; then \
+	  clang-format --dry-run --Werror driver/src/*.c driver/src/*.h; \
+	else echo "driver-lint: clang-format not installed, format check skipped"; fi
