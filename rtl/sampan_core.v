@@ -191,7 +191,7 @@ module sampan_core #(
   wire [3:0]                ex_slot;
   wire [15:0]               ex_k_len;
   wire [7:0]                ex_za;
-  wire                      ex_step, ex_spacing_wait;
+  wire                      ex_step, ex_spacing_wait, ex_load_wait;
   wire                      ex_release_valid, ex_release_a_bank, ex_release_w_bank;
   wire                      ex_drained_valid;
   wire [3:0]                ex_drained_slot;
@@ -285,6 +285,8 @@ module sampan_core #(
 
   // ------------------------------------------------------------------ load
 
+  wire [1:0]               a_loading, w_loading;
+  wire [31:0]              a_landed, w_landed;
   wire [1:0]               a_wr_en, w_wr_en;
   wire [2:0]               p_wr_en;
   wire [$clog2(A_WORDS)-1:0] a_wr_addr;
@@ -298,7 +300,7 @@ module sampan_core #(
       .P_ENTRIES (P_ENTRIES),
       .BUS_BYTES (B),
       .ADDR_WIDTH(AXI_ADDR_WIDTH),
-      .MAX_BURST (4096 / B > 256 ? 256 : 4096 / B)
+      .MAX_BURST (16)
   ) u_load (
       .clk       (clk),
       .rst       (rst),
@@ -322,6 +324,10 @@ module sampan_core #(
       .done_bank (ld_done_bank),
       .err_valid (ld_err_valid),
       .err_index (ld_err_index),
+      .a_loading (a_loading),
+      .w_loading (w_loading),
+      .a_landed  (a_landed),
+      .w_landed  (w_landed),
       .a_wr_en   (a_wr_en),
       .a_wr_addr (a_wr_addr),
       .w_wr_en   (w_wr_en),
@@ -473,6 +479,10 @@ module sampan_core #(
       .a1_rd_data    (a1_rd_data),
       .w0_rd_data    (w0_rd_data),
       .w1_rd_data    (w1_rd_data),
+      .a_loading     (a_loading),
+      .w_loading     (w_loading),
+      .a_landed      (a_landed),
+      .w_landed      (w_landed),
       .acc_rd_en     (ex_acc_rd_en),
       .acc_rd_addr   (ex_acc_rd_addr),
       .acc_rd_data   (acc_rd_data),
@@ -482,6 +492,7 @@ module sampan_core #(
       .idle          (ex_idle),
       .step          (ex_step),
       .spacing_wait  (ex_spacing_wait),
+      .load_wait     (ex_load_wait),
       .release_valid (ex_release_valid),
       .release_a_bank(ex_release_a_bank),
       .release_w_bank(ex_release_w_bank),
@@ -557,6 +568,7 @@ module sampan_core #(
       .running     (running),
       .step        (ex_step),
       .spacing_wait(ex_spacing_wait),
+      .load_wait   (ex_load_wait),
       .started     (started),
       .active      (active),
       .head_dep    (head_dep),

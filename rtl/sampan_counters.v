@@ -7,10 +7,11 @@
 //   stall_dep  the array waits on a dependency: a pending tile held back by
 //              the drain spacing, or the head command blocked by the
 //              scoreboard (slot, drain, bank still read);
+//   stall_mem  the running tile waits for its operands to land;
 //   other      start-up (no COMPUTE dispatched yet) and the tail (no command
 //              left to dispatch);
-//   stall_mem  otherwise: the array waits on a load, a store, the command
-//              fetch or a unit that is busy with memory.
+//   stall_mem  otherwise too: the array waits on a load, a store, the
+//              command fetch or a unit that is busy with memory.
 // Latency: counts are visible the cycle after the event.
 // Parameters:
 //   BUS_BYTES  bus width in bytes (bytes per beat)
@@ -23,6 +24,7 @@ module sampan_counters #(
     input  wire        running,
     input  wire        step,          // array streamed a step
     input  wire        spacing_wait,  // pending tile held by the drain spacing
+    input  wire        load_wait,     // running tile waits for landing operands
     input  wire        started,       // a COMPUTE has been dispatched
     input  wire        active,        // commands remain to dispatch
     input  wire        head_dep,      // head command blocked by a dependency
@@ -45,8 +47,8 @@ module sampan_counters #(
   localparam [63:0] BEAT_BYTES = {32'd0, BUS_BYTES32};
 
   wire is_busy = step;
-  wire is_dep = !step && (spacing_wait || (started && active && head_dep));
-  wire is_mem = !step && !spacing_wait && started && active && !head_dep;
+  wire is_dep = !step && !load_wait && (spacing_wait || (started && active && head_dep));
+  wire is_mem = !step && (load_wait || (!spacing_wait && started && active && !head_dep));
 
   always @(posedge clk) begin
     if (rst || start) begin

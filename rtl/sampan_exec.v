@@ -5,7 +5,9 @@
 // its A and W banks every cycle (registered-read RAMs), picks the k-step out
 // of the bus word, subtracts za and feeds one unskewed step to sampan_array;
 // the pending one starts on the cycle after the running one's last step, so
-// tiles stream back to back with no bubble.
+// tiles stream back to back with no bubble. A tile may start while its banks
+// are still being loaded: step k is issued only once the bank words holding
+// it have landed (otherwise the array gets a bubble, which the PEs ignore).
 //
 // Drain: the array holds a tile's results in its shadow registers; row r is
 // final COLS + r cycles after the tile's last step entered the array (see
@@ -55,6 +57,11 @@ module sampan_exec #(
     input  wire [     BUS_BYTES*8-1:0]   a1_rd_data,
     input  wire [     BUS_BYTES*8-1:0]   w0_rd_data,
     input  wire [     BUS_BYTES*8-1:0]   w1_rd_data,
+    // loads in flight per bank and their landed words (from sampan_load)
+    input  wire [                   1:0] a_loading,
+    input  wire [                   1:0] w_loading,
+    input  wire [                  31:0] a_landed,    // bank b at [16b +: 16]
+    input  wire [                  31:0] w_landed,
     // accumulator memory
     output wire                          acc_rd_en,
     output wire [  $clog2(ACC_ROWS)-1:0] acc_rd_addr,
@@ -66,6 +73,7 @@ module sampan_exec #(
     output wire                          idle,          // no COMPUTE held, streaming or draining
     output wire                          step,          // a k-step was issued this cycle
     output wire                          spacing_wait,  // pending tile held back by SPACING
+    output wire                          load_wait,     // running tile waits for landing data
     output wire                          release_valid, // last bank read of a tile issued
     output wire                          release_a_bank,
     output wire                          release_w_bank,
@@ -114,7 +122,16 @@ module sampan_exec #(
   reg [7:0]    since_reg, since_next;  // cycles since the last step issued, <= SPACING
   reg [2:0]    tiles_reg, tiles_next;  // accepted and not yet drained
 
-  wire run_last = run_valid_reg && run_k_reg == run_len_reg - 1'b1;
+  // Words of the running tile's banks needed by step k, and whether they
+  // have landed.
+  wire [KW-1:0] a_need = run_k_reg >> LOG_AS;
+  wire [KW-1:0] w_need = run_k_reg >> LOG_WS;
+  wire [15:0] a_have = a_landed[16*run_a_bank_reg +: 16];
+  wire [15:0] w_have = w_landed[16*run_w_bank_reg +: 16];
+  wire a_ok = !a_loading[run_a_bank_reg] || {{(32 - KW) {1'b0}}, a_need} < {16'd0, a_have};
+  wire w_ok = !w_loading[run_w_bank_reg] || {{(32 - KW) {1'b0}}, w_need} < {16'd0, w_have};
+  wire issue = run_valid_reg && a_ok && w_ok;
+  wire run_last = issue && run_k_reg == run_len_reg - 1'b1;
   wire [7:0] since_step = run_last ? 8'd1 :
                           (since_reg < SPACING[7:0]) ? since_reg + 8'd1 : since_reg;
   // The pending tile may issue its first step next cycle.
@@ -122,7 +139,8 @@ module sampan_exec #(
   wire start = pend_valid_reg && (!run_valid_reg || run_last) && pend_fits;
 
   assign cmd_ready = !pend_valid_reg || start;
-  assign step = run_valid_reg;
+  assign step = issue;
+  assign load_wait = run_valid_reg && !issue;
   assign spacing_wait = pend_valid_reg && !run_valid_reg && !pend_fits;
   assign release_valid = run_last;
   assign release_a_bank = run_a_bank_reg;
@@ -160,7 +178,7 @@ module sampan_exec #(
       pend_valid_next = 1'b0;
     end else if (run_last) begin
       run_valid_next = 1'b0;
-    end else if (run_valid_reg) begin
+    end else if (issue) begin
       run_k_next = run_k_reg + 1'b1;
     end
 
@@ -206,7 +224,7 @@ module sampan_exec #(
 
   // ------------------------------------------------ operand read pipeline
 
-  assign bank_rd_en = run_valid_reg;
+  assign bank_rd_en = issue;
   assign a_rd_addr = run_k_reg[LOG_AS +: $clog2(A_WORDS)];
   assign w_rd_addr = run_k_reg[LOG_WS +: $clog2(W_WORDS)];
 
@@ -252,7 +270,7 @@ module sampan_exec #(
       s1_valid <= 1'b0;
       s2_valid <= 1'b0;
     end else begin
-      s1_valid <= run_valid_reg;
+      s1_valid <= issue;
       s2_valid <= s1_valid;
     end
   end

@@ -1,16 +1,23 @@
 `default_nettype none
 // sampan_load: the load unit (LOAD_A, LOAD_W, LOAD_P).
 //
-// A command is turned into AXI INCR read bursts (ARID 1 in the core) of up
-// to MAX_BURST beats, never crossing 4 KiB. Bursts are requested back to back
-// without waiting for data, so several bursts are outstanding and the memory
-// latency is hidden; the next command starts requesting as soon as the
-// previous one has requested all of its bursts. A queue of QUEUE_DEPTH
-// descriptors follows the commands whose data is still arriving: R beats of
-// one ID return in order, so beat i of the head command is written to word i
-// of its A or W bank (the layouts in memory and in the bank are the same), or
-// for LOAD_P to parameter entry first + i/3 (bias, mult, shift for i%3 = 0,
-// 1, 2). done pulses when the last beat of a command is written.
+// Two channels each hold one load command from acceptance until its last
+// beat has landed, so two loads stream at once. Their read bursts (ARID 1
+// in the core; up to MAX_BURST beats, never across 4 KiB) are requested
+// alternately and without waiting for data, several outstanding, which
+// hides the memory latency and lets a LOAD_A and a LOAD_W arrive
+// interleaved. A FIFO of burst descriptors (channel, beats) follows the
+// requested bursts: R beats of one ID return in order, so beat i of a
+// channel's command is written to word i of its A or W bank (the layouts in
+// memory and in the bank are the same), or for LOAD_P to parameter entry
+// first + i/3 (bias, mult, shift for i%3 = 0, 1, 2).
+//
+// For the execute unit, which may read a bank while it is being loaded,
+// {a,w}_loading[b] says a load into bank b is in flight and {a,w}_landed
+// [2b +: LW] how many of its words have been written (a word read in a later
+// cycle than it is counted here is the new data). The sequencer never
+// dispatches two loads into the same bank or two LOAD_Ps at once.
+// done pulses the cycle after the last beat of a command is written.
 //
 // Parameters: ROWS, COLS, K_DEPTH, P_ENTRIES as in sampan_core; BUS_BYTES bus
 // width in bytes; ADDR_WIDTH AXI address width; MAX_BURST longest burst.
@@ -21,7 +28,7 @@ module sampan_load #(
     parameter P_ENTRIES  = 64,    // parameter entries
     parameter BUS_BYTES  = 64,    // bus width in bytes
     parameter ADDR_WIDTH = 64,    // AXI address width
-    parameter MAX_BURST  = 64,    // longest read burst in beats
+    parameter MAX_BURST  = 16,    // longest read burst in beats
     // derived, do not override
     parameter A_WORDS    = K_DEPTH * ROWS / BUS_BYTES,  // bus words per A bank
     parameter W_WORDS    = K_DEPTH * COLS / BUS_BYTES   // bus words per W bank
@@ -52,6 +59,11 @@ module sampan_load #(
     output reg                          done_bank,
     output reg                          err_valid,
     output reg  [                 31:0] err_index,
+    // loads in flight, per bank, for the execute unit
+    output wire [                  1:0] a_loading,
+    output wire [                  1:0] w_loading,
+    output wire [                 31:0] a_landed,   // words landed, bank b at [16b +: 16]
+    output wire [                 31:0] w_landed,
     // bank and parameter memory writes (the data is the R beat)
     output wire [                  1:0] a_wr_en,    // per A bank
     output wire [  $clog2(A_WORDS)-1:0] a_wr_addr,
@@ -62,142 +74,184 @@ module sampan_load #(
 );
 
   localparam LOG_B = $clog2(BUS_BYTES);
-  localparam QUEUE_DEPTH = 2;  // commands whose data may be arriving
   localparam KIND_A = 2'd0;
   localparam KIND_W = 2'd1;
   localparam KIND_P = 2'd2;
-  localparam DESC_W = 2 + 1 + 32 + 8 + 32;  // kind, bank, beats, first, index
+  localparam BURSTS = 16;  // bursts requested and not yet fully received
+  // Bursts one channel may have outstanding: enough to cover the memory
+  // latency alone, few enough that a second load gets its share at once.
+  localparam CH_BURSTS = 4;
 
   initial begin
     if (A_WORDS < 2 || W_WORDS < 2) $error("%m: K_DEPTH %0d too small for the bus width", K_DEPTH);
+    if (A_WORDS > 65535 || W_WORDS > 65535) $error("%m: K_DEPTH %0d too large", K_DEPTH);
     if (P_ENTRIES < 2 || P_ENTRIES > 256) $error("%m: P_ENTRIES %0d out of 2..256", P_ENTRIES);
   end
-
-  // ---------------------------------------------------------- request side
-
-  reg                  act_reg, act_next;  // requesting bursts
-  reg [ADDR_WIDTH-1:0] addr_reg, addr_next;
-  reg [31:0]           left_reg, left_next;  // beats not yet requested
-
-  wire       queue_in_ready;
-  wire [8:0] burst;
-  sampan_burst #(
-      .BUS_BYTES(BUS_BYTES),
-      .MAX_BURST(MAX_BURST)
-  ) u_burst (
-      .addr (addr_reg[11:0]),
-      .left (left_reg),
-      .beats(burst)
-  );
 
   // Beats of the command being accepted.
   wire [31:0] row_bytes = (cmd_kind == KIND_A) ? ROWS : COLS;
   wire [31:0] ab_beats = ({16'd0, cmd_len} * row_bytes + BUS_BYTES - 1) >> LOG_B;
   wire [31:0] cmd_beats = (cmd_kind == KIND_P) ? {16'd0, cmd_len} * 32'd3 : ab_beats;
 
-  assign cmd_ready = !act_reg && queue_in_ready;
-  assign ar_valid = act_reg;
-  assign ar_addr = addr_reg;
+  // ---------------------------------------------------------------- channels
+
+  reg [1:0]            busy_reg;     // channel holds a command
+  reg [1:0]            kind_reg[0:1];
+  reg [1:0]            bank_reg;
+  reg [7:0]            first_reg[0:1];
+  reg [31:0]           index_reg[0:1];
+  reg [31:0]           beats_reg[0:1];  // beats of the command
+  reg [ADDR_WIDTH-1:0] addr_reg[0:1];   // next burst address
+  reg [31:0]           left_reg[0:1];   // beats not yet requested
+  reg [31:0]           got_reg[0:1];    // beats landed
+  reg [7:0]            entry_reg[0:1];  // LOAD_P: entry offset of the next beat
+  reg [1:0]            which_reg[0:1];  // LOAD_P: 0 bias, 1 mult, 2 shift
+  reg                  turn_reg;        // channel requested last
+
+  wire accept = cmd_valid && cmd_ready;
+  wire accept_ch = busy_reg[0];  // the free channel: 0 unless busy
+  assign cmd_ready = busy_reg != 2'b11;
+  assign idle = busy_reg == 2'b00;
+
+  // ------------------------------------------------------------ requests
+
+  reg  [2:0] out_reg[0:1];  // bursts of the channel requested, not all received
+  wire [1:0] want = {left_reg[1] != 32'd0 && out_reg[1] < CH_BURSTS,
+                     left_reg[0] != 32'd0 && out_reg[0] < CH_BURSTS};
+  wire       burst_room;
+  // Alternate between the channels when both want to request.
+  wire       ar_ch = (want == 2'b11) ? !turn_reg : want[1];
+  wire [8:0] burst;
+
+  sampan_burst #(
+      .BUS_BYTES(BUS_BYTES),
+      .MAX_BURST(MAX_BURST)
+  ) u_burst (
+      .addr (addr_reg[ar_ch][11:0]),
+      .left (left_reg[ar_ch]),
+      .beats(burst)
+  );
+
+  assign ar_valid = want != 2'b00 && burst_room;
+  assign ar_addr = addr_reg[ar_ch];
   assign ar_len = burst[7:0] - 8'd1;
+  wire ar_fire = ar_valid && ar_ready;
 
-  always @(*) begin
-    act_next = act_reg;
-    addr_next = addr_reg;
-    left_next = left_reg;
-    if (cmd_valid && cmd_ready) begin
-      act_next = 1'b1;
-      addr_next = cmd_addr;
-      left_next = cmd_beats;
-    end else if (ar_valid && ar_ready) begin
-      addr_next = addr_reg + ({{(ADDR_WIDTH - 9) {1'b0}}, burst} << LOG_B);
-      left_next = left_reg - {23'd0, burst};
-      act_next = left_next != 32'd0;
-    end
-  end
+  // Descriptor FIFO: which channel each requested burst belongs to.
+  wire       desc_valid;
+  wire [9:0] desc;  // {channel, beats}
+  wire       desc_in_ready;
+  wire [$clog2(BURSTS):0] desc_count;
+  reg  [8:0] desc_got_reg;  // beats of the head burst received
+  wire       head_ch = desc[9];
+  wire       burst_end = r_valid && desc_got_reg == desc[8:0] - 9'd1;
 
-  always @(posedge clk) begin
-    addr_reg <= addr_next;
-    left_reg <= left_next;
-    if (rst) act_reg <= 1'b0;
-    else act_reg <= act_next;
-  end
-
-  // ------------------------------------------------------------- data side
-
-  wire              head_valid;
-  wire [DESC_W-1:0] head;
-  wire [1:0]        head_kind = head[DESC_W-1 -: 2];
-  wire              head_bank = head[DESC_W-3];
-  wire [31:0]       head_beats = head[40 +: 32];
-  wire [7:0]        head_first = head[32 +: 8];
-  wire [31:0]       head_index = head[0 +: 32];
-
-  reg  [31:0] beat_reg;   // beat number within the head command
-  reg  [7:0]  entry_reg;  // LOAD_P: entry offset
-  reg  [1:0]  which_reg;  // LOAD_P: 0 bias, 1 mult, 2 shift
-  wire        head_done = r_valid && (beat_reg == head_beats - 32'd1);
-
-  wire [$clog2(QUEUE_DEPTH):0] queue_count;
   sampan_fifo #(
-      .WIDTH(DESC_W),
-      .DEPTH(QUEUE_DEPTH)
-  ) u_queue (
+      .WIDTH(10),
+      .DEPTH(BURSTS)
+  ) u_desc (
       .clk      (clk),
       .rst      (rst),
       .clear    (1'b0),
-      .in_valid (cmd_valid && cmd_ready),
-      .in_ready (queue_in_ready),
-      .in_data  ({cmd_kind, cmd_bank, cmd_beats, cmd_first, cmd_index}),
-      .out_valid(head_valid),
-      .out_ready(head_done),
-      .out_data (head),
-      .count    (queue_count)
+      .in_valid (ar_fire),
+      .in_ready (desc_in_ready),
+      .in_data  ({ar_ch, burst}),
+      .out_valid(desc_valid),
+      .out_ready(burst_end),
+      .out_data (desc),
+      .count    (desc_count)
   );
+  assign burst_room = desc_in_ready;
 
-  assign idle = !act_reg && !head_valid;
+  // ---------------------------------------------------------------- data
 
-  wire [7:0] p_entry = head_first + entry_reg;
+  wire       cmd_end = r_valid && got_reg[head_ch] == beats_reg[head_ch] - 32'd1;
+  wire [1:0] head_kind = kind_reg[head_ch];
+  wire       head_bank = bank_reg[head_ch];
+  wire [7:0] p_entry = first_reg[head_ch] + entry_reg[head_ch];
+
   assign a_wr_en = {2{r_valid && head_kind == KIND_A}} & {head_bank, !head_bank};
   assign w_wr_en = {2{r_valid && head_kind == KIND_W}} & {head_bank, !head_bank};
   assign p_wr_en = {3{r_valid && head_kind == KIND_P}} &
-                   {which_reg == 2'd2, which_reg == 2'd1, which_reg == 2'd0};
-  assign a_wr_addr = beat_reg[$clog2(A_WORDS)-1:0];
-  assign w_wr_addr = beat_reg[$clog2(W_WORDS)-1:0];
+                   {which_reg[head_ch] == 2'd2, which_reg[head_ch] == 2'd1, which_reg[head_ch] == 2'd0};
+  assign a_wr_addr = got_reg[head_ch][$clog2(A_WORDS)-1:0];
+  assign w_wr_addr = got_reg[head_ch][$clog2(W_WORDS)-1:0];
   assign p_wr_addr = p_entry[$clog2(P_ENTRIES)-1:0];
 
+  // Loads in flight per bank, and their landed words.
+  genvar b;
+  generate
+    for (b = 0; b < 2; b = b + 1) begin : gen_bank
+      wire [1:0] a_ch = busy_reg & {kind_reg[1] == KIND_A && bank_reg[1] == b[0],
+                                    kind_reg[0] == KIND_A && bank_reg[0] == b[0]};
+      wire [1:0] w_ch = busy_reg & {kind_reg[1] == KIND_W && bank_reg[1] == b[0],
+                                    kind_reg[0] == KIND_W && bank_reg[0] == b[0]};
+      assign a_loading[b] = a_ch != 2'b00;
+      assign w_loading[b] = w_ch != 2'b00;
+      assign a_landed[16*b +: 16] = a_ch[1] ? got_reg[1][15:0] : got_reg[0][15:0];
+      assign w_landed[16*b +: 16] = w_ch[1] ? got_reg[1][15:0] : got_reg[0][15:0];
+    end
+  endgenerate
+
+  integer i;
   always @(posedge clk) begin
-    done_valid <= 1'b0;
+    // Requests.
+    if (ar_fire) begin
+      addr_reg[ar_ch] <= addr_reg[ar_ch] + ({{(ADDR_WIDTH - 9) {1'b0}}, burst} << LOG_B);
+      left_reg[ar_ch] <= left_reg[ar_ch] - {23'd0, burst};
+      turn_reg <= ar_ch;
+    end
+    for (i = 0; i < 2; i = i + 1) begin
+      out_reg[i] <= out_reg[i] + {2'd0, ar_fire && ar_ch == i[0]} - {2'd0, burst_end && head_ch == i[0]};
+    end
+    // Data.
+    if (r_valid) begin
+      desc_got_reg <= burst_end ? 9'd0 : desc_got_reg + 9'd1;
+      got_reg[head_ch] <= got_reg[head_ch] + 32'd1;
+      if (which_reg[head_ch] == 2'd2) begin
+        which_reg[head_ch] <= 2'd0;
+        entry_reg[head_ch] <= entry_reg[head_ch] + 8'd1;
+      end else begin
+        which_reg[head_ch] <= which_reg[head_ch] + 2'd1;
+      end
+      if (cmd_end) busy_reg[head_ch] <= 1'b0;
+    end
+    // A new command (never into the channel finishing this cycle: that one
+    // was busy, so accept_ch names the other, free one).
+    if (accept) begin
+      busy_reg[accept_ch] <= 1'b1;
+      kind_reg[accept_ch] <= cmd_kind;
+      bank_reg[accept_ch] <= cmd_bank;
+      first_reg[accept_ch] <= cmd_first;
+      index_reg[accept_ch] <= cmd_index;
+      beats_reg[accept_ch] <= cmd_beats;
+      addr_reg[accept_ch] <= cmd_addr;
+      left_reg[accept_ch] <= cmd_beats;
+      got_reg[accept_ch] <= 32'd0;
+      entry_reg[accept_ch] <= 8'd0;
+      which_reg[accept_ch] <= 2'd0;
+    end
+
+    done_valid <= r_valid && cmd_end;
     done_kind <= head_kind;
     done_bank <= head_bank;
-    err_valid <= 1'b0;
-    err_index <= head_index;
-    if (r_valid) begin
-      err_valid <= r_error;
-      if (head_done) begin
-        done_valid <= 1'b1;
-        beat_reg <= 32'd0;
-        entry_reg <= 8'd0;
-        which_reg <= 2'd0;
-      end else begin
-        beat_reg <= beat_reg + 32'd1;
-        if (which_reg == 2'd2) begin
-          which_reg <= 2'd0;
-          entry_reg <= entry_reg + 8'd1;
-        end else begin
-          which_reg <= which_reg + 2'd1;
-        end
-      end
-    end
+    err_valid <= r_valid && r_error;
+    err_index <= index_reg[head_ch];
+
     if (rst) begin
+      busy_reg <= 2'b00;
+      turn_reg <= 1'b0;
+      desc_got_reg <= 9'd0;
       done_valid <= 1'b0;
       err_valid <= 1'b0;
-      beat_reg <= 32'd0;
-      entry_reg <= 8'd0;
-      which_reg <= 2'd0;
+      for (i = 0; i < 2; i = i + 1) begin
+        left_reg[i] <= 32'd0;
+        out_reg[i] <= 3'd0;
+      end
     end
   end
 
-  wire unused_load = &{1'b0, queue_count, head_valid, p_entry, beat_reg};
+  wire unused_load = &{1'b0, desc_valid, desc_count, p_entry, got_reg[0], got_reg[1]};
 
 endmodule
 `resetall

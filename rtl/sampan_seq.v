@@ -3,10 +3,13 @@
 // checks them, and dispatches each to the load, execute or store unit once
 // the scoreboard allows it (rtl/ARCHITECTURE.md, "Ordering and hazards"):
 //
-//   LOAD_A/LOAD_W bank b  waits until no dispatched COMPUTE still reads b;
-//   LOAD_P                waits until the store unit is idle;
-//   COMPUTE               waits for loads into its banks and for a STORE that
-//                         still reads its slot;
+//   LOAD_A/LOAD_W bank b  waits until no dispatched COMPUTE still reads b and
+//                         no earlier load into b is in flight;
+//   LOAD_P                waits until the store unit is idle and no earlier
+//                         LOAD_P is in flight;
+//   COMPUTE               waits for a STORE that still reads its slot (not
+//                         for loads of its banks: the execute unit follows
+//                         a load in flight word by word, see sampan_exec);
 //   STORE                 waits until every COMPUTE into its slot has drained
 //                         and every LOAD_P has landed.
 //
@@ -178,19 +181,20 @@ module sampan_seq #(
   wire bank = w0[8];
   wire w_bank = w0[9];
   wire load_dep = (op == OP_LOAD_A) ? a_readers_reg[bank*2 +: 2] != 2'd0 : w_readers_reg[bank*2 +: 2] != 2'd0;
-  wire compute_mem = a_loads_reg[bank*2 +: 2] != 2'd0 || w_loads_reg[w_bank*2 +: 2] != 2'd0;
+  wire load_mem = (op == OP_LOAD_A) ? a_loads_reg[bank*2 +: 2] != 2'd0 : w_loads_reg[bank*2 +: 2] != 2'd0;
   wire compute_dep = st_slot_busy && st_busy_slot == f_slot;
   wire store_dep = undrained_reg[f_slot*3 +: 3] != 3'd0;
   wire store_mem = p_loads_reg != 2'd0;
 
   wire ok = cur_valid_reg && cur_error == 8'd0 && error_code == 8'd0;
-  wire fire_ld = ok && (is_load_ab ? (!load_dep && ld_ready) : is_load_p ? (st_idle && ld_ready) : 1'b0);
-  wire fire_ex = ok && is_compute && !compute_mem && !compute_dep && ex_ready;
+  wire fire_ld = ok && (is_load_ab ? (!load_dep && !load_mem && ld_ready) :
+                        is_load_p ? (st_idle && !store_mem && ld_ready) : 1'b0);
+  wire fire_ex = ok && is_compute && !compute_dep && ex_ready;
   wire fire_st = ok && is_store && !store_dep && !store_mem && st_ready;
   wire fire = fire_ld || fire_ex || fire_st;
 
   assign head_dep = ok && ((is_load_ab && load_dep) || (is_load_p && !st_idle) ||
-                           (is_compute && !compute_mem && compute_dep) || (is_store && store_dep));
+                           (is_compute && compute_dep) || (is_store && store_dep));
   assign cmd_fire = fire;
   assign cmd_macs = {16'd0, f_len} * {24'd0, f_m_valid} * {24'd0, f_n_valid};
 
