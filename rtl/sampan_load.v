@@ -95,18 +95,20 @@ module sampan_load #(
 
   // ---------------------------------------------------------------- channels
 
-  reg [1:0]            busy_reg;     // channel holds a command
-  reg [1:0]            kind_reg[0:1];
-  reg [1:0]            bank_reg;
-  reg [7:0]            first_reg[0:1];
-  reg [31:0]           index_reg[0:1];
-  reg [31:0]           beats_reg[0:1];  // beats of the command
-  reg [ADDR_WIDTH-1:0] addr_reg[0:1];   // next burst address
-  reg [31:0]           left_reg[0:1];   // beats not yet requested
-  reg [31:0]           got_reg[0:1];    // beats landed
-  reg [7:0]            entry_reg[0:1];  // LOAD_P: entry offset of the next beat
-  reg [1:0]            which_reg[0:1];  // LOAD_P: 0 bias, 1 mult, 2 shift
-  reg                  turn_reg;        // channel requested last
+  // Per-channel state, channel ch at [ch*WIDTH +: WIDTH].
+  reg [1:0]              busy_reg;   // channel holds a command
+  reg [3:0]              kind_reg;
+  reg [1:0]              bank_reg;
+  reg [15:0]             first_reg;
+  reg [63:0]             index_reg;
+  reg [63:0]             beats_reg;  // beats of the command
+  reg [2*ADDR_WIDTH-1:0] addr_reg;   // next burst address
+  reg [63:0]             left_reg;   // beats not yet requested
+  reg [63:0]             got_reg;    // beats landed
+  reg [15:0]             entry_reg;  // LOAD_P: entry offset of the next beat
+  reg [3:0]              which_reg;  // LOAD_P: 0 bias, 1 mult, 2 shift
+  reg [5:0]              out_reg;    // bursts requested, not all received
+  reg                    turn_reg;   // channel requested last
 
   wire accept = cmd_valid && cmd_ready;
   wire accept_ch = busy_reg[0];  // the free channel: 0 unless busy
@@ -115,9 +117,8 @@ module sampan_load #(
 
   // ------------------------------------------------------------ requests
 
-  reg  [2:0] out_reg[0:1];  // bursts of the channel requested, not all received
-  wire [1:0] want = {left_reg[1] != 32'd0 && out_reg[1] < CH_BURSTS,
-                     left_reg[0] != 32'd0 && out_reg[0] < CH_BURSTS};
+  wire [1:0] want = {left_reg[32 +: 32] != 32'd0 && out_reg[3 +: 3] < CH_BURSTS,
+                     left_reg[0 +: 32] != 32'd0 && out_reg[0 +: 3] < CH_BURSTS};
   wire       burst_room;
   // Alternate between the channels when both want to request.
   wire       ar_ch = (want == 2'b11) ? !turn_reg : want[1];
@@ -127,13 +128,13 @@ module sampan_load #(
       .BUS_BYTES(BUS_BYTES),
       .MAX_BURST(MAX_BURST)
   ) u_burst (
-      .addr (addr_reg[ar_ch][11:0]),
-      .left (left_reg[ar_ch]),
+      .addr (ar_addr[11:0]),
+      .left (left_reg[ar_ch*32 +: 32]),
       .beats(burst)
   );
 
   assign ar_valid = want != 2'b00 && burst_room;
-  assign ar_addr = addr_reg[ar_ch];
+  assign ar_addr = addr_reg[ar_ch*ADDR_WIDTH +: ADDR_WIDTH];
   assign ar_len = burst[7:0] - 8'd1;
   wire ar_fire = ar_valid && ar_ready;
 
@@ -165,31 +166,32 @@ module sampan_load #(
 
   // ---------------------------------------------------------------- data
 
-  wire       cmd_end = r_valid && got_reg[head_ch] == beats_reg[head_ch] - 32'd1;
-  wire [1:0] head_kind = kind_reg[head_ch];
+  wire [31:0] head_got = got_reg[head_ch*32 +: 32];
+  wire       cmd_end = r_valid && head_got == beats_reg[head_ch*32 +: 32] - 32'd1;
+  wire [1:0] head_kind = kind_reg[head_ch*2 +: 2];
   wire       head_bank = bank_reg[head_ch];
-  wire [7:0] p_entry = first_reg[head_ch] + entry_reg[head_ch];
+  wire [7:0] p_entry = first_reg[head_ch*8 +: 8] + entry_reg[head_ch*8 +: 8];
 
   assign a_wr_en = {2{r_valid && head_kind == KIND_A}} & {head_bank, !head_bank};
   assign w_wr_en = {2{r_valid && head_kind == KIND_W}} & {head_bank, !head_bank};
   assign p_wr_en = {3{r_valid && head_kind == KIND_P}} &
-                   {which_reg[head_ch] == 2'd2, which_reg[head_ch] == 2'd1, which_reg[head_ch] == 2'd0};
-  assign a_wr_addr = got_reg[head_ch][$clog2(A_WORDS)-1:0];
-  assign w_wr_addr = got_reg[head_ch][$clog2(W_WORDS)-1:0];
+                   {which_reg[head_ch*2 +: 2] == 2'd2, which_reg[head_ch*2 +: 2] == 2'd1, which_reg[head_ch*2 +: 2] == 2'd0};
+  assign a_wr_addr = head_got[$clog2(A_WORDS)-1:0];
+  assign w_wr_addr = head_got[$clog2(W_WORDS)-1:0];
   assign p_wr_addr = p_entry[$clog2(P_ENTRIES)-1:0];
 
   // Loads in flight per bank, and their landed words.
   genvar b;
   generate
     for (b = 0; b < 2; b = b + 1) begin : gen_bank
-      wire [1:0] a_ch = busy_reg & {kind_reg[1] == KIND_A && bank_reg[1] == b[0],
-                                    kind_reg[0] == KIND_A && bank_reg[0] == b[0]};
-      wire [1:0] w_ch = busy_reg & {kind_reg[1] == KIND_W && bank_reg[1] == b[0],
-                                    kind_reg[0] == KIND_W && bank_reg[0] == b[0]};
+      wire [1:0] a_ch = busy_reg & {kind_reg[2 +: 2] == KIND_A && bank_reg[1] == b[0],
+                                    kind_reg[0 +: 2] == KIND_A && bank_reg[0] == b[0]};
+      wire [1:0] w_ch = busy_reg & {kind_reg[2 +: 2] == KIND_W && bank_reg[1] == b[0],
+                                    kind_reg[0 +: 2] == KIND_W && bank_reg[0] == b[0]};
       assign a_loading[b] = a_ch != 2'b00;
       assign w_loading[b] = w_ch != 2'b00;
-      assign a_landed[16*b +: 16] = a_ch[1] ? got_reg[1][15:0] : got_reg[0][15:0];
-      assign w_landed[16*b +: 16] = w_ch[1] ? got_reg[1][15:0] : got_reg[0][15:0];
+      assign a_landed[16*b +: 16] = a_ch[1] ? got_reg[32 +: 16] : got_reg[0 +: 16];
+      assign w_landed[16*b +: 16] = w_ch[1] ? got_reg[32 +: 16] : got_reg[0 +: 16];
     end
   endgenerate
 
@@ -197,22 +199,22 @@ module sampan_load #(
   always @(posedge clk) begin
     // Requests.
     if (ar_fire) begin
-      addr_reg[ar_ch] <= addr_reg[ar_ch] + ({{(ADDR_WIDTH - 9) {1'b0}}, burst} << LOG_B);
-      left_reg[ar_ch] <= left_reg[ar_ch] - {23'd0, burst};
+      addr_reg[ar_ch*ADDR_WIDTH +: ADDR_WIDTH] <= addr_reg[ar_ch*ADDR_WIDTH +: ADDR_WIDTH] + ({{(ADDR_WIDTH - 9) {1'b0}}, burst} << LOG_B);
+      left_reg[ar_ch*32 +: 32] <= left_reg[ar_ch*32 +: 32] - {23'd0, burst};
       turn_reg <= ar_ch;
     end
     for (i = 0; i < 2; i = i + 1) begin
-      out_reg[i] <= out_reg[i] + {2'd0, ar_fire && ar_ch == i[0]} - {2'd0, burst_end && head_ch == i[0]};
+      out_reg[i*3 +: 3] <= out_reg[i*3 +: 3] + {2'd0, ar_fire && ar_ch == i[0]} - {2'd0, burst_end && head_ch == i[0]};
     end
     // Data.
     if (r_valid) begin
       desc_got_reg <= burst_end ? 9'd0 : desc_got_reg + 9'd1;
-      got_reg[head_ch] <= got_reg[head_ch] + 32'd1;
-      if (which_reg[head_ch] == 2'd2) begin
-        which_reg[head_ch] <= 2'd0;
-        entry_reg[head_ch] <= entry_reg[head_ch] + 8'd1;
+      got_reg[head_ch*32 +: 32] <= got_reg[head_ch*32 +: 32] + 32'd1;
+      if (which_reg[head_ch*2 +: 2] == 2'd2) begin
+        which_reg[head_ch*2 +: 2] <= 2'd0;
+        entry_reg[head_ch*8 +: 8] <= entry_reg[head_ch*8 +: 8] + 8'd1;
       end else begin
-        which_reg[head_ch] <= which_reg[head_ch] + 2'd1;
+        which_reg[head_ch*2 +: 2] <= which_reg[head_ch*2 +: 2] + 2'd1;
       end
       if (cmd_end) busy_reg[head_ch] <= 1'b0;
     end
@@ -220,23 +222,23 @@ module sampan_load #(
     // was busy, so accept_ch names the other, free one).
     if (accept) begin
       busy_reg[accept_ch] <= 1'b1;
-      kind_reg[accept_ch] <= cmd_kind;
+      kind_reg[accept_ch*2 +: 2] <= cmd_kind;
       bank_reg[accept_ch] <= cmd_bank;
-      first_reg[accept_ch] <= cmd_first;
-      index_reg[accept_ch] <= cmd_index;
-      beats_reg[accept_ch] <= cmd_beats;
-      addr_reg[accept_ch] <= cmd_addr;
-      left_reg[accept_ch] <= cmd_beats;
-      got_reg[accept_ch] <= 32'd0;
-      entry_reg[accept_ch] <= 8'd0;
-      which_reg[accept_ch] <= 2'd0;
+      first_reg[accept_ch*8 +: 8] <= cmd_first;
+      index_reg[accept_ch*32 +: 32] <= cmd_index;
+      beats_reg[accept_ch*32 +: 32] <= cmd_beats;
+      addr_reg[accept_ch*ADDR_WIDTH +: ADDR_WIDTH] <= cmd_addr;
+      left_reg[accept_ch*32 +: 32] <= cmd_beats;
+      got_reg[accept_ch*32 +: 32] <= 32'd0;
+      entry_reg[accept_ch*8 +: 8] <= 8'd0;
+      which_reg[accept_ch*2 +: 2] <= 2'd0;
     end
 
     done_valid <= r_valid && cmd_end;
     done_kind <= head_kind;
     done_bank <= head_bank;
     err_valid <= r_valid && r_error;
-    err_index <= index_reg[head_ch];
+    err_index <= index_reg[head_ch*32 +: 32];
 
     if (rst) begin
       busy_reg <= 2'b00;
@@ -245,13 +247,13 @@ module sampan_load #(
       done_valid <= 1'b0;
       err_valid <= 1'b0;
       for (i = 0; i < 2; i = i + 1) begin
-        left_reg[i] <= 32'd0;
-        out_reg[i] <= 3'd0;
+        left_reg[i*32 +: 32] <= 32'd0;
+        out_reg[i*3 +: 3] <= 3'd0;
       end
     end
   end
 
-  wire unused_load = &{1'b0, desc_valid, desc_count, p_entry, got_reg[0], got_reg[1]};
+  wire unused_load = &{1'b0, desc_valid, desc_count, p_entry, head_got};
 
 endmodule
 `resetall
