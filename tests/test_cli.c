@@ -426,8 +426,14 @@ ParameterizedTest(struct npy_case *p, cli, info_json, .timeout = 120)
 	cli(&res, args, NULL);
 	cr_assert_eq(res.status, 0, "exit %d; stderr:\n%s", res.status, res.err);
 	cr_assert(json_valid(res.out), "not JSON:\n%s", res.out);
-	cr_expect_eq(json_num(&res, "rows"), TEST_ROWS);
-	cr_expect_eq(json_num(&res, "cols"), TEST_COLS);
+	if (!strcmp(p->dev, "sim")) {
+		/* the simulated RTL is the array this tree was built with */
+		cr_expect_eq(json_num(&res, "rows"), TEST_ROWS);
+		cr_expect_eq(json_num(&res, "cols"), TEST_COLS);
+	} else {
+		cr_expect_gt(json_num(&res, "rows"), 0);
+		cr_expect_gt(json_num(&res, "cols"), 0);
+	}
 	spawn_result_free(&res);
 }
 

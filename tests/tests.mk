@@ -44,7 +44,14 @@ TEST_SIM_LDFLAGS = -L$(dir $(SIM_LIB)) -lsampan_sim -Wl,-rpath,$(abspath $(dir $
 .PHONY: test test-build
 test-build: $(TEST_BINS)
 
-$(TEST_DIR)/%.o: tests/%.c | $(DEPS_STAMP)
+# The tests compare against ROWS x COLS: a stamp that changes only with
+# them recompiles the objects when the array size does.
+TEST_SIZE_STAMP := $(TEST_DIR)/size.stamp
+.PHONY: test-size-force
+$(TEST_SIZE_STAMP): test-size-force
+	$(Q)mkdir -p $(@D) && { echo '$(ROWS)x$(COLS)' | cmp -s - $@ || echo '$(ROWS)x$(COLS)' > $@; }
+
+$(TEST_DIR)/%.o: tests/%.c $(TEST_SIZE_STAMP) | $(DEPS_STAMP)
 	$(call msg,CC,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(TEST_CFLAGS) -c -o $@ $<
