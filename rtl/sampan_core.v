@@ -197,6 +197,7 @@ module sampan_core #(
   wire [3:0]                ex_drained_slot;
 
   wire                      st_valid, st_ready, st_raw, st_idle, st_slot_busy, st_err_valid;
+  wire                      st_drained;
   wire [3:0]                st_slot, st_busy_slot;
   wire [PAW-1:0]            st_entry;
   wire [AXI_ADDR_WIDTH-1:0] st_addr;
@@ -273,6 +274,7 @@ module sampan_core #(
       .st_index         (st_index),
       .st_idle          (st_idle),
       .st_slot_busy     (st_slot_busy),
+      .st_drained       (st_drained),
       .st_busy_slot     (st_busy_slot),
       .st_err_valid     (st_err_valid),
       .st_err_index     (st_err_index),
@@ -534,6 +536,7 @@ module sampan_core #(
       .idle        (st_idle),
       .slot_busy   (st_slot_busy),
       .busy_slot   (st_busy_slot),
+      .slot_drained(st_drained),
       .p_rd_en     (p_rd_en),
       .p_rd_addr   (p_rd_addr),
       .p_bias      (p_bias),

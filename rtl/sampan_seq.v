@@ -10,8 +10,10 @@
 //   COMPUTE               waits for a STORE that still reads its slot (not
 //                         for loads of its banks: the execute unit follows
 //                         a load in flight word by word, see sampan_exec);
-//   STORE                 waits until every COMPUTE into its slot has drained
-//                         and every LOAD_P has landed.
+//   STORE                 waits until every LOAD_P has landed; the store unit
+//                         then waits by itself (st_drained) until every
+//                         COMPUTE into its slot has drained, so the commands
+//                         behind it keep flowing.
 //
 // Errors (codes as in ARCHITECTURE.md): an illegal opcode (1), field out of
 // range (2) or unaligned address (3) is found when the command reaches the
@@ -93,6 +95,7 @@ module sampan_seq #(
     output wire [                 31:0] st_index,
     input  wire                         st_idle,
     input  wire                         st_slot_busy,
+    output wire                         st_drained,  // no COMPUTE into st_busy_slot undrained
     input  wire [                  3:0] st_busy_slot,
     input  wire                         st_err_valid,
     input  wire [                 31:0] st_err_index,
@@ -183,18 +186,17 @@ module sampan_seq #(
   wire load_dep = (op == OP_LOAD_A) ? a_readers_reg[bank*2 +: 2] != 2'd0 : w_readers_reg[bank*2 +: 2] != 2'd0;
   wire load_mem = (op == OP_LOAD_A) ? a_loads_reg[bank*2 +: 2] != 2'd0 : w_loads_reg[bank*2 +: 2] != 2'd0;
   wire compute_dep = st_slot_busy && st_busy_slot == f_slot;
-  wire store_dep = undrained_reg[f_slot*3 +: 3] != 3'd0;
   wire store_mem = p_loads_reg != 2'd0;
 
   wire ok = cur_valid_reg && cur_error == 8'd0 && error_code == 8'd0;
   wire fire_ld = ok && (is_load_ab ? (!load_dep && !load_mem && ld_ready) :
                         is_load_p ? (st_idle && !store_mem && ld_ready) : 1'b0);
   wire fire_ex = ok && is_compute && !compute_dep && ex_ready;
-  wire fire_st = ok && is_store && !store_dep && !store_mem && st_ready;
+  wire fire_st = ok && is_store && !store_mem && st_ready;
   wire fire = fire_ld || fire_ex || fire_st;
 
   assign head_dep = ok && ((is_load_ab && load_dep) || (is_load_p && !st_idle) ||
-                           (is_compute && compute_dep) || (is_store && store_dep));
+                           (is_compute && compute_dep));
   assign cmd_fire = fire;
   assign cmd_macs = {16'd0, f_len} * {24'd0, f_m_valid} * {24'd0, f_n_valid};
 
@@ -223,6 +225,10 @@ module sampan_seq #(
   assign st_lo = w3[15:8];
   assign st_hi = w3[23:16];
   assign st_index = cur_index_reg;
+  // COMPUTEs into the slot of the STORE in progress can only have been
+  // dispatched before it (later ones wait for st_slot_busy), so this only
+  // falls to zero.
+  assign st_drained = undrained_reg[st_busy_slot*3 +: 3] == 3'd0;
 
   integer i;
   always @(posedge clk) begin

@@ -12,8 +12,10 @@
 // cross 4 KiB. A W beat is only sent once its burst's AW has been accepted.
 // The command completes when every B response has arrived.
 //
-// slot_busy is high while rows of busy_slot remain to be read (a COMPUTE into
-// that slot must wait); idle is high when no STORE is in progress.
+// The STORE is accepted before the COMPUTEs into its slot have drained; rows
+// are read only once slot_drained says so. slot_busy is high while rows of
+// busy_slot remain to be read (a COMPUTE into that slot must wait); idle is
+// high when no STORE is in progress.
 // Latency: the first row enters the FIFO LATENCY + 3 cycles after cmd.
 // Parameters: ROWS, COLS, ACC_SLOTS, P_ENTRIES as in sampan_core; BUS_BYTES
 // bus width in bytes; ADDR_WIDTH AXI address width; MAX_BURST longest burst.
@@ -44,6 +46,7 @@ module sampan_store #(
     output wire                         idle,
     output wire                         slot_busy,
     output wire [                  3:0] busy_slot,
+    input  wire                         slot_drained,
     // parameter memory (registered read)
     output wire                         p_rd_en,
     output wire [$clog2(P_ENTRIES)-1:0] p_rd_addr,
@@ -123,7 +126,7 @@ module sampan_store #(
   wire       rd_fire;
   wire [31:0] rd_addr = {28'd0, slot_reg} * ROWS + {25'd0, rd_row_reg};
 
-  assign acc_rd_req = rows_left && used_reg < FIFO_DEPTH;
+  assign acc_rd_req = rows_left && slot_drained && used_reg < FIFO_DEPTH;
   assign rd_fire = acc_rd_req && acc_rd_grant;
   assign acc_rd_addr = rd_addr[AAW-1:0];
   assign slot_busy = rows_left;
