@@ -208,11 +208,20 @@ module sampan_store #(
 
   assign fifo_pop = fifo_valid && (!beat_valid_reg || w_fire);
 
-  always @(*) begin
-    beat_next = (pos_reg == 7'd0) ? {(BUS_BYTES * 8) {1'b0}} : beat_reg;
-    if (raw_reg) beat_next[pos_reg*COLS*32 +: COLS*32] = fifo_row;
-    else beat_next[pos_reg*COLS*8 +: COLS*8] = fifo_row[COLS*8-1:0];
-  end
+  // The row goes to slot pos_reg of the beat; a new beat starts from zeros.
+  genvar p;
+  generate
+    for (p = 0; p < RPB_Q; p = p + 1) begin : gen_pack
+      wire [COLS*8-1:0] old_q = (pos_reg == 7'd0) ? {(COLS * 8) {1'b0}} : beat_reg[p*COLS*8 +: COLS*8];
+      wire [COLS*8-1:0] raw_part = fifo_row[(p % 4)*COLS*8 +: COLS*8];
+      wire is_raw_slot = pos_reg == p / 4;
+      wire is_q_slot = pos_reg == p;
+      always @(*) begin
+        if (raw_reg) beat_next[p*COLS*8 +: COLS*8] = is_raw_slot ? raw_part : old_q;
+        else beat_next[p*COLS*8 +: COLS*8] = is_q_slot ? fifo_row[COLS*8-1:0] : old_q;
+      end
+    end
+  endgenerate
 
   always @(posedge clk) begin
     if (fifo_pop) beat_reg <= beat_next;

@@ -35,9 +35,12 @@ case $rows$cols in
 esac
 
 stat=${log%.log}.stat
-exec ${YOSYS:-yosys} -q -l "$log" -p "
+# -qq: the console gets errors only; warnings (mostly block-RAM port
+# resizing chatter) stay in the log, and their count is printed below.
+${YOSYS:-yosys} -qq -l "$log" -p "
 read_verilog -sv $*
 chparam -set ROWS $rows -set COLS $cols sampan_core
 $synth
 tee -q -o $stat stat
 "
+echo "  $cfg: $(grep -c '^Warning' "$log") warnings (see $log)"
