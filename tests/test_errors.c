@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ref.h"
 #include "sampan.h"
 #include "simdev.h"
 #include "util.h"
@@ -394,4 +395,78 @@ ParameterizedTest(struct bad_list *b, errors, illegal_command, .timeout = 120)
 	tile_check(&d, &t, b->what);
 	tile_free(&t);
 	simdev_close(&d);
+}
+
+/* ------------------------------------------------------- huge shapes */
+
+ParameterizedTestParameters(errors, huge_shapes_fail_cleanly)
+{
+	static struct dev_param params[] = { { "cpu" }, { "sim" } };
+
+	return cr_make_param_array(struct dev_param, params, COUNT(params));
+}
+
+/* Shapes whose products overflow or dwarf any memory must be refused
+ * before anything is read from the (small) operand arrays. */
+ParameterizedTest(struct dev_param *p, errors, huge_shapes_fail_cleanly)
+{
+	static const int64_t shapes[][3] = {
+		{ INT64_MAX, 1, 1 },          { 1, INT64_MAX, 1 },  { 1, 1, INT64_MAX },
+		{ (int64_t)1 << 32, (int64_t)1 << 32, 1 },          { (int64_t)1 << 21, 1 << 21, 1 << 21 },
+		{ 3037000500, 3037000500, 1 }, /* m * k just over INT64_MAX */
+	};
+	int8_t a[16] = { 0 }, w[16] = { 0 };
+	int32_t out[16];
+	struct sampan_device *dev = open_dev(p->dev);
+
+	for (size_t i = 0; i < COUNT(shapes); i++) {
+		struct sampan_gemm g = { .m = shapes[i][0], .k = shapes[i][1], .n = shapes[i][2],
+					 .a = a, .w = w, .lo = -128, .hi = 127, .raw = 1,
+					 .out = out };
+		int err = sampan_gemm(dev, &g);
+
+		cr_expect(err == SAMPAN_ERROR_INVALID || err == SAMPAN_ERROR_DEVICE_MEM ||
+				  err == SAMPAN_ERROR_NO_MEM,
+			  "%lldx%lldx%lld: %d (%s): %s", (long long)g.m, (long long)g.k,
+			  (long long)g.n, err, sampan_strerror(err), sampan_last_error());
+		cr_expect_neq(sampan_last_error()[0], '\0');
+	}
+	sampan_close(dev);
+}
+
+/* ------------------------------------------------------- many devices */
+
+/* Two simulated cards in one process are independent, and opening and
+ * closing many in a row leaks nothing (checked under SANITIZE=1). */
+Test(errors, two_sim_cards_at_once, .timeout = 300)
+{
+	int8_t a[2][6 * 9], w[2][7 * 9];
+	int32_t out[2][6 * 7], want[2][6 * 7];
+	struct sampan_device *d0 = open_dev("sim"), *d1 = open_dev("sim:latency=100");
+	struct sampan_device *devs[2] = { d0, d1 };
+	struct rng r;
+
+	rng_init(&r, 5);
+	for (int round = 0; round < 3; round++) {
+		for (int d = 0; d < 2; d++) {
+			struct sampan_gemm g = { .m = 6, .k = 9, .n = 7, .a = a[d], .w = w[d],
+						 .za = d, .lo = -128, .hi = 127, .raw = 1,
+						 .out = out[d] };
+
+			fill_i8(&r, a[d], sizeof(a[d]), FILL_RANDOM);
+			fill_i8(&r, w[d], sizeof(w[d]), FILL_RANDOM);
+			for (int m = 0; m < 6; m++)
+				for (int n = 0; n < 7; n++)
+					want[d][m * 7 + n] = ref_dot(a[d] + m * 9, 1, w[d] + n * 9, 1, 9,
+								     d, 0);
+			cr_assert_eq(sampan_gemm(devs[d], &g), SAMPAN_OK, "%s", sampan_last_error());
+		}
+		for (int d = 0; d < 2; d++)
+			cr_expect_arr_eq(out[d], want[d], sizeof(want[d]), "card %d round %d", d,
+					 round);
+	}
+	sampan_close(d0);
+	sampan_close(d1);
+	for (int i = 0; i < 20; i++)
+		sampan_close(open_dev(i & 1 ? "sim" : "cpu"));
 }
