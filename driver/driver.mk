@@ -70,7 +70,7 @@ install: all
 	$(Q)for f in $(SIM_LIB) $(SIM_LIB_TRACE); do \
 	  if [ -f $$f ]; then install -m 755 $$f $(INSTALL_LIB)/sampan/; fi; \
 	done
-	$(Q)install -m 755 $(BUILD)/sampan $(DESTDIR)$(PREFIX)/bin/
+	$(Q)install -m 755 $(SAMPAN_CLI) $(DESTDIR)$(PREFIX)/bin/
 
 # ------------------------------------------------------------------ lint
 # The driver follows the root .clang-format; skipped if clang-format is absent.
