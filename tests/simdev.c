@@ -201,13 +201,19 @@ void tile_write_params(struct simdev *d, const struct tile *t, unsigned entry)
  * ADDR_OUT2 with the reference, over the valid rows and columns. */
 void tile_check(struct simdev *d, const struct tile *t, const char *what)
 {
+	tile_check_at(d, t, ADDR_OUT, ADDR_OUT2, what);
+}
+
+void tile_check_at(struct simdev *d, const struct tile *t, uint64_t raw_addr, uint64_t q_addr,
+		   const char *what)
+{
 	size_t raw_bytes = (size_t)4 * d->rows * d->cols, q_bytes = (size_t)d->rows * d->cols;
 	uint8_t *raw = malloc(raw_bytes), *q = malloc(q_bytes);
 	size_t bad = 0;
 
 	cr_assert(raw && q);
-	cr_assert_eq(ssim_mem_read(d->sim, ADDR_OUT, raw, raw_bytes), 0);
-	cr_assert_eq(ssim_mem_read(d->sim, ADDR_OUT2, q, q_bytes), 0);
+	cr_assert_eq(ssim_mem_read(d->sim, raw_addr, raw, raw_bytes), 0);
+	cr_assert_eq(ssim_mem_read(d->sim, q_addr, q, q_bytes), 0);
 	for (unsigned r = 0; r < t->m; r++)
 		for (unsigned c = 0; c < t->n; c++) {
 			int32_t acc = ref_dot(t->a + (size_t)r * t->k, 1, t->w + (size_t)c * t->k, 1,

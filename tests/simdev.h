@@ -115,6 +115,9 @@ void tile_write_operands(struct simdev *d, const struct tile *t, unsigned k0, un
 void tile_write_params(struct simdev *d, const struct tile *t, unsigned entry);
 /* Checks the raw output at ADDR_OUT and the requantized one at ADDR_OUT2. */
 void tile_check(struct simdev *d, const struct tile *t, const char *what);
+/* The same for outputs at @raw_addr and @q_addr. */
+void tile_check_at(struct simdev *d, const struct tile *t, uint64_t raw_addr, uint64_t q_addr,
+		   const char *what);
 void tile_free(struct tile *t);
 /* The commands that compute the whole tile (k <= KT) into slot 0 with
  * parameter entry 0 and store it both ways: 6 commands into @cmds. */

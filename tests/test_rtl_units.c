@@ -552,3 +552,57 @@ Test(core, k_chunks_accumulate, .timeout = 120)
 	tile_free(&t);
 	simdev_close(&d);
 }
+
+/* Reuse of one bank, one slot and one parameter entry by two tiles in a
+ * single list: the result must be that of sequential execution (each
+ * load waits for the COMPUTE reading the old contents, the second COMPUTE
+ * for the STOREs of the first tile, LOAD_P for the stores using the old
+ * parameters, and the later STOREs see the new ones). */
+Test(core, hazards_reuse_bank_slot_entry, .timeout = 120)
+{
+	uint64_t seed = test_seed("core::hazards_reuse_bank_slot_entry");
+	const uint64_t out1 = ADDR_OUT, out1q = ADDR_OUT + 0x4000;
+	const uint64_t out2 = ADDR_OUT2, out2q = ADDR_OUT2 + 0x4000;
+	struct simdev d;
+	struct tile t1, t2;
+	struct rng r;
+	uint32_t status = 99, index = 99;
+	uint64_t p2;
+
+	core_open(&d);
+	rng_init(&r, seed);
+	tile_random(&t1, &d, &r, d.rows, d.cols, 50);
+	tile_random(&t2, &d, &r, d.rows > 3 ? d.rows - 3 : 1, d.cols, 70);
+	t2.zo = -t1.zo - 1;
+	t2.lo = -128;
+	t2.hi = 5;
+	tile_write_operands(&d, &t1, 0, t1.k, ADDR_A0, ADDR_W0);
+	tile_write_operands(&d, &t2, 0, t2.k, ADDR_A1, ADDR_W1);
+	tile_write_params(&d, &t1, 0);
+	tile_write_params(&d, &t2, 10); /* loaded into entry 0 later */
+	p2 = ADDR_P + 30 * (uint64_t)d.bus;
+	struct cmd cmds[] = {
+		cmd_load_p(0, 1, ADDR_P),
+		cmd_load(OP_LOAD_A, 0, t1.k, ADDR_A0),
+		cmd_load(OP_LOAD_W, 0, t1.k, ADDR_W0),
+		cmd_compute(0, 0, 1, 0, t1.k, t1.za, t1.m, t1.n),
+		cmd_load(OP_LOAD_A, 0, t2.k, ADDR_A1), /* overwrites the bank being read */
+		cmd_load(OP_LOAD_W, 0, t2.k, ADDR_W1),
+		cmd_store(1, 0, 0, out1, 0, -128, 127),
+		cmd_store(0, 0, 0, out1q, t1.zo, t1.lo, t1.hi),
+		cmd_compute(0, 0, 1, 0, t2.k, t2.za, t2.m, t2.n), /* overwrites the slot */
+		cmd_load_p(0, 1, p2),                              /* overwrites the entry */
+		cmd_store(1, 0, 0, out2, 0, -128, 127),
+		cmd_store(0, 0, 0, out2q, t2.zo, t2.lo, t2.hi),
+	};
+	cr_assert_eq(simdev_run(&d, ADDR_CMDS, cmds, COUNT(cmds), MAX_CYCLES, &status, &index), 1,
+		     "no ap_done within %d cycles", MAX_CYCLES);
+	cr_assert_eq(status, 0, "STATUS %u at command %u", status, index);
+	tile_check_at(&d, &t1, out1, out1q, "first tile");
+	tile_check_at(&d, &t2, out2, out2q, "second tile");
+	cr_expect_eq(simdev_reg64(&d, REG_MACS),
+		     (uint64_t)t1.k * t1.m * t1.n + (uint64_t)t2.k * t2.m * t2.n);
+	tile_free(&t1);
+	tile_free(&t2);
+	simdev_close(&d);
+}
