@@ -41,6 +41,27 @@ unsigned char *npyt_image(const char *descr, int ndim, const long *shape, const 
 	return img;
 }
 
+unsigned char *npyt_to_v2(const unsigned char *img, size_t size, size_t *new_size)
+{
+	size_t old_len = img[8] | (size_t)img[9] << 8; /* dict + padding + '\n' */
+	size_t data = 10 + old_len, new_len = old_len + 62; /* 12 + new_len == 64 * m */
+	unsigned char *out = malloc(size + 64);
+
+	if (!out)
+		return NULL;
+	memcpy(out, "\x93NUMPY\x02\x00", 8);
+	out[8] = (unsigned char)(new_len & 0xff);
+	out[9] = (unsigned char)(new_len >> 8);
+	out[10] = 0;
+	out[11] = 0;
+	memcpy(out + 12, img + 10, old_len - 1);    /* dict and its padding */
+	memset(out + 12 + old_len - 1, ' ', 62);   /* more padding */
+	out[12 + new_len - 1] = '\n';
+	memcpy(out + 12 + new_len, img + data, size - data);
+	*new_size = size + 64;
+	return out;
+}
+
 int npyt_write_bytes(const char *path, const void *bytes, size_t n)
 {
 	FILE *f = fopen(path, "wb");

@@ -14,6 +14,11 @@
 unsigned char *npyt_image(const char *descr, int ndim, const long *shape, const void *data,
 			  size_t data_bytes, size_t *size);
 
+/* Rewrites a format 1.0 image from npyt_image as format 2.0 (4-byte
+ * header length), keeping the header end 64-aligned. Returns a new
+ * malloc'd buffer and its size, or NULL. */
+unsigned char *npyt_to_v2(const unsigned char *img, size_t size, size_t *new_size);
+
 /* Writes @n bytes to @path; 0 on success. */
 int npyt_write_bytes(const char *path, const void *bytes, size_t n);
 

@@ -465,3 +465,72 @@ Test(cli, bench_json, .timeout = 300)
 	cr_expect_eq(json_num(&res, "rows"), TEST_ROWS);
 	spawn_result_free(&res);
 }
+
+/* ------------------------------------------------------- more inputs */
+
+/* Operands in .npy format 2.0 (4-byte header length) are read too. */
+Test(cli, npy_format_2, .timeout = 120)
+{
+	int8_t a[3 * 4] = { 1, -2, 3, -4, 5, -6, 7, -8, 9, -10, 11, -128 };
+	int8_t w[2 * 4] = { 127, 0, -1, 2, -128, 3, 4, 5 };
+	int32_t want[3 * 2], bias[2] = { 0, -7 };
+	long sa[2] = { 3, 4 }, sw[2] = { 2, 4 }, sn[1] = { 2 };
+	size_t size, size2;
+	unsigned char *img = npyt_image("|i1", 2, sa, a, sizeof(a), &size), *v2;
+	struct npyt_array y;
+	struct spawn_result res;
+	char err[256];
+
+	cr_assert_not_null(img);
+	v2 = npyt_to_v2(img, size, &size2);
+	cr_assert_not_null(v2);
+	scratch_make();
+	cr_assert_eq(npyt_write_bytes(path_in("a.npy"), v2, size2), 0);
+	cr_assert_eq(npyt_write(path_in("w.npy"), "|i1", 2, sw, w, sizeof(w)), 0);
+	/* operands not given are random (see `sampan gemm --help`) */
+	cr_assert_eq(npyt_write(path_in("b.npy"), "<i4", 1, sn, bias, sizeof(bias)), 0);
+	free(img);
+	free(v2);
+	const char *args[] = { "gemm", "-d", "cpu", "--a", path_in("a.npy"), "--w",
+			       path_in("w.npy"), "--bias", path_in("b.npy"), "--raw", "--za", "2",
+			       "--out", path_in("y.npy"), NULL };
+	cli(&res, args, NULL);
+	cr_assert_eq(res.status, 0, "exit %d; stderr:\n%s", res.status, res.err);
+	spawn_result_free(&res);
+	cr_assert_eq(npyt_read(path_in("y.npy"), &y, err, sizeof(err)), 0, "%s", err);
+	ref_gemm(3, 4, 2, a, w, bias, NULL, NULL, 2, 0, -128, 127, 1, want);
+	cr_assert_eq(y.bytes, sizeof(want));
+	cr_expect_arr_eq(y.data, want, sizeof(want));
+	free(y.data);
+	scratch_remove();
+}
+
+Test(cli, bad_shift_file_and_unwritable_out, .timeout = 120)
+{
+	int8_t a[2 * 3] = { 0 }, w[2 * 3] = { 0 };
+	int32_t mult[2] = { 1 << 30, 1 << 30 }, shift[2] = { 0, 40 };
+	long s23[2] = { 2, 3 }, s2[1] = { 2 };
+	struct spawn_result res;
+
+	scratch_make();
+	cr_assert_eq(npyt_write(path_in("a.npy"), "|i1", 2, s23, a, sizeof(a)), 0);
+	cr_assert_eq(npyt_write(path_in("w.npy"), "|i1", 2, s23, w, sizeof(w)), 0);
+	cr_assert_eq(npyt_write(path_in("m.npy"), "<i4", 1, s2, mult, sizeof(mult)), 0);
+	cr_assert_eq(npyt_write(path_in("s.npy"), "<i4", 1, s2, shift, sizeof(shift)), 0);
+	const char *bad_shift[] = { "gemm", "-d", "cpu", "--a", path_in("a.npy"), "--w",
+				    path_in("w.npy"), "--mult", path_in("m.npy"), "--shift",
+				    path_in("s.npy"), NULL };
+	cli(&res, bad_shift, NULL);
+	cr_expect_eq(res.status, 1, "shift 40: exit %d; stderr:\n%s", res.status, res.err);
+	cr_expect_not_null(strstr(res.err, "s.npy"), "message does not name the file:\n%s",
+			   res.err);
+	spawn_result_free(&res);
+
+	const char *bad_out[] = { "gemm", "-d", "cpu", "-m", "2", "-k", "3", "-n", "2", "--out",
+				  "/nonexistent-dir/y.npy", NULL };
+	cli(&res, bad_out, NULL);
+	cr_expect_eq(res.status, 1, "unwritable --out: exit %d; stderr:\n%s", res.status, res.err);
+	cr_expect_not_null(strstr(res.err, "/nonexistent-dir/y.npy"), "stderr:\n%s", res.err);
+	spawn_result_free(&res);
+	scratch_remove();
+}
