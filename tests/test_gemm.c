@@ -90,7 +90,7 @@ ParameterizedTest(struct dev_param *p, gemm, random_shapes, .timeout = 900)
 	/* The functional model is fast: full sizes and K across chunks. The
 	 * RTL simulation gets smaller problems, a few K chunks included. */
 	const struct gemm_limits lim = is_sim(p->dev)
-		? (struct gemm_limits){ .max_dim = 300, .max_macs = 3000000, .long_k = 2100 }
+		? (struct gemm_limits){ .max_dim = 300, .max_macs = 12000000, .long_k = 2100 }
 		: (struct gemm_limits){ .max_dim = 300, .max_macs = 6000000, .long_k = 3000 };
 	char tag[96];
 	uint64_t seed;
