@@ -137,6 +137,7 @@ Test(errors, null_handles)
 	struct sampan_gemm g;
 	struct sampan_info info;
 	struct sampan_stats stats;
+	struct sampan_job *job = NULL;
 	struct sampan_buffer *buf = NULL;
 
 	memset(&g, 0, sizeof(g));
@@ -146,7 +147,11 @@ Test(errors, null_handles)
 	EXPECT_ERROR(sampan_get_info(NULL, &info), SAMPAN_ERROR_INVALID, "get_info(NULL)");
 	EXPECT_ERROR(sampan_get_info(dev, NULL), SAMPAN_ERROR_INVALID, "get_info(dev, NULL)");
 	EXPECT_ERROR(sampan_get_stats(dev, NULL), SAMPAN_ERROR_INVALID, "get_stats(dev, NULL)");
-	(void)stats;
+	EXPECT_ERROR(sampan_get_stats(NULL, &stats), SAMPAN_ERROR_INVALID, "get_stats(NULL)");
+	EXPECT_ERROR(sampan_gemm_submit(dev, &g, NULL), SAMPAN_ERROR_INVALID, "submit(NULL job)");
+	EXPECT_ERROR(sampan_job_wait(NULL, 0), SAMPAN_ERROR_INVALID, "job_wait(NULL)");
+	EXPECT_ERROR(sampan_job_stats(NULL, &stats), SAMPAN_ERROR_INVALID, "job_stats(NULL)");
+	sampan_job_destroy(job); /* NULL is a no-op */
 	EXPECT_ERROR(sampan_buffer_create(dev, 16, NULL), SAMPAN_ERROR_INVALID,
 		     "buffer_create(NULL out)");
 	EXPECT_ERROR(sampan_buffer_create(dev, 0, &buf), SAMPAN_ERROR_INVALID,

@@ -13,7 +13,6 @@
 #include <unistd.h>
 
 #include "gemm_case.h"
-#include "ref.h"
 #include "sampan.h"
 #include "util.h"
 
