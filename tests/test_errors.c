@@ -6,6 +6,7 @@
  */
 #include <criterion/criterion.h>
 #include <criterion/parameterized.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -474,4 +475,74 @@ Test(errors, two_sim_cards_at_once, .timeout = 300)
 	sampan_close(d1);
 	for (int i = 0; i < 20; i++)
 		sampan_close(open_dev(i & 1 ? "sim" : "cpu"));
+}
+
+/* ------------------------------------------------------- threads */
+
+struct worker {
+	char dev[16];
+	uint64_t seed;
+	int wrong;        /* problems with a wrong result or an error */
+	int error_ok;     /* the thread's own error was reported to it */
+};
+
+static void *worker_main(void *arg)
+{
+	struct worker *wk = arg;
+	struct sampan_device *dev = NULL;
+	struct rng r;
+	int8_t a[9 * 33], w[13 * 33];
+	int32_t out[9 * 13], bias[13];
+	struct sampan_gemm g = { .m = 9, .k = 33, .n = 13, .a = a, .w = w, .bias = bias,
+				 .lo = -128, .hi = 127, .raw = 1, .out = out };
+
+	if (sampan_open(&dev, wk->dev) != SAMPAN_OK) {
+		wk->wrong = -1;
+		return NULL;
+	}
+	rng_init(&r, wk->seed);
+	for (int i = 0; i < 20; i++) {
+		fill_i8(&r, a, sizeof(a), FILL_RANDOM);
+		fill_i8(&r, w, sizeof(w), FILL_RANDOM);
+		for (int n = 0; n < 13; n++)
+			bias[n] = (int32_t)rng_range(&r, -1000, 1000);
+		g.za = (int32_t)rng_range(&r, -128, 127);
+		if (sampan_gemm(dev, &g) != SAMPAN_OK) {
+			wk->wrong++;
+			continue;
+		}
+		for (int m = 0; m < 9; m++)
+			for (int n = 0; n < 13; n++)
+				if (out[m * 13 + n] !=
+				    ref_dot(a + m * 33, 1, w + n * 33, 1, 33, g.za, bias[n])) {
+					wk->wrong++;
+					m = 9;
+					break;
+				}
+	}
+	g.m = 0;
+	wk->error_ok = sampan_gemm(dev, &g) == SAMPAN_ERROR_INVALID && sampan_last_error()[0];
+	sampan_close(dev);
+	return NULL;
+}
+
+/* Devices used from several threads at once, one per thread, give right
+ * results; sampan_last_error() is per thread. */
+Test(errors, one_device_per_thread, .timeout = 300)
+{
+	struct worker wk[4] = { { "sim", 1, 0, 0 }, { "cpu", 2, 0, 0 }, { "sim", 3, 0, 0 },
+				{ "cpu", 4, 0, 0 } };
+	pthread_t th[4];
+
+	for (int i = 0; i < 4; i++)
+		cr_assert_eq(pthread_create(&th[i], NULL, worker_main, &wk[i]), 0);
+	for (int i = 0; i < 4; i++)
+		pthread_join(th[i], NULL);
+	for (int i = 0; i < 4; i++) {
+		cr_expect_eq(wk[i].wrong, 0, "thread %d (%s): %d problems wrong", i, wk[i].dev,
+			     wk[i].wrong);
+		cr_expect(wk[i].error_ok, "thread %d (%s): its error was not reported", i,
+			  wk[i].dev);
+	}
+	cr_expect_str_eq(sampan_last_error(), "", "the main thread sees another thread's error");
 }
