@@ -130,7 +130,9 @@ ParameterizedTestParameters(gemm, edge_shapes)
 	static struct dev_param params[] = { { "cpu", 0 },
 					     { "sim", 0 },
 					     { "cpu:rows=4,cols=4,k_depth=64,slots=2", 0 },
-					     { "cpu:rows=16,cols=8,k_depth=1024,entries=1", 0 } };
+					     { "cpu:rows=16,cols=8,k_depth=1024,entries=1", 0 },
+					     /* a bus width the memory cannot fill in whole beats */
+					     { "sim:bw=3,latency=7", 0 } };
 
 	return cr_make_param_array(struct dev_param, params, COUNT(params));
 }
