@@ -17,6 +17,7 @@
 static const struct backend_ops *const backends[] = {
     &sim_backend,
     &cpu_backend,
+    &xrt_backend,
 };
 
 #define N_BACKENDS (sizeof(backends) / sizeof(backends[0]))
