@@ -191,14 +191,12 @@ sim-coverage: $(SIM_LIB_COV) $(SIM_GEMM)
 
 # --------------------------------------------------------------- simspeed
 
-# Simulated cycles per second of the AXI top on one workload, under
-# Verilator (this library, through ssim_gemm) and Icarus (sim/tb/sampan_tb.v,
-# the same command list): a ROWS x K_DEPTH x 4*COLS requantized GEMM,
-# repeated. Wall time of the Icarus side includes vvp start-up.
+# Simulated cycles per second of the AXI top under Verilator and Icarus on
+# the same command list (see sim/simspeed.sh); figures in build/simspeed.json.
 SIM_TB_VVP := $(SIM_DIR)/icarus/$(SIM_SIZE)/sampan_tb.vvp
 SIMSPEED_KT ?= 1024
-SIMSPEED_VERILATOR_REPS ?= 40
-SIMSPEED_ICARUS_REPS ?= 1
+SIMSPEED_VERILATOR_RUNS ?= 200
+SIMSPEED_ICARUS_SECONDS ?= 40
 
 $(SIM_TB_VVP): sim/tb/sampan_tb.v $(RTL_SRCS) | $(DEPS_STAMP)
 	$(call msg,IVERILOG,$@)
@@ -207,30 +205,5 @@ $(SIM_TB_VVP): sim/tb/sampan_tb.v $(RTL_SRCS) | $(DEPS_STAMP)
 
 .PHONY: simspeed
 simspeed: $(SIM_LIB) $(SIM_GEMM) $(SIM_TB_VVP)
-	$(Q)vl=$$($(SIM_GEMM) --lib $(SIM_LIB) -m $(ROWS) -k $(SIMSPEED_KT) -n $$((4 * $(COLS))) --seed 1 \
-	    --repeat $(SIMSPEED_VERILATOR_REPS) --json) || exit 1; \
-	get() { sed -n "s/.*\"$$1\": \([0-9.]*\).*/\1/p"; }; \
-	vl_cyc=$$(echo "$$vl" | get sim_cycles); vl_s=$$(echo "$$vl" | get wall_seconds); \
-	vl_dev=$$(echo "$$vl" | get cycles); \
-	t0=$$(date +%s.%N); \
-	iv=$$($(VVP) -n $(SIM_TB_VVP) +reps=$(SIMSPEED_ICARUS_REPS)) || exit 1; \
-	t1=$$(date +%s.%N); \
-	iv_cyc=$$(echo "$$iv" | sed -n 's/^SIMSPEED cycles=\([0-9]*\).*/\1/p'); \
-	iv_dev=$$(echo "$$iv" | sed -n 's/^SIMSPEED.* device_cycles=\([0-9]*\).*/\1/p'); \
-	[ -n "$$iv_cyc" ] || { echo "simspeed: the Icarus testbench did not finish: $$iv" >&2; exit 1; }; \
-	awk -v vc=$$vl_cyc -v vs=$$vl_s -v vd=$$vl_dev -v ic=$$iv_cyc -v t0=$$t0 -v t1=$$t1 -v id=$$iv_dev \
-	    -v m=$(ROWS) -v k=$(SIMSPEED_KT) -v n=$$((4 * $(COLS))) -v size=$(SIM_SIZE) \
-	    -v vr=$(SIMSPEED_VERILATOR_REPS) -v ir=$(SIMSPEED_ICARUS_REPS) 'BEGIN { \
-	  is = t1 - t0; vcps = vc / vs; icps = ic / is; \
-	  printf "simspeed: %s array, GEMM %dx%dx%d (%d device cycles per run under Verilator, %d under Icarus)\n", \
-	    size, m, k, n, vd, id; \
-	  printf "simspeed: Verilator %.0f cycles/s (%d cycles in %.2f s)\n", vcps, vc, vs; \
-	  printf "simspeed: Icarus    %.0f cycles/s (%d cycles in %.2f s)\n", icps, ic, is; \
-	  printf "simspeed: Verilator/Icarus = %.1f\n", vcps / icps; \
-	  printf "{\"array\": \"%s\", \"workload\": {\"m\": %d, \"k\": %d, \"n\": %d}, ", size, m, k, n > "build/simspeed.json"; \
-	  printf "\"verilator\": {\"runs\": %d, \"cycles\": %d, \"seconds\": %.3f, \"cycles_per_second\": %.0f, \"device_cycles_per_run\": %d}, ", \
-	    vr, vc, vs, vcps, vd > "build/simspeed.json"; \
-	  printf "\"icarus\": {\"runs\": %d, \"cycles\": %d, \"seconds\": %.3f, \"cycles_per_second\": %.0f, \"device_cycles_per_run\": %d}, ", \
-	    ir, ic, is, icps, id > "build/simspeed.json"; \
-	  printf "\"ratio\": %.2f}\n", vcps / icps > "build/simspeed.json"; }'
-	@echo "simspeed: figures in build/simspeed.json"
+	$(Q)sim/simspeed.sh $(SIM_GEMM) $(SIM_LIB) $(SIM_TB_VVP) $(ROWS) $(COLS) $(SIMSPEED_KT) \
+	  $(SIMSPEED_VERILATOR_RUNS) $(SIMSPEED_ICARUS_SECONDS) build/simspeed.json

@@ -12,8 +12,11 @@
 // AR, one beat per cycle on R and on W (not shared), WSTRB honoured, B
 // LATENCY cycles after the last W beat. Every output is registered.
 //
-// Prints `SIMSPEED cycles=<simulated> device_cycles=<CYCLES of the last run>`.
-// Plusargs: +reps=N (default 1).
+// Prints `SIMSPEED cycles=<cycles simulated> device_cycles=<CYCLES of the
+// last run> runs=<runs>` at the end.
+// Plusargs: +reps=N (default 1); +progress prints (and flushes)
+// `SIMSPEED_PROGRESS cycles=<n>` every cycle, so that a run stopped from
+// outside after a time limit still tells how far it got.
 module sampan_tb #(
     parameter ROWS = 16,          // array rows of the DUT
     parameter COLS = 16,          // array columns of the DUT
@@ -215,11 +218,13 @@ module sampan_tb #(
         end
     endtask
 
-    integer reps, r, i, n, c, start;
+    integer reps, r, i, n, c;
+    reg progress;
     reg [31:0] v, status, cmds, dev_lo;
     reg [63:0] wa;
     initial begin
         if (!$value$plusargs("reps=%d", reps)) reps = 1;
+        progress = $test$plusargs("progress");
         for (i = 0; i < MEM_WORDS; i = i + 1)
             mem[i] = {B*8{1'b0}};
         for (i = ADDR_A / B; i < ADDR_OUT / B; i = i + 1)
@@ -256,7 +261,6 @@ module sampan_tb #(
         axil_write(8'h10, ADDR_CMD[31:0]);
         axil_write(8'h14, ADDR_CMD[63:32]);
         axil_write(8'h18, NCMD);
-        start = cycle;
         for (r = 0; r < reps; r = r + 1) begin
             axil_write(8'h00, 1);
             for (i = 0; i < 100000000 && !interrupt; i = i + 1)
@@ -271,8 +275,14 @@ module sampan_tb #(
                 $finish;
             end
         end
-        $display("SIMSPEED cycles=%0d device_cycles=%0d reps=%0d", cycle - start, dev_lo, reps);
+        $display("SIMSPEED cycles=%0d device_cycles=%0d runs=%0d", cycle, dev_lo, reps);
         $finish;
     end
+
+    always @(posedge clk)
+        if (progress) begin
+            $display("SIMSPEED_PROGRESS cycles=%0d", cycle);
+            $fflush;
+        end
 endmodule
 `resetall
