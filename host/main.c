@@ -17,6 +17,7 @@ static const char main_help[] =
 	"  info      array size, buffers, bus and clock of a device\n"
 	"  gemm      one GEMM, from .npy files or random; --check against a reference\n"
 	"  bench     GEMM shapes -> cycles, utilization and its bound\n"
+	"  selftest  device conformance suite (JUnit/TAP for hardware-in-the-loop CI)\n"
 	"\n"
 	"'sampan COMMAND --help' describes each one. Every command that prints\n"
 	"figures takes --json and then prints one JSON object on stdout;\n"
@@ -34,6 +35,7 @@ static const struct {
 	{"info", cmd_info},
 	{"gemm", cmd_gemm},
 	{"bench", cmd_bench},
+	{"selftest", cmd_selftest},
 };
 
 int main(int argc, char **argv)

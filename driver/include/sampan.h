@@ -156,6 +156,25 @@ void sampan_job_destroy(struct sampan_job *job);
 /* Statistics of the last completed job on the device. */
 int sampan_get_stats(struct sampan_device *dev, struct sampan_stats *stats);
 
+/* ------------------------------------------------------------ diagnostics */
+
+/* Low-level access for conformance tests and board bring-up (`sampan
+ * selftest`), below the GEMM API: they bypass the driver's bookkeeping, so
+ * use them only while no job is in flight (else SAMPAN_ERROR_BUSY). */
+
+/* One 32-bit register at byte offset @off of the register map
+ * (rtl/ARCHITECTURE.md), with the hardware's side effects. */
+int sampan_reg_read(struct sampan_device *dev, uint32_t off, uint32_t *val);
+int sampan_reg_write(struct sampan_device *dev, uint32_t off, uint32_t val);
+
+/* Runs @count raw 16-byte commands that the caller wrote at device address
+ * @cmd_addr (e.g. sampan_buffer_address() of a buffer) and waits up to
+ * @timeout_ms (<= 0: 10 s). Returns SAMPAN_OK once the core has finished,
+ * whatever it reports, and writes its STATUS error code (0 = ok) and
+ * ERR_INDEX; SAMPAN_ERROR_TIMEOUT if it has not finished in time. */
+int sampan_run_commands(struct sampan_device *dev, uint64_t cmd_addr, uint32_t count,
+                        int timeout_ms, uint32_t *status, uint32_t *err_index);
+
 /* ---------------------------------------------------------------- reference */
 
 /* TFLite MultiplyByQuantizedMultiplier (SaturatingRoundingDoublingHighMul,
