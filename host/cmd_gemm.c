@@ -37,8 +37,10 @@ static const char gemm_help[] =
 	"      --json         print one JSON object on stdout\n"
 	"  -h, --help         this help\n"
 	"\n"
-	"Operands not given are random from the seed: A, W over all of int8,\n"
-	"bias, mult in [2^30, 2^31-1], shifts scaled to K, za, zo over int8.\n"
+	"Without --a/--w, operands are random from the seed: A, W over all of\n"
+	"int8, bias, mult in [2^30, 2^31-1], shifts scaled to K, za, zo over\n"
+	"int8. With them, --a and --w go together, bias and zero points not\n"
+	"given are 0, and requantizing needs --mult and --shift.\n"
 	"Exit status: 0 ok, 1 failure or mismatch, 2 usage error.\n";
 
 enum {
@@ -226,6 +228,16 @@ static int parse_args(int argc, char **argv, struct gemm_args *args, struct gemm
 	}
 	if (d->lo > d->hi)
 		return cli_usage_error("gemm", "--lo %d is above --hi %d", d->lo, d->hi);
+	/* Operand files are the user's data: nothing of it is made up. */
+	if (args->path_a || args->path_w) {
+		if (!args->path_a || !args->path_w)
+			return cli_usage_error("gemm", "%s needs %s too", args->path_a ? "--a" : "--w",
+					       args->path_a ? "--w" : "--a");
+		if (!d->raw && (!args->path_mult || !args->path_shift))
+			return cli_usage_error("gemm", "requantizing operand files needs --mult and "
+						       "--shift (or --raw)");
+		d->from_files = true;
+	}
 	return CLI_EXIT_OK;
 }
 

@@ -62,6 +62,12 @@ int gemm_data_fill(struct gemm_data *d, uint64_t seed)
 	cli_rng_seed(&root, seed);
 	for (int i = 0; i < S_COUNT; i++)
 		cli_rng_seed(&r[i], cli_rng_next(&root));
+	if (d->from_files) {
+		d->bias = d->bias ? d->bias : calloc(n ? n : 1, sizeof(*d->bias));
+		if (!d->bias)
+			return SAMPAN_ERROR_NO_MEM;
+		d->za_set = d->zo_set = true; /* 0 unless given */
+	}
 	if (!d->za_set)
 		d->za = (int32_t)cli_rng_range(&r[S_ZERO_POINTS], -128, 127);
 	if (!d->zo_set)

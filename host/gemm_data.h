@@ -28,6 +28,7 @@ struct gemm_data {
 	int32_t lo, hi;  /* output clamp */
 	bool za_set, zo_set; /* given by the user; otherwise drawn from the seed */
 	bool raw;        /* int32 accumulators out instead of requantized int8 */
+	bool from_files; /* A and W came from files: defaults are 0, not random */
 	void *out;       /* (M, N) row-major: int32_t if raw, else int8_t */
 };
 
@@ -35,7 +36,7 @@ struct gemm_data {
 uint64_t gemm_out_bytes(int64_t m, int64_t n, bool raw);
 
 /* Fills every operand still NULL (and za, zo unless set) with random
- * values from @seed, and allocates out. Each operand has its own stream,
+ * values from @seed, or with zeros when d->from_files, and allocates out. Each operand has its own stream,
  * so an operand's values depend only on the seed and the shape, not on
  * which others came from files. Returns SAMPAN_OK or SAMPAN_ERROR_NO_MEM. */
 int gemm_data_fill(struct gemm_data *d, uint64_t seed);
