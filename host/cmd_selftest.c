@@ -762,7 +762,8 @@ static bool write_reports(const char *junit, const char *tap, bool json, const c
 
 /* ---------------------------------------------------- command */
 
-/* Errors of sampan_open() that mean "no such device here": skip. */
+/* Errors of sampan_open() that mean "no such device here": skip. An XRT
+ * card that is there but busy, or broken, is a failure instead. */
 static bool device_absent(int err)
 {
 	return err == SAMPAN_ERROR_NO_DEVICE || err == SAMPAN_ERROR_LIBRARY;
@@ -816,7 +817,10 @@ int cmd_selftest(int argc, char **argv)
 		const char *why = sampan_last_error()[0] ? sampan_last_error() : sampan_strerror(err);
 		char skip[600];
 
-		if (err == SAMPAN_ERROR_INVALID) {
+		/* A name no backend knows is a typo, not an absent board: it
+		 * must not pass CI as a skip. */
+		if (err == SAMPAN_ERROR_INVALID ||
+		    (err == SAMPAN_ERROR_NO_DEVICE && !strncmp(why, "unknown device", 14))) {
 			cli_error("selftest: %s", why);
 			return CLI_EXIT_USAGE;
 		}

@@ -28,3 +28,33 @@ bench: cli sim
 	$(Q)mv build/bench.json.tmp build/bench.json
 	@echo "bench: figures in build/bench.json"
 	$(Q)if $(MAKE) -n simspeed >/dev/null 2>&1; then $(MAKE) --no-print-directory simspeed; fi
+
+# ------------------------------------------------------------ hil
+# Hardware-in-the-loop: the conformance suite (`sampan selftest`) on one
+# device, `make hil DEVICE=xrt:0` (default sim). The JUnit XML and TAP
+# results stay in build/hil/<device>.junit.xml and .tap (device name with
+# ':' ',' '=' '/' turned into '_'). A device that is absent (selftest exits
+# 77: no board, no XRT) prints SKIPPED and succeeds; any failure fails.
+# `make hil-ci` runs it on sim and, when this build has it, on sim-usb.
+DEVICE      ?= sim
+HIL_DIR     := build/hil
+HIL_CI_DEVS := sim sim-usb
+
+.PHONY: hil hil-ci
+hil: cli sim
+	$(Q)mkdir -p $(HIL_DIR)
+	$(Q)f=$(HIL_DIR)/$$(printf '%s' '$(DEVICE)' | tr -c 'A-Za-z0-9._-' '_'); \
+	rc=0; $(SAMPAN_CLI) selftest -d '$(DEVICE)' --junit $$f.junit.xml --tap $$f.tap || rc=$$?; \
+	case $$rc in \
+	  0) echo "hil: $(DEVICE): PASSED ($$f.junit.xml, $$f.tap)";; \
+	  77) echo "hil: $(DEVICE): SKIPPED (device absent)";; \
+	  *) echo "hil: $(DEVICE): FAILED (exit $$rc; $$f.junit.xml, $$f.tap)"; exit 1;; \
+	esac
+
+hil-ci: cli sim
+	$(Q)for d in $(HIL_CI_DEVS); do \
+	  if [ $$d != sim ] && ! $(SAMPAN_CLI) devices | grep -q "^$$d "; then \
+	    echo "hil: $$d: not in this build, not run"; continue; \
+	  fi; \
+	  $(MAKE) --no-print-directory hil DEVICE=$$d || exit 1; \
+	done
