@@ -45,7 +45,7 @@ ALL_LDFLAGS = $(SAN_FLAGS) $(LDFLAGS)
 # installed; otherwise the exact apt command is printed.
 
 DEPS_PKGS := build-essential pkg-config verilator yosys iverilog \
-             libcriterion-dev libusb-1.0-0-dev lcov
+             libcriterion-dev libusb-1.0-0-dev lcov libxml2-utils tcl
 DEPS_STAMP := build/.deps-ok
 
 .PHONY: deps
@@ -70,6 +70,7 @@ $(DEPS_STAMP):
 # --------------------------------------------------------------- fragments
 
 include rtl/rtl.mk
+include rtl/vitis/vitis.mk
 include sim/sim.mk
 include driver/driver.mk
 include host/host.mk
