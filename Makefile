@@ -45,7 +45,8 @@ ALL_LDFLAGS = $(SAN_FLAGS) $(LDFLAGS)
 # installed; otherwise the exact apt command is printed.
 
 DEPS_PKGS := build-essential pkg-config verilator yosys iverilog \
-             libcriterion-dev libusb-1.0-0-dev lcov libxml2-utils tcl
+             libcriterion-dev libusb-1.0-0-dev lcov libxml2-utils tcl \
+             protobuf-c-compiler libprotobuf-c-dev python3-onnx libonnx-testdata
 DEPS_STAMP := build/.deps-ok
 
 .PHONY: deps

@@ -27,6 +27,7 @@ int cmd_info(int argc, char **argv);
 int cmd_gemm(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 int cmd_selftest(int argc, char **argv);
+int cmd_run(int argc, char **argv);
 
 /* ---------------------------------------------------------------- messages */
 

@@ -2,16 +2,20 @@
 # against libsampan; and `make bench`.
 
 HOST_SRCS := host/main.c host/cli.c host/cmd_devices.c host/cmd_gemm.c \
-             host/cmd_bench.c host/cmd_selftest.c host/gemm_data.c host/npy.c host/ref.c
+             host/cmd_bench.c host/cmd_selftest.c host/gemm_data.c host/npy.c host/ref.c \
+             host/cmd_run.c
 HOST_OBJS := $(HOST_SRCS:host/%.c=$(BUILD)/host/%.o)
 SAMPAN_CLI := $(BUILD)/sampan
 
 .PHONY: cli bench
 cli: $(SAMPAN_CLI)
 
-$(SAMPAN_CLI): $(HOST_OBJS) $(LIBSAMPAN_A)
+# ONNX import and runtime: $(ONNX_LIB), $(ONNX_LIBS).
+include host/onnx/onnx.mk
+
+$(SAMPAN_CLI): $(HOST_OBJS) $(ONNX_LIB) $(LIBSAMPAN_A)
 	$(call msg,LD,$@)
-	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $(HOST_OBJS) $(LIBSAMPAN_A) $(LIBSAMPAN_LIBS) -lm
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $(HOST_OBJS) $(ONNX_LIB) $(LIBSAMPAN_A) $(LIBSAMPAN_LIBS) $(ONNX_LIBS) -lm
 
 $(BUILD)/host/%.o: host/%.c | $(DEPS_STAMP)
 	$(call msg,CC,$@)

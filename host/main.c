@@ -18,6 +18,7 @@ static const char main_help[] =
 	"  gemm      one GEMM, from .npy files or random; --check against a reference\n"
 	"  bench     GEMM shapes -> cycles, utilization and its bound\n"
 	"  selftest  device conformance suite (JUnit/TAP for hardware-in-the-loop CI)\n"
+	"  run       one inference of a quantized ONNX model\n"
 	"\n"
 	"'sampan COMMAND --help' describes each one. Every command that prints\n"
 	"figures takes --json and then prints one JSON object on stdout;\n"
@@ -36,6 +37,7 @@ static const struct {
 	{"gemm", cmd_gemm},
 	{"bench", cmd_bench},
 	{"selftest", cmd_selftest},
+	{"run", cmd_run},
 };
 
 int main(int argc, char **argv)

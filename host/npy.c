@@ -31,12 +31,28 @@ static const char npy_magic[6] = {'\x93', 'N', 'U', 'M', 'P', 'Y'};
 
 const char *npy_dtype_name(enum npy_dtype dtype)
 {
-	return dtype == NPY_INT8 ? "|i1" : "<i4";
+	switch (dtype) {
+	case NPY_INT8: return "|i1";
+	case NPY_UINT8: return "|u1";
+	case NPY_FLOAT32: return "<f4";
+	default: return "<i4";
+	}
 }
 
 static size_t dtype_size(enum npy_dtype dtype)
 {
-	return dtype == NPY_INT8 ? 1 : 4;
+	return dtype == NPY_INT8 || dtype == NPY_UINT8 ? 1 : 4;
+}
+
+/* How a dtype is named in messages. */
+static const char *dtype_word(enum npy_dtype dtype)
+{
+	switch (dtype) {
+	case NPY_INT8: return "int8";
+	case NPY_UINT8: return "uint8";
+	case NPY_FLOAT32: return "little-endian float32";
+	default: return "little-endian int32";
+	}
 }
 
 static int fail(char *err, size_t err_size, int code, const char *fmt, ...)
@@ -251,13 +267,18 @@ static const char *parse_header(const char *text, size_t len, struct npy_header 
 	return NULL;
 }
 
-/* Whether a descr string names @dtype. */
-static bool descr_matches(const char *descr, enum npy_dtype dtype)
+/* The dtype a descr string names, or -1. */
+static int descr_dtype(const char *descr)
 {
-	if (dtype == NPY_INT8)
-		return strcmp(descr, "|i1") == 0 || strcmp(descr, "<i1") == 0 ||
-		       strcmp(descr, "i1") == 0;
-	return strcmp(descr, "<i4") == 0;
+	if (strcmp(descr, "|i1") == 0 || strcmp(descr, "<i1") == 0 || strcmp(descr, "i1") == 0)
+		return NPY_INT8;
+	if (strcmp(descr, "|u1") == 0 || strcmp(descr, "<u1") == 0 || strcmp(descr, "u1") == 0)
+		return NPY_UINT8;
+	if (strcmp(descr, "<i4") == 0)
+		return NPY_INT32;
+	if (strcmp(descr, "<f4") == 0)
+		return NPY_FLOAT32;
+	return -1;
 }
 
 /* ------------------------------------------------------------------ read */
@@ -272,8 +293,9 @@ static const char *ndim_word(int ndim)
 	return ndim == 1 ? "a vector" : "a matrix";
 }
 
-int npy_read(const char *path, enum npy_dtype dtype, int ndim, struct npy_array *arr, char *err,
-	     size_t err_size)
+/* npy_read with @dtype -1 or @ndim -1 meaning any. */
+static int read_array(const char *path, int want_dtype, int ndim, struct npy_array *arr,
+		      char *err, size_t err_size)
 {
 	unsigned char pre[12];
 	struct npy_header h;
@@ -281,7 +303,8 @@ int npy_read(const char *path, enum npy_dtype dtype, int ndim, struct npy_array 
 	const char *msg;
 	char *text = NULL;
 	unsigned char *data = NULL;
-	size_t pre_len, hdr_len, count = 1, bytes, item = dtype_size(dtype);
+	size_t pre_len, hdr_len, count = 1, bytes, item;
+	enum npy_dtype dtype;
 	uint64_t remaining;
 	FILE *f;
 	int ret;
@@ -338,19 +361,32 @@ int npy_read(const char *path, enum npy_dtype dtype, int ndim, struct npy_array 
 			   msg);
 		goto err_free_text;
 	}
-	if (!descr_matches(h.descr, dtype)) {
+	if (want_dtype >= 0 && descr_dtype(h.descr) != want_dtype) {
 		ret = fail(err, err_size, SAMPAN_ERROR_INVALID,
 			   "%s: dtype '%s', expected %s ('%s')", path, h.descr,
-			   dtype == NPY_INT8 ? "int8" : "little-endian int32",
-			   npy_dtype_name(dtype));
+			   dtype_word(want_dtype), npy_dtype_name(want_dtype));
 		goto err_free_text;
 	}
+	if (descr_dtype(h.descr) < 0) {
+		ret = fail(err, err_size, SAMPAN_ERROR_INVALID,
+			   "%s: dtype '%s' is not supported (int8, uint8, int32, float32 are)",
+			   path, h.descr);
+		goto err_free_text;
+	}
+	dtype = (enum npy_dtype)descr_dtype(h.descr);
+	item = dtype_size(dtype);
 	if (h.fortran_order) {
 		ret = fail(err, err_size, SAMPAN_ERROR_INVALID,
 			   "%s: Fortran-order arrays are not supported (save in C order)", path);
 		goto err_free_text;
 	}
-	if (h.ndim != ndim) {
+	if (ndim < 0 && h.ndim > NPY_MAX_DIMS) {
+		ret = fail(err, err_size, SAMPAN_ERROR_INVALID,
+			   "%s: %d dimensions, at most %d are supported", path, h.ndim,
+			   NPY_MAX_DIMS);
+		goto err_free_text;
+	}
+	if (ndim >= 0 && h.ndim != ndim) {
 		ret = fail(err, err_size, SAMPAN_ERROR_INVALID,
 			   "%s: %d-dimensional array, expected %s (%d dimension%s)", path, h.ndim,
 			   ndim_word(ndim), ndim, ndim == 1 ? "" : "s");
@@ -388,7 +424,7 @@ int npy_read(const char *path, enum npy_dtype dtype, int ndim, struct npy_array 
 		ret = fail(err, err_size, SAMPAN_ERROR_IO, "%s: read error in the data", path);
 		goto err_free_data;
 	}
-	if (dtype == NPY_INT32) {
+	if (item == 4) {
 		for (size_t i = 0; i < count; i++) {
 			int32_t v = (int32_t)load_le32(data + 4 * i);
 
@@ -414,6 +450,17 @@ err_close:
 	return ret;
 }
 
+int npy_read(const char *path, enum npy_dtype dtype, int ndim, struct npy_array *arr, char *err,
+	     size_t err_size)
+{
+	return read_array(path, (int)dtype, ndim, arr, err, err_size);
+}
+
+int npy_read_any(const char *path, struct npy_array *arr, char *err, size_t err_size)
+{
+	return read_array(path, -1, -1, arr, err, err_size);
+}
+
 void npy_array_destroy(struct npy_array *arr)
 {
 	if (!arr)
@@ -424,19 +471,21 @@ void npy_array_destroy(struct npy_array *arr)
 
 /* ----------------------------------------------------------------- write */
 
-/* Writes the data of @count elements, int32 as little-endian. */
+/* Writes the data of @count elements, 4-byte ones as little-endian. */
 static bool write_data(FILE *f, enum npy_dtype dtype, const void *data, size_t count)
 {
 	unsigned char buf[4096];
-	const int32_t *v = data;
+	const unsigned char *v = data;
 
-	if (dtype == NPY_INT8)
+	if (dtype_size(dtype) == 1)
 		return fwrite(data, 1, count, f) == count;
 	for (size_t i = 0; i < count;) {
 		size_t n = 0;
 
 		for (; i < count && n < sizeof(buf); i++, n += 4) {
-			uint32_t u = (uint32_t)v[i];
+			uint32_t u;
+
+			memcpy(&u, v + 4 * i, 4);
 
 			buf[n] = (unsigned char)u;
 			buf[n + 1] = (unsigned char)(u >> 8);
@@ -452,28 +501,29 @@ static bool write_data(FILE *f, enum npy_dtype dtype, const void *data, size_t c
 int npy_write(const char *path, enum npy_dtype dtype, int ndim, const int64_t *shape,
 	      const void *data, char *err, size_t err_size)
 {
-	char hdr[192], *tmp;
-	size_t count = 1;
+	char hdr[512], dims[256], *tmp;
+	size_t count = 1, dlen = 0;
 	int len, fd, ret;
 	mode_t mask;
 	FILE *f;
 
-	if (ndim < 1 || ndim > NPY_MAX_DIMS)
+	if (ndim < 0 || ndim > NPY_MAX_DIMS)
 		return fail(err, err_size, SAMPAN_ERROR_INVALID, "%s: cannot write %d dimensions",
 			    path, ndim);
-	for (int i = 0; i < ndim; i++)
+	dims[0] = '\0';
+	for (int i = 0; i < ndim; i++) {
 		count *= (size_t)shape[i];
+		dlen += (size_t)snprintf(dims + dlen, sizeof(dims) - dlen, "%s%lld%s",
+					 i ? " " : "", (long long)shape[i],
+					 i + 1 < ndim || ndim == 1 ? "," : "");
+	}
 
-	/* Version 1.0: the dict of a 1- or 2-dimensional shape always fits
-	 * its 16-bit length. Pad so that the data starts 64-byte aligned. */
-	if (ndim == 1)
-		len = snprintf(hdr + 10, sizeof(hdr) - 10,
-			       "{'descr': '%s', 'fortran_order': False, 'shape': (%lld,), }",
-			       npy_dtype_name(dtype), (long long)shape[0]);
-	else
-		len = snprintf(hdr + 10, sizeof(hdr) - 10,
-			       "{'descr': '%s', 'fortran_order': False, 'shape': (%lld, %lld), }",
-			       npy_dtype_name(dtype), (long long)shape[0], (long long)shape[1]);
+	/* Version 1.0: the dict of at most NPY_MAX_DIMS dimensions always
+	 * fits its 16-bit length. Pad so that the data starts 64-byte
+	 * aligned. */
+	len = snprintf(hdr + 10, sizeof(hdr) - 10,
+		       "{'descr': '%s', 'fortran_order': False, 'shape': (%s), }",
+		       npy_dtype_name(dtype), dims);
 	while ((10 + len + 1) % 64 != 0)
 		hdr[10 + len++] = ' ';
 	hdr[10 + len++] = '\n';

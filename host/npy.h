@@ -2,9 +2,10 @@
  * npy.h - reading and writing NumPy .npy files, the operand and result
  * format of `sampan gemm`.
  *
- * Only what the CLI needs: little-endian int8 ('|i1', '<i1') and int32
- * ('<i4') arrays of one or two dimensions in C order, format versions 1.0,
- * 2.0 and 3.0. Every field of a file is validated; a malformed file of any
+ * Only what the CLI needs: int8 ('|i1'), little-endian int32 ('<i4') and,
+ * for model tensors (`sampan run`), uint8 ('|u1') and little-endian float32
+ * ('<f4') arrays of up to NPY_MAX_DIMS dimensions in C order, format
+ * versions 1.0, 2.0 and 3.0. Every field of a file is validated; a malformed file of any
  * content fails with a message, never a crash.
  */
 #ifndef SAMPAN_HOST_NPY_H
@@ -14,11 +15,13 @@
 #include <stdint.h>
 
 enum npy_dtype {
-	NPY_INT8,  /* '|i1' */
-	NPY_INT32, /* '<i4' */
+	NPY_INT8,    /* '|i1' */
+	NPY_INT32,   /* '<i4' */
+	NPY_UINT8,   /* '|u1' */
+	NPY_FLOAT32, /* '<f4' */
 };
 
-#define NPY_MAX_DIMS 2
+#define NPY_MAX_DIMS 8
 
 /* An array read from a file. data holds count elements of dtype in C
  * order, in host representation. */
@@ -42,11 +45,16 @@ const char *npy_dtype_name(enum npy_dtype dtype);
 int npy_read(const char *path, enum npy_dtype dtype, int ndim, struct npy_array *arr, char *err,
 	     size_t err_size);
 
+/* Reads @path whatever its dtype (one of enum npy_dtype) and number of
+ * dimensions (0 to NPY_MAX_DIMS, none of them zero); otherwise as
+ * npy_read. */
+int npy_read_any(const char *path, struct npy_array *arr, char *err, size_t err_size);
+
 /* Releases what npy_read allocated. NULL is a no-op. */
 void npy_array_destroy(struct npy_array *arr);
 
 /* Writes @data (C order, host representation, product of @shape elements
- * of @dtype) to @path as a .npy file. The file is written under a
+ * of @dtype, 0 to NPY_MAX_DIMS dimensions) to @path as a .npy file. The file is written under a
  * temporary name in the same directory and renamed into place, so @path
  * either keeps its old content or gets the whole new one. Returns
  * SAMPAN_OK, SAMPAN_ERROR_IO or SAMPAN_ERROR_INVALID with a message in

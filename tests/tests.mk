@@ -18,7 +18,8 @@ TEST_DESTDIR  := $(abspath $(BUILD)/test-install)
 TEST_INSTALL_BUILD := build/test-install-build
 TEST_JOBS     ?= 2
 
-TEST_NAMES := test_requant test_rtl_units test_gemm test_errors test_cli test_install
+TEST_NAMES := test_requant test_rtl_units test_gemm test_errors test_cli test_install \
+              test_onnx
 TESTS      ?= $(TEST_NAMES)
 TEST_BINS  := $(addprefix $(TEST_DIR)/,$(TEST_NAMES))
 
@@ -29,9 +30,16 @@ TEST_OBJS_test_gemm      := ref util gemm_case
 TEST_OBJS_test_errors    := ref util simdev
 TEST_OBJS_test_cli       := ref util json npyio spawn
 TEST_OBJS_test_install   := ref spawn
+TEST_OBJS_test_onnx      :=
 
 # Binaries that call the sim C ABI directly link the library in place.
 TEST_SIM_USERS := test_rtl_units test_errors
+
+# Archives a binary links before libsampan, and their libraries.
+TEST_ARCHIVES_test_onnx := $(ONNX_LIB)
+TEST_LDLIBS_test_onnx   := $(ONNX_LIBS)
+$(TEST_DIR)/test_onnx.o: TEST_CFLAGS += $(ONNX_CFLAGS)
+$(TEST_DIR)/test_onnx.o: | $(ONNX_GEN)/onnx.pb-c.h
 
 # Evaluated in recipes only, after `deps` has installed Criterion.
 TEST_CRITERION_CFLAGS = $(shell pkg-config --cflags criterion)
@@ -59,9 +67,9 @@ $(TEST_DIR)/%.o: tests/%.c $(TEST_SIZE_STAMP) | $(DEPS_STAMP)
 # $(call TEST_LINK_RULE,name)
 define TEST_LINK_RULE
 $(TEST_DIR)/$(1): $(TEST_DIR)/$(1).o $(addprefix $(TEST_DIR)/,$(addsuffix .o,$(TEST_OBJS_$(1)))) \
-                  $(LIBSAMPAN_A) $(if $(filter $(1),$(TEST_SIM_USERS)),$(SIM_LIB))
+                  $(TEST_ARCHIVES_$(1)) $(LIBSAMPAN_A) $(if $(filter $(1),$(TEST_SIM_USERS)),$(SIM_LIB))
 	$$(call msg,LD,$$@)
-	$$(Q)$$(CC) $$(ALL_LDFLAGS) -o $$@ $$(filter %.o %.a,$$^) $$(LIBSAMPAN_LIBS) \
+	$$(Q)$$(CC) $$(ALL_LDFLAGS) -o $$@ $$(filter %.o %.a,$$^) $$(LIBSAMPAN_LIBS) $(TEST_LDLIBS_$(1)) \
 	  $(if $(filter $(1),$(TEST_SIM_USERS)),$$(TEST_SIM_LDFLAGS)) $$(TEST_CRITERION_LIBS) -lm
 endef
 $(foreach t,$(TEST_NAMES),$(eval $(call TEST_LINK_RULE,$(t))))

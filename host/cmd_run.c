@@ -1,0 +1,324 @@
+/*
+ * cmd_run.c - `sampan run`: one inference of an ONNX model on a device,
+ * inputs from .npy files, the output tensor to a .npy file.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "npy.h"
+#include "onnx/onnx_model.h"
+#include "runtime/runtime.h"
+
+static const char run_help[] =
+	"usage: sampan run MODEL.onnx [-d DEV] [--input [NAME=]FILE.npy]... [options]\n"
+	"\n"
+	"Runs an ONNX model once on a device: the int8 products (QLinearMatMul,\n"
+	"MatMulInteger, QLinearConv, ConvInteger) on the array, the rest on the\n"
+	"host, bit-exact with the ONNX reference. A model with an op this runtime\n"
+	"does not execute is refused before anything runs, naming the op.\n"
+	"\n"
+	"  -d, --device DEV        device to use (default: sim); see 'sampan devices'\n"
+	"  -i, --input [NAME=]FILE a graph input as .npy (uint8, int8, int32 or\n"
+	"                          float32, of the type the model declares); once\n"
+	"                          per input, in the model's order or by NAME\n"
+	"  -o, --out FILE          write the (first) output tensor to a .npy file,\n"
+	"                          with its ONNX element type and shape\n"
+	"      --json              print one JSON object on stdout\n"
+	"  -h, --help              this help\n"
+	"\n"
+	"Prints each output's type and shape and the device figures: GEMM jobs,\n"
+	"cycles, MACs, utilization.\n"
+	"Exit status: 0 ok, 1 failure (bad model, input or device), 2 usage error.\n";
+
+enum { OPT_HELP = 1, OPT_DEVICE, OPT_INPUT, OPT_OUT, OPT_JSON };
+
+static const struct cli_option run_options[] = {
+	{"help", 'h', false, OPT_HELP},
+	{"device", 'd', true, OPT_DEVICE},
+	{"input", 'i', true, OPT_INPUT},
+	{"out", 'o', true, OPT_OUT},
+	{"json", 0, false, OPT_JSON},
+	{NULL, 0, false, 0},
+};
+
+#define RUN_MAX_INPUTS 16
+
+struct run_args {
+	const char *model;
+	const char *device;
+	const char *inputs[RUN_MAX_INPUTS];
+	int n_inputs;
+	const char *out;
+	bool json;
+};
+
+/* Returns an exit code, or -1 after printing the help. */
+static int parse_args(int argc, char **argv, struct run_args *a)
+{
+	struct cli_parser p;
+	const char *v;
+	int id = CLI_OPT_END;
+
+	cli_parser_init(&p, argc, argv);
+	for (;;) {
+		/* The one positional argument: the model. */
+		if (p.index < p.argc && p.argv[p.index][0] != '-' && !a->model) {
+			a->model = p.argv[p.index++];
+			continue;
+		}
+		id = cli_next_option(&p, run_options, &v);
+		if (id <= 0)
+			break;
+		switch (id) {
+		case OPT_HELP:
+			fputs(run_help, stdout);
+			return -1;
+		case OPT_DEVICE:
+			a->device = v;
+			break;
+		case OPT_INPUT:
+			if (a->n_inputs == RUN_MAX_INPUTS)
+				return cli_usage_error("run", "more than %d --input", RUN_MAX_INPUTS);
+			a->inputs[a->n_inputs++] = v;
+			break;
+		case OPT_OUT:
+			a->out = v;
+			break;
+		case OPT_JSON:
+			a->json = true;
+			break;
+		}
+	}
+	if (id == CLI_OPT_ERROR)
+		return CLI_EXIT_USAGE;
+	if (!a->model)
+		return cli_usage_error("run", "no model given");
+	return CLI_EXIT_OK;
+}
+
+/* The ONNX element type of a .npy dtype. */
+static enum onnx_dtype onnx_type_of(enum npy_dtype d)
+{
+	switch (d) {
+	case NPY_INT8: return ONNX_DT_INT8;
+	case NPY_UINT8: return ONNX_DT_UINT8;
+	case NPY_FLOAT32: return ONNX_DT_FLOAT;
+	default: return ONNX_DT_INT32;
+	}
+}
+
+/* Reads one .npy file into a tensor; exit code. */
+static int read_input(const char *path, struct onnx_tensor **t)
+{
+	struct npy_array arr;
+	char err[512];
+	int ret;
+
+	if (npy_read_any(path, &arr, err, sizeof(err)) != SAMPAN_OK) {
+		cli_error("%s", err);
+		return CLI_EXIT_FAIL;
+	}
+	ret = onnx_tensor_create(t, onnx_type_of(arr.dtype), arr.ndim, arr.shape);
+	if (ret) {
+		cli_error("%s: %s", path, ret == SAMPAN_ERROR_NO_MEM ? "out of memory" : "too large");
+		npy_array_destroy(&arr);
+		return CLI_EXIT_FAIL;
+	}
+	memcpy((*t)->data, arr.data, (*t)->count * onnx_dtype_size((*t)->dtype));
+	npy_array_destroy(&arr);
+	return CLI_EXIT_OK;
+}
+
+/* Lists the model's inputs on stderr, for usage errors. */
+static void list_inputs(const struct onnx_model *m)
+{
+	char shape[128];
+
+	for (int i = 0; i < m->n_inputs; i++) {
+		const struct onnx_value *v = &m->values[m->inputs[i]];
+
+		fprintf(stderr, "  input %d: %s, %s %s\n", i, v->name, onnx_dtype_name(v->dtype),
+			v->ndim < 0 ? "(any shape)" : onnx_shape_str(v->ndim, v->dims, shape, sizeof(shape)));
+	}
+}
+
+/* Matches the --input arguments to the model's inputs: NAME=FILE by name
+ * (when NAME is one of them), the others in order. Fills @files; returns
+ * an exit code. */
+static int bind_inputs(const struct onnx_model *m, const struct run_args *a, const char **files)
+{
+	int next = 0;
+
+	for (int i = 0; i < a->n_inputs; i++) {
+		const char *arg = a->inputs[i], *eq = strchr(arg, '=');
+		int slot = -1;
+
+		for (int j = 0; eq && j < m->n_inputs; j++) {
+			const char *name = m->values[m->inputs[j]].name;
+
+			if (strlen(name) == (size_t)(eq - arg) && strncmp(name, arg, (size_t)(eq - arg)) == 0)
+				slot = j;
+		}
+		if (slot >= 0) {
+			arg = eq + 1;
+		} else {
+			while (next < m->n_inputs && files[next])
+				next++;
+			slot = next;
+		}
+		if (slot >= m->n_inputs || files[slot]) {
+			cli_usage_error("run", "%s: the model has %d input%s, --input '%s' is one too many or names one twice",
+					m->path, m->n_inputs, m->n_inputs == 1 ? "" : "s", a->inputs[i]);
+			list_inputs(m);
+			return CLI_EXIT_USAGE;
+		}
+		files[slot] = arg;
+	}
+	for (int j = 0; j < m->n_inputs; j++) {
+		if (!files[j]) {
+			cli_usage_error("run", "%s: no --input for graph input '%s'", m->path,
+					m->values[m->inputs[j]].name);
+			list_inputs(m);
+			return CLI_EXIT_USAGE;
+		}
+	}
+	return CLI_EXIT_OK;
+}
+
+/* Writes @t to a .npy file; exit code. */
+static int write_output(const char *path, const struct onnx_tensor *t)
+{
+	enum npy_dtype d;
+	char err[512];
+
+	switch (t->dtype) {
+	case ONNX_DT_INT8: d = NPY_INT8; break;
+	case ONNX_DT_UINT8: d = NPY_UINT8; break;
+	case ONNX_DT_INT32: d = NPY_INT32; break;
+	case ONNX_DT_FLOAT: d = NPY_FLOAT32; break;
+	default:
+		cli_error("%s: cannot write a %s tensor as .npy", path, onnx_dtype_name(t->dtype));
+		return CLI_EXIT_FAIL;
+	}
+	if (npy_write(path, d, t->ndim, t->dims, t->data, err, sizeof(err)) != SAMPAN_OK) {
+		cli_error("%s", err);
+		return CLI_EXIT_FAIL;
+	}
+	return CLI_EXIT_OK;
+}
+
+static void print_result(const struct run_args *a, const struct onnx_model *m,
+			 const struct sampan_info *info, struct onnx_tensor **outs,
+			 const struct rt_stats *st)
+{
+	double util = st->cycles ? (double)st->macs / ((double)st->cycles * info->rows * info->cols) : 0;
+	char shape[128];
+
+	if (!a->json) {
+		for (int o = 0; o < m->n_outputs; o++)
+			printf("output %s: %s %s\n", m->values[m->outputs[o]].name,
+			       onnx_dtype_name(outs[o]->dtype),
+			       onnx_shape_str(outs[o]->ndim, outs[o]->dims, shape, sizeof(shape)));
+		printf("device %s: %llu GEMM jobs, %llu MACs, %llu cycles, utilization %.1f%%\n",
+		       info->name, (unsigned long long)st->gemms, (unsigned long long)st->macs,
+		       (unsigned long long)st->cycles, 100.0 * util);
+		printf("time: %.3f s (device %.3f s)\n", st->total_seconds, st->device_seconds);
+		return;
+	}
+	struct json j;
+
+	json_init(&j, stdout);
+	json_object_begin(&j, NULL);
+	json_string(&j, "model", m->path);
+	json_string(&j, "device", info->name);
+	json_int(&j, "opset", m->opset);
+	json_int(&j, "nodes", m->n_nodes);
+	json_array_begin(&j, "outputs");
+	for (int o = 0; o < m->n_outputs; o++) {
+		json_object_begin(&j, NULL);
+		json_string(&j, "name", m->values[m->outputs[o]].name);
+		json_string(&j, "dtype", onnx_dtype_name(outs[o]->dtype));
+		json_array_begin(&j, "shape");
+		for (int d = 0; d < outs[o]->ndim; d++)
+			json_int(&j, NULL, outs[o]->dims[d]);
+		json_array_end(&j);
+		json_object_end(&j);
+	}
+	json_array_end(&j);
+	json_uint(&j, "gemms", st->gemms);
+	json_uint(&j, "macs", st->macs);
+	json_uint(&j, "cycles", st->cycles);
+	json_double(&j, "utilization", util);
+	json_double(&j, "device_seconds", st->device_seconds);
+	json_double(&j, "wall_seconds", st->total_seconds);
+	json_object_end(&j);
+	json_finish(&j);
+}
+
+int cmd_run(int argc, char **argv)
+{
+	struct run_args a = {0};
+	struct onnx_model *m = NULL;
+	struct onnx_tensor *ins[RUN_MAX_INPUTS] = {0}, **outs = NULL;
+	const char *files[RUN_MAX_INPUTS] = {0};
+	struct sampan_device *dev = NULL;
+	struct sampan_info info;
+	struct rt_stats st;
+	char err[1024];
+	int ret;
+
+	ret = parse_args(argc, argv, &a);
+	if (ret)
+		return ret < 0 ? CLI_EXIT_OK : ret;
+	if (onnx_model_load(a.model, &m, err, sizeof(err)) != SAMPAN_OK) {
+		cli_error("%s", err);
+		return CLI_EXIT_FAIL;
+	}
+	if (m->n_inputs > RUN_MAX_INPUTS) {
+		cli_error("%s: %d graph inputs, at most %d are supported", a.model, m->n_inputs,
+			  RUN_MAX_INPUTS);
+		ret = CLI_EXIT_FAIL;
+		goto out_model;
+	}
+	ret = bind_inputs(m, &a, files);
+	if (ret)
+		goto out_model;
+	for (int i = 0; i < m->n_inputs; i++) {
+		ret = read_input(files[i], &ins[i]);
+		if (ret)
+			goto out_inputs;
+	}
+	outs = calloc((size_t)m->n_outputs, sizeof(*outs));
+	if (!outs) {
+		cli_error("out of memory");
+		ret = CLI_EXIT_FAIL;
+		goto out_inputs;
+	}
+	ret = cli_open_device(a.device, &dev, &info);
+	if (ret)
+		goto out_inputs;
+	if (rt_run(m, dev, ins, outs, &st, err, sizeof(err)) != SAMPAN_OK) {
+		cli_error("%s: %s", a.model, err);
+		ret = CLI_EXIT_FAIL;
+		goto out_close;
+	}
+	if (a.out) {
+		ret = write_output(a.out, outs[0]);
+		if (ret)
+			goto out_outputs;
+	}
+	print_result(&a, m, &info, outs, &st);
+out_outputs:
+	for (int o = 0; o < m->n_outputs; o++)
+		onnx_tensor_destroy(outs[o]);
+out_close:
+	sampan_close(dev);
+out_inputs:
+	free(outs);
+	for (int i = 0; i < m->n_inputs; i++)
+		onnx_tensor_destroy(ins[i]);
+out_model:
+	onnx_model_destroy(m);
+	return ret;
+}

@@ -1,0 +1,1056 @@
+/*
+ * onnx_import.c - reads .onnx files into the graph IR of onnx_model.h.
+ *
+ * Parsing is protobuf-c's, on bindings generated at build time from the
+ * onnx.proto of Debian's python3-onnx. Everything after parsing is checked
+ * here: element types, shapes and sizes of initializers, attributes, that
+ * every input refers to something (no dangling names), that the graph has
+ * no cycle, and that every op is one the runtime executes, so that a model
+ * that loads can run.
+ */
+#include "onnx_model.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "onnx.pb-c.h"
+#include "sampan.h"
+
+/* ---------------------------------------------------------------- tensors */
+
+const char *onnx_dtype_name(int dtype)
+{
+	switch (dtype) {
+	case ONNX_DT_FLOAT: return "float";
+	case ONNX_DT_UINT8: return "uint8";
+	case ONNX_DT_INT8: return "int8";
+	case ONNX_DT_INT32: return "int32";
+	case ONNX_DT_INT64: return "int64";
+	default: return "unknown";
+	}
+}
+
+size_t onnx_dtype_size(int dtype)
+{
+	switch (dtype) {
+	case ONNX_DT_FLOAT: return 4;
+	case ONNX_DT_UINT8: return 1;
+	case ONNX_DT_INT8: return 1;
+	case ONNX_DT_INT32: return 4;
+	case ONNX_DT_INT64: return 8;
+	default: return 0;
+	}
+}
+
+int onnx_tensor_create(struct onnx_tensor **t, enum onnx_dtype dtype, int ndim,
+		       const int64_t *dims)
+{
+	struct onnx_tensor *p;
+	int64_t count = 1;
+
+	if (ndim < 0 || ndim > ONNX_MAX_DIMS || onnx_dtype_size(dtype) == 0)
+		return SAMPAN_ERROR_INVALID;
+	for (int i = 0; i < ndim; i++) {
+		if (dims[i] < 1 || dims[i] > ONNX_MAX_ELEMENTS / count)
+			return SAMPAN_ERROR_INVALID;
+		count *= dims[i];
+	}
+	p = malloc(sizeof(*p));
+	if (!p)
+		return SAMPAN_ERROR_NO_MEM;
+	p->data = calloc((size_t)count, onnx_dtype_size(dtype));
+	if (!p->data) {
+		free(p);
+		return SAMPAN_ERROR_NO_MEM;
+	}
+	p->dtype = dtype;
+	p->ndim = ndim;
+	for (int i = 0; i < ONNX_MAX_DIMS; i++)
+		p->dims[i] = i < ndim ? dims[i] : 1;
+	p->count = (size_t)count;
+	*t = p;
+	return SAMPAN_OK;
+}
+
+void onnx_tensor_destroy(struct onnx_tensor *t)
+{
+	if (!t)
+		return;
+	free(t->data);
+	free(t);
+}
+
+const char *onnx_shape_str(int ndim, const int64_t *dims, char *buf, size_t size)
+{
+	size_t len = 0;
+
+	len += (size_t)snprintf(buf, size, "[");
+	for (int i = 0; i < ndim && len < size; i++)
+		len += (size_t)snprintf(buf + len, size - len, "%s%lld", i ? ", " : "",
+					(long long)dims[i]);
+	if (len < size)
+		snprintf(buf + len, size - len, "]");
+	return buf;
+}
+
+static int fail(char *err, size_t err_size, int code, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+/* Formats a message into @err and returns @code. */
+static int fail(char *err, size_t err_size, int code, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(err, err_size, fmt, ap);
+	va_end(ap);
+	return code;
+}
+
+static uint64_t load_le(const uint8_t *p, size_t n)
+{
+	uint64_t v = 0;
+
+	for (size_t i = 0; i < n; i++)
+		v |= (uint64_t)p[i] << (8 * i);
+	return v;
+}
+
+/* Decodes a TensorProto into a new tensor. Messages (without a file name)
+ * name the tensor as @what. */
+static int decode_tensor(const Onnx__TensorProto *tp, const char *what, struct onnx_tensor **out,
+			 char *err, size_t err_size)
+{
+	struct onnx_tensor *t;
+	int64_t dims[ONNX_MAX_DIMS];
+	size_t item;
+	int ret;
+
+	if (!tp->has_data_type)
+		return fail(err, err_size, SAMPAN_ERROR_INVALID, "%s: no element type", what);
+	item = onnx_dtype_size(tp->data_type);
+	if (item == 0)
+		return fail(err, err_size, SAMPAN_ERROR_NOT_SUPPORTED,
+			    "%s: element type %d is not supported (float, uint8, int8, int32, int64 are)",
+			    what, (int)tp->data_type);
+	if (tp->has_data_location && tp->data_location == ONNX__TENSOR_PROTO__DATA_LOCATION__EXTERNAL)
+		return fail(err, err_size, SAMPAN_ERROR_NOT_SUPPORTED,
+			    "%s: external data is not supported", what);
+	if (tp->segment)
+		return fail(err, err_size, SAMPAN_ERROR_NOT_SUPPORTED,
+			    "%s: segmented tensors are not supported", what);
+	if (tp->n_dims > ONNX_MAX_DIMS)
+		return fail(err, err_size, SAMPAN_ERROR_NOT_SUPPORTED,
+			    "%s: %zu dimensions (at most %d are supported)", what, tp->n_dims,
+			    ONNX_MAX_DIMS);
+	for (size_t i = 0; i < tp->n_dims; i++) {
+		if (tp->dims[i] < 0)
+			return fail(err, err_size, SAMPAN_ERROR_INVALID,
+				    "%s: negative dimension %lld", what, (long long)tp->dims[i]);
+		if (tp->dims[i] == 0)
+			return fail(err, err_size, SAMPAN_ERROR_NOT_SUPPORTED,
+				    "%s: empty tensors are not supported", what);
+		dims[i] = tp->dims[i];
+	}
+	ret = onnx_tensor_create(&t, (enum onnx_dtype)tp->data_type, (int)tp->n_dims, dims);
+	if (ret == SAMPAN_ERROR_INVALID)
+		return fail(err, err_size, ret, "%s: more than %lld elements", what,
+			    (long long)ONNX_MAX_ELEMENTS);
+	if (ret)
+		return fail(err, err_size, ret, "%s: out of memory", what);
+
+	if (tp->has_raw_data) {
+		const uint8_t *raw = tp->raw_data.data;
+
+		if (tp->n_float_data || tp->n_int32_data || tp->n_int64_data) {
+			ret = fail(err, err_size, SAMPAN_ERROR_INVALID,
+				   "%s: both raw_data and typed data", what);
+			goto err_destroy;
+		}
+		if (tp->raw_data.len != t->count * item) {
+			ret = fail(err, err_size, SAMPAN_ERROR_INVALID,
+				   "%s: raw_data has %zu bytes, the shape needs %zu", what,
+				   tp->raw_data.len, t->count * item);
+			goto err_destroy;
+		}
+		for (size_t i = 0; i < t->count; i++) {
+			uint64_t v = load_le(raw + i * item, item);
+
+			if (item == 1)
+				((uint8_t *)t->data)[i] = (uint8_t)v;
+			else if (item == 4)
+				((uint32_t *)t->data)[i] = (uint32_t)v;
+			else
+				((uint64_t *)t->data)[i] = v;
+		}
+	} else if (t->dtype == ONNX_DT_FLOAT) {
+		if (tp->n_float_data != t->count)
+			goto err_count;
+		memcpy(t->data, tp->float_data, t->count * sizeof(float));
+	} else if (t->dtype == ONNX_DT_INT64) {
+		if (tp->n_int64_data != t->count)
+			goto err_count;
+		memcpy(t->data, tp->int64_data, t->count * sizeof(int64_t));
+	} else {
+		/* uint8, int8 and int32 travel in int32_data. */
+		int32_t lo = t->dtype == ONNX_DT_INT8 ? -128 : t->dtype == ONNX_DT_UINT8 ? 0 : INT32_MIN;
+		int32_t hi = t->dtype == ONNX_DT_INT8 ? 127 : t->dtype == ONNX_DT_UINT8 ? 255 : INT32_MAX;
+
+		if (tp->n_int32_data != t->count)
+			goto err_count;
+		for (size_t i = 0; i < t->count; i++) {
+			int32_t v = tp->int32_data[i];
+
+			if (v < lo || v > hi) {
+				ret = fail(err, err_size, SAMPAN_ERROR_INVALID,
+					   "%s: element %zu (%d) is out of range for %s", what, i,
+					   (int)v, onnx_dtype_name(t->dtype));
+				goto err_destroy;
+			}
+			if (t->dtype == ONNX_DT_INT32)
+				((int32_t *)t->data)[i] = v;
+			else if (t->dtype == ONNX_DT_INT8)
+				((int8_t *)t->data)[i] = (int8_t)v;
+			else
+				((uint8_t *)t->data)[i] = (uint8_t)v;
+		}
+	}
+	*out = t;
+	return SAMPAN_OK;
+
+err_count:
+	ret = fail(err, err_size, SAMPAN_ERROR_INVALID,
+		   "%s: %zu data elements, the shape needs %zu", what,
+		   t->dtype == ONNX_DT_FLOAT	 ? tp->n_float_data
+		   : t->dtype == ONNX_DT_INT64 ? tp->n_int64_data
+					       : tp->n_int32_data,
+		   t->count);
+err_destroy:
+	onnx_tensor_destroy(t);
+	return ret;
+}
+
+/* Reads a whole regular file of at most ONNX_MAX_FILE_BYTES. */
+static int read_file(const char *path, uint8_t **data, size_t *len, char *err, size_t err_size)
+{
+	struct stat st;
+	uint8_t *buf;
+	FILE *f;
+	int ret;
+
+	f = fopen(path, "rb");
+	if (!f)
+		return fail(err, err_size, SAMPAN_ERROR_IO, "%s: cannot open: %s", path,
+			    strerror(errno));
+	if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
+		ret = fail(err, err_size, SAMPAN_ERROR_IO, "%s: not a regular file", path);
+		goto err_close;
+	}
+	if ((uint64_t)st.st_size > ONNX_MAX_FILE_BYTES) {
+		ret = fail(err, err_size, SAMPAN_ERROR_INVALID,
+			   "%s: %lld bytes, larger than the %zu MiB limit", path,
+			   (long long)st.st_size, ONNX_MAX_FILE_BYTES >> 20);
+		goto err_close;
+	}
+	buf = malloc((size_t)st.st_size + 1);
+	if (!buf) {
+		ret = fail(err, err_size, SAMPAN_ERROR_NO_MEM, "%s: out of memory", path);
+		goto err_close;
+	}
+	if (fread(buf, 1, (size_t)st.st_size, f) != (size_t)st.st_size) {
+		ret = fail(err, err_size, SAMPAN_ERROR_IO, "%s: read error", path);
+		free(buf);
+		goto err_close;
+	}
+	fclose(f);
+	*data = buf;
+	*len = (size_t)st.st_size;
+	return SAMPAN_OK;
+
+err_close:
+	fclose(f);
+	return ret;
+}
+
+int onnx_tensor_read_pb(const char *path, struct onnx_tensor **t, char **name, char *err,
+			size_t err_size)
+{
+	Onnx__TensorProto *tp;
+	char what[512], msg[512];
+	char *copy = NULL;
+	uint8_t *data;
+	size_t len;
+	int ret;
+
+	ret = read_file(path, &data, &len, err, err_size);
+	if (ret)
+		return ret;
+	tp = onnx__tensor_proto__unpack(NULL, len, data);
+	free(data);
+	if (!tp)
+		return fail(err, err_size, SAMPAN_ERROR_INVALID,
+			    "%s: not a TensorProto (malformed or truncated protobuf)", path);
+	snprintf(what, sizeof(what), "tensor '%s'", tp->name ? tp->name : "");
+	if (name) {
+		copy = strdup(tp->name ? tp->name : "");
+		if (!copy) {
+			ret = fail(err, err_size, SAMPAN_ERROR_NO_MEM, "%s: out of memory", path);
+			goto out;
+		}
+	}
+	ret = decode_tensor(tp, what, t, msg, sizeof(msg));
+	if (ret) {
+		fail(err, err_size, ret, "%s: %s", path, msg);
+		free(copy);
+		goto out;
+	}
+	if (name)
+		*name = copy;
+out:
+	onnx__tensor_proto__free_unpacked(tp, NULL);
+	return ret;
+}
+
+/* ------------------------------------------------------------------- ops */
+
+#define T_FLOAT (1u << ONNX_DT_FLOAT)
+#define T_U8 (1u << ONNX_DT_UINT8)
+#define T_I8 (1u << ONNX_DT_INT8)
+#define T_I32 (1u << ONNX_DT_INT32)
+#define T_Q (T_U8 | T_I8)
+
+/* What the importer knows of an op: inputs with their allowed types, and
+ * where the output's type comes from. */
+struct op_input {
+	const char *name;
+	unsigned types;   /* mask of 1 << dtype */
+	int same_as;      /* index of an input whose type this one shares, or -1 */
+	bool optional;
+};
+
+enum op_attrs { ATTRS_NONE, ATTRS_CONV, ATTRS_AXIS };
+
+struct op_desc {
+	const char *name;
+	enum onnx_op op;
+	int n_in;
+	struct op_input in[9];
+	enum op_attrs attrs;
+	int out_from;              /* input whose type the output has, or -1 */
+	enum onnx_dtype out_dtype; /* otherwise (or when that input is omitted) */
+};
+
+static const struct op_desc op_table[] = {
+	{"QLinearMatMul", ONNX_OP_QLINEARMATMUL, 8,
+	 {{"a", T_Q, -1, false}, {"a_scale", T_FLOAT, -1, false}, {"a_zero_point", T_Q, 0, false},
+	  {"b", T_Q, -1, false}, {"b_scale", T_FLOAT, -1, false}, {"b_zero_point", T_Q, 3, false},
+	  {"y_scale", T_FLOAT, -1, false}, {"y_zero_point", T_Q, -1, false}},
+	 ATTRS_NONE, 7, ONNX_DT_UNKNOWN},
+	{"MatMulInteger", ONNX_OP_MATMULINTEGER, 4,
+	 {{"A", T_Q, -1, false}, {"B", T_Q, -1, false}, {"a_zero_point", T_Q, 0, true},
+	  {"b_zero_point", T_Q, 1, true}},
+	 ATTRS_NONE, -1, ONNX_DT_INT32},
+	{"QLinearConv", ONNX_OP_QLINEARCONV, 9,
+	 {{"x", T_Q, -1, false}, {"x_scale", T_FLOAT, -1, false}, {"x_zero_point", T_Q, 0, false},
+	  {"w", T_Q, -1, false}, {"w_scale", T_FLOAT, -1, false}, {"w_zero_point", T_Q, 3, false},
+	  {"y_scale", T_FLOAT, -1, false}, {"y_zero_point", T_Q, -1, false},
+	  {"B", T_I32, -1, true}},
+	 ATTRS_CONV, 7, ONNX_DT_UNKNOWN},
+	{"ConvInteger", ONNX_OP_CONVINTEGER, 4,
+	 {{"x", T_Q, -1, false}, {"w", T_Q, -1, false}, {"x_zero_point", T_Q, 0, true},
+	  {"w_zero_point", T_Q, 1, true}},
+	 ATTRS_CONV, -1, ONNX_DT_INT32},
+	{"QuantizeLinear", ONNX_OP_QUANTIZELINEAR, 3,
+	 {{"x", T_FLOAT, -1, false}, {"y_scale", T_FLOAT, -1, false},
+	  {"y_zero_point", T_Q, -1, true}},
+	 ATTRS_AXIS, 2, ONNX_DT_UINT8},
+	{"DequantizeLinear", ONNX_OP_DEQUANTIZELINEAR, 3,
+	 {{"x", T_Q | T_I32, -1, false}, {"x_scale", T_FLOAT, -1, false},
+	  {"x_zero_point", T_Q | T_I32, 0, true}},
+	 ATTRS_AXIS, -1, ONNX_DT_FLOAT},
+};
+
+#define N_OPS (sizeof(op_table) / sizeof(op_table[0]))
+
+const char *onnx_op_name(enum onnx_op op)
+{
+	for (size_t i = 0; i < N_OPS; i++)
+		if (op_table[i].op == op)
+			return op_table[i].name;
+	return "?";
+}
+
+/* ----------------------------------------------------------------- loader */
+
+struct loader {
+	const char *path;
+	char *err;
+	size_t err_size;
+	struct onnx_model *m;
+	int value_cap;
+	int *table;        /* open-addressing hash of value names -> index, -1 empty */
+	size_t table_mask;
+};
+
+static int lfail(struct loader *ld, int code, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* Formats "PATH: message" into the loader's error buffer; returns @code. */
+static int lfail(struct loader *ld, int code, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	n = snprintf(ld->err, ld->err_size, "%s: ", ld->path);
+	if (n < 0 || (size_t)n >= ld->err_size)
+		return code;
+	va_start(ap, fmt);
+	vsnprintf(ld->err + n, ld->err_size - (size_t)n, fmt, ap);
+	va_end(ap);
+	return code;
+}
+
+static uint64_t hash_name(const char *s)
+{
+	uint64_t h = 1469598103934665603ull;
+
+	for (; *s; s++)
+		h = (h ^ (uint8_t)*s) * 1099511628211ull;
+	return h;
+}
+
+/* Index of the value named @name, or -1. */
+static int find_value(const struct loader *ld, const char *name)
+{
+	for (size_t i = hash_name(name) & ld->table_mask;; i = (i + 1) & ld->table_mask) {
+		int v = ld->table[i];
+
+		if (v < 0)
+			return -1;
+		if (strcmp(ld->m->values[v].name, name) == 0)
+			return v;
+	}
+}
+
+/* Adds a value named @name (which must be new); returns its index or a
+ * negative error. */
+static int add_value(struct loader *ld, const char *name)
+{
+	struct onnx_value *v;
+	size_t i;
+
+	if (ld->m->n_values >= ld->value_cap)
+		return lfail(ld, SAMPAN_ERROR_INVALID, "internal: value table full");
+	v = &ld->m->values[ld->m->n_values];
+	memset(v, 0, sizeof(*v));
+	v->name = strdup(name);
+	if (!v->name)
+		return lfail(ld, SAMPAN_ERROR_NO_MEM, "out of memory");
+	v->ndim = -1;
+	v->producer = -1;
+	for (i = hash_name(name) & ld->table_mask; ld->table[i] >= 0; i = (i + 1) & ld->table_mask)
+		;
+	ld->table[i] = ld->m->n_values;
+	return ld->m->n_values++;
+}
+
+/* Reads the declared type of a graph input or output into @v. */
+static int read_value_info(struct loader *ld, const Onnx__ValueInfoProto *vi, struct onnx_value *v,
+			   const char *kind)
+{
+	const Onnx__TypeProto__Tensor *tt;
+	const Onnx__TensorShapeProto *shape;
+
+	if (!vi->type || vi->type->value_case != ONNX__TYPE_PROTO__VALUE_TENSOR_TYPE ||
+	    !vi->type->tensor_type)
+		return lfail(ld, SAMPAN_ERROR_NOT_SUPPORTED, "%s '%s' is not a tensor", kind,
+			     vi->name);
+	tt = vi->type->tensor_type;
+	if (!tt->has_elem_type || onnx_dtype_size(tt->elem_type) == 0)
+		return lfail(ld, SAMPAN_ERROR_NOT_SUPPORTED,
+			     "%s '%s': element type %d is not supported", kind, vi->name,
+			     tt->has_elem_type ? (int)tt->elem_type : 0);
+	v->dtype = (enum onnx_dtype)tt->elem_type;
+	shape = tt->shape;
+	if (!shape)
+		return SAMPAN_OK;
+	if (shape->n_dim > ONNX_MAX_DIMS)
+		return lfail(ld, SAMPAN_ERROR_NOT_SUPPORTED,
+			     "%s '%s': %zu dimensions (at most %d are supported)", kind, vi->name,
+			     shape->n_dim, ONNX_MAX_DIMS);
+	v->ndim = (int)shape->n_dim;
+	for (size_t i = 0; i < shape->n_dim; i++) {
+		const Onnx__TensorShapeProto__Dimension *d = shape->dim[i];
+
+		if (d->value_case == ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_VALUE) {
+			if (d->dim_value < 1 || d->dim_value > ONNX_MAX_ELEMENTS)
+				return lfail(ld, SAMPAN_ERROR_INVALID,
+					     "%s '%s': dimension %zu is %lld", kind, vi->name, i,
+					     (long long)d->dim_value);
+			v->dims[i] = d->dim_value;
+		} else {
+			v->dims[i] = -1;
+		}
+	}
+	return SAMPAN_OK;
+}
+
+/* Whether a tensor agrees with what a value declares. */
+static bool tensor_matches(const struct onnx_value *v, const struct onnx_tensor *t)
+{
+	if (v->dtype != ONNX_DT_UNKNOWN && v->dtype != t->dtype)
+		return false;
+	if (v->ndim < 0)
+		return true;
+	if (v->ndim != t->ndim)
+		return false;
+	for (int i = 0; i < t->ndim; i++)
+		if (v->dims[i] >= 0 && v->dims[i] != t->dims[i])
+			return false;
+	return true;
+}
+
+/* ------------------------------------------------------------- attributes */
+
+/* Copies an INTS attribute of exactly @n values, each in [lo, hi]. */
+static int attr_ints(struct loader *ld, const struct onnx_node *node, const Onnx__AttributeProto *a,
+		     size_t n, int64_t lo, int64_t hi, int64_t *out)
+{
+	if (a->type != ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INTS)
+		return lfail(ld, SAMPAN_ERROR_INVALID, "node '%s': attribute '%s' is not a list of ints",
+			     node->name, a->name);
+	if (a->n_ints != n)
+		return lfail(ld, SAMPAN_ERROR_NOT_SUPPORTED,
+			     "node '%s': attribute '%s' has %zu values, expected %zu (only 2-D convolutions are supported)",
+			     node->name, a->name, a->n_ints, n);
+	for (size_t i = 0; i < n; i++) {
+		if (a->ints[i] < lo || a->ints[i] > hi)
+			return lfail(ld, SAMPAN_ERROR_INVALID,
+				     "node '%s': attribute '%s' value %lld is outside [%lld, %lld]",
+				     node->name, a->name, (long long)a->ints[i], (long long)lo,
+				     (long long)hi);
+		out[i] = a->ints[i];
+	}
+	return SAMPAN_OK;
+}
+
+/* Largest kernel, stride, dilation or pad accepted. */
+#define CONV_ATTR_MAX 65536
+
+static int parse_conv_attr(struct loader *ld, struct onnx_node *node, const Onnx__AttributeProto *a)
+{
+	struct onnx_conv_attrs *c = &node->conv;
+
+	if (strcmp(a->name, "kernel_shape") == 0)
+		return attr_ints(ld, node, a, 2, 1, CONV_ATTR_MAX, c->kernel);
+	if (strcmp(a->name, "strides") == 0)
+		return attr_ints(ld, node, a, 2, 1, CONV_ATTR_MAX, c->strides);
+	if (strcmp(a->name, "dilations") == 0)
+		return attr_ints(ld, node, a, 2, 1, CONV_ATTR_MAX, c->dilations);
+	if (strcmp(a->name, "pads") == 0)
+		return attr_ints(ld, node, a, 4, 0, CONV_ATTR_MAX, c->pads);
+	if (strcmp(a->name, "group") == 0) {
+		if (a->type != ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INT || a->i < 1 ||
+		    a->i > CONV_ATTR_MAX)
+			return lfail(ld, SAMPAN_ERROR_INVALID,
+				     "node '%s': attribute 'group' must be an int in [1, %d]",
+				     node->name, CONV_ATTR_MAX);
+		c->group = a->i;
+		return SAMPAN_OK;
+	}
+	if (strcmp(a->name, "auto_pad") == 0) {
+		static const char *const names[] = {"NOTSET", "SAME_UPPER", "SAME_LOWER", "VALID"};
+
+		if (a->type != ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__STRING)
+			return lfail(ld, SAMPAN_ERROR_INVALID,
+				     "node '%s': attribute 'auto_pad' is not a string", node->name);
+		for (int i = 0; i < 4; i++) {
+			if (a->s.len == strlen(names[i]) &&
+			    memcmp(a->s.data, names[i], a->s.len) == 0) {
+				c->auto_pad = (enum onnx_auto_pad)i;
+				return SAMPAN_OK;
+			}
+		}
+		return lfail(ld, SAMPAN_ERROR_INVALID,
+			     "node '%s': auto_pad must be NOTSET, SAME_UPPER, SAME_LOWER or VALID",
+			     node->name);
+	}
+	return lfail(ld, SAMPAN_ERROR_NOT_SUPPORTED, "node '%s' (%s): attribute '%s' is not supported",
+		     node->name, onnx_op_name(node->op), a->name);
+}
+
+static int parse_attrs(struct loader *ld, struct onnx_node *node, const struct op_desc *desc,
+		       const Onnx__NodeProto *np)
+{
+	node->conv = (struct onnx_conv_attrs){
+		.strides = {1, 1}, .dilations = {1, 1}, .group = 1, .auto_pad = ONNX_PAD_NOTSET};
+	node->axis = 1;
+	for (size_t i = 0; i < np->n_attribute; i++) {
+		const Onnx__AttributeProto *a = np->attribute[i];
+		int ret;
+
+		if (!a->name || a->ref_attr_name)
+			return lfail(ld, SAMPAN_ERROR_INVALID, "node '%s': malformed attribute",
+				     node->name);
+		if (desc->attrs == ATTRS_CONV) {
+			ret = parse_conv_attr(ld, node, a);
+			if (ret)
+				return ret;
+		} else if (desc->attrs == ATTRS_AXIS && strcmp(a->name, "axis") == 0) {
+			if (a->type != ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INT ||
+			    a->i < -ONNX_MAX_DIMS || a->i >= ONNX_MAX_DIMS)
+				return lfail(ld, SAMPAN_ERROR_INVALID,
+					     "node '%s': attribute 'axis' must be an int in [%d, %d]",
+					     node->name, -ONNX_MAX_DIMS, ONNX_MAX_DIMS - 1);
+			node->axis = a->i;
+		} else {
+			return lfail(ld, SAMPAN_ERROR_NOT_SUPPORTED,
+				     "node '%s' (%s): attribute '%s' is not supported", node->name,
+				     desc->name, a->name);
+		}
+	}
+	return SAMPAN_OK;
+}
+
+/* ------------------------------------------------------------------ nodes */
+
+static const struct op_desc *find_op(const char *op_type)
+{
+	for (size_t i = 0; i < N_OPS; i++)
+		if (strcmp(op_table[i].name, op_type) == 0)
+			return &op_table[i];
+	return NULL;
+}
+
+/* Builds node @idx from @np: op, inputs (resolved later), attributes. */
+static int read_node(struct loader *ld, int idx, const Onnx__NodeProto *np)
+{
+	struct onnx_node *node = &ld->m->nodes[idx];
+	const struct op_desc *desc;
+	char name[32];
+
+	snprintf(name, sizeof(name), "#%d", idx);
+	node->name = strdup(np->name && np->name[0] ? np->name : name);
+	if (!node->name)
+		return lfail(ld, SAMPAN_ERROR_NO_MEM, "out of memory");
+	if (!np->op_type)
+		return lfail(ld, SAMPAN_ERROR_INVALID, "node '%s' has no op_type", node->name);
+	if (np->domain && np->domain[0] && strcmp(np->domain, "ai.onnx") != 0)
+		return lfail(ld, SAMPAN_ERROR_NOT_SUPPORTED,
+			     "node '%s': unsupported op '%s' of domain '%s'", node->name,
+			     np->op_type, np->domain);
+	desc = find_op(np->op_type);
+	if (!desc)
+		return lfail(ld, SAMPAN_ERROR_NOT_SUPPORTED,
+			     "node '%s': unsupported op '%s' (this runtime executes QLinearMatMul, MatMulInteger, QLinearConv, ConvInteger, QuantizeLinear, DequantizeLinear)",
+			     node->name, np->op_type);
+	node->op = desc->op;
+	if (np->n_input > (size_t)desc->n_in)
+		return lfail(ld, SAMPAN_ERROR_INVALID, "node '%s' (%s): %zu inputs, at most %d",
+			     node->name, desc->name, np->n_input, desc->n_in);
+	if (np->n_output != 1 || !np->output[0] || !np->output[0][0])
+		return lfail(ld, SAMPAN_ERROR_INVALID, "node '%s' (%s): expected one named output",
+			     node->name, desc->name);
+	node->n_inputs = desc->n_in;
+	node->inputs = malloc(sizeof(*node->inputs) * (size_t)desc->n_in);
+	node->outputs = malloc(sizeof(*node->outputs));
+	if (!node->inputs || !node->outputs)
+		return lfail(ld, SAMPAN_ERROR_NO_MEM, "out of memory");
+	node->n_outputs = 1;
+	for (int i = 0; i < desc->n_in; i++) {
+		const char *in = (size_t)i < np->n_input ? np->input[i] : "";
+
+		if (!in[0]) {
+			if (!desc->in[i].optional)
+				return lfail(ld, SAMPAN_ERROR_INVALID,
+					     "node '%s' (%s): required input '%s' is missing",
+					     node->name, desc->name, desc->in[i].name);
+			node->inputs[i] = -1;
+			continue;
+		}
+		node->inputs[i] = find_value(ld, in);
+		if (node->inputs[i] < 0)
+			return lfail(ld, SAMPAN_ERROR_INVALID,
+				     "node '%s' (%s): input '%s' is not a graph input, initializer or node output",
+				     node->name, desc->name, in);
+	}
+	return parse_attrs(ld, node, desc, np);
+}
+
+/* Orders the nodes so that each follows the producers of its inputs
+ * (Kahn's algorithm over a consumer list); a cycle is an error naming a
+ * node on it. */
+static int sort_nodes(struct loader *ld)
+{
+	struct onnx_model *m = ld->m;
+	size_t nn = (size_t)m->n_nodes + 1, n_edges = 0;
+	int *pending, *order, *first, *edges;
+	struct onnx_node *sorted;
+	int head = 0, tail = 0, ret = SAMPAN_OK;
+
+	for (int c = 0; c < m->n_nodes; c++)
+		n_edges += (size_t)m->nodes[c].n_inputs;
+	pending = calloc(nn, sizeof(*pending));
+	order = calloc(nn, sizeof(*order));
+	first = calloc(nn + 1, sizeof(*first));
+	edges = calloc(n_edges + 1, sizeof(*edges));
+	sorted = calloc(nn, sizeof(*sorted));
+	if (!pending || !order || !first || !edges || !sorted) {
+		ret = lfail(ld, SAMPAN_ERROR_NO_MEM, "out of memory");
+		goto out;
+	}
+	/* first[p] .. first[p + 1]: the consumers of node p's outputs (one
+	 * entry per consuming input). */
+	for (int c = 0; c < m->n_nodes; c++) {
+		for (int i = 0; i < m->nodes[c].n_inputs; i++) {
+			int v = m->nodes[c].inputs[i];
+
+			if (v >= 0 && m->values[v].producer >= 0) {
+				first[m->values[v].producer + 1]++;
+				pending[c]++;
+			}
+		}
+	}
+	for (int p = 0; p < m->n_nodes; p++)
+		first[p + 1] += first[p];
+	for (int c = 0; c < m->n_nodes; c++) {
+		for (int i = 0; i < m->nodes[c].n_inputs; i++) {
+			int v = m->nodes[c].inputs[i];
+
+			if (v >= 0 && m->values[v].producer >= 0)
+				edges[first[m->values[v].producer] + order[m->values[v].producer]++] = c;
+		}
+	}
+	memset(order, 0, nn * sizeof(*order));
+	for (int c = 0; c < m->n_nodes; c++)
+		if (pending[c] == 0)
+			order[tail++] = c;
+	while (head < tail) {
+		int p = order[head++];
+
+		for (int e = first[p]; e < first[p + 1]; e++)
+			if (--pending[edges[e]] == 0)
+				order[tail++] = edges[e];
+	}
+	if (tail < m->n_nodes) {
+		for (int c = 0; c < m->n_nodes; c++) {
+			if (pending[c]) {
+				ret = lfail(ld, SAMPAN_ERROR_INVALID,
+					    "the graph has a cycle through node '%s'",
+					    m->nodes[c].name);
+				goto out;
+			}
+		}
+	}
+	/* Renumber: values' producers follow the nodes to their new places. */
+	for (int i = 0; i < m->n_nodes; i++) {
+		sorted[i] = m->nodes[order[i]];
+		pending[order[i]] = i;
+	}
+	for (int v = 0; v < m->n_values; v++)
+		if (m->values[v].producer >= 0)
+			m->values[v].producer = pending[m->values[v].producer];
+	free(m->nodes);
+	m->nodes = sorted;
+	sorted = NULL;
+out:
+	free(sorted);
+	free(edges);
+	free(first);
+	free(order);
+	free(pending);
+	return ret;
+}
+
+/* Checks input types along the sorted graph and derives output types. */
+static int check_types(struct loader *ld)
+{
+	struct onnx_model *m = ld->m;
+
+	for (int n = 0; n < m->n_nodes; n++) {
+		struct onnx_node *node = &m->nodes[n];
+		const struct op_desc *desc = find_op(onnx_op_name(node->op));
+		struct onnx_value *out = &m->values[node->outputs[0]];
+
+		for (int i = 0; i < node->n_inputs; i++) {
+			const struct op_input *spec = &desc->in[i];
+			int v = node->inputs[i];
+			enum onnx_dtype t;
+
+			if (v < 0)
+				continue;
+			t = m->values[v].dtype;
+			if (t == ONNX_DT_UNKNOWN)
+				continue;
+			if (!(spec->types & (1u << t)))
+				return lfail(ld, SAMPAN_ERROR_NOT_SUPPORTED,
+					     "node '%s' (%s): input '%s' ('%s') has type %s, which is not supported here",
+					     node->name, desc->name, spec->name, m->values[v].name,
+					     onnx_dtype_name(t));
+			if (spec->same_as >= 0 && node->inputs[spec->same_as] >= 0) {
+				enum onnx_dtype o = m->values[node->inputs[spec->same_as]].dtype;
+
+				if (o != ONNX_DT_UNKNOWN && o != t)
+					return lfail(ld, SAMPAN_ERROR_INVALID,
+						     "node '%s' (%s): input '%s' is %s but '%s' is %s",
+						     node->name, desc->name, spec->name,
+						     onnx_dtype_name(t), desc->in[spec->same_as].name,
+						     onnx_dtype_name(o));
+			}
+		}
+		out->dtype = desc->out_dtype;
+		if (desc->out_from >= 0 && node->inputs[desc->out_from] >= 0)
+			out->dtype = m->values[node->inputs[desc->out_from]].dtype;
+	}
+	return SAMPAN_OK;
+}
+
+/* Finds the default-domain opset and checks it is one we run. */
+static int check_opset(struct loader *ld, const Onnx__ModelProto *mp)
+{
+	bool found = false;
+
+	for (size_t i = 0; i < mp->n_opset_import; i++) {
+		const Onnx__OperatorSetIdProto *o = mp->opset_import[i];
+
+		if (o->domain && o->domain[0] && strcmp(o->domain, "ai.onnx") != 0)
+			continue;
+		found = true;
+		ld->m->opset = o->has_version ? o->version : 0;
+	}
+	if (!found)
+		return lfail(ld, SAMPAN_ERROR_INVALID, "no opset_import for the default ONNX domain");
+	if (ld->m->opset < ONNX_OPSET_MIN || ld->m->opset > ONNX_OPSET_MAX)
+		return lfail(ld, SAMPAN_ERROR_NOT_SUPPORTED, "opset %lld is not supported (%d to %d are)",
+			     (long long)ld->m->opset, ONNX_OPSET_MIN, ONNX_OPSET_MAX);
+	return SAMPAN_OK;
+}
+
+/* Values: graph inputs, initializers (which may also be inputs), node
+ * outputs; then nodes, graph outputs, order and types. */
+static int build_graph(struct loader *ld, const Onnx__GraphProto *g)
+{
+	struct onnx_model *m = ld->m;
+	size_t cap = g->n_input + g->n_initializer, slots = 16;
+	char msg[512];
+	int ret;
+
+	for (size_t i = 0; i < g->n_node; i++)
+		cap += g->node[i]->n_output;
+	if (cap > (size_t)1 << 24 || g->n_node > (size_t)1 << 20)
+		return lfail(ld, SAMPAN_ERROR_INVALID, "too many tensors or nodes");
+	if (g->n_sparse_initializer)
+		return lfail(ld, SAMPAN_ERROR_NOT_SUPPORTED, "sparse initializers are not supported");
+	while (slots < 2 * cap)
+		slots *= 2;
+	ld->value_cap = (int)cap;
+	ld->table = malloc(slots * sizeof(*ld->table));
+	m->values = calloc(cap + 1, sizeof(*m->values));
+	m->nodes = calloc(g->n_node + 1, sizeof(*m->nodes));
+	m->inputs = calloc(g->n_input + 1, sizeof(*m->inputs));
+	m->outputs = calloc(g->n_output + 1, sizeof(*m->outputs));
+	if (!ld->table || !m->values || !m->nodes || !m->inputs || !m->outputs)
+		return lfail(ld, SAMPAN_ERROR_NO_MEM, "out of memory");
+	memset(ld->table, 0xff, slots * sizeof(*ld->table));
+	ld->table_mask = slots - 1;
+
+	for (size_t i = 0; i < g->n_input; i++) {
+		const Onnx__ValueInfoProto *vi = g->input[i];
+		int v;
+
+		if (!vi->name || !vi->name[0])
+			return lfail(ld, SAMPAN_ERROR_INVALID, "graph input %zu has no name", i);
+		if (find_value(ld, vi->name) >= 0)
+			return lfail(ld, SAMPAN_ERROR_INVALID, "graph input '%s' is declared twice",
+				     vi->name);
+		v = add_value(ld, vi->name);
+		if (v < 0)
+			return v;
+		ret = read_value_info(ld, vi, &m->values[v], "graph input");
+		if (ret)
+			return ret;
+	}
+	for (size_t i = 0; i < g->n_initializer; i++) {
+		const Onnx__TensorProto *tp = g->initializer[i];
+		char what[300];
+		int v;
+
+		if (!tp->name || !tp->name[0])
+			return lfail(ld, SAMPAN_ERROR_INVALID, "initializer %zu has no name", i);
+		snprintf(what, sizeof(what), "initializer '%.256s'", tp->name);
+		v = find_value(ld, tp->name);
+		if (v < 0)
+			v = add_value(ld, tp->name);
+		if (v < 0)
+			return v;
+		if (m->values[v].init)
+			return lfail(ld, SAMPAN_ERROR_INVALID, "%s is given twice", what);
+		ret = decode_tensor(tp, what, &m->values[v].init, msg, sizeof(msg));
+		if (ret)
+			return lfail(ld, ret, "%s", msg);
+		if (!tensor_matches(&m->values[v], m->values[v].init))
+			return lfail(ld, SAMPAN_ERROR_INVALID,
+				     "%s does not match the type or shape its graph input declares",
+				     what);
+		m->values[v].dtype = m->values[v].init->dtype;
+		m->values[v].ndim = m->values[v].init->ndim;
+		memcpy(m->values[v].dims, m->values[v].init->dims, sizeof(m->values[v].dims));
+	}
+	for (size_t n = 0; n < g->n_node; n++) {
+		const Onnx__NodeProto *np = g->node[n];
+
+		for (size_t o = 0; o < np->n_output; o++) {
+			int v;
+
+			if (!np->output[o][0])
+				continue;
+			if (find_value(ld, np->output[o]) >= 0)
+				return lfail(ld, SAMPAN_ERROR_INVALID,
+					     "tensor '%s' is produced twice (node %zu '%s')",
+					     np->output[o], n, np->name ? np->name : "");
+			v = add_value(ld, np->output[o]);
+			if (v < 0)
+				return v;
+			m->values[v].producer = (int)n;
+		}
+	}
+	for (size_t n = 0; n < g->n_node; n++) {
+		m->n_nodes = (int)n + 1; /* so that destroy frees what read_node made */
+		ret = read_node(ld, (int)n, g->node[n]);
+		if (ret)
+			return ret;
+		m->nodes[n].outputs[0] = find_value(ld, g->node[n]->output[0]);
+	}
+	if (g->n_output == 0)
+		return lfail(ld, SAMPAN_ERROR_INVALID, "the graph has no output");
+	for (size_t i = 0; i < g->n_output; i++) {
+		const Onnx__ValueInfoProto *vi = g->output[i];
+		struct onnx_value decl = {.ndim = -1};
+		int v = vi->name ? find_value(ld, vi->name) : -1;
+
+		if (v < 0)
+			return lfail(ld, SAMPAN_ERROR_INVALID,
+				     "graph output '%s' is not computed by any node or given",
+				     vi->name ? vi->name : "");
+		ret = read_value_info(ld, vi, &decl, "graph output");
+		if (ret)
+			return ret;
+		if (m->values[v].producer >= 0) {
+			m->values[v].ndim = decl.ndim;
+			memcpy(m->values[v].dims, decl.dims, sizeof(decl.dims));
+		}
+		m->values[v].dtype = m->values[v].dtype ? m->values[v].dtype : decl.dtype;
+		m->outputs[m->n_outputs++] = v;
+	}
+	for (size_t i = 0; i < g->n_input; i++) {
+		int v = find_value(ld, g->input[i]->name);
+
+		if (!m->values[v].init)
+			m->inputs[m->n_inputs++] = v;
+	}
+	ret = sort_nodes(ld);
+	if (ret)
+		return ret;
+	ret = check_types(ld);
+	if (ret)
+		return ret;
+	/* Declared output types must agree with what the ops produce. */
+	for (size_t i = 0; i < g->n_output; i++) {
+		const Onnx__TypeProto *tp = g->output[i]->type;
+		int v = m->outputs[i];
+
+		if (tp->tensor_type->elem_type != (int)m->values[v].dtype &&
+		    m->values[v].dtype != ONNX_DT_UNKNOWN)
+			return lfail(ld, SAMPAN_ERROR_INVALID,
+				     "graph output '%s' is declared %s but computed as %s",
+				     m->values[v].name, onnx_dtype_name(tp->tensor_type->elem_type),
+				     onnx_dtype_name(m->values[v].dtype));
+	}
+	return SAMPAN_OK;
+}
+
+int onnx_model_load_buffer(const void *data, size_t len, const char *name,
+			   struct onnx_model **model, char *err, size_t err_size)
+{
+	struct loader ld = {.path = name, .err = err, .err_size = err_size};
+	Onnx__ModelProto *mp;
+	int ret;
+
+	if (len > ONNX_MAX_FILE_BYTES)
+		return fail(err, err_size, SAMPAN_ERROR_INVALID, "%s: larger than the %zu MiB limit",
+			    name, ONNX_MAX_FILE_BYTES >> 20);
+	mp = onnx__model_proto__unpack(NULL, len, data);
+	if (!mp)
+		return fail(err, err_size, SAMPAN_ERROR_INVALID,
+			    "%s: not an ONNX model (malformed or truncated protobuf)", name);
+	ld.m = calloc(1, sizeof(*ld.m));
+	if (!ld.m) {
+		ret = fail(err, err_size, SAMPAN_ERROR_NO_MEM, "%s: out of memory", name);
+		goto out_free_proto;
+	}
+	ld.m->path = strdup(name);
+	if (!ld.m->path) {
+		ret = lfail(&ld, SAMPAN_ERROR_NO_MEM, "out of memory");
+		goto err_destroy;
+	}
+	if (!mp->graph) {
+		ret = lfail(&ld, SAMPAN_ERROR_INVALID, "the model has no graph");
+		goto err_destroy;
+	}
+	ret = check_opset(&ld, mp);
+	if (ret)
+		goto err_destroy;
+	ret = build_graph(&ld, mp->graph);
+	if (ret)
+		goto err_destroy;
+	*model = ld.m;
+	goto out_free_table;
+
+err_destroy:
+	onnx_model_destroy(ld.m);
+out_free_table:
+	free(ld.table);
+out_free_proto:
+	onnx__model_proto__free_unpacked(mp, NULL);
+	return ret;
+}
+
+int onnx_model_load(const char *path, struct onnx_model **model, char *err, size_t err_size)
+{
+	uint8_t *data;
+	size_t len;
+	int ret;
+
+	ret = read_file(path, &data, &len, err, err_size);
+	if (ret)
+		return ret;
+	ret = onnx_model_load_buffer(data, len, path, model, err, err_size);
+	free(data);
+	return ret;
+}
+
+void onnx_model_destroy(struct onnx_model *m)
+{
+	if (!m)
+		return;
+	for (int i = 0; i < m->n_values; i++) {
+		free(m->values[i].name);
+		onnx_tensor_destroy(m->values[i].init);
+	}
+	for (int i = 0; i < m->n_nodes; i++) {
+		free(m->nodes[i].name);
+		free(m->nodes[i].inputs);
+		free(m->nodes[i].outputs);
+	}
+	free(m->values);
+	free(m->nodes);
+	free(m->inputs);
+	free(m->outputs);
+	free(m->path);
+	free(m);
+}

@@ -1,0 +1,674 @@
+/*
+ * ops.c - the operators of the runtime (see runtime.h for the numerics).
+ */
+#include <math.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "runtime/runtime.h"
+
+static int op_fail(struct rt_ctx *ctx, int code, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* Formats "node 'NAME' (Op): message" into ctx->err; returns @code. */
+static int op_fail(struct rt_ctx *ctx, int code, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	n = snprintf(ctx->err, ctx->err_size, "node '%s' (%s): ", ctx->node->name,
+		     onnx_op_name(ctx->node->op));
+	if (n < 0 || (size_t)n >= ctx->err_size)
+		return code;
+	va_start(ap, fmt);
+	vsnprintf(ctx->err + n, ctx->err_size - (size_t)n, fmt, ap);
+	va_end(ap);
+	return code;
+}
+
+static int no_mem(struct rt_ctx *ctx)
+{
+	return op_fail(ctx, SAMPAN_ERROR_NO_MEM, "out of memory");
+}
+
+/* ------------------------------------------------------------ parameters */
+
+/* Element @i of an integer tensor (uint8, int8, int32) as int32. */
+static int32_t int_at(const struct onnx_tensor *t, size_t i)
+{
+	switch (t->dtype) {
+	case ONNX_DT_UINT8: return ((const uint8_t *)t->data)[i];
+	case ONNX_DT_INT8: return ((const int8_t *)t->data)[i];
+	default: return ((const int32_t *)t->data)[i];
+	}
+}
+
+/* Range of a quantized type. */
+static void qrange(enum onnx_dtype dtype, int32_t *lo, int32_t *hi)
+{
+	*lo = dtype == ONNX_DT_UINT8 ? 0 : dtype == ONNX_DT_INT8 ? -128 : INT32_MIN;
+	*hi = dtype == ONNX_DT_UINT8 ? 255 : dtype == ONNX_DT_INT8 ? 127 : INT32_MAX;
+}
+
+/* Checks that the parameter @t (scale or zero point; NULL: omitted) has
+ * one element, or @n elements along one dimension when @n > 1. */
+static int check_param(struct rt_ctx *ctx, const struct onnx_tensor *t, const char *what, int64_t n)
+{
+	if (!t || t->count == 1)
+		return SAMPAN_OK;
+	if (n > 1 && t->ndim == 1 && t->dims[0] == n)
+		return SAMPAN_OK;
+	if (n > 1)
+		return op_fail(ctx, SAMPAN_ERROR_INVALID,
+			       "%s has %zu elements, expected 1 or a vector of %lld", what,
+			       t->count, (long long)n);
+	return op_fail(ctx, SAMPAN_ERROR_NOT_SUPPORTED, "%s has %zu elements, expected one", what,
+		       t->count);
+}
+
+/* Parameter @i of a per-tensor or per-channel tensor checked above. */
+static int32_t zp_at(const struct onnx_tensor *t, int64_t i)
+{
+	return !t ? 0 : int_at(t, t->count == 1 ? 0 : (size_t)i);
+}
+
+static float scale_at(const struct onnx_tensor *t, int64_t i)
+{
+	return ((const float *)t->data)[t->count == 1 ? 0 : (size_t)i];
+}
+
+/* Checks that every scale of @t is positive and finite. */
+static int check_scales(struct rt_ctx *ctx, const struct onnx_tensor *t, const char *what)
+{
+	for (size_t i = 0; i < t->count; i++) {
+		float s = ((const float *)t->data)[i];
+
+		if (!(s > 0.0f) || !isfinite(s))
+			return op_fail(ctx, SAMPAN_ERROR_INVALID,
+				       "%s[%zu] = %g, scales must be positive and finite", what, i,
+				       (double)s);
+	}
+	return SAMPAN_OK;
+}
+
+/* An int8 copy of a uint8 or int8 tensor: uint8 data minus 128; writes
+ * that offset (128 or 0) to @offset. NULL when out of memory. */
+static int8_t *to_s8(const struct onnx_tensor *t, int32_t *offset)
+{
+	int8_t *p = malloc(t->count ? t->count : 1);
+
+	if (!p)
+		return NULL;
+	*offset = t->dtype == ONNX_DT_UINT8 ? 128 : 0;
+	for (size_t i = 0; i < t->count; i++)
+		p[i] = (int8_t)(int_at(t, i) - *offset);
+	return p;
+}
+
+/* ONNX's requantization: saturate(rint(acc * mult) + zp), in double with
+ * rounding half to even (the default rounding mode). */
+static int32_t requant(int32_t acc, float mult, int32_t zp, int32_t lo, int32_t hi)
+{
+	double r = rint((double)acc * (double)mult);
+
+	if (isnan(r))
+		r = 0;
+	r += zp;
+	return r < lo ? lo : r > hi ? hi : (int32_t)r;
+}
+
+/* ----------------------------------------------------------- device GEMM */
+
+/* out[m][n] = bias[n] + sum_k (a[m][k] - za) * (w[n][k] + wofs[n]) in
+ * wrapping int32: the device computes the product with za and bias, the
+ * host adds wofs[n] * sum_k (a[m][k] - za). a: (M, K), w: (N, K), wofs and
+ * bias: (N) or NULL, out: (M, N); za in -128..127. */
+static int int_matmul(struct rt_ctx *ctx, int64_t M, int64_t K, int64_t N, const int8_t *a,
+		      int32_t za, const int8_t *w, const int32_t *wofs, const int32_t *bias,
+		      int32_t *out)
+{
+	struct sampan_gemm g = {.m = M, .k = K, .n = N, .a = a, .w = w, .bias = bias, .za = za,
+				.lo = -128, .hi = 127, .raw = 1, .out = out};
+	struct sampan_stats s;
+	int ret;
+
+	ret = sampan_gemm(ctx->dev, &g);
+	if (ret)
+		return op_fail(ctx, ret, "device GEMM %lldx%lldx%lld failed: %s", (long long)M,
+			       (long long)K, (long long)N, sampan_last_error());
+	if (sampan_get_stats(ctx->dev, &s) == SAMPAN_OK) {
+		ctx->stats.cycles += s.cycles;
+		ctx->stats.macs += s.macs;
+		ctx->stats.device_seconds += s.wall_seconds;
+	}
+	ctx->stats.gemms++;
+	if (!wofs)
+		return SAMPAN_OK;
+	for (int64_t m = 0; m < M; m++) {
+		int64_t rs = 0;
+
+		for (int64_t k = 0; k < K; k++)
+			rs += a[m * K + k] - za;
+		for (int64_t n = 0; n < N; n++) {
+			uint32_t v = (uint32_t)out[m * N + n] + (uint32_t)wofs[n] * (uint32_t)rs;
+
+			out[m * N + n] = (int32_t)v;
+		}
+	}
+	return SAMPAN_OK;
+}
+
+/* Weight offsets for the device's symmetric W: wofs[n] = offset - zw[n]
+ * (offset 128 for uint8 weights). NULL (and *ret OK) when all are zero. */
+static int32_t *weight_offsets(const struct onnx_tensor *zw, int32_t offset, int64_t n, int *ret)
+{
+	int32_t *wofs;
+	bool any = false;
+
+	*ret = SAMPAN_OK;
+	for (int64_t i = 0; i < n; i++)
+		any |= offset - zp_at(zw, i) != 0;
+	if (!any)
+		return NULL;
+	wofs = malloc((size_t)n * sizeof(*wofs));
+	if (!wofs) {
+		*ret = SAMPAN_ERROR_NO_MEM;
+		return NULL;
+	}
+	for (int64_t i = 0; i < n; i++)
+		wofs[i] = offset - zp_at(zw, i);
+	return wofs;
+}
+
+/* ---------------------------------------------------------------- MatMul */
+
+/* acc = (a - za) x (b - zb) as int32, numpy matmul semantics for 2-D and
+ * batched operands (batch dimensions broadcast); zb per tensor or per
+ * column. */
+static int matmul_acc(struct rt_ctx *ctx, const struct onnx_tensor *a, const struct onnx_tensor *za,
+		      const struct onnx_tensor *b, const struct onnx_tensor *zb,
+		      struct onnx_tensor **acc)
+{
+	int64_t dims[ONNX_MAX_DIMS], M, K, N, nb_out = 1, nb_b = 1;
+	int ra = a->ndim - 2, rb = b->ndim - 2, ro, ret;
+	int8_t *a8 = NULL, *wt = NULL;
+	int32_t *wofs = NULL, offa, offb, za_dev;
+	struct onnx_tensor *y = NULL;
+
+	if (a->ndim < 2 || b->ndim < 2)
+		return op_fail(ctx, SAMPAN_ERROR_NOT_SUPPORTED,
+			       "operands of rank below 2 are not supported (a %d-D, b %d-D)",
+			       a->ndim, b->ndim);
+	M = a->dims[a->ndim - 2];
+	K = a->dims[a->ndim - 1];
+	N = b->dims[b->ndim - 1];
+	if (b->dims[b->ndim - 2] != K)
+		return op_fail(ctx, SAMPAN_ERROR_INVALID, "inner dimensions differ (%lld and %lld)",
+			       (long long)K, (long long)b->dims[b->ndim - 2]);
+	ro = ra > rb ? ra : rb;
+	for (int i = 0; i < ro; i++) {
+		int64_t da = i - (ro - ra) >= 0 ? a->dims[i - (ro - ra)] : 1;
+		int64_t db = i - (ro - rb) >= 0 ? b->dims[i - (ro - rb)] : 1;
+
+		if (da != db && da != 1 && db != 1)
+			return op_fail(ctx, SAMPAN_ERROR_INVALID,
+				       "batch dimensions %lld and %lld do not broadcast",
+				       (long long)da, (long long)db);
+		dims[i] = da > db ? da : db;
+		nb_out *= dims[i];
+	}
+	for (int i = 0; i < rb; i++)
+		nb_b *= b->dims[i];
+	dims[ro] = M;
+	dims[ro + 1] = N;
+	if (za && za->count != 1)
+		return op_fail(ctx, SAMPAN_ERROR_NOT_SUPPORTED,
+			       "a per-row zero point of the first operand is not supported");
+	ret = check_param(ctx, zb, "the second operand's zero point", N);
+	if (ret)
+		return ret;
+	ret = onnx_tensor_create(&y, ONNX_DT_INT32, ro + 2, dims);
+	if (ret)
+		return op_fail(ctx, ret, "output of %lld batches of %lldx%lld is too large",
+			       (long long)nb_out, (long long)M, (long long)N);
+	a8 = to_s8(a, &offa);
+	wt = malloc(b->count);
+	if (!a8 || !wt)
+		goto err_no_mem;
+	/* Each batch of b, (K, N), transposed to the device's (N, K). */
+	offb = b->dtype == ONNX_DT_UINT8 ? 128 : 0;
+	for (int64_t bb = 0; bb < nb_b; bb++)
+		for (int64_t k = 0; k < K; k++)
+			for (int64_t n = 0; n < N; n++)
+				wt[(bb * N + n) * K + k] =
+					(int8_t)(int_at(b, (size_t)((bb * K + k) * N + n)) - offb);
+	wofs = weight_offsets(zb, offb, N, &ret);
+	if (ret)
+		goto err_no_mem;
+	za_dev = zp_at(za, 0) - offa;
+	for (int64_t ob = 0; ob < nb_out; ob++) {
+		int64_t ia = 0, ib = 0, rest = ob;
+
+		/* Batch index of each operand, broadcasting size-1 dimensions. */
+		for (int64_t i = ro - 1, sa = 1, sb = 1; i >= 0; i--) {
+			int64_t idx = rest % dims[i];
+			int64_t ja = i - (ro - ra), jb = i - (ro - rb);
+
+			rest /= dims[i];
+			if (ja >= 0) {
+				ia += (a->dims[ja] == 1 ? 0 : idx) * sa;
+				sa *= a->dims[ja];
+			}
+			if (jb >= 0) {
+				ib += (b->dims[jb] == 1 ? 0 : idx) * sb;
+				sb *= b->dims[jb];
+			}
+		}
+		ret = int_matmul(ctx, M, K, N, a8 + ia * M * K, za_dev, wt + ib * N * K, wofs, NULL,
+				 (int32_t *)y->data + ob * M * N);
+		if (ret)
+			goto err;
+	}
+	free(wofs);
+	free(wt);
+	free(a8);
+	*acc = y;
+	return SAMPAN_OK;
+
+err_no_mem:
+	ret = no_mem(ctx);
+err:
+	free(wofs);
+	free(wt);
+	free(a8);
+	onnx_tensor_destroy(y);
+	return ret;
+}
+
+static int run_matmulinteger(struct rt_ctx *ctx, struct onnx_tensor *const *in,
+			     struct onnx_tensor **out)
+{
+	return matmul_acc(ctx, in[0], in[2], in[1], in[3], out);
+}
+
+/* Requantizes an int32 accumulator tensor in place of a new output of the
+ * type of @zy: y = saturate(rint(acc * (sx * sw[c] / sy)) + zy), channel c
+ * = (i / inner) % channels. */
+static int requant_tensor(struct rt_ctx *ctx, const struct onnx_tensor *acc, float sx,
+			  const struct onnx_tensor *sw, float sy, const struct onnx_tensor *zy,
+			  int64_t channels, int64_t inner, struct onnx_tensor **out)
+{
+	struct onnx_tensor *y;
+	int32_t lo, hi, z = zp_at(zy, 0);
+	float *mult;
+	int ret;
+
+	ret = onnx_tensor_create(&y, zy->dtype, acc->ndim, acc->dims);
+	if (ret)
+		return op_fail(ctx, ret, "cannot allocate the output");
+	mult = malloc((size_t)channels * sizeof(*mult));
+	if (!mult) {
+		onnx_tensor_destroy(y);
+		return no_mem(ctx);
+	}
+	for (int64_t c = 0; c < channels; c++)
+		mult[c] = sx * scale_at(sw, c) / sy;
+	qrange(zy->dtype, &lo, &hi);
+	for (size_t i = 0; i < acc->count; i++) {
+		int32_t v = requant(((const int32_t *)acc->data)[i],
+				    mult[(int64_t)i / inner % channels], z, lo, hi);
+
+		if (zy->dtype == ONNX_DT_UINT8)
+			((uint8_t *)y->data)[i] = (uint8_t)v;
+		else
+			((int8_t *)y->data)[i] = (int8_t)v;
+	}
+	free(mult);
+	*out = y;
+	return SAMPAN_OK;
+}
+
+/* Checks the scales and output zero point shared by QLinearMatMul and
+ * QLinearConv: x_scale, y_scale, y_zero_point per tensor, w_scale per
+ * tensor or per @channels. */
+static int check_qlinear(struct rt_ctx *ctx, struct onnx_tensor *const *in, int64_t channels)
+{
+	int ret = 0;
+
+	ret = ret ? ret : check_param(ctx, in[1], "the input scale", 1);
+	ret = ret ? ret : check_param(ctx, in[4], "the weight scale", channels);
+	ret = ret ? ret : check_param(ctx, in[5], "the weight zero point", channels);
+	ret = ret ? ret : check_param(ctx, in[6], "the output scale", 1);
+	ret = ret ? ret : check_param(ctx, in[7], "the output zero point", 1);
+	ret = ret ? ret : check_scales(ctx, in[1], "the input scale");
+	ret = ret ? ret : check_scales(ctx, in[4], "the weight scale");
+	ret = ret ? ret : check_scales(ctx, in[6], "the output scale");
+	return ret;
+}
+
+static int run_qlinearmatmul(struct rt_ctx *ctx, struct onnx_tensor *const *in,
+			     struct onnx_tensor **out)
+{
+	struct onnx_tensor *acc;
+	int64_t N = in[3]->ndim >= 1 ? in[3]->dims[in[3]->ndim - 1] : 1;
+	int ret;
+
+	ret = check_qlinear(ctx, in, N);
+	if (ret)
+		return ret;
+	ret = matmul_acc(ctx, in[0], in[2], in[3], in[5], &acc);
+	if (ret)
+		return ret;
+	ret = requant_tensor(ctx, acc, scale_at(in[1], 0), in[4], scale_at(in[6], 0), in[7],
+			     in[4]->count == 1 ? 1 : N, 1, out);
+	onnx_tensor_destroy(acc);
+	return ret;
+}
+
+/* ------------------------------------------------------------------ Conv */
+
+/* Shape of a 2-D convolution. */
+struct conv_geom {
+	int64_t n, c, h, w;      /* input (N, C, H, W) */
+	int64_t m, kh, kw;       /* weights (M, C / group, KH, KW) */
+	int64_t oh, ow;          /* output (N, M, OH, OW) */
+	int64_t sh, sw, dh, dw;  /* strides, dilations */
+	int64_t ph, pw;          /* padding before */
+	int64_t group, cg, mg;   /* groups, channels per group in and out */
+};
+
+/* Output size and padding before along one axis. */
+static int conv_axis(struct rt_ctx *ctx, const struct onnx_conv_attrs *a, int axis, int64_t in,
+		     int64_t k, int64_t *outsz, int64_t *pad)
+{
+	int64_t s = a->strides[axis], ek = (k - 1) * a->dilations[axis] + 1;
+	int64_t pb = a->pads[axis], pe = a->pads[axis + 2], total;
+
+	switch (a->auto_pad) {
+	case ONNX_PAD_SAME_UPPER:
+	case ONNX_PAD_SAME_LOWER:
+		*outsz = (in + s - 1) / s;
+		total = (*outsz - 1) * s + ek - in;
+		total = total > 0 ? total : 0;
+		*pad = a->auto_pad == ONNX_PAD_SAME_UPPER ? total / 2 : total - total / 2;
+		return SAMPAN_OK;
+	case ONNX_PAD_VALID:
+		pb = pe = 0;
+		break;
+	case ONNX_PAD_NOTSET:
+		break;
+	}
+	if (in + pb + pe < ek)
+		return op_fail(ctx, SAMPAN_ERROR_INVALID,
+			       "the kernel (%lld with dilation) is larger than the padded input (%lld)",
+			       (long long)ek, (long long)(in + pb + pe));
+	*outsz = (in + pb + pe - ek) / s + 1;
+	*pad = pb;
+	return SAMPAN_OK;
+}
+
+static int conv_geometry(struct rt_ctx *ctx, const struct onnx_tensor *x,
+			 const struct onnx_tensor *w, struct conv_geom *g)
+{
+	const struct onnx_conv_attrs *a = &ctx->node->conv;
+	int ret;
+
+	if (x->ndim != 4 || w->ndim != 4)
+		return op_fail(ctx, SAMPAN_ERROR_NOT_SUPPORTED,
+			       "only 2-D convolutions are supported (x %d-D, w %d-D; both must be 4-D)",
+			       x->ndim, w->ndim);
+	*g = (struct conv_geom){.n = x->dims[0], .c = x->dims[1], .h = x->dims[2], .w = x->dims[3],
+				.m = w->dims[0], .kh = w->dims[2], .kw = w->dims[3],
+				.sh = a->strides[0], .sw = a->strides[1], .dh = a->dilations[0],
+				.dw = a->dilations[1], .group = a->group};
+	if ((a->kernel[0] && a->kernel[0] != g->kh) || (a->kernel[1] && a->kernel[1] != g->kw))
+		return op_fail(ctx, SAMPAN_ERROR_INVALID,
+			       "kernel_shape [%lld, %lld] differs from the weights' [%lld, %lld]",
+			       (long long)a->kernel[0], (long long)a->kernel[1], (long long)g->kh,
+			       (long long)g->kw);
+	if (g->c % g->group || g->m % g->group || w->dims[1] != g->c / g->group)
+		return op_fail(ctx, SAMPAN_ERROR_INVALID,
+			       "%lld input channels, %lld output channels and weights of %lld channels do not fit group %lld",
+			       (long long)g->c, (long long)g->m, (long long)w->dims[1],
+			       (long long)g->group);
+	g->cg = g->c / g->group;
+	g->mg = g->m / g->group;
+	ret = conv_axis(ctx, a, 0, g->h, g->kh, &g->oh, &g->ph);
+	return ret ? ret : conv_axis(ctx, a, 1, g->w, g->kw, &g->ow, &g->pw);
+}
+
+/* acc = conv(x - zx, w - zw) + bias as int32 (N, M, OH, OW), by im2col
+ * onto the device: per image and group, A = (OH * OW, Cg * KH * KW) with
+ * padding at the zero point, W = the group's rows of w. */
+static int conv_acc(struct rt_ctx *ctx, const struct onnx_tensor *x, const struct onnx_tensor *zx,
+		    const struct onnx_tensor *w, const struct onnx_tensor *zw,
+		    const struct onnx_tensor *bias, struct onnx_tensor **acc)
+{
+	struct conv_geom g;
+	struct onnx_tensor *y = NULL;
+	int8_t *x8 = NULL, *w8 = NULL, *col = NULL;
+	int32_t *wofs = NULL, *tmp = NULL, offx, offw, za;
+	int64_t rows, K, dims[4];
+	int ret;
+
+	ret = conv_geometry(ctx, x, w, &g);
+	if (ret)
+		return ret;
+	if (zx && zx->count != 1)
+		return op_fail(ctx, SAMPAN_ERROR_INVALID, "the input zero point must be a scalar");
+	ret = check_param(ctx, zw, "the weight zero point", g.m);
+	if (ret)
+		return ret;
+	if (bias && (bias->ndim != 1 || bias->dims[0] != g.m))
+		return op_fail(ctx, SAMPAN_ERROR_INVALID, "the bias must be a vector of %lld",
+			       (long long)g.m);
+	rows = g.oh * g.ow;
+	K = g.cg * g.kh * g.kw;
+	if (rows > ONNX_MAX_ELEMENTS / K)
+		return op_fail(ctx, SAMPAN_ERROR_INVALID,
+			       "the im2col matrix (%lld x %lld) is too large", (long long)rows,
+			       (long long)K);
+	dims[0] = g.n;
+	dims[1] = g.m;
+	dims[2] = g.oh;
+	dims[3] = g.ow;
+	ret = onnx_tensor_create(&y, ONNX_DT_INT32, 4, dims);
+	if (ret)
+		return op_fail(ctx, ret, "the output is too large");
+	x8 = to_s8(x, &offx);
+	w8 = to_s8(w, &offw);
+	col = malloc((size_t)(rows * K));
+	tmp = malloc((size_t)(rows * g.mg) * sizeof(*tmp));
+	if (!x8 || !w8 || !col || !tmp)
+		goto err_no_mem;
+	wofs = weight_offsets(zw, offw, g.m, &ret);
+	if (ret)
+		goto err_no_mem;
+	za = zp_at(zx, 0) - offx;
+	for (int64_t b = 0; b < g.n; b++) {
+		for (int64_t gr = 0; gr < g.group; gr++) {
+			const int8_t *xg = x8 + (b * g.c + gr * g.cg) * g.h * g.w;
+
+			for (int64_t oy = 0; oy < g.oh; oy++) {
+				for (int64_t ox = 0; ox < g.ow; ox++) {
+					int8_t *r = col + (oy * g.ow + ox) * K;
+
+					for (int64_t c = 0; c < g.cg; c++) {
+						for (int64_t ky = 0; ky < g.kh; ky++) {
+							int64_t iy = oy * g.sh - g.ph + ky * g.dh;
+
+							for (int64_t kx = 0; kx < g.kw; kx++) {
+								int64_t ix = ox * g.sw - g.pw + kx * g.dw;
+								bool in = iy >= 0 && iy < g.h && ix >= 0 && ix < g.w;
+
+								*r++ = in ? xg[(c * g.h + iy) * g.w + ix] : (int8_t)za;
+							}
+						}
+					}
+				}
+			}
+			ret = int_matmul(ctx, rows, K, g.mg, col, za, w8 + gr * g.mg * K,
+					 wofs ? wofs + gr * g.mg : NULL,
+					 bias ? (const int32_t *)bias->data + gr * g.mg : NULL, tmp);
+			if (ret)
+				goto err;
+			for (int64_t n = 0; n < g.mg; n++)
+				for (int64_t p = 0; p < rows; p++)
+					((int32_t *)y->data)[(b * g.m + gr * g.mg + n) * rows + p] =
+						tmp[p * g.mg + n];
+		}
+	}
+	free(tmp);
+	free(col);
+	free(wofs);
+	free(w8);
+	free(x8);
+	*acc = y;
+	return SAMPAN_OK;
+
+err_no_mem:
+	ret = no_mem(ctx);
+err:
+	free(tmp);
+	free(col);
+	free(wofs);
+	free(w8);
+	free(x8);
+	onnx_tensor_destroy(y);
+	return ret;
+}
+
+static int run_convinteger(struct rt_ctx *ctx, struct onnx_tensor *const *in,
+			   struct onnx_tensor **out)
+{
+	return conv_acc(ctx, in[0], in[2], in[1], in[3], NULL, out);
+}
+
+static int run_qlinearconv(struct rt_ctx *ctx, struct onnx_tensor *const *in,
+			   struct onnx_tensor **out)
+{
+	struct onnx_tensor *acc;
+	int64_t M = in[3]->ndim >= 1 ? in[3]->dims[0] : 1;
+	int ret;
+
+	ret = check_qlinear(ctx, in, M);
+	if (ret)
+		return ret;
+	ret = conv_acc(ctx, in[0], in[2], in[3], in[5], in[8], &acc);
+	if (ret)
+		return ret;
+	ret = requant_tensor(ctx, acc, scale_at(in[1], 0), in[4], scale_at(in[6], 0), in[7],
+			     in[4]->count == 1 ? 1 : M, acc->dims[2] * acc->dims[3], out);
+	onnx_tensor_destroy(acc);
+	return ret;
+}
+
+/* ------------------------------------------------ QuantizeLinear and back */
+
+/* Per-tensor or per-axis parameters of x: element i uses parameter
+ * (i / *inner) % *channels. */
+static int axis_params(struct rt_ctx *ctx, const struct onnx_tensor *x,
+		       const struct onnx_tensor *scale, const struct onnx_tensor *zp,
+		       int64_t *channels, int64_t *inner)
+{
+	int64_t axis = ctx->node->axis;
+	int ret;
+
+	*channels = 1;
+	*inner = 1;
+	if (scale->count == 1 && (!zp || zp->count == 1))
+		return check_scales(ctx, scale, "the scale");
+	if (axis < 0)
+		axis += x->ndim;
+	if (axis < 0 || axis >= x->ndim)
+		return op_fail(ctx, SAMPAN_ERROR_INVALID, "axis %lld is out of range for a %d-D input",
+			       (long long)ctx->node->axis, x->ndim);
+	*channels = x->dims[axis];
+	for (int i = (int)axis + 1; i < x->ndim; i++)
+		*inner *= x->dims[i];
+	ret = check_param(ctx, scale, "the scale", *channels);
+	ret = ret ? ret : check_param(ctx, zp, "the zero point", *channels);
+	return ret ? ret : check_scales(ctx, scale, "the scale");
+}
+
+static int run_quantizelinear(struct rt_ctx *ctx, struct onnx_tensor *const *in,
+			      struct onnx_tensor **out)
+{
+	const struct onnx_tensor *x = in[0], *scale = in[1], *zp = in[2];
+	enum onnx_dtype dtype = zp ? zp->dtype : ONNX_DT_UINT8;
+	struct onnx_tensor *y;
+	int64_t channels, inner;
+	int32_t lo, hi;
+	int ret;
+
+	ret = axis_params(ctx, x, scale, zp, &channels, &inner);
+	if (ret)
+		return ret;
+	ret = onnx_tensor_create(&y, dtype, x->ndim, x->dims);
+	if (ret)
+		return op_fail(ctx, ret, "cannot allocate the output");
+	qrange(dtype, &lo, &hi);
+	for (size_t i = 0; i < x->count; i++) {
+		int64_t c = (int64_t)i / inner % channels;
+		float q = rintf(((const float *)x->data)[i] / scale_at(scale, c));
+		double v = (isnan(q) ? 0.0 : (double)q) + zp_at(zp, c);
+		int32_t r = v < lo ? lo : v > hi ? hi : (int32_t)v;
+
+		if (dtype == ONNX_DT_UINT8)
+			((uint8_t *)y->data)[i] = (uint8_t)r;
+		else
+			((int8_t *)y->data)[i] = (int8_t)r;
+	}
+	*out = y;
+	return SAMPAN_OK;
+}
+
+static int run_dequantizelinear(struct rt_ctx *ctx, struct onnx_tensor *const *in,
+				struct onnx_tensor **out)
+{
+	const struct onnx_tensor *x = in[0], *scale = in[1], *zp = in[2];
+	struct onnx_tensor *y;
+	int64_t channels, inner;
+	int ret;
+
+	ret = axis_params(ctx, x, scale, zp, &channels, &inner);
+	if (ret)
+		return ret;
+	ret = onnx_tensor_create(&y, ONNX_DT_FLOAT, x->ndim, x->dims);
+	if (ret)
+		return op_fail(ctx, ret, "cannot allocate the output");
+	for (size_t i = 0; i < x->count; i++) {
+		int64_t c = (int64_t)i / inner % channels;
+
+		((float *)y->data)[i] =
+			(float)((int64_t)int_at(x, i) - zp_at(zp, c)) * scale_at(scale, c);
+	}
+	*out = y;
+	return SAMPAN_OK;
+}
+
+/* ------------------------------------------------------------- dispatch */
+
+int rt_op_run(struct rt_ctx *ctx, struct onnx_tensor *const *in, struct onnx_tensor **out)
+{
+	const struct onnx_node *node = ctx->node;
+
+	/* Types were checked at load time against declared inputs; values
+	 * fed at run time are checked against their declarations too, so
+	 * only an undeclared type could differ. */
+	for (int i = 0; i < node->n_inputs; i++)
+		if (in[i] && onnx_dtype_size(in[i]->dtype) == 0)
+			return op_fail(ctx, SAMPAN_ERROR_INVALID, "input %d has an unknown type", i);
+	switch (node->op) {
+	case ONNX_OP_QLINEARMATMUL: return run_qlinearmatmul(ctx, in, out);
+	case ONNX_OP_MATMULINTEGER: return run_matmulinteger(ctx, in, out);
+	case ONNX_OP_QLINEARCONV: return run_qlinearconv(ctx, in, out);
+	case ONNX_OP_CONVINTEGER: return run_convinteger(ctx, in, out);
+	case ONNX_OP_QUANTIZELINEAR: return run_quantizelinear(ctx, in, out);
+	case ONNX_OP_DEQUANTIZELINEAR: return run_dequantizelinear(ctx, in, out);
+	}
+	return op_fail(ctx, SAMPAN_ERROR_NOT_SUPPORTED, "no implementation");
+}

@@ -1,0 +1,68 @@
+/*
+ * runtime.h - executes an imported ONNX graph (onnx_model.h) on a sampan
+ * device.
+ *
+ * The int8 products (QLinearMatMul, MatMulInteger, QLinearConv through
+ * im2col, ConvInteger) run on the device with sampan_gemm in raw int32
+ * mode; what the device's contract does not cover is done exactly on the
+ * host around it:
+ *
+ *  - uint8 tensors are mapped to int8 by subtracting 128 from the data and
+ *    from their zero points; (a - za) is unchanged, so the int32
+ *    accumulation is exact.
+ *  - The device's weights are symmetric. A weight zero point zw (per
+ *    tensor or per output channel) is applied with the row-sum
+ *    correction sum_k (a - za)(w - zw) = sum_k (a - za) w - zw sum_k (a - za),
+ *    in wrapping int32 like the device.
+ *  - ONNX requantizes with a float multiplier, not TFLite's fixed-point
+ *    one: y = saturate(rint(acc * (float)(sa * sb / sy)) + zy), rounding
+ *    half to even, as the ONNX reference does; so that part is on the host.
+ *  - QuantizeLinear and DequantizeLinear are float ops on the host:
+ *    y = saturate(rint(x / scale) + zp) and y = (x - zp) * scale in float.
+ *    NaN quantizes to the zero point.
+ */
+#ifndef SAMPAN_HOST_RUNTIME_H
+#define SAMPAN_HOST_RUNTIME_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "onnx/onnx_model.h"
+#include "sampan.h"
+
+/* What one run cost, summed over its device jobs. */
+struct rt_stats {
+	uint64_t gemms;         /* device jobs */
+	uint64_t cycles;        /* device cycles (0 on the functional model) */
+	uint64_t macs;          /* multiply-accumulates on the device */
+	double device_seconds;  /* wall time inside sampan_gemm */
+	double total_seconds;   /* wall time of the whole run */
+};
+
+/* Runs @model on @dev. @inputs[i] (borrowed) feeds model->inputs[i] and
+ * must have the element type and the fixed dimensions it declares. On
+ * success @outputs[i] receives a new tensor for model->outputs[i] (the
+ * caller destroys it) and @stats, if not NULL, the run's figures. Returns a
+ * sampan_error; on failure @err names the node or input at fault and
+ * @outputs is untouched. */
+int rt_run(const struct onnx_model *model, struct sampan_device *dev,
+	   struct onnx_tensor *const *inputs, struct onnx_tensor **outputs,
+	   struct rt_stats *stats, char *err, size_t err_size);
+
+/* ------------------------------------------------------------- internals */
+
+/* State of a run, shared with the op implementations (ops.c). */
+struct rt_ctx {
+	struct sampan_device *dev;
+	const struct onnx_node *node; /* the node being executed */
+	struct rt_stats stats;
+	char *err;
+	size_t err_size;
+};
+
+/* Executes ctx->node: @in holds its inputs (NULL for omitted optional
+ * ones), @out receives a new output tensor. Returns a sampan_error with a
+ * message in ctx->err. */
+int rt_op_run(struct rt_ctx *ctx, struct onnx_tensor *const *in, struct onnx_tensor **out);
+
+#endif /* SAMPAN_HOST_RUNTIME_H */
