@@ -19,7 +19,7 @@ TEST_INSTALL_BUILD := build/test-install-build
 TEST_JOBS     ?= 2
 
 TEST_NAMES := test_requant test_rtl_units test_gemm test_errors test_cli test_install \
-              test_onnx
+              test_selftest test_onnx
 TESTS      ?= $(TEST_NAMES)
 TEST_BINS  := $(addprefix $(TEST_DIR)/,$(TEST_NAMES))
 
@@ -30,6 +30,7 @@ TEST_OBJS_test_gemm      := ref util gemm_case
 TEST_OBJS_test_errors    := ref util simdev
 TEST_OBJS_test_cli       := ref util json npyio spawn
 TEST_OBJS_test_install   := ref spawn
+TEST_OBJS_test_selftest  := spawn
 TEST_OBJS_test_onnx      :=
 
 # Binaries that call the sim C ABI directly link the library in place.
@@ -46,7 +47,8 @@ TEST_CRITERION_CFLAGS = $(shell pkg-config --cflags criterion)
 TEST_CRITERION_LIBS   = $(shell pkg-config --libs criterion)
 TEST_CFLAGS = $(ALL_CFLAGS) -Isim -Itests $(TEST_CRITERION_CFLAGS) \
               -DTEST_ROWS=$(ROWS) -DTEST_COLS=$(COLS) \
-              -DSAMPAN_CLI='"$(abspath $(SAMPAN_CLI))"' -DTEST_SRCDIR='"$(abspath tests)"'
+              -DSAMPAN_CLI='"$(abspath $(SAMPAN_CLI))"' -DTEST_SRCDIR='"$(abspath tests)"' \
+              -DTEST_FAKE_XRT='"$(abspath $(TEST_FAKE_XRT))"'
 TEST_SIM_LDFLAGS = -L$(dir $(SIM_LIB)) -lsampan_sim -Wl,-rpath,$(abspath $(dir $(SIM_LIB)))
 
 .PHONY: test test-build
@@ -73,6 +75,15 @@ $(TEST_DIR)/$(1): $(TEST_DIR)/$(1).o $(addprefix $(TEST_DIR)/,$(addsuffix .o,$(T
 	  $(if $(filter $(1),$(TEST_SIM_USERS)),$$(TEST_SIM_LDFLAGS)) $$(TEST_CRITERION_LIBS) -lm
 endef
 $(foreach t,$(TEST_NAMES),$(eval $(call TEST_LINK_RULE,$(t))))
+
+# A test double of XRT's C API over the simulated card (tests/fake_xrt.c),
+# loaded by the xrt backend through $$SAMPAN_XRT_LIB in test_selftest.
+TEST_FAKE_XRT := $(TEST_DIR)/libfake_xrt.so
+$(TEST_FAKE_XRT): tests/fake_xrt.c $(SIM_LIB) | $(DEPS_STAMP)
+	$(call msg,LD,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(ALL_CFLAGS) -Isim -shared -o $@ $< $(ALL_LDFLAGS) $(TEST_SIM_LDFLAGS)
+$(TEST_DIR)/test_selftest: $(TEST_FAKE_XRT)
 
 -include $(wildcard $(TEST_DIR)/*.d)
 

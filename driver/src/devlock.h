@@ -7,6 +7,8 @@
  * else /tmp, e.g. /tmp/sampan-xrt-0.lock, before touching the hardware, and
  * holds it until close. The lock dies with the process, so a crash never
  * leaves a device locked; the file keeps the owner's PID for the message.
+ * A child forked while the lock is held shares it until it exits or execs
+ * (the descriptor is close-on-exec), as with any flock.
  *
  * Simulated devices (sim, sim-usb) and the functional model (cpu) are not
  * locked: each process builds its own private card in its own memory, so
