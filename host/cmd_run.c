@@ -11,35 +11,32 @@
 #include "runtime/runtime.h"
 
 static const char run_help[] =
-	"usage: sampan run MODEL.onnx [-d DEV] [--input [NAME=]FILE.npy]... [options]\n"
-	"\n"
-	"Runs an ONNX model once on a device: the int8 products (QLinearMatMul,\n"
-	"MatMulInteger, QLinearConv, ConvInteger) on the array, the rest on the\n"
-	"host, bit-exact with the ONNX reference. A model with an op this runtime\n"
-	"does not execute is refused before anything runs, naming the op.\n"
-	"\n"
-	"  -d, --device DEV        device to use (default: sim); see 'sampan devices'\n"
-	"  -i, --input [NAME=]FILE a graph input as .npy (uint8, int8, int32 or\n"
-	"                          float32, of the type the model declares); once\n"
-	"                          per input, in the model's order or by NAME\n"
-	"  -o, --out FILE          write the (first) output tensor to a .npy file,\n"
-	"                          with its ONNX element type and shape\n"
-	"      --json              print one JSON object on stdout\n"
-	"  -h, --help              this help\n"
-	"\n"
-	"Prints each output's type and shape and the device figures: GEMM jobs,\n"
-	"cycles, MACs, utilization.\n"
-	"Exit status: 0 ok, 1 failure (bad model, input or device), 2 usage error.\n";
+    "usage: sampan run MODEL.onnx [-d DEV] [--input [NAME=]FILE.npy]... [options]\n"
+    "\n"
+    "Runs an ONNX model once on a device: the int8 products (QLinearMatMul,\n"
+    "MatMulInteger, QLinearConv, ConvInteger) on the array, the rest on the\n"
+    "host, bit-exact with the ONNX reference. A model with an op this runtime\n"
+    "does not execute is refused before anything runs, naming the op.\n"
+    "\n"
+    "  -d, --device DEV        device to use (default: sim); see 'sampan devices'\n"
+    "  -i, --input [NAME=]FILE a graph input as .npy (uint8, int8, int32 or\n"
+    "                          float32, of the type the model declares); once\n"
+    "                          per input, in the model's order or by NAME\n"
+    "  -o, --out FILE          write the (first) output tensor to a .npy file,\n"
+    "                          with its ONNX element type and shape\n"
+    "      --json              print one JSON object on stdout\n"
+    "  -h, --help              this help\n"
+    "\n"
+    "Prints each output's type and shape and the device figures: GEMM jobs,\n"
+    "cycles, MACs, utilization.\n"
+    "Exit status: 0 ok, 1 failure (bad model, input or device), 2 usage error.\n";
 
 enum { OPT_HELP = 1, OPT_DEVICE, OPT_INPUT, OPT_OUT, OPT_JSON };
 
 static const struct cli_option run_options[] = {
-	{"help", 'h', false, OPT_HELP},
-	{"device", 'd', true, OPT_DEVICE},
-	{"input", 'i', true, OPT_INPUT},
-	{"out", 'o', true, OPT_OUT},
-	{"json", 0, false, OPT_JSON},
-	{NULL, 0, false, 0},
+    {"help", 'h', false, OPT_HELP},  {"device", 'd', true, OPT_DEVICE},
+    {"input", 'i', true, OPT_INPUT}, {"out", 'o', true, OPT_OUT},
+    {"json", 0, false, OPT_JSON},    {NULL, 0, false, 0},
 };
 
 #define RUN_MAX_INPUTS 16
@@ -79,7 +76,8 @@ static int parse_args(int argc, char **argv, struct run_args *a)
 			break;
 		case OPT_INPUT:
 			if (a->n_inputs == RUN_MAX_INPUTS)
-				return cli_usage_error("run", "more than %d --input", RUN_MAX_INPUTS);
+				return cli_usage_error("run", "more than %d --input",
+				                       RUN_MAX_INPUTS);
 			a->inputs[a->n_inputs++] = v;
 			break;
 		case OPT_OUT:
@@ -101,10 +99,14 @@ static int parse_args(int argc, char **argv, struct run_args *a)
 static enum onnx_dtype onnx_type_of(enum npy_dtype d)
 {
 	switch (d) {
-	case NPY_INT8: return ONNX_DT_INT8;
-	case NPY_UINT8: return ONNX_DT_UINT8;
-	case NPY_FLOAT32: return ONNX_DT_FLOAT;
-	default: return ONNX_DT_INT32;
+	case NPY_INT8:
+		return ONNX_DT_INT8;
+	case NPY_UINT8:
+		return ONNX_DT_UINT8;
+	case NPY_FLOAT32:
+		return ONNX_DT_FLOAT;
+	default:
+		return ONNX_DT_INT32;
 	}
 }
 
@@ -121,7 +123,8 @@ static int read_input(const char *path, struct onnx_tensor **t)
 	}
 	ret = onnx_tensor_create(t, onnx_type_of(arr.dtype), arr.ndim, arr.shape);
 	if (ret) {
-		cli_error("%s: %s", path, ret == SAMPAN_ERROR_NO_MEM ? "out of memory" : "too large");
+		cli_error("%s: %s", path,
+		          ret == SAMPAN_ERROR_NO_MEM ? "out of memory" : "too large");
 		npy_array_destroy(&arr);
 		return CLI_EXIT_FAIL;
 	}
@@ -139,7 +142,8 @@ static void list_inputs(const struct onnx_model *m)
 		const struct onnx_value *v = &m->values[m->inputs[i]];
 
 		fprintf(stderr, "  input %d: %s, %s %s\n", i, v->name, onnx_dtype_name(v->dtype),
-			v->ndim < 0 ? "(any shape)" : onnx_shape_str(v->ndim, v->dims, shape, sizeof(shape)));
+		        v->ndim < 0 ? "(any shape)"
+		                    : onnx_shape_str(v->ndim, v->dims, shape, sizeof(shape)));
 	}
 }
 
@@ -157,7 +161,8 @@ static int bind_inputs(const struct onnx_model *m, const struct run_args *a, con
 		for (int j = 0; eq && j < m->n_inputs; j++) {
 			const char *name = m->values[m->inputs[j]].name;
 
-			if (strlen(name) == (size_t)(eq - arg) && strncmp(name, arg, (size_t)(eq - arg)) == 0)
+			if (strlen(name) == (size_t)(eq - arg) &&
+			    strncmp(name, arg, (size_t)(eq - arg)) == 0)
 				slot = j;
 		}
 		if (slot >= 0) {
@@ -168,8 +173,11 @@ static int bind_inputs(const struct onnx_model *m, const struct run_args *a, con
 			slot = next;
 		}
 		if (slot >= m->n_inputs || files[slot]) {
-			cli_usage_error("run", "%s: the model has %d input%s, --input '%s' is one too many or names one twice",
-					m->path, m->n_inputs, m->n_inputs == 1 ? "" : "s", a->inputs[i]);
+			cli_usage_error("run",
+			                "%s: the model has %d input%s, --input '%s' is one too "
+			                "many or names one twice",
+			                m->path, m->n_inputs, m->n_inputs == 1 ? "" : "s",
+			                a->inputs[i]);
 			list_inputs(m);
 			return CLI_EXIT_USAGE;
 		}
@@ -178,7 +186,7 @@ static int bind_inputs(const struct onnx_model *m, const struct run_args *a, con
 	for (int j = 0; j < m->n_inputs; j++) {
 		if (!files[j]) {
 			cli_usage_error("run", "%s: no --input for graph input '%s'", m->path,
-					m->values[m->inputs[j]].name);
+			                m->values[m->inputs[j]].name);
 			list_inputs(m);
 			return CLI_EXIT_USAGE;
 		}
@@ -193,10 +201,18 @@ static int write_output(const char *path, const struct onnx_tensor *t)
 	char err[512];
 
 	switch (t->dtype) {
-	case ONNX_DT_INT8: d = NPY_INT8; break;
-	case ONNX_DT_UINT8: d = NPY_UINT8; break;
-	case ONNX_DT_INT32: d = NPY_INT32; break;
-	case ONNX_DT_FLOAT: d = NPY_FLOAT32; break;
+	case ONNX_DT_INT8:
+		d = NPY_INT8;
+		break;
+	case ONNX_DT_UINT8:
+		d = NPY_UINT8;
+		break;
+	case ONNX_DT_INT32:
+		d = NPY_INT32;
+		break;
+	case ONNX_DT_FLOAT:
+		d = NPY_FLOAT32;
+		break;
 	default:
 		cli_error("%s: cannot write a %s tensor as .npy", path, onnx_dtype_name(t->dtype));
 		return CLI_EXIT_FAIL;
@@ -209,10 +225,11 @@ static int write_output(const char *path, const struct onnx_tensor *t)
 }
 
 static void print_result(const struct run_args *a, const struct onnx_model *m,
-			 const struct sampan_info *info, struct onnx_tensor **outs,
-			 const struct rt_stats *st)
+                         const struct sampan_info *info, struct onnx_tensor **outs,
+                         const struct rt_stats *st)
 {
-	double util = st->cycles ? (double)st->macs / ((double)st->cycles * info->rows * info->cols) : 0;
+	double util =
+	    st->cycles ? (double)st->macs / ((double)st->cycles * info->rows * info->cols) : 0;
 	char shape[128];
 
 	if (!a->json) {
@@ -277,7 +294,7 @@ int cmd_run(int argc, char **argv)
 	}
 	if (m->n_inputs > RUN_MAX_INPUTS) {
 		cli_error("%s: %d graph inputs, at most %d are supported", a.model, m->n_inputs,
-			  RUN_MAX_INPUTS);
+		          RUN_MAX_INPUTS);
 		ret = CLI_EXIT_FAIL;
 		goto out_model;
 	}

@@ -67,3 +67,6 @@ rtl-synth: $(RTL_SYNTH_LOGS)
 $(RTL_SYNTH_DIR)/%.log: $(RTL_SRCS) $(RTL_DIR)/synth/synth.sh | $(DEPS_STAMP)
 	$(call msg,YOSYS,$@)
 	$(Q)mkdir -p $(@D) && YOSYS='$(YOSYS)' $(RTL_DIR)/synth/synth.sh $* $@ $(RTL_SRCS)
+
+# The stream shell (USB path): rtl-stream-lint, part of `make lint`.
+include $(RTL_DIR)/stream/stream.mk

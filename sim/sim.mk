@@ -207,3 +207,8 @@ $(SIM_TB_VVP): sim/tb/sampan_tb.v $(RTL_SRCS) | $(DEPS_STAMP)
 simspeed: $(SIM_LIB) $(SIM_GEMM) $(SIM_TB_VVP)
 	$(Q)sim/simspeed.sh $(SIM_GEMM) $(SIM_LIB) $(SIM_TB_VVP) $(ROWS) $(COLS) $(SIMSPEED_KT) \
 	  $(SIMSPEED_VERILATOR_RUNS) $(SIMSPEED_ICARUS_SECONDS) build/simspeed.json
+
+# ------------------------------------------------------------ sim-usb
+
+# The simulated USB board (stream shell): build/libsampan_simusb.so.
+include sim/usb/simusb.mk

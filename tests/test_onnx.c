@@ -5,20 +5,29 @@
  * the file and what is wrong (truncated, garbage, unsupported op or opset,
  * cycles, dangling references, type mismatches).
  *
+ * Also random convolutions and matrix products of every type combination
+ * against a direct reference on both devices, rounding ties, and the
+ * `sampan run` command.
+ *
  * SAMPAN_ONNX_TESTDATA overrides the node test directory.
  */
 #include <criterion/criterion.h>
 #include <criterion/parameterized.h>
+#include <math.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "onnx.pb-c.h"
 #include "onnx/onnx_model.h"
 #include "runtime/runtime.h"
+#include "npyio.h"
 #include "sampan.h"
+#include "spawn.h"
 
 TestSuite(onnx_conformance, .timeout = 120);
 TestSuite(onnx_import, .timeout = 60);
@@ -38,10 +47,10 @@ static const char *testdata_dir(void)
 
 /* Node tests of the quantized ops; every one runs on each device. */
 static const char *const node_tests[] = {
-	"test_qlinearmatmul_2D", "test_qlinearmatmul_3D",     "test_matmulinteger",
-	"test_qlinearconv",      "test_convinteger_with_padding", "test_convinteger_without_padding",
-	"test_basic_convinteger", "test_quantizelinear",      "test_quantizelinear_axis",
-	"test_dequantizelinear", "test_dequantizelinear_axis",
+    "test_qlinearmatmul_2D",  "test_qlinearmatmul_3D",         "test_matmulinteger",
+    "test_qlinearconv",       "test_convinteger_with_padding", "test_convinteger_without_padding",
+    "test_basic_convinteger", "test_quantizelinear",           "test_quantizelinear_axis",
+    "test_dequantizelinear",  "test_dequantizelinear_axis",
 };
 static const char *const devices[] = {"cpu", "sim"};
 
@@ -103,7 +112,8 @@ static int run_node_test(const char *dir, const char *devname)
 			break;
 		cr_assert_leq(m->n_inputs, 16);
 		for (int i = 0; i < m->n_inputs; i++) {
-			snprintf(path, sizeof(path), "%s/test_data_set_%d/input_%d.pb", dir, sets, i);
+			snprintf(path, sizeof(path), "%s/test_data_set_%d/input_%d.pb", dir, sets,
+			         i);
 			in[i] = read_pb(path);
 		}
 		ret = rt_run(m, dev, in, out, NULL, err, sizeof(err));
@@ -112,19 +122,20 @@ static int run_node_test(const char *dir, const char *devname)
 			struct onnx_tensor *want;
 			size_t item;
 
-			snprintf(path, sizeof(path), "%s/test_data_set_%d/output_%d.pb", dir, sets, o);
+			snprintf(path, sizeof(path), "%s/test_data_set_%d/output_%d.pb", dir, sets,
+			         o);
 			want = read_pb(path);
 			item = onnx_dtype_size(want->dtype);
 			cr_assert_eq(out[o]->dtype, want->dtype, "%s: output %d is %s, expected %s",
-				     path, o, onnx_dtype_name(out[o]->dtype),
-				     onnx_dtype_name(want->dtype));
+			             path, o, onnx_dtype_name(out[o]->dtype),
+			             onnx_dtype_name(want->dtype));
 			cr_assert_eq(out[o]->ndim, want->ndim, "%s: rank", path);
 			for (int d = 0; d < want->ndim; d++)
 				cr_assert_eq(out[o]->dims[d], want->dims[d], "%s: dim %d", path, d);
 			for (size_t i = 0; i < want->count; i++)
 				cr_assert(memcmp((char *)out[o]->data + i * item,
-						 (char *)want->data + i * item, item) == 0,
-					  "%s on %s: element %zu differs", path, devname, i);
+				                 (char *)want->data + i * item, item) == 0,
+				          "%s on %s: element %zu differs", path, devname, i);
 			onnx_tensor_destroy(want);
 			onnx_tensor_destroy(out[o]);
 		}
@@ -287,7 +298,7 @@ static void builder_init(struct builder *b, int64_t opset)
 }
 
 static void add_node(struct builder *b, const char *op, const char *name, const char *in0,
-		     const char *out)
+                     const char *out)
 {
 	size_t n = b->n_nodes++;
 	Onnx__NodeProto *node = &b->nodes[n];
@@ -449,7 +460,7 @@ Test(onnx_import, tensor_pb_errors)
 	const char *tmp;
 
 	snprintf(src, sizeof(src), "%s/test_qlinearconv/test_data_set_0/input_0.pb",
-		 testdata_dir());
+	         testdata_dir());
 	buf = read_whole(src, &len);
 	/* Cut inside raw_data: either malformed or short of the shape. */
 	tmp = write_temp(buf, len - 3);
@@ -458,4 +469,744 @@ Test(onnx_import, tensor_pb_errors)
 	cr_assert_null(t);
 	unlink(tmp);
 	free(buf);
+}
+
+/* ------------------------------------------------ random vs a reference */
+
+/* A model of one node whose inputs are all graph inputs (declared with a
+ * type, no shape), as the ONNX node tests are built. */
+struct one_node {
+	Onnx__ModelProto model;
+	Onnx__OperatorSetIdProto opset, *opsets[1];
+	Onnx__GraphProto graph;
+	Onnx__ValueInfoProto vi[10], *inputs[9], *outputs[1];
+	Onnx__TypeProto type[10];
+	Onnx__TypeProto__Tensor tt[10];
+	Onnx__NodeProto node, *nodes[1];
+	char *in_names[9], *out_names[1];
+	Onnx__AttributeProto attrs[6], *attr_ptrs[6];
+	int64_t ints[6][4];
+	char str[6][16];
+};
+
+static char *const value_names[] = {"i0", "i1", "i2", "i3", "i4", "i5", "i6", "i7", "i8", "y"};
+
+static void one_value(struct one_node *b, int i, int elem_type)
+{
+	onnx__value_info_proto__init(&b->vi[i]);
+	onnx__type_proto__init(&b->type[i]);
+	onnx__type_proto__tensor__init(&b->tt[i]);
+	b->tt[i].has_elem_type = 1;
+	b->tt[i].elem_type = elem_type;
+	b->type[i].value_case = ONNX__TYPE_PROTO__VALUE_TENSOR_TYPE;
+	b->type[i].tensor_type = &b->tt[i];
+	b->vi[i].name = value_names[i];
+	b->vi[i].type = &b->type[i];
+}
+
+/* Inputs of types @types[0..n-1] (ONNX_DT_UNKNOWN: omitted). */
+static void one_node_init(struct one_node *b, const char *op, int n, const int *types, int out_type)
+{
+	memset(b, 0, sizeof(*b));
+	onnx__model_proto__init(&b->model);
+	onnx__operator_set_id_proto__init(&b->opset);
+	onnx__graph_proto__init(&b->graph);
+	onnx__node_proto__init(&b->node);
+	b->opset.domain = (char *)"";
+	b->opset.has_version = 1;
+	b->opset.version = 13;
+	b->opsets[0] = &b->opset;
+	b->model.n_opset_import = 1;
+	b->model.opset_import = b->opsets;
+	b->model.graph = &b->graph;
+	for (int i = 0; i < n; i++) {
+		b->in_names[i] = types[i] ? value_names[i] : (char *)"";
+		if (!types[i])
+			continue;
+		one_value(b, i, types[i]);
+		b->inputs[b->graph.n_input++] = &b->vi[i];
+	}
+	one_value(b, 9, out_type);
+	b->outputs[0] = &b->vi[9];
+	b->out_names[0] = value_names[9];
+	b->graph.input = b->inputs;
+	b->graph.n_output = 1;
+	b->graph.output = b->outputs;
+	b->node.op_type = (char *)op;
+	b->node.n_input = (size_t)n;
+	b->node.input = b->in_names;
+	b->node.n_output = 1;
+	b->node.output = b->out_names;
+	b->node.attribute = b->attr_ptrs;
+	b->nodes[0] = &b->node;
+	b->graph.n_node = 1;
+	b->graph.node = b->nodes;
+}
+
+static void one_node_ints(struct one_node *b, const char *name, size_t n, const int64_t *v)
+{
+	size_t i = b->node.n_attribute++;
+
+	onnx__attribute_proto__init(&b->attrs[i]);
+	b->attrs[i].name = (char *)name;
+	b->attrs[i].has_type = 1;
+	b->attrs[i].type = ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INTS;
+	memcpy(b->ints[i], v, n * sizeof(*v));
+	b->attrs[i].n_ints = n;
+	b->attrs[i].ints = b->ints[i];
+	b->attr_ptrs[i] = &b->attrs[i];
+}
+
+static void one_node_int(struct one_node *b, const char *name, int64_t v)
+{
+	size_t i = b->node.n_attribute++;
+
+	onnx__attribute_proto__init(&b->attrs[i]);
+	b->attrs[i].name = (char *)name;
+	b->attrs[i].has_type = 1;
+	b->attrs[i].type = ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INT;
+	b->attrs[i].has_i = 1;
+	b->attrs[i].i = v;
+	b->attr_ptrs[i] = &b->attrs[i];
+}
+
+static void one_node_str(struct one_node *b, const char *name, const char *v)
+{
+	size_t i = b->node.n_attribute++;
+
+	onnx__attribute_proto__init(&b->attrs[i]);
+	b->attrs[i].name = (char *)name;
+	b->attrs[i].has_type = 1;
+	b->attrs[i].type = ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__STRING;
+	snprintf(b->str[i], sizeof(b->str[i]), "%s", v);
+	b->attrs[i].has_s = 1;
+	b->attrs[i].s.data = (uint8_t *)b->str[i];
+	b->attrs[i].s.len = strlen(v);
+	b->attr_ptrs[i] = &b->attrs[i];
+}
+
+static struct onnx_model *one_node_load(struct one_node *b)
+{
+	size_t len = onnx__model_proto__get_packed_size(&b->model);
+	uint8_t *buf = malloc(len);
+	struct onnx_model *m = NULL;
+	char err[ERR_SIZE];
+
+	cr_assert_not_null(buf);
+	onnx__model_proto__pack(&b->model, buf);
+	cr_assert_eq(onnx_model_load_buffer(buf, len, "built", &m, err, sizeof(err)), SAMPAN_OK,
+	             "%s", err);
+	free(buf);
+	return m;
+}
+
+/* splitmix64, seeded from SAMPAN_TEST_SEED or the clock (printed). */
+static uint64_t rng_state;
+
+static void seed_rng(const char *what)
+{
+	const char *env = getenv("SAMPAN_TEST_SEED");
+
+	rng_state = env && env[0] ? strtoull(env, NULL, 10)
+	                          : (uint64_t)time(NULL) ^ (uint64_t)getpid() << 20;
+	fprintf(stderr, "[seed] %s: SAMPAN_TEST_SEED=%llu\n", what, (unsigned long long)rng_state);
+}
+
+static uint64_t rnd(void)
+{
+	uint64_t z = (rng_state += 0x9e3779b97f4a7c15ull);
+
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+	return z ^ (z >> 31);
+}
+
+static int64_t rnd_range(int64_t lo, int64_t hi)
+{
+	return lo + (int64_t)(rnd() % (uint64_t)(hi - lo + 1));
+}
+
+/* A tensor of random values over the whole range of @dtype (scales:
+ * float in [2^-10, 2^-4)). */
+static struct onnx_tensor *rnd_tensor(int dtype, int ndim, const int64_t *dims)
+{
+	struct onnx_tensor *t = NULL;
+
+	cr_assert_eq(onnx_tensor_create(&t, dtype, ndim, dims), SAMPAN_OK);
+	for (size_t i = 0; i < t->count; i++) {
+		if (dtype == ONNX_DT_UINT8)
+			((uint8_t *)t->data)[i] = (uint8_t)rnd();
+		else if (dtype == ONNX_DT_INT8)
+			((int8_t *)t->data)[i] = (int8_t)rnd();
+		else if (dtype == ONNX_DT_INT32)
+			((int32_t *)t->data)[i] = (int32_t)rnd_range(-100000, 100000);
+		else
+			((float *)t->data)[i] =
+			    ldexpf(1.0f + (float)(rnd() % 1000) / 1000.0f, -(int)rnd_range(5, 10));
+	}
+	return t;
+}
+
+static int32_t ival(const struct onnx_tensor *t, size_t i)
+{
+	if (t->dtype == ONNX_DT_UINT8)
+		return ((const uint8_t *)t->data)[i];
+	if (t->dtype == ONNX_DT_INT8)
+		return ((const int8_t *)t->data)[i];
+	return ((const int32_t *)t->data)[i];
+}
+
+/* The reference's requantization, written from the ONNX definition. */
+static int32_t ref_requant(int64_t acc, float sx, float sw, float sy, int32_t zy, int dtype)
+{
+	float mult = sx * sw / sy;
+	double v = nearbyint((double)(int32_t)(uint32_t)acc * (double)mult) + zy;
+	double lo = dtype == ONNX_DT_UINT8 ? 0 : -128, hi = dtype == ONNX_DT_UINT8 ? 255 : 127;
+
+	return (int32_t)(v < lo ? lo : v > hi ? hi : v);
+}
+
+static void run_one(struct onnx_model *m, const char *devname, struct onnx_tensor **in,
+                    struct onnx_tensor **out)
+{
+	struct sampan_device *dev = open_dev(devname);
+	char err[ERR_SIZE];
+
+	cr_assert_eq(rt_run(m, dev, in, out, NULL, err, sizeof(err)), SAMPAN_OK, "%s: %s", devname,
+	             err);
+	sampan_close(dev);
+}
+
+struct dev_only {
+	char dev[16];
+};
+
+ParameterizedTestParameters(onnx_runtime, conv_random)
+{
+	static struct dev_only params[] = {{"cpu"}, {"sim"}};
+
+	return cr_make_param_array(struct dev_only, params, COUNT(params));
+}
+
+/* QLinearConv and ConvInteger with random geometry (strides, dilations,
+ * pads, auto_pad, groups), uint8/int8 operands, per-tensor and
+ * per-channel weight zero points and scales, against a direct
+ * convolution. */
+ParameterizedTest(struct dev_only *p, onnx_runtime, conv_random, .timeout = 300)
+{
+	int cases = strcmp(p->dev, "cpu") == 0 ? 60 : 15;
+
+	seed_rng("onnx_runtime::conv_random");
+	for (int t = 0; t < cases; t++) {
+		bool qlinear = t % 2 == 0, per_ch = rnd() & 1, bias = qlinear && (rnd() & 1);
+		int xt = rnd() & 1 ? ONNX_DT_UINT8 : ONNX_DT_INT8;
+		int wt = rnd() & 1 ? ONNX_DT_UINT8 : ONNX_DT_INT8;
+		int yt = rnd() & 1 ? ONNX_DT_UINT8 : ONNX_DT_INT8;
+		int64_t group = rnd_range(1, 3), cg = rnd_range(1, 4), mg = rnd_range(1, 5);
+		int64_t C = group * cg, M = group * mg, N = rnd_range(1, 2);
+		int64_t kh = rnd_range(1, 4), kw = rnd_range(1, 4), sh = rnd_range(1, 3),
+		        sw = rnd_range(1, 3);
+		int64_t dh = rnd_range(1, 2), dw = rnd_range(1, 2), pads[4];
+		int64_t H = rnd_range((kh - 1) * dh + 1, 12), W = rnd_range((kw - 1) * dw + 1, 12);
+		int auto_pad = (int)rnd_range(
+		    0, 5); /* 0-2: explicit pads, 3 VALID, 4 SAME_UPPER, 5 SAME_LOWER */
+		int64_t xd[4] = {N, C, H, W}, wd[4] = {M, cg, kh, kw}, md = M, one = 1;
+		int64_t strides[2] = {sh, sw}, dil[2] = {dh, dw}, ph, pw, oh, ow;
+		struct onnx_tensor *in[9] = {0}, *out[1];
+		struct one_node b;
+		struct onnx_model *m;
+
+		for (int i = 0; i < 4; i++)
+			pads[i] = auto_pad < 3 ? rnd_range(0, 2) : 0;
+		if (auto_pad >= 4) {
+			int64_t sz[2] = {H, W}, k[2] = {kh, kw}, s[2] = {sh, sw}, d[2] = {dh, dw},
+			        o[2], pb[2];
+
+			for (int a = 0; a < 2; a++) {
+				int64_t total;
+
+				o[a] = (sz[a] + s[a] - 1) / s[a];
+				total = (o[a] - 1) * s[a] + (k[a] - 1) * d[a] + 1 - sz[a];
+				total = total < 0 ? 0 : total;
+				pb[a] = auto_pad == 4 ? total / 2 : (total + 1) / 2;
+			}
+			oh = o[0], ow = o[1], ph = pb[0], pw = pb[1];
+		} else {
+			ph = pads[0], pw = pads[1];
+			oh = (H + pads[0] + pads[2] - (kh - 1) * dh - 1) / sh + 1;
+			ow = (W + pads[1] + pads[3] - (kw - 1) * dw - 1) / sw + 1;
+		}
+
+		if (qlinear) {
+			int types[9] = {
+			    xt, ONNX_DT_FLOAT,           xt, wt, ONNX_DT_FLOAT, wt, ONNX_DT_FLOAT,
+			    yt, bias ? ONNX_DT_INT32 : 0};
+
+			one_node_init(&b, "QLinearConv", bias ? 9 : 8, types, yt);
+			in[0] = rnd_tensor(xt, 4, xd);
+			in[1] = rnd_tensor(ONNX_DT_FLOAT, 0, NULL);
+			in[2] = rnd_tensor(xt, 0, NULL);
+			in[3] = rnd_tensor(wt, 4, wd);
+			in[4] = rnd_tensor(ONNX_DT_FLOAT, 1, per_ch ? &md : &one);
+			in[5] = rnd_tensor(wt, 1, per_ch ? &md : &one);
+			in[6] = rnd_tensor(ONNX_DT_FLOAT, 0, NULL);
+			in[7] = rnd_tensor(yt, 0, NULL);
+			/* The output scale near the accumulators' so that few saturate. */
+			*(float *)in[6]->data *= (float)(cg * kh * kw) * 64.0f;
+			if (bias)
+				in[8] = rnd_tensor(ONNX_DT_INT32, 1, &md);
+		} else {
+			int types[4] = {xt, wt, xt, wt};
+
+			one_node_init(&b, "ConvInteger", 4, types, ONNX_DT_INT32);
+			in[0] = rnd_tensor(xt, 4, xd);
+			in[1] = rnd_tensor(wt, 4, wd);
+			in[2] = rnd_tensor(xt, 0, NULL);
+			in[3] = rnd_tensor(wt, 1, per_ch ? &md : &one);
+		}
+		one_node_ints(&b, "strides", 2, strides);
+		one_node_ints(&b, "dilations", 2, dil);
+		one_node_int(&b, "group", group);
+		if (auto_pad < 3)
+			one_node_ints(&b, "pads", 4, pads);
+		else
+			one_node_str(&b, "auto_pad",
+			             auto_pad == 3   ? "VALID"
+			             : auto_pad == 4 ? "SAME_UPPER"
+			                             : "SAME_LOWER");
+		m = one_node_load(&b);
+		run_one(m, p->dev, in, out);
+		cr_assert_eq(out[0]->dims[2], oh, "case %d: output height", t);
+		cr_assert_eq(out[0]->dims[3], ow, "case %d: output width", t);
+
+		/* The direct convolution. */
+		const struct onnx_tensor *x = in[0], *w = qlinear ? in[3] : in[1];
+		const struct onnx_tensor *zx = in[2], *zw = qlinear ? in[5] : in[3];
+		for (int64_t n = 0; n < N; n++)
+			for (int64_t mo = 0; mo < M; mo++)
+				for (int64_t oy = 0; oy < oh; oy++)
+					for (int64_t ox = 0; ox < ow; ox++) {
+						int64_t g = mo / mg,
+						        acc = bias ? ival(in[8], (size_t)mo) : 0;
+						int32_t zwm = ival(zw, per_ch ? (size_t)mo : 0);
+						size_t oi =
+						    (size_t)(((n * M + mo) * oh + oy) * ow + ox);
+
+						for (int64_t c = 0; c < cg; c++)
+							for (int64_t ky = 0; ky < kh; ky++)
+								for (int64_t kx = 0; kx < kw;
+								     kx++) {
+									int64_t iy = oy * sh - ph +
+									             ky * dh,
+									        ix = ox * sw - pw +
+									             kx * dw;
+
+									if (iy < 0 || iy >= H ||
+									    ix < 0 || ix >= W)
+										continue;
+									acc +=
+									    (int64_t)(ival(
+									                  x,
+									                  (size_t)(((n * C +
+									                             g * cg +
+									                             c) *
+									                                H +
+									                            iy) *
+									                               W +
+									                           ix)) -
+									              ival(zx, 0)) *
+									    (ival(
+									         w,
+									         (size_t)(((mo *
+									                        cg +
+									                    c) *
+									                       kh +
+									                   ky) *
+									                      kw +
+									                  kx)) -
+									     zwm);
+								}
+						if (qlinear) {
+							int32_t want = ref_requant(
+							    acc, *(float *)in[1]->data,
+							    ((float *)in[4]->data)[per_ch ? mo : 0],
+							    *(float *)in[6]->data, ival(in[7], 0),
+							    yt);
+
+							cr_assert_eq(ival(out[0], oi), want,
+							             "case %d on %s: y[%zu] = %d, "
+							             "expected %d",
+							             t, p->dev, oi,
+							             ival(out[0], oi), want);
+						} else {
+							cr_assert_eq(ival(out[0], oi),
+							             (int32_t)(uint32_t)acc,
+							             "case %d on %s: y[%zu]", t,
+							             p->dev, oi);
+						}
+					}
+		onnx_tensor_destroy(out[0]);
+		for (int i = 0; i < 9; i++)
+			onnx_tensor_destroy(in[i]);
+		onnx_model_destroy(m);
+	}
+}
+
+ParameterizedTestParameters(onnx_runtime, matmul_random)
+{
+	static struct dev_only params[] = {{"cpu"}, {"sim"}};
+
+	return cr_make_param_array(struct dev_only, params, COUNT(params));
+}
+
+/* QLinearMatMul and MatMulInteger, 2-D and batched (with broadcasting),
+ * K up to 300 so that the device tiles, against a naive product. */
+ParameterizedTest(struct dev_only *p, onnx_runtime, matmul_random, .timeout = 300)
+{
+	int cases = strcmp(p->dev, "cpu") == 0 ? 60 : 12;
+
+	seed_rng("onnx_runtime::matmul_random");
+	for (int t = 0; t < cases; t++) {
+		bool qlinear = t % 2 == 0, per_col = rnd() & 1;
+		int at = rnd() & 1 ? ONNX_DT_UINT8 : ONNX_DT_INT8;
+		int bt = rnd() & 1 ? ONNX_DT_UINT8 : ONNX_DT_INT8;
+		int yt = rnd() & 1 ? ONNX_DT_UINT8 : ONNX_DT_INT8;
+		int64_t M = rnd_range(1, 40), K = rnd_range(1, 300), N = rnd_range(1, 40);
+		int64_t B = rnd_range(2, 3);
+		int shape = (int)rnd_range(0, 3); /* 2Dx2D, 3Dx2D, 3Dx3D, (1,M,K)x(B,K,N) */
+		int64_t ba = shape == 0   ? 1
+		             : shape == 3 ? 1
+		                          : B,
+		        bb = shape >= 2 ? B : 1, bo = ba > bb ? ba : bb;
+		int64_t ad[3] = {ba, M, K}, bd[3] = {bb, K, N}, one = 1;
+		int ra = shape == 0 ? 2 : 3, rb = shape >= 2 ? 3 : 2;
+		struct onnx_tensor *in[8] = {0}, *out[1];
+		struct one_node b;
+		struct onnx_model *m;
+
+		if (qlinear) {
+			int types[8] = {at, ONNX_DT_FLOAT, at, bt, ONNX_DT_FLOAT,
+			                bt, ONNX_DT_FLOAT, yt};
+
+			one_node_init(&b, "QLinearMatMul", 8, types, yt);
+			in[0] = rnd_tensor(at, ra, ad + 3 - ra);
+			in[1] = rnd_tensor(ONNX_DT_FLOAT, 1, &one);
+			in[2] = rnd_tensor(at, 1, &one);
+			in[3] = rnd_tensor(bt, rb, bd + 3 - rb);
+			in[4] = rnd_tensor(ONNX_DT_FLOAT, 1, per_col ? &N : &one);
+			in[5] = rnd_tensor(bt, 1, per_col ? &N : &one);
+			in[6] = rnd_tensor(ONNX_DT_FLOAT, 1, &one);
+			in[7] = rnd_tensor(yt, 1, &one);
+			*(float *)in[6]->data *= (float)K * 64.0f;
+		} else {
+			int types[4] = {at, bt, at, bt};
+
+			one_node_init(&b, "MatMulInteger", 4, types, ONNX_DT_INT32);
+			in[0] = rnd_tensor(at, ra, ad + 3 - ra);
+			in[1] = rnd_tensor(bt, rb, bd + 3 - rb);
+			in[2] = rnd_tensor(at, 0, NULL);
+			in[3] = rnd_tensor(bt, 1, per_col ? &N : &one);
+		}
+		m = one_node_load(&b);
+		run_one(m, p->dev, in, out);
+		cr_assert_eq(out[0]->ndim, ra > rb ? ra : rb);
+
+		const struct onnx_tensor *a = in[0], *bm = qlinear ? in[3] : in[1];
+		const struct onnx_tensor *za = in[2], *zb = qlinear ? in[5] : in[3];
+		for (int64_t o = 0; o < bo; o++)
+			for (int64_t i = 0; i < M; i++)
+				for (int64_t j = 0; j < N; j++) {
+					int64_t acc = 0, ia = ba == 1 ? 0 : o, ib = bb == 1 ? 0 : o;
+					int32_t zbj = ival(zb, per_col ? (size_t)j : 0);
+					size_t oi = (size_t)((o * M + i) * N + j);
+
+					for (int64_t k = 0; k < K; k++)
+						acc += (int64_t)(ival(a, (size_t)((ia * M + i) * K +
+						                                  k)) -
+						                 ival(za, 0)) *
+						       (ival(bm, (size_t)((ib * K + k) * N + j)) -
+						        zbj);
+					if (qlinear)
+						cr_assert_eq(
+						    ival(out[0], oi),
+						    ref_requant(
+						        acc, *(float *)in[1]->data,
+						        ((float *)in[4]->data)[per_col ? j : 0],
+						        *(float *)in[6]->data, ival(in[7], 0), yt),
+						    "case %d on %s: y[%zu]", t, p->dev, oi);
+					else
+						cr_assert_eq(
+						    ival(out[0], oi), (int32_t)(uint32_t)acc,
+						    "case %d on %s: y[%zu]", t, p->dev, oi);
+				}
+		onnx_tensor_destroy(out[0]);
+		for (int i = 0; i < 8; i++)
+			onnx_tensor_destroy(in[i]);
+		onnx_model_destroy(m);
+	}
+}
+
+/* Values at the rounding ties and the rails of QuantizeLinear: half to
+ * even, saturation, NaN to the zero point. */
+Test(onnx_runtime, quantize_ties_and_rails)
+{
+	static const float xs[] = {0.5f,  1.5f,    2.5f,     -0.5f, -1.5f,
+	                           -2.5f, 1000.0f, -1000.0f, NAN,   INFINITY};
+	static const int8_t want[] = {0, 2, 2, 0, -2, -2, 127, -128, 0, 127};
+	int types[3] = {ONNX_DT_FLOAT, ONNX_DT_FLOAT, ONNX_DT_INT8};
+	int64_t n = (int64_t)COUNT(xs);
+	struct onnx_tensor *in[3], *out[1];
+	struct one_node b;
+	struct onnx_model *m;
+
+	one_node_init(&b, "QuantizeLinear", 3, types, ONNX_DT_INT8);
+	m = one_node_load(&b);
+	cr_assert_eq(onnx_tensor_create(&in[0], ONNX_DT_FLOAT, 1, &n), SAMPAN_OK);
+	cr_assert_eq(onnx_tensor_create(&in[1], ONNX_DT_FLOAT, 0, NULL), SAMPAN_OK);
+	cr_assert_eq(onnx_tensor_create(&in[2], ONNX_DT_INT8, 0, NULL), SAMPAN_OK);
+	memcpy(in[0]->data, xs, sizeof(xs));
+	*(float *)in[1]->data = 1.0f;
+	run_one(m, "cpu", in, out);
+	for (size_t i = 0; i < COUNT(xs); i++)
+		cr_assert_eq(((int8_t *)out[0]->data)[i], want[i], "x = %g", (double)xs[i]);
+	onnx_tensor_destroy(out[0]);
+	for (int i = 0; i < 3; i++)
+		onnx_tensor_destroy(in[i]);
+	onnx_model_destroy(m);
+}
+
+/* Bad values fed at run time: a reasoned error naming the node. */
+Test(onnx_runtime, bad_runtime_values)
+{
+	int types[3] = {ONNX_DT_FLOAT, ONNX_DT_FLOAT, ONNX_DT_UINT8};
+	int64_t n = 4, three = 3;
+	struct onnx_tensor *in[3], *out[1];
+	struct sampan_device *dev = open_dev("cpu");
+	struct one_node b;
+	struct onnx_model *m;
+	char err[ERR_SIZE];
+
+	one_node_init(&b, "QuantizeLinear", 3, types, ONNX_DT_UINT8);
+	b.node.name = (char *)"quant";
+	m = one_node_load(&b);
+	cr_assert_eq(onnx_tensor_create(&in[0], ONNX_DT_FLOAT, 1, &n), SAMPAN_OK);
+	cr_assert_eq(onnx_tensor_create(&in[1], ONNX_DT_FLOAT, 0, NULL), SAMPAN_OK);
+	cr_assert_eq(onnx_tensor_create(&in[2], ONNX_DT_UINT8, 0, NULL), SAMPAN_OK);
+	/* A zero scale. */
+	cr_assert_eq(rt_run(m, dev, in, out, NULL, err, sizeof(err)), SAMPAN_ERROR_INVALID);
+	cr_assert(strstr(err, "node 'quant' (QuantizeLinear)") && strstr(err, "positive"), "%s",
+	          err);
+	/* Per-axis parameters that do not match the axis. */
+	onnx_tensor_destroy(in[1]);
+	cr_assert_eq(onnx_tensor_create(&in[1], ONNX_DT_FLOAT, 1, &three), SAMPAN_OK);
+	cr_assert_eq(rt_run(m, dev, in, out, NULL, err, sizeof(err)), SAMPAN_ERROR_INVALID);
+	cr_assert(strstr(err, "axis") != NULL, "%s", err);
+	for (int i = 0; i < 3; i++)
+		onnx_tensor_destroy(in[i]);
+	onnx_model_destroy(m);
+	sampan_close(dev);
+}
+
+/* QLinearMatMul at rounding ties: with a multiplier of exactly 0.5 every
+ * odd accumulator is a tie, rounded half to even. */
+Test(onnx_runtime, qlinearmatmul_ties)
+{
+	int types[8] = {ONNX_DT_INT8,  ONNX_DT_FLOAT, ONNX_DT_INT8,  ONNX_DT_INT8,
+	                ONNX_DT_FLOAT, ONNX_DT_INT8,  ONNX_DT_FLOAT, ONNX_DT_INT8};
+	static const int8_t av[] = {-5, -3, -1, 1, 3, 5, 7, 127};
+	static const int8_t want[] = {-2, -2, 0, 0, 2, 2, 4, 64};
+	int64_t ad[2] = {(int64_t)COUNT(av), 1}, bd[2] = {1, 1};
+	struct onnx_tensor *in[8], *out[1];
+	struct one_node b;
+	struct onnx_model *m;
+
+	one_node_init(&b, "QLinearMatMul", 8, types, ONNX_DT_INT8);
+	m = one_node_load(&b);
+	cr_assert_eq(onnx_tensor_create(&in[0], ONNX_DT_INT8, 2, ad), SAMPAN_OK);
+	cr_assert_eq(onnx_tensor_create(&in[3], ONNX_DT_INT8, 2, bd), SAMPAN_OK);
+	for (int i = 1; i < 8; i++)
+		if (i != 3)
+			cr_assert_eq(onnx_tensor_create(&in[i], types[i], 0, NULL), SAMPAN_OK);
+	memcpy(in[0]->data, av, sizeof(av));
+	*(int8_t *)in[3]->data = 1;
+	*(float *)in[1]->data = 1.0f;
+	*(float *)in[4]->data = 1.0f;
+	*(float *)in[6]->data = 2.0f;
+	for (size_t d = 0; d < COUNT(devices); d++) {
+		run_one(m, devices[d], in, out);
+		for (size_t i = 0; i < COUNT(av); i++)
+			cr_assert_eq(((int8_t *)out[0]->data)[i], want[i], "%s: %d * 0.5",
+			             devices[d], av[i]);
+		onnx_tensor_destroy(out[0]);
+	}
+	for (int i = 0; i < 8; i++)
+		onnx_tensor_destroy(in[i]);
+	onnx_model_destroy(m);
+}
+
+/* ------------------------------------------------------------ sampan run */
+
+#ifndef SAMPAN_CLI
+#define SAMPAN_CLI "build/sampan"
+#endif
+
+static const char *npy_descr(int dtype)
+{
+	switch (dtype) {
+	case ONNX_DT_UINT8:
+		return "|u1";
+	case ONNX_DT_INT8:
+		return "|i1";
+	case ONNX_DT_INT32:
+		return "<i4";
+	default:
+		return "<f4";
+	}
+}
+
+/* Runs the CLI with @args (NULL-terminated); the result in @res. */
+static int run_cli(const char *const *args, struct spawn_result *res)
+{
+	char *argv[32];
+	int n = 0;
+
+	argv[n++] = (char *)SAMPAN_CLI;
+	for (; *args && n < 31; args++)
+		argv[n++] = (char *)*args;
+	argv[n] = NULL;
+	return spawn_run(argv, NULL, 120, res);
+}
+
+ParameterizedTestParameters(onnx_cli, run_node_test)
+{
+	static struct dev_only params[] = {{"cpu"}, {"sim"}};
+
+	return cr_make_param_array(struct dev_only, params, COUNT(params));
+}
+
+TestSuite(onnx_cli, .timeout = 120);
+
+/* `sampan run` on the QLinearConv node test: .npy inputs (uint8, float32
+ * scalars) in, the output as .npy with its type and shape, equal to the
+ * expected tensor; --json figures. */
+ParameterizedTest(struct dev_only *p, onnx_cli, run_node_test)
+{
+	char dir[1024], path[1100], pbpath[1100], files[8][64], outpath[64], err[256];
+	const char *args[32];
+	struct spawn_result res;
+	struct onnx_tensor *want;
+	struct npyt_array arr;
+	int n = 0;
+
+	snprintf(dir, sizeof(dir), "%.900s/test_qlinearconv", testdata_dir());
+	snprintf(path, sizeof(path), "%s/model.onnx", dir);
+	args[n++] = "run";
+	args[n++] = path;
+	args[n++] = "-d";
+	args[n++] = p->dev;
+	for (int i = 0; i < 8; i++) {
+		char pb[1200];
+		struct onnx_tensor *t;
+		long shape[8];
+
+		snprintf(pb, sizeof(pb), "%s/test_data_set_0/input_%d.pb", dir, i);
+		t = read_pb(pb);
+		for (int d = 0; d < t->ndim; d++)
+			shape[d] = (long)t->dims[d];
+		snprintf(files[i], sizeof(files[i]), "/tmp/sampan-onnx-in%d-%d.npy", i,
+		         (int)getpid());
+		cr_assert_eq(npyt_write(files[i], npy_descr(t->dtype), t->ndim, shape, t->data,
+		                        t->count * onnx_dtype_size(t->dtype)),
+		             0);
+		args[n++] = "--input";
+		args[n++] = files[i];
+		onnx_tensor_destroy(t);
+	}
+	snprintf(outpath, sizeof(outpath), "/tmp/sampan-onnx-out-%d.npy", (int)getpid());
+	args[n++] = "--out";
+	args[n++] = outpath;
+	args[n++] = "--json";
+	args[n] = NULL;
+	cr_assert_eq(run_cli(args, &res), 0, "exit %d: %s", res.status, res.err);
+	cr_assert(strstr(res.out, "\"gemms\": 1") != NULL, "%s", res.out);
+	cr_assert(strstr(res.out, "\"dtype\": \"uint8\"") != NULL, "%s", res.out);
+	spawn_result_free(&res);
+
+	snprintf(pbpath, sizeof(pbpath), "%s/test_data_set_0/output_0.pb", dir);
+	want = read_pb(pbpath);
+	cr_assert_eq(npyt_read(outpath, &arr, err, sizeof(err)), 0, "%s", err);
+	cr_assert_str_eq(arr.descr, "|u1");
+	cr_assert_eq(arr.ndim, 4);
+	for (int d = 0; d < 4; d++)
+		cr_assert_eq(arr.shape[d], want->dims[d]);
+	cr_assert_eq(arr.bytes, want->count);
+	cr_assert(memcmp(arr.data, want->data, want->count) == 0);
+	free(arr.data);
+	onnx_tensor_destroy(want);
+	unlink(outpath);
+
+	/* By name, in another order: the same result. */
+	n = 4;
+	static const char *const names[] = {"x",       "x_scale",     "x_zero_point",
+	                                    "w",       "w_scale",     "w_zero_point",
+	                                    "y_scale", "y_zero_point"};
+	static char named[8][128];
+	for (int i = 7; i >= 0; i--) {
+		snprintf(named[i], sizeof(named[i]), "%s=%s", names[i], files[i]);
+		args[n++] = "-i";
+		args[n++] = named[i];
+	}
+	args[n] = NULL;
+	cr_assert_eq(run_cli(args, &res), 0, "exit %d: %s", res.status, res.err);
+	cr_assert(strstr(res.out, "output y: uint8 [1, 1, 7, 7]") != NULL, "%s", res.out);
+	spawn_result_free(&res);
+	for (int i = 0; i < 8; i++)
+		unlink(files[i]);
+}
+
+Test(onnx_cli, run_errors)
+{
+	char relu[1024], conv[1024];
+	struct spawn_result res;
+
+	snprintf(relu, sizeof(relu), "%.900s/test_relu/model.onnx", testdata_dir());
+	snprintf(conv, sizeof(conv), "%.900s/test_qlinearconv/model.onnx", testdata_dir());
+
+	/* Unsupported op: exit 1, named, before any input is read. */
+	cr_assert_eq(
+	    run_cli((const char *[]){"run", relu, "-d", "cpu", "--input", "/nonexistent.npy", NULL},
+	            &res),
+	    1);
+	cr_assert(strstr(res.err, "unsupported op 'Relu'") != NULL, "%s", res.err);
+	spawn_result_free(&res);
+
+	/* No model, unknown option: usage errors. */
+	cr_assert_eq(run_cli((const char *[]){"run", NULL}, &res), 2);
+	cr_assert(strstr(res.err, "no model") != NULL, "%s", res.err);
+	spawn_result_free(&res);
+	cr_assert_eq(run_cli((const char *[]){"run", conv, "--bogus", NULL}, &res), 2);
+	spawn_result_free(&res);
+
+	/* Inputs missing: usage error listing them. */
+	cr_assert_eq(run_cli((const char *[]){"run", conv, "-d", "cpu", NULL}, &res), 2);
+	cr_assert(strstr(res.err, "no --input for graph input 'x'") != NULL, "%s", res.err);
+	cr_assert(strstr(res.err, "y_zero_point, uint8 []") != NULL, "%s", res.err);
+	spawn_result_free(&res);
+
+	/* A file that is not .npy: exit 1 naming it. */
+	cr_assert_eq(run_cli((const char *[]){"run", conv, "-d", "cpu", "-i", relu, "-i",
+	                                      relu,  "-i", relu, "-i",  relu, "-i", relu,
+	                                      "-i",  relu, "-i", relu,  "-i", relu, NULL},
+	                     &res),
+	             1);
+	cr_assert(strstr(res.err, relu) != NULL && strstr(res.err, "not a .npy") != NULL, "%s",
+	          res.err);
+	spawn_result_free(&res);
+
+	/* Garbage as the model: exit 1 naming it. */
+	const char *garbage = write_temp("garbage\n", 8);
+	cr_assert_eq(run_cli((const char *[]){"run", garbage, NULL}, &res), 1);
+	cr_assert(strstr(res.err, garbage) != NULL, "%s", res.err);
+	spawn_result_free(&res);
+	unlink(garbage);
 }

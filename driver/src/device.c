@@ -16,6 +16,7 @@
  * reports them. */
 static const struct backend_ops *const backends[] = {
     &sim_backend,
+    &simusb_backend,
     &cpu_backend,
     &xrt_backend,
 };

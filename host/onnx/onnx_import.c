@@ -26,29 +26,40 @@
 const char *onnx_dtype_name(int dtype)
 {
 	switch (dtype) {
-	case ONNX_DT_FLOAT: return "float";
-	case ONNX_DT_UINT8: return "uint8";
-	case ONNX_DT_INT8: return "int8";
-	case ONNX_DT_INT32: return "int32";
-	case ONNX_DT_INT64: return "int64";
-	default: return "unknown";
+	case ONNX_DT_FLOAT:
+		return "float";
+	case ONNX_DT_UINT8:
+		return "uint8";
+	case ONNX_DT_INT8:
+		return "int8";
+	case ONNX_DT_INT32:
+		return "int32";
+	case ONNX_DT_INT64:
+		return "int64";
+	default:
+		return "unknown";
 	}
 }
 
 size_t onnx_dtype_size(int dtype)
 {
 	switch (dtype) {
-	case ONNX_DT_FLOAT: return 4;
-	case ONNX_DT_UINT8: return 1;
-	case ONNX_DT_INT8: return 1;
-	case ONNX_DT_INT32: return 4;
-	case ONNX_DT_INT64: return 8;
-	default: return 0;
+	case ONNX_DT_FLOAT:
+		return 4;
+	case ONNX_DT_UINT8:
+		return 1;
+	case ONNX_DT_INT8:
+		return 1;
+	case ONNX_DT_INT32:
+		return 4;
+	case ONNX_DT_INT64:
+		return 8;
+	default:
+		return 0;
 	}
 }
 
-int onnx_tensor_create(struct onnx_tensor **t, enum onnx_dtype dtype, int ndim,
-		       const int64_t *dims)
+int onnx_tensor_create(struct onnx_tensor **t, enum onnx_dtype dtype, int ndim, const int64_t *dims)
 {
 	struct onnx_tensor *p;
 	int64_t count = 1;
@@ -92,14 +103,14 @@ const char *onnx_shape_str(int ndim, const int64_t *dims, char *buf, size_t size
 	len += (size_t)snprintf(buf, size, "[");
 	for (int i = 0; i < ndim && len < size; i++)
 		len += (size_t)snprintf(buf + len, size - len, "%s%lld", i ? ", " : "",
-					(long long)dims[i]);
+		                        (long long)dims[i]);
 	if (len < size)
 		snprintf(buf + len, size - len, "]");
 	return buf;
 }
 
 static int fail(char *err, size_t err_size, int code, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
+    __attribute__((format(printf, 4, 5)));
 
 /* Formats a message into @err and returns @code. */
 static int fail(char *err, size_t err_size, int code, const char *fmt, ...)
@@ -124,7 +135,7 @@ static uint64_t load_le(const uint8_t *p, size_t n)
 /* Decodes a TensorProto into a new tensor. Messages (without a file name)
  * name the tensor as @what. */
 static int decode_tensor(const Onnx__TensorProto *tp, const char *what, struct onnx_tensor **out,
-			 char *err, size_t err_size)
+                         char *err, size_t err_size)
 {
 	struct onnx_tensor *t;
 	int64_t dims[ONNX_MAX_DIMS];
@@ -135,32 +146,34 @@ static int decode_tensor(const Onnx__TensorProto *tp, const char *what, struct o
 		return fail(err, err_size, SAMPAN_ERROR_INVALID, "%s: no element type", what);
 	item = onnx_dtype_size(tp->data_type);
 	if (item == 0)
+		return fail(
+		    err, err_size, SAMPAN_ERROR_NOT_SUPPORTED,
+		    "%s: element type %d is not supported (float, uint8, int8, int32, int64 are)",
+		    what, (int)tp->data_type);
+	if (tp->has_data_location &&
+	    tp->data_location == ONNX__TENSOR_PROTO__DATA_LOCATION__EXTERNAL)
 		return fail(err, err_size, SAMPAN_ERROR_NOT_SUPPORTED,
-			    "%s: element type %d is not supported (float, uint8, int8, int32, int64 are)",
-			    what, (int)tp->data_type);
-	if (tp->has_data_location && tp->data_location == ONNX__TENSOR_PROTO__DATA_LOCATION__EXTERNAL)
-		return fail(err, err_size, SAMPAN_ERROR_NOT_SUPPORTED,
-			    "%s: external data is not supported", what);
+		            "%s: external data is not supported", what);
 	if (tp->segment)
 		return fail(err, err_size, SAMPAN_ERROR_NOT_SUPPORTED,
-			    "%s: segmented tensors are not supported", what);
+		            "%s: segmented tensors are not supported", what);
 	if (tp->n_dims > ONNX_MAX_DIMS)
 		return fail(err, err_size, SAMPAN_ERROR_NOT_SUPPORTED,
-			    "%s: %zu dimensions (at most %d are supported)", what, tp->n_dims,
-			    ONNX_MAX_DIMS);
+		            "%s: %zu dimensions (at most %d are supported)", what, tp->n_dims,
+		            ONNX_MAX_DIMS);
 	for (size_t i = 0; i < tp->n_dims; i++) {
 		if (tp->dims[i] < 0)
 			return fail(err, err_size, SAMPAN_ERROR_INVALID,
-				    "%s: negative dimension %lld", what, (long long)tp->dims[i]);
+			            "%s: negative dimension %lld", what, (long long)tp->dims[i]);
 		if (tp->dims[i] == 0)
 			return fail(err, err_size, SAMPAN_ERROR_NOT_SUPPORTED,
-				    "%s: empty tensors are not supported", what);
+			            "%s: empty tensors are not supported", what);
 		dims[i] = tp->dims[i];
 	}
 	ret = onnx_tensor_create(&t, (enum onnx_dtype)tp->data_type, (int)tp->n_dims, dims);
 	if (ret == SAMPAN_ERROR_INVALID)
 		return fail(err, err_size, ret, "%s: more than %lld elements", what,
-			    (long long)ONNX_MAX_ELEMENTS);
+		            (long long)ONNX_MAX_ELEMENTS);
 	if (ret)
 		return fail(err, err_size, ret, "%s: out of memory", what);
 
@@ -169,13 +182,13 @@ static int decode_tensor(const Onnx__TensorProto *tp, const char *what, struct o
 
 		if (tp->n_float_data || tp->n_int32_data || tp->n_int64_data) {
 			ret = fail(err, err_size, SAMPAN_ERROR_INVALID,
-				   "%s: both raw_data and typed data", what);
+			           "%s: both raw_data and typed data", what);
 			goto err_destroy;
 		}
 		if (tp->raw_data.len != t->count * item) {
 			ret = fail(err, err_size, SAMPAN_ERROR_INVALID,
-				   "%s: raw_data has %zu bytes, the shape needs %zu", what,
-				   tp->raw_data.len, t->count * item);
+			           "%s: raw_data has %zu bytes, the shape needs %zu", what,
+			           tp->raw_data.len, t->count * item);
 			goto err_destroy;
 		}
 		for (size_t i = 0; i < t->count; i++) {
@@ -198,8 +211,12 @@ static int decode_tensor(const Onnx__TensorProto *tp, const char *what, struct o
 		memcpy(t->data, tp->int64_data, t->count * sizeof(int64_t));
 	} else {
 		/* uint8, int8 and int32 travel in int32_data. */
-		int32_t lo = t->dtype == ONNX_DT_INT8 ? -128 : t->dtype == ONNX_DT_UINT8 ? 0 : INT32_MIN;
-		int32_t hi = t->dtype == ONNX_DT_INT8 ? 127 : t->dtype == ONNX_DT_UINT8 ? 255 : INT32_MAX;
+		int32_t lo = t->dtype == ONNX_DT_INT8    ? -128
+		             : t->dtype == ONNX_DT_UINT8 ? 0
+		                                         : INT32_MIN;
+		int32_t hi = t->dtype == ONNX_DT_INT8    ? 127
+		             : t->dtype == ONNX_DT_UINT8 ? 255
+		                                         : INT32_MAX;
 
 		if (tp->n_int32_data != t->count)
 			goto err_count;
@@ -208,8 +225,8 @@ static int decode_tensor(const Onnx__TensorProto *tp, const char *what, struct o
 
 			if (v < lo || v > hi) {
 				ret = fail(err, err_size, SAMPAN_ERROR_INVALID,
-					   "%s: element %zu (%d) is out of range for %s", what, i,
-					   (int)v, onnx_dtype_name(t->dtype));
+				           "%s: element %zu (%d) is out of range for %s", what, i,
+				           (int)v, onnx_dtype_name(t->dtype));
 				goto err_destroy;
 			}
 			if (t->dtype == ONNX_DT_INT32)
@@ -225,11 +242,11 @@ static int decode_tensor(const Onnx__TensorProto *tp, const char *what, struct o
 
 err_count:
 	ret = fail(err, err_size, SAMPAN_ERROR_INVALID,
-		   "%s: %zu data elements, the shape needs %zu", what,
-		   t->dtype == ONNX_DT_FLOAT	 ? tp->n_float_data
-		   : t->dtype == ONNX_DT_INT64 ? tp->n_int64_data
-					       : tp->n_int32_data,
-		   t->count);
+	           "%s: %zu data elements, the shape needs %zu", what,
+	           t->dtype == ONNX_DT_FLOAT   ? tp->n_float_data
+	           : t->dtype == ONNX_DT_INT64 ? tp->n_int64_data
+	                                       : tp->n_int32_data,
+	           t->count);
 err_destroy:
 	onnx_tensor_destroy(t);
 	return ret;
@@ -246,15 +263,15 @@ static int read_file(const char *path, uint8_t **data, size_t *len, char *err, s
 	f = fopen(path, "rb");
 	if (!f)
 		return fail(err, err_size, SAMPAN_ERROR_IO, "%s: cannot open: %s", path,
-			    strerror(errno));
+		            strerror(errno));
 	if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
 		ret = fail(err, err_size, SAMPAN_ERROR_IO, "%s: not a regular file", path);
 		goto err_close;
 	}
 	if ((uint64_t)st.st_size > ONNX_MAX_FILE_BYTES) {
 		ret = fail(err, err_size, SAMPAN_ERROR_INVALID,
-			   "%s: %lld bytes, larger than the %zu MiB limit", path,
-			   (long long)st.st_size, ONNX_MAX_FILE_BYTES >> 20);
+		           "%s: %lld bytes, larger than the %zu MiB limit", path,
+		           (long long)st.st_size, ONNX_MAX_FILE_BYTES >> 20);
 		goto err_close;
 	}
 	buf = malloc((size_t)st.st_size + 1);
@@ -278,7 +295,7 @@ err_close:
 }
 
 int onnx_tensor_read_pb(const char *path, struct onnx_tensor **t, char **name, char *err,
-			size_t err_size)
+                        size_t err_size)
 {
 	Onnx__TensorProto *tp;
 	char what[512], msg[512];
@@ -294,7 +311,7 @@ int onnx_tensor_read_pb(const char *path, struct onnx_tensor **t, char **name, c
 	free(data);
 	if (!tp)
 		return fail(err, err_size, SAMPAN_ERROR_INVALID,
-			    "%s: not a TensorProto (malformed or truncated protobuf)", path);
+		            "%s: not a TensorProto (malformed or truncated protobuf)", path);
 	snprintf(what, sizeof(what), "tensor '%s'", tp->name ? tp->name : "");
 	if (name) {
 		copy = strdup(tp->name ? tp->name : "");
@@ -328,8 +345,8 @@ out:
  * where the output's type comes from. */
 struct op_input {
 	const char *name;
-	unsigned types;   /* mask of 1 << dtype */
-	int same_as;      /* index of an input whose type this one shares, or -1 */
+	unsigned types; /* mask of 1 << dtype */
+	int same_as;    /* index of an input whose type this one shares, or -1 */
 	bool optional;
 };
 
@@ -346,33 +363,71 @@ struct op_desc {
 };
 
 static const struct op_desc op_table[] = {
-	{"QLinearMatMul", ONNX_OP_QLINEARMATMUL, 8,
-	 {{"a", T_Q, -1, false}, {"a_scale", T_FLOAT, -1, false}, {"a_zero_point", T_Q, 0, false},
-	  {"b", T_Q, -1, false}, {"b_scale", T_FLOAT, -1, false}, {"b_zero_point", T_Q, 3, false},
-	  {"y_scale", T_FLOAT, -1, false}, {"y_zero_point", T_Q, -1, false}},
-	 ATTRS_NONE, 7, ONNX_DT_UNKNOWN},
-	{"MatMulInteger", ONNX_OP_MATMULINTEGER, 4,
-	 {{"A", T_Q, -1, false}, {"B", T_Q, -1, false}, {"a_zero_point", T_Q, 0, true},
-	  {"b_zero_point", T_Q, 1, true}},
-	 ATTRS_NONE, -1, ONNX_DT_INT32},
-	{"QLinearConv", ONNX_OP_QLINEARCONV, 9,
-	 {{"x", T_Q, -1, false}, {"x_scale", T_FLOAT, -1, false}, {"x_zero_point", T_Q, 0, false},
-	  {"w", T_Q, -1, false}, {"w_scale", T_FLOAT, -1, false}, {"w_zero_point", T_Q, 3, false},
-	  {"y_scale", T_FLOAT, -1, false}, {"y_zero_point", T_Q, -1, false},
-	  {"B", T_I32, -1, true}},
-	 ATTRS_CONV, 7, ONNX_DT_UNKNOWN},
-	{"ConvInteger", ONNX_OP_CONVINTEGER, 4,
-	 {{"x", T_Q, -1, false}, {"w", T_Q, -1, false}, {"x_zero_point", T_Q, 0, true},
-	  {"w_zero_point", T_Q, 1, true}},
-	 ATTRS_CONV, -1, ONNX_DT_INT32},
-	{"QuantizeLinear", ONNX_OP_QUANTIZELINEAR, 3,
-	 {{"x", T_FLOAT, -1, false}, {"y_scale", T_FLOAT, -1, false},
-	  {"y_zero_point", T_Q, -1, true}},
-	 ATTRS_AXIS, 2, ONNX_DT_UINT8},
-	{"DequantizeLinear", ONNX_OP_DEQUANTIZELINEAR, 3,
-	 {{"x", T_Q | T_I32, -1, false}, {"x_scale", T_FLOAT, -1, false},
-	  {"x_zero_point", T_Q | T_I32, 0, true}},
-	 ATTRS_AXIS, -1, ONNX_DT_FLOAT},
+    {"QLinearMatMul",
+     ONNX_OP_QLINEARMATMUL,
+     8,
+     {{"a", T_Q, -1, false},
+      {"a_scale", T_FLOAT, -1, false},
+      {"a_zero_point", T_Q, 0, false},
+      {"b", T_Q, -1, false},
+      {"b_scale", T_FLOAT, -1, false},
+      {"b_zero_point", T_Q, 3, false},
+      {"y_scale", T_FLOAT, -1, false},
+      {"y_zero_point", T_Q, -1, false}},
+     ATTRS_NONE,
+     7,
+     ONNX_DT_UNKNOWN},
+    {"MatMulInteger",
+     ONNX_OP_MATMULINTEGER,
+     4,
+     {{"A", T_Q, -1, false},
+      {"B", T_Q, -1, false},
+      {"a_zero_point", T_Q, 0, true},
+      {"b_zero_point", T_Q, 1, true}},
+     ATTRS_NONE,
+     -1,
+     ONNX_DT_INT32},
+    {"QLinearConv",
+     ONNX_OP_QLINEARCONV,
+     9,
+     {{"x", T_Q, -1, false},
+      {"x_scale", T_FLOAT, -1, false},
+      {"x_zero_point", T_Q, 0, false},
+      {"w", T_Q, -1, false},
+      {"w_scale", T_FLOAT, -1, false},
+      {"w_zero_point", T_Q, 3, false},
+      {"y_scale", T_FLOAT, -1, false},
+      {"y_zero_point", T_Q, -1, false},
+      {"B", T_I32, -1, true}},
+     ATTRS_CONV,
+     7,
+     ONNX_DT_UNKNOWN},
+    {"ConvInteger",
+     ONNX_OP_CONVINTEGER,
+     4,
+     {{"x", T_Q, -1, false},
+      {"w", T_Q, -1, false},
+      {"x_zero_point", T_Q, 0, true},
+      {"w_zero_point", T_Q, 1, true}},
+     ATTRS_CONV,
+     -1,
+     ONNX_DT_INT32},
+    {"QuantizeLinear",
+     ONNX_OP_QUANTIZELINEAR,
+     3,
+     {{"x", T_FLOAT, -1, false}, {"y_scale", T_FLOAT, -1, false}, {"y_zero_point", T_Q, -1, true}},
+     ATTRS_AXIS,
+     2,
+     ONNX_DT_UINT8},
+    {"DequantizeLinear",
+     ONNX_OP_DEQUANTIZELINEAR,
+     3,
+     {{"x", T_Q | T_I32, -1, false},
+      {"x_scale", T_FLOAT, -1, false},
+      {"x_zero_point", T_Q | T_I32, 0, true}},
+     ATTRS_AXIS,
+     -1,
+     ONNX_DT_FLOAT},
 };
 
 #define N_OPS (sizeof(op_table) / sizeof(op_table[0]))
@@ -393,12 +448,12 @@ struct loader {
 	size_t err_size;
 	struct onnx_model *m;
 	int value_cap;
-	int *table;        /* open-addressing hash of value names -> index, -1 empty */
+	int *table; /* open-addressing hash of value names -> index, -1 empty */
 	size_t table_mask;
 };
 
 static int lfail(struct loader *ld, int code, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 
 /* Formats "PATH: message" into the loader's error buffer; returns @code. */
 static int lfail(struct loader *ld, int code, const char *fmt, ...)
@@ -461,7 +516,7 @@ static int add_value(struct loader *ld, const char *name)
 
 /* Reads the declared type of a graph input or output into @v. */
 static int read_value_info(struct loader *ld, const Onnx__ValueInfoProto *vi, struct onnx_value *v,
-			   const char *kind)
+                           const char *kind)
 {
 	const Onnx__TypeProto__Tensor *tt;
 	const Onnx__TensorShapeProto *shape;
@@ -469,20 +524,20 @@ static int read_value_info(struct loader *ld, const Onnx__ValueInfoProto *vi, st
 	if (!vi->type || vi->type->value_case != ONNX__TYPE_PROTO__VALUE_TENSOR_TYPE ||
 	    !vi->type->tensor_type)
 		return lfail(ld, SAMPAN_ERROR_NOT_SUPPORTED, "%s '%s' is not a tensor", kind,
-			     vi->name);
+		             vi->name);
 	tt = vi->type->tensor_type;
 	if (!tt->has_elem_type || onnx_dtype_size(tt->elem_type) == 0)
 		return lfail(ld, SAMPAN_ERROR_NOT_SUPPORTED,
-			     "%s '%s': element type %d is not supported", kind, vi->name,
-			     tt->has_elem_type ? (int)tt->elem_type : 0);
+		             "%s '%s': element type %d is not supported", kind, vi->name,
+		             tt->has_elem_type ? (int)tt->elem_type : 0);
 	v->dtype = (enum onnx_dtype)tt->elem_type;
 	shape = tt->shape;
 	if (!shape)
 		return SAMPAN_OK;
 	if (shape->n_dim > ONNX_MAX_DIMS)
 		return lfail(ld, SAMPAN_ERROR_NOT_SUPPORTED,
-			     "%s '%s': %zu dimensions (at most %d are supported)", kind, vi->name,
-			     shape->n_dim, ONNX_MAX_DIMS);
+		             "%s '%s': %zu dimensions (at most %d are supported)", kind, vi->name,
+		             shape->n_dim, ONNX_MAX_DIMS);
 	v->ndim = (int)shape->n_dim;
 	for (size_t i = 0; i < shape->n_dim; i++) {
 		const Onnx__TensorShapeProto__Dimension *d = shape->dim[i];
@@ -490,8 +545,8 @@ static int read_value_info(struct loader *ld, const Onnx__ValueInfoProto *vi, st
 		if (d->value_case == ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_VALUE) {
 			if (d->dim_value < 1 || d->dim_value > ONNX_MAX_ELEMENTS)
 				return lfail(ld, SAMPAN_ERROR_INVALID,
-					     "%s '%s': dimension %zu is %lld", kind, vi->name, i,
-					     (long long)d->dim_value);
+				             "%s '%s': dimension %zu is %lld", kind, vi->name, i,
+				             (long long)d->dim_value);
 			v->dims[i] = d->dim_value;
 		} else {
 			v->dims[i] = -1;
@@ -519,21 +574,23 @@ static bool tensor_matches(const struct onnx_value *v, const struct onnx_tensor 
 
 /* Copies an INTS attribute of exactly @n values, each in [lo, hi]. */
 static int attr_ints(struct loader *ld, const struct onnx_node *node, const Onnx__AttributeProto *a,
-		     size_t n, int64_t lo, int64_t hi, int64_t *out)
+                     size_t n, int64_t lo, int64_t hi, int64_t *out)
 {
 	if (a->type != ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INTS)
-		return lfail(ld, SAMPAN_ERROR_INVALID, "node '%s': attribute '%s' is not a list of ints",
-			     node->name, a->name);
+		return lfail(ld, SAMPAN_ERROR_INVALID,
+		             "node '%s': attribute '%s' is not a list of ints", node->name,
+		             a->name);
 	if (a->n_ints != n)
 		return lfail(ld, SAMPAN_ERROR_NOT_SUPPORTED,
-			     "node '%s': attribute '%s' has %zu values, expected %zu (only 2-D convolutions are supported)",
-			     node->name, a->name, a->n_ints, n);
+		             "node '%s': attribute '%s' has %zu values, expected %zu (only 2-D "
+		             "convolutions are supported)",
+		             node->name, a->name, a->n_ints, n);
 	for (size_t i = 0; i < n; i++) {
 		if (a->ints[i] < lo || a->ints[i] > hi)
 			return lfail(ld, SAMPAN_ERROR_INVALID,
-				     "node '%s': attribute '%s' value %lld is outside [%lld, %lld]",
-				     node->name, a->name, (long long)a->ints[i], (long long)lo,
-				     (long long)hi);
+			             "node '%s': attribute '%s' value %lld is outside [%lld, %lld]",
+			             node->name, a->name, (long long)a->ints[i], (long long)lo,
+			             (long long)hi);
 		out[i] = a->ints[i];
 	}
 	return SAMPAN_OK;
@@ -558,8 +615,8 @@ static int parse_conv_attr(struct loader *ld, struct onnx_node *node, const Onnx
 		if (a->type != ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INT || a->i < 1 ||
 		    a->i > CONV_ATTR_MAX)
 			return lfail(ld, SAMPAN_ERROR_INVALID,
-				     "node '%s': attribute 'group' must be an int in [1, %d]",
-				     node->name, CONV_ATTR_MAX);
+			             "node '%s': attribute 'group' must be an int in [1, %d]",
+			             node->name, CONV_ATTR_MAX);
 		c->group = a->i;
 		return SAMPAN_OK;
 	}
@@ -568,7 +625,7 @@ static int parse_conv_attr(struct loader *ld, struct onnx_node *node, const Onnx
 
 		if (a->type != ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__STRING)
 			return lfail(ld, SAMPAN_ERROR_INVALID,
-				     "node '%s': attribute 'auto_pad' is not a string", node->name);
+			             "node '%s': attribute 'auto_pad' is not a string", node->name);
 		for (int i = 0; i < 4; i++) {
 			if (a->s.len == strlen(names[i]) &&
 			    memcmp(a->s.data, names[i], a->s.len) == 0) {
@@ -577,18 +634,19 @@ static int parse_conv_attr(struct loader *ld, struct onnx_node *node, const Onnx
 			}
 		}
 		return lfail(ld, SAMPAN_ERROR_INVALID,
-			     "node '%s': auto_pad must be NOTSET, SAME_UPPER, SAME_LOWER or VALID",
-			     node->name);
+		             "node '%s': auto_pad must be NOTSET, SAME_UPPER, SAME_LOWER or VALID",
+		             node->name);
 	}
-	return lfail(ld, SAMPAN_ERROR_NOT_SUPPORTED, "node '%s' (%s): attribute '%s' is not supported",
-		     node->name, onnx_op_name(node->op), a->name);
+	return lfail(ld, SAMPAN_ERROR_NOT_SUPPORTED,
+	             "node '%s' (%s): attribute '%s' is not supported", node->name,
+	             onnx_op_name(node->op), a->name);
 }
 
 static int parse_attrs(struct loader *ld, struct onnx_node *node, const struct op_desc *desc,
-		       const Onnx__NodeProto *np)
+                       const Onnx__NodeProto *np)
 {
 	node->conv = (struct onnx_conv_attrs){
-		.strides = {1, 1}, .dilations = {1, 1}, .group = 1, .auto_pad = ONNX_PAD_NOTSET};
+	    .strides = {1, 1}, .dilations = {1, 1}, .group = 1, .auto_pad = ONNX_PAD_NOTSET};
 	node->axis = 1;
 	for (size_t i = 0; i < np->n_attribute; i++) {
 		const Onnx__AttributeProto *a = np->attribute[i];
@@ -596,7 +654,7 @@ static int parse_attrs(struct loader *ld, struct onnx_node *node, const struct o
 
 		if (!a->name || a->ref_attr_name)
 			return lfail(ld, SAMPAN_ERROR_INVALID, "node '%s': malformed attribute",
-				     node->name);
+			             node->name);
 		if (desc->attrs == ATTRS_CONV) {
 			ret = parse_conv_attr(ld, node, a);
 			if (ret)
@@ -604,14 +662,15 @@ static int parse_attrs(struct loader *ld, struct onnx_node *node, const struct o
 		} else if (desc->attrs == ATTRS_AXIS && strcmp(a->name, "axis") == 0) {
 			if (a->type != ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INT ||
 			    a->i < -ONNX_MAX_DIMS || a->i >= ONNX_MAX_DIMS)
-				return lfail(ld, SAMPAN_ERROR_INVALID,
-					     "node '%s': attribute 'axis' must be an int in [%d, %d]",
-					     node->name, -ONNX_MAX_DIMS, ONNX_MAX_DIMS - 1);
+				return lfail(
+				    ld, SAMPAN_ERROR_INVALID,
+				    "node '%s': attribute 'axis' must be an int in [%d, %d]",
+				    node->name, -ONNX_MAX_DIMS, ONNX_MAX_DIMS - 1);
 			node->axis = a->i;
 		} else {
 			return lfail(ld, SAMPAN_ERROR_NOT_SUPPORTED,
-				     "node '%s' (%s): attribute '%s' is not supported", node->name,
-				     desc->name, a->name);
+			             "node '%s' (%s): attribute '%s' is not supported", node->name,
+			             desc->name, a->name);
 		}
 	}
 	return SAMPAN_OK;
@@ -642,20 +701,22 @@ static int read_node(struct loader *ld, int idx, const Onnx__NodeProto *np)
 		return lfail(ld, SAMPAN_ERROR_INVALID, "node '%s' has no op_type", node->name);
 	if (np->domain && np->domain[0] && strcmp(np->domain, "ai.onnx") != 0)
 		return lfail(ld, SAMPAN_ERROR_NOT_SUPPORTED,
-			     "node '%s': unsupported op '%s' of domain '%s'", node->name,
-			     np->op_type, np->domain);
+		             "node '%s': unsupported op '%s' of domain '%s'", node->name,
+		             np->op_type, np->domain);
 	desc = find_op(np->op_type);
 	if (!desc)
-		return lfail(ld, SAMPAN_ERROR_NOT_SUPPORTED,
-			     "node '%s': unsupported op '%s' (this runtime executes QLinearMatMul, MatMulInteger, QLinearConv, ConvInteger, QuantizeLinear, DequantizeLinear)",
-			     node->name, np->op_type);
+		return lfail(
+		    ld, SAMPAN_ERROR_NOT_SUPPORTED,
+		    "node '%s': unsupported op '%s' (this runtime executes QLinearMatMul, "
+		    "MatMulInteger, QLinearConv, ConvInteger, QuantizeLinear, DequantizeLinear)",
+		    node->name, np->op_type);
 	node->op = desc->op;
 	if (np->n_input > (size_t)desc->n_in)
 		return lfail(ld, SAMPAN_ERROR_INVALID, "node '%s' (%s): %zu inputs, at most %d",
-			     node->name, desc->name, np->n_input, desc->n_in);
+		             node->name, desc->name, np->n_input, desc->n_in);
 	if (np->n_output != 1 || !np->output[0] || !np->output[0][0])
 		return lfail(ld, SAMPAN_ERROR_INVALID, "node '%s' (%s): expected one named output",
-			     node->name, desc->name);
+		             node->name, desc->name);
 	node->n_inputs = desc->n_in;
 	node->inputs = malloc(sizeof(*node->inputs) * (size_t)desc->n_in);
 	node->outputs = malloc(sizeof(*node->outputs));
@@ -668,16 +729,17 @@ static int read_node(struct loader *ld, int idx, const Onnx__NodeProto *np)
 		if (!in[0]) {
 			if (!desc->in[i].optional)
 				return lfail(ld, SAMPAN_ERROR_INVALID,
-					     "node '%s' (%s): required input '%s' is missing",
-					     node->name, desc->name, desc->in[i].name);
+				             "node '%s' (%s): required input '%s' is missing",
+				             node->name, desc->name, desc->in[i].name);
 			node->inputs[i] = -1;
 			continue;
 		}
 		node->inputs[i] = find_value(ld, in);
 		if (node->inputs[i] < 0)
 			return lfail(ld, SAMPAN_ERROR_INVALID,
-				     "node '%s' (%s): input '%s' is not a graph input, initializer or node output",
-				     node->name, desc->name, in);
+			             "node '%s' (%s): input '%s' is not a graph input, initializer "
+			             "or node output",
+			             node->name, desc->name, in);
 	}
 	return parse_attrs(ld, node, desc, np);
 }
@@ -723,7 +785,8 @@ static int sort_nodes(struct loader *ld)
 			int v = m->nodes[c].inputs[i];
 
 			if (v >= 0 && m->values[v].producer >= 0)
-				edges[first[m->values[v].producer] + order[m->values[v].producer]++] = c;
+				edges[first[m->values[v].producer] +
+				      order[m->values[v].producer]++] = c;
 		}
 	}
 	memset(order, 0, nn * sizeof(*order));
@@ -741,8 +804,8 @@ static int sort_nodes(struct loader *ld)
 		for (int c = 0; c < m->n_nodes; c++) {
 			if (pending[c]) {
 				ret = lfail(ld, SAMPAN_ERROR_INVALID,
-					    "the graph has a cycle through node '%s'",
-					    m->nodes[c].name);
+				            "the graph has a cycle through node '%s'",
+				            m->nodes[c].name);
 				goto out;
 			}
 		}
@@ -789,18 +852,19 @@ static int check_types(struct loader *ld)
 				continue;
 			if (!(spec->types & (1u << t)))
 				return lfail(ld, SAMPAN_ERROR_NOT_SUPPORTED,
-					     "node '%s' (%s): input '%s' ('%s') has type %s, which is not supported here",
-					     node->name, desc->name, spec->name, m->values[v].name,
-					     onnx_dtype_name(t));
+				             "node '%s' (%s): input '%s' ('%s') has type %s, which "
+				             "is not supported here",
+				             node->name, desc->name, spec->name, m->values[v].name,
+				             onnx_dtype_name(t));
 			if (spec->same_as >= 0 && node->inputs[spec->same_as] >= 0) {
 				enum onnx_dtype o = m->values[node->inputs[spec->same_as]].dtype;
 
 				if (o != ONNX_DT_UNKNOWN && o != t)
-					return lfail(ld, SAMPAN_ERROR_INVALID,
-						     "node '%s' (%s): input '%s' is %s but '%s' is %s",
-						     node->name, desc->name, spec->name,
-						     onnx_dtype_name(t), desc->in[spec->same_as].name,
-						     onnx_dtype_name(o));
+					return lfail(
+					    ld, SAMPAN_ERROR_INVALID,
+					    "node '%s' (%s): input '%s' is %s but '%s' is %s",
+					    node->name, desc->name, spec->name, onnx_dtype_name(t),
+					    desc->in[spec->same_as].name, onnx_dtype_name(o));
 			}
 		}
 		out->dtype = desc->out_dtype;
@@ -824,10 +888,12 @@ static int check_opset(struct loader *ld, const Onnx__ModelProto *mp)
 		ld->m->opset = o->has_version ? o->version : 0;
 	}
 	if (!found)
-		return lfail(ld, SAMPAN_ERROR_INVALID, "no opset_import for the default ONNX domain");
+		return lfail(ld, SAMPAN_ERROR_INVALID,
+		             "no opset_import for the default ONNX domain");
 	if (ld->m->opset < ONNX_OPSET_MIN || ld->m->opset > ONNX_OPSET_MAX)
-		return lfail(ld, SAMPAN_ERROR_NOT_SUPPORTED, "opset %lld is not supported (%d to %d are)",
-			     (long long)ld->m->opset, ONNX_OPSET_MIN, ONNX_OPSET_MAX);
+		return lfail(ld, SAMPAN_ERROR_NOT_SUPPORTED,
+		             "opset %lld is not supported (%d to %d are)", (long long)ld->m->opset,
+		             ONNX_OPSET_MIN, ONNX_OPSET_MAX);
 	return SAMPAN_OK;
 }
 
@@ -845,7 +911,8 @@ static int build_graph(struct loader *ld, const Onnx__GraphProto *g)
 	if (cap > (size_t)1 << 24 || g->n_node > (size_t)1 << 20)
 		return lfail(ld, SAMPAN_ERROR_INVALID, "too many tensors or nodes");
 	if (g->n_sparse_initializer)
-		return lfail(ld, SAMPAN_ERROR_NOT_SUPPORTED, "sparse initializers are not supported");
+		return lfail(ld, SAMPAN_ERROR_NOT_SUPPORTED,
+		             "sparse initializers are not supported");
 	while (slots < 2 * cap)
 		slots *= 2;
 	ld->value_cap = (int)cap;
@@ -867,7 +934,7 @@ static int build_graph(struct loader *ld, const Onnx__GraphProto *g)
 			return lfail(ld, SAMPAN_ERROR_INVALID, "graph input %zu has no name", i);
 		if (find_value(ld, vi->name) >= 0)
 			return lfail(ld, SAMPAN_ERROR_INVALID, "graph input '%s' is declared twice",
-				     vi->name);
+			             vi->name);
 		v = add_value(ld, vi->name);
 		if (v < 0)
 			return v;
@@ -895,8 +962,8 @@ static int build_graph(struct loader *ld, const Onnx__GraphProto *g)
 			return lfail(ld, ret, "%s", msg);
 		if (!tensor_matches(&m->values[v], m->values[v].init))
 			return lfail(ld, SAMPAN_ERROR_INVALID,
-				     "%s does not match the type or shape its graph input declares",
-				     what);
+			             "%s does not match the type or shape its graph input declares",
+			             what);
 		m->values[v].dtype = m->values[v].init->dtype;
 		m->values[v].ndim = m->values[v].init->ndim;
 		memcpy(m->values[v].dims, m->values[v].init->dims, sizeof(m->values[v].dims));
@@ -911,8 +978,8 @@ static int build_graph(struct loader *ld, const Onnx__GraphProto *g)
 				continue;
 			if (find_value(ld, np->output[o]) >= 0)
 				return lfail(ld, SAMPAN_ERROR_INVALID,
-					     "tensor '%s' is produced twice (node %zu '%s')",
-					     np->output[o], n, np->name ? np->name : "");
+				             "tensor '%s' is produced twice (node %zu '%s')",
+				             np->output[o], n, np->name ? np->name : "");
 			v = add_value(ld, np->output[o]);
 			if (v < 0)
 				return v;
@@ -935,8 +1002,8 @@ static int build_graph(struct loader *ld, const Onnx__GraphProto *g)
 
 		if (v < 0)
 			return lfail(ld, SAMPAN_ERROR_INVALID,
-				     "graph output '%s' is not computed by any node or given",
-				     vi->name ? vi->name : "");
+			             "graph output '%s' is not computed by any node or given",
+			             vi->name ? vi->name : "");
 		ret = read_value_info(ld, vi, &decl, "graph output");
 		if (ret)
 			return ret;
@@ -967,27 +1034,27 @@ static int build_graph(struct loader *ld, const Onnx__GraphProto *g)
 		if (tp->tensor_type->elem_type != (int)m->values[v].dtype &&
 		    m->values[v].dtype != ONNX_DT_UNKNOWN)
 			return lfail(ld, SAMPAN_ERROR_INVALID,
-				     "graph output '%s' is declared %s but computed as %s",
-				     m->values[v].name, onnx_dtype_name(tp->tensor_type->elem_type),
-				     onnx_dtype_name(m->values[v].dtype));
+			             "graph output '%s' is declared %s but computed as %s",
+			             m->values[v].name, onnx_dtype_name(tp->tensor_type->elem_type),
+			             onnx_dtype_name(m->values[v].dtype));
 	}
 	return SAMPAN_OK;
 }
 
 int onnx_model_load_buffer(const void *data, size_t len, const char *name,
-			   struct onnx_model **model, char *err, size_t err_size)
+                           struct onnx_model **model, char *err, size_t err_size)
 {
 	struct loader ld = {.path = name, .err = err, .err_size = err_size};
 	Onnx__ModelProto *mp;
 	int ret;
 
 	if (len > ONNX_MAX_FILE_BYTES)
-		return fail(err, err_size, SAMPAN_ERROR_INVALID, "%s: larger than the %zu MiB limit",
-			    name, ONNX_MAX_FILE_BYTES >> 20);
+		return fail(err, err_size, SAMPAN_ERROR_INVALID,
+		            "%s: larger than the %zu MiB limit", name, ONNX_MAX_FILE_BYTES >> 20);
 	mp = onnx__model_proto__unpack(NULL, len, data);
 	if (!mp)
 		return fail(err, err_size, SAMPAN_ERROR_INVALID,
-			    "%s: not an ONNX model (malformed or truncated protobuf)", name);
+		            "%s: not an ONNX model (malformed or truncated protobuf)", name);
 	ld.m = calloc(1, sizeof(*ld.m));
 	if (!ld.m) {
 		ret = fail(err, err_size, SAMPAN_ERROR_NO_MEM, "%s: out of memory", name);

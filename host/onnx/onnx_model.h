@@ -38,10 +38,10 @@ enum onnx_dtype {
 /* A tensor value. */
 struct onnx_tensor {
 	enum onnx_dtype dtype;
-	int ndim;                     /* 0 for a scalar */
-	int64_t dims[ONNX_MAX_DIMS];  /* each >= 1 */
-	size_t count;                 /* product of dims, <= ONNX_MAX_ELEMENTS */
-	void *data;                   /* count elements, C order, host byte order */
+	int ndim;                    /* 0 for a scalar */
+	int64_t dims[ONNX_MAX_DIMS]; /* each >= 1 */
+	size_t count;                /* product of dims, <= ONNX_MAX_ELEMENTS */
+	void *data;                  /* count elements, C order, host byte order */
 };
 
 /* Name of an element type ("uint8", ...) or "unknown". */
@@ -53,7 +53,7 @@ size_t onnx_dtype_size(int dtype);
 /* Creates a zero-filled tensor. Returns SAMPAN_OK, SAMPAN_ERROR_INVALID
  * (bad rank or dims, too many elements) or SAMPAN_ERROR_NO_MEM. */
 int onnx_tensor_create(struct onnx_tensor **t, enum onnx_dtype dtype, int ndim,
-		       const int64_t *dims);
+                       const int64_t *dims);
 
 /* NULL is a no-op. */
 void onnx_tensor_destroy(struct onnx_tensor *t);
@@ -66,7 +66,7 @@ const char *onnx_shape_str(int ndim, const int64_t *dims, char *buf, size_t size
  * "" when it has none). Returns a sampan_error; on failure @err holds a
  * message naming @path. */
 int onnx_tensor_read_pb(const char *path, struct onnx_tensor **t, char **name, char *err,
-			size_t err_size);
+                        size_t err_size);
 
 /* ------------------------------------------------------------------ graph */
 
@@ -86,45 +86,45 @@ const char *onnx_op_name(enum onnx_op op);
 /* A named value of the graph: graph input, initializer or node output. */
 struct onnx_value {
 	char *name;
-	enum onnx_dtype dtype;        /* ONNX_DT_UNKNOWN when not declared */
-	int ndim;                     /* -1 when the shape is not declared */
-	int64_t dims[ONNX_MAX_DIMS];  /* -1 for a symbolic dimension */
-	struct onnx_tensor *init;     /* the initializer's data, or NULL */
-	int producer;                 /* index of the node computing it, or -1 */
+	enum onnx_dtype dtype;       /* ONNX_DT_UNKNOWN when not declared */
+	int ndim;                    /* -1 when the shape is not declared */
+	int64_t dims[ONNX_MAX_DIMS]; /* -1 for a symbolic dimension */
+	struct onnx_tensor *init;    /* the initializer's data, or NULL */
+	int producer;                /* index of the node computing it, or -1 */
 };
 
 /* Convolution attributes (2-D). */
 enum onnx_auto_pad { ONNX_PAD_NOTSET, ONNX_PAD_SAME_UPPER, ONNX_PAD_SAME_LOWER, ONNX_PAD_VALID };
 
 struct onnx_conv_attrs {
-	int64_t kernel[2];            /* 0 when not given (taken from W) */
+	int64_t kernel[2]; /* 0 when not given (taken from W) */
 	int64_t strides[2];
 	int64_t dilations[2];
-	int64_t pads[4];              /* begin H, begin W, end H, end W */
+	int64_t pads[4]; /* begin H, begin W, end H, end W */
 	int64_t group;
 	enum onnx_auto_pad auto_pad;
 };
 
 struct onnx_node {
-	char *name;                   /* the node's name, or "#INDEX" if it has none */
+	char *name; /* the node's name, or "#INDEX" if it has none */
 	enum onnx_op op;
 	int n_inputs;
-	int *inputs;                  /* value indices; -1 for an omitted optional input */
+	int *inputs; /* value indices; -1 for an omitted optional input */
 	int n_outputs;
-	int *outputs;                 /* value indices */
-	int64_t axis;                 /* QuantizeLinear, DequantizeLinear */
-	struct onnx_conv_attrs conv;  /* QLinearConv, ConvInteger */
+	int *outputs;                /* value indices */
+	int64_t axis;                /* QuantizeLinear, DequantizeLinear */
+	struct onnx_conv_attrs conv; /* QLinearConv, ConvInteger */
 };
 
 struct onnx_model {
-	char *path;                   /* file it was loaded from */
-	int64_t opset;                /* of the default domain */
+	char *path;    /* file it was loaded from */
+	int64_t opset; /* of the default domain */
 	int n_values;
 	struct onnx_value *values;
 	int n_nodes;
-	struct onnx_node *nodes;      /* in topological order */
+	struct onnx_node *nodes; /* in topological order */
 	int n_inputs;
-	int *inputs;                  /* graph inputs to feed (initializers excluded) */
+	int *inputs; /* graph inputs to feed (initializers excluded) */
 	int n_outputs;
 	int *outputs;
 };
@@ -140,7 +140,7 @@ int onnx_model_load(const char *path, struct onnx_model **model, char *err, size
 /* The same from a serialized ModelProto in memory; @name stands for the
  * file name in messages. */
 int onnx_model_load_buffer(const void *data, size_t len, const char *name,
-			   struct onnx_model **model, char *err, size_t err_size);
+                           struct onnx_model **model, char *err, size_t err_size);
 
 /* NULL is a no-op. */
 void onnx_model_destroy(struct onnx_model *model);

@@ -11,7 +11,7 @@
 #include "runtime/runtime.h"
 
 static int op_fail(struct rt_ctx *ctx, int code, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 
 /* Formats "node 'NAME' (Op): message" into ctx->err; returns @code. */
 static int op_fail(struct rt_ctx *ctx, int code, const char *fmt, ...)
@@ -20,7 +20,7 @@ static int op_fail(struct rt_ctx *ctx, int code, const char *fmt, ...)
 	int n;
 
 	n = snprintf(ctx->err, ctx->err_size, "node '%s' (%s): ", ctx->node->name,
-		     onnx_op_name(ctx->node->op));
+	             onnx_op_name(ctx->node->op));
 	if (n < 0 || (size_t)n >= ctx->err_size)
 		return code;
 	va_start(ap, fmt);
@@ -40,9 +40,12 @@ static int no_mem(struct rt_ctx *ctx)
 static int32_t int_at(const struct onnx_tensor *t, size_t i)
 {
 	switch (t->dtype) {
-	case ONNX_DT_UINT8: return ((const uint8_t *)t->data)[i];
-	case ONNX_DT_INT8: return ((const int8_t *)t->data)[i];
-	default: return ((const int32_t *)t->data)[i];
+	case ONNX_DT_UINT8:
+		return ((const uint8_t *)t->data)[i];
+	case ONNX_DT_INT8:
+		return ((const int8_t *)t->data)[i];
+	default:
+		return ((const int32_t *)t->data)[i];
 	}
 }
 
@@ -63,10 +66,10 @@ static int check_param(struct rt_ctx *ctx, const struct onnx_tensor *t, const ch
 		return SAMPAN_OK;
 	if (n > 1)
 		return op_fail(ctx, SAMPAN_ERROR_INVALID,
-			       "%s has %zu elements, expected 1 or a vector of %lld", what,
-			       t->count, (long long)n);
+		               "%s has %zu elements, expected 1 or a vector of %lld", what,
+		               t->count, (long long)n);
 	return op_fail(ctx, SAMPAN_ERROR_NOT_SUPPORTED, "%s has %zu elements, expected one", what,
-		       t->count);
+	               t->count);
 }
 
 /* Parameter @i of a per-tensor or per-channel tensor checked above. */
@@ -88,8 +91,8 @@ static int check_scales(struct rt_ctx *ctx, const struct onnx_tensor *t, const c
 
 		if (!(s > 0.0f) || !isfinite(s))
 			return op_fail(ctx, SAMPAN_ERROR_INVALID,
-				       "%s[%zu] = %g, scales must be positive and finite", what, i,
-				       (double)s);
+			               "%s[%zu] = %g, scales must be positive and finite", what, i,
+			               (double)s);
 	}
 	return SAMPAN_OK;
 }
@@ -127,18 +130,27 @@ static int32_t requant(int32_t acc, float mult, int32_t zp, int32_t lo, int32_t 
  * host adds wofs[n] * sum_k (a[m][k] - za). a: (M, K), w: (N, K), wofs and
  * bias: (N) or NULL, out: (M, N); za in -128..127. */
 static int int_matmul(struct rt_ctx *ctx, int64_t M, int64_t K, int64_t N, const int8_t *a,
-		      int32_t za, const int8_t *w, const int32_t *wofs, const int32_t *bias,
-		      int32_t *out)
+                      int32_t za, const int8_t *w, const int32_t *wofs, const int32_t *bias,
+                      int32_t *out)
 {
-	struct sampan_gemm g = {.m = M, .k = K, .n = N, .a = a, .w = w, .bias = bias, .za = za,
-				.lo = -128, .hi = 127, .raw = 1, .out = out};
+	struct sampan_gemm g = {.m = M,
+	                        .k = K,
+	                        .n = N,
+	                        .a = a,
+	                        .w = w,
+	                        .bias = bias,
+	                        .za = za,
+	                        .lo = -128,
+	                        .hi = 127,
+	                        .raw = 1,
+	                        .out = out};
 	struct sampan_stats s;
 	int ret;
 
 	ret = sampan_gemm(ctx->dev, &g);
 	if (ret)
 		return op_fail(ctx, ret, "device GEMM %lldx%lldx%lld failed: %s", (long long)M,
-			       (long long)K, (long long)N, sampan_last_error());
+		               (long long)K, (long long)N, sampan_last_error());
 	if (sampan_get_stats(ctx->dev, &s) == SAMPAN_OK) {
 		ctx->stats.cycles += s.cycles;
 		ctx->stats.macs += s.macs;
@@ -189,8 +201,8 @@ static int32_t *weight_offsets(const struct onnx_tensor *zw, int32_t offset, int
  * batched operands (batch dimensions broadcast); zb per tensor or per
  * column. */
 static int matmul_acc(struct rt_ctx *ctx, const struct onnx_tensor *a, const struct onnx_tensor *za,
-		      const struct onnx_tensor *b, const struct onnx_tensor *zb,
-		      struct onnx_tensor **acc)
+                      const struct onnx_tensor *b, const struct onnx_tensor *zb,
+                      struct onnx_tensor **acc)
 {
 	int64_t dims[ONNX_MAX_DIMS], M, K, N, nb_out = 1, nb_b = 1;
 	int ra = a->ndim - 2, rb = b->ndim - 2, ro, ret;
@@ -200,14 +212,14 @@ static int matmul_acc(struct rt_ctx *ctx, const struct onnx_tensor *a, const str
 
 	if (a->ndim < 2 || b->ndim < 2)
 		return op_fail(ctx, SAMPAN_ERROR_NOT_SUPPORTED,
-			       "operands of rank below 2 are not supported (a %d-D, b %d-D)",
-			       a->ndim, b->ndim);
+		               "operands of rank below 2 are not supported (a %d-D, b %d-D)",
+		               a->ndim, b->ndim);
 	M = a->dims[a->ndim - 2];
 	K = a->dims[a->ndim - 1];
 	N = b->dims[b->ndim - 1];
 	if (b->dims[b->ndim - 2] != K)
 		return op_fail(ctx, SAMPAN_ERROR_INVALID, "inner dimensions differ (%lld and %lld)",
-			       (long long)K, (long long)b->dims[b->ndim - 2]);
+		               (long long)K, (long long)b->dims[b->ndim - 2]);
 	ro = ra > rb ? ra : rb;
 	for (int i = 0; i < ro; i++) {
 		int64_t da = i - (ro - ra) >= 0 ? a->dims[i - (ro - ra)] : 1;
@@ -215,8 +227,8 @@ static int matmul_acc(struct rt_ctx *ctx, const struct onnx_tensor *a, const str
 
 		if (da != db && da != 1 && db != 1)
 			return op_fail(ctx, SAMPAN_ERROR_INVALID,
-				       "batch dimensions %lld and %lld do not broadcast",
-				       (long long)da, (long long)db);
+			               "batch dimensions %lld and %lld do not broadcast",
+			               (long long)da, (long long)db);
 		dims[i] = da > db ? da : db;
 		nb_out *= dims[i];
 	}
@@ -226,14 +238,14 @@ static int matmul_acc(struct rt_ctx *ctx, const struct onnx_tensor *a, const str
 	dims[ro + 1] = N;
 	if (za && za->count != 1)
 		return op_fail(ctx, SAMPAN_ERROR_NOT_SUPPORTED,
-			       "a per-row zero point of the first operand is not supported");
+		               "a per-row zero point of the first operand is not supported");
 	ret = check_param(ctx, zb, "the second operand's zero point", N);
 	if (ret)
 		return ret;
 	ret = onnx_tensor_create(&y, ONNX_DT_INT32, ro + 2, dims);
 	if (ret)
 		return op_fail(ctx, ret, "output of %lld batches of %lldx%lld is too large",
-			       (long long)nb_out, (long long)M, (long long)N);
+		               (long long)nb_out, (long long)M, (long long)N);
 	a8 = to_s8(a, &offa);
 	wt = malloc(b->count);
 	if (!a8 || !wt)
@@ -244,7 +256,7 @@ static int matmul_acc(struct rt_ctx *ctx, const struct onnx_tensor *a, const str
 		for (int64_t k = 0; k < K; k++)
 			for (int64_t n = 0; n < N; n++)
 				wt[(bb * N + n) * K + k] =
-					(int8_t)(int_at(b, (size_t)((bb * K + k) * N + n)) - offb);
+				    (int8_t)(int_at(b, (size_t)((bb * K + k) * N + n)) - offb);
 	wofs = weight_offsets(zb, offb, N, &ret);
 	if (ret)
 		goto err_no_mem;
@@ -268,7 +280,7 @@ static int matmul_acc(struct rt_ctx *ctx, const struct onnx_tensor *a, const str
 			}
 		}
 		ret = int_matmul(ctx, M, K, N, a8 + ia * M * K, za_dev, wt + ib * N * K, wofs, NULL,
-				 (int32_t *)y->data + ob * M * N);
+		                 (int32_t *)y->data + ob * M * N);
 		if (ret)
 			goto err;
 	}
@@ -289,7 +301,7 @@ err:
 }
 
 static int run_matmulinteger(struct rt_ctx *ctx, struct onnx_tensor *const *in,
-			     struct onnx_tensor **out)
+                             struct onnx_tensor **out)
 {
 	return matmul_acc(ctx, in[0], in[2], in[1], in[3], out);
 }
@@ -298,8 +310,8 @@ static int run_matmulinteger(struct rt_ctx *ctx, struct onnx_tensor *const *in,
  * type of @zy: y = saturate(rint(acc * (sx * sw[c] / sy)) + zy), channel c
  * = (i / inner) % channels. */
 static int requant_tensor(struct rt_ctx *ctx, const struct onnx_tensor *acc, float sx,
-			  const struct onnx_tensor *sw, float sy, const struct onnx_tensor *zy,
-			  int64_t channels, int64_t inner, struct onnx_tensor **out)
+                          const struct onnx_tensor *sw, float sy, const struct onnx_tensor *zy,
+                          int64_t channels, int64_t inner, struct onnx_tensor **out)
 {
 	struct onnx_tensor *y;
 	int32_t lo, hi, z = zp_at(zy, 0);
@@ -319,7 +331,7 @@ static int requant_tensor(struct rt_ctx *ctx, const struct onnx_tensor *acc, flo
 	qrange(zy->dtype, &lo, &hi);
 	for (size_t i = 0; i < acc->count; i++) {
 		int32_t v = requant(((const int32_t *)acc->data)[i],
-				    mult[(int64_t)i / inner % channels], z, lo, hi);
+		                    mult[(int64_t)i / inner % channels], z, lo, hi);
 
 		if (zy->dtype == ONNX_DT_UINT8)
 			((uint8_t *)y->data)[i] = (uint8_t)v;
@@ -350,7 +362,7 @@ static int check_qlinear(struct rt_ctx *ctx, struct onnx_tensor *const *in, int6
 }
 
 static int run_qlinearmatmul(struct rt_ctx *ctx, struct onnx_tensor *const *in,
-			     struct onnx_tensor **out)
+                             struct onnx_tensor **out)
 {
 	struct onnx_tensor *acc;
 	int64_t N = in[3]->ndim >= 1 ? in[3]->dims[in[3]->ndim - 1] : 1;
@@ -363,7 +375,7 @@ static int run_qlinearmatmul(struct rt_ctx *ctx, struct onnx_tensor *const *in,
 	if (ret)
 		return ret;
 	ret = requant_tensor(ctx, acc, scale_at(in[1], 0), in[4], scale_at(in[6], 0), in[7],
-			     in[4]->count == 1 ? 1 : N, 1, out);
+	                     in[4]->count == 1 ? 1 : N, 1, out);
 	onnx_tensor_destroy(acc);
 	return ret;
 }
@@ -372,17 +384,17 @@ static int run_qlinearmatmul(struct rt_ctx *ctx, struct onnx_tensor *const *in,
 
 /* Shape of a 2-D convolution. */
 struct conv_geom {
-	int64_t n, c, h, w;      /* input (N, C, H, W) */
-	int64_t m, kh, kw;       /* weights (M, C / group, KH, KW) */
-	int64_t oh, ow;          /* output (N, M, OH, OW) */
-	int64_t sh, sw, dh, dw;  /* strides, dilations */
-	int64_t ph, pw;          /* padding before */
-	int64_t group, cg, mg;   /* groups, channels per group in and out */
+	int64_t n, c, h, w;     /* input (N, C, H, W) */
+	int64_t m, kh, kw;      /* weights (M, C / group, KH, KW) */
+	int64_t oh, ow;         /* output (N, M, OH, OW) */
+	int64_t sh, sw, dh, dw; /* strides, dilations */
+	int64_t ph, pw;         /* padding before */
+	int64_t group, cg, mg;  /* groups, channels per group in and out */
 };
 
 /* Output size and padding before along one axis. */
 static int conv_axis(struct rt_ctx *ctx, const struct onnx_conv_attrs *a, int axis, int64_t in,
-		     int64_t k, int64_t *outsz, int64_t *pad)
+                     int64_t k, int64_t *outsz, int64_t *pad)
 {
 	int64_t s = a->strides[axis], ek = (k - 1) * a->dilations[axis] + 1;
 	int64_t pb = a->pads[axis], pe = a->pads[axis + 2], total;
@@ -402,38 +414,49 @@ static int conv_axis(struct rt_ctx *ctx, const struct onnx_conv_attrs *a, int ax
 		break;
 	}
 	if (in + pb + pe < ek)
-		return op_fail(ctx, SAMPAN_ERROR_INVALID,
-			       "the kernel (%lld with dilation) is larger than the padded input (%lld)",
-			       (long long)ek, (long long)(in + pb + pe));
+		return op_fail(
+		    ctx, SAMPAN_ERROR_INVALID,
+		    "the kernel (%lld with dilation) is larger than the padded input (%lld)",
+		    (long long)ek, (long long)(in + pb + pe));
 	*outsz = (in + pb + pe - ek) / s + 1;
 	*pad = pb;
 	return SAMPAN_OK;
 }
 
 static int conv_geometry(struct rt_ctx *ctx, const struct onnx_tensor *x,
-			 const struct onnx_tensor *w, struct conv_geom *g)
+                         const struct onnx_tensor *w, struct conv_geom *g)
 {
 	const struct onnx_conv_attrs *a = &ctx->node->conv;
 	int ret;
 
 	if (x->ndim != 4 || w->ndim != 4)
-		return op_fail(ctx, SAMPAN_ERROR_NOT_SUPPORTED,
-			       "only 2-D convolutions are supported (x %d-D, w %d-D; both must be 4-D)",
-			       x->ndim, w->ndim);
-	*g = (struct conv_geom){.n = x->dims[0], .c = x->dims[1], .h = x->dims[2], .w = x->dims[3],
-				.m = w->dims[0], .kh = w->dims[2], .kw = w->dims[3],
-				.sh = a->strides[0], .sw = a->strides[1], .dh = a->dilations[0],
-				.dw = a->dilations[1], .group = a->group};
+		return op_fail(
+		    ctx, SAMPAN_ERROR_NOT_SUPPORTED,
+		    "only 2-D convolutions are supported (x %d-D, w %d-D; both must be 4-D)",
+		    x->ndim, w->ndim);
+	*g = (struct conv_geom){.n = x->dims[0],
+	                        .c = x->dims[1],
+	                        .h = x->dims[2],
+	                        .w = x->dims[3],
+	                        .m = w->dims[0],
+	                        .kh = w->dims[2],
+	                        .kw = w->dims[3],
+	                        .sh = a->strides[0],
+	                        .sw = a->strides[1],
+	                        .dh = a->dilations[0],
+	                        .dw = a->dilations[1],
+	                        .group = a->group};
 	if ((a->kernel[0] && a->kernel[0] != g->kh) || (a->kernel[1] && a->kernel[1] != g->kw))
 		return op_fail(ctx, SAMPAN_ERROR_INVALID,
-			       "kernel_shape [%lld, %lld] differs from the weights' [%lld, %lld]",
-			       (long long)a->kernel[0], (long long)a->kernel[1], (long long)g->kh,
-			       (long long)g->kw);
+		               "kernel_shape [%lld, %lld] differs from the weights' [%lld, %lld]",
+		               (long long)a->kernel[0], (long long)a->kernel[1], (long long)g->kh,
+		               (long long)g->kw);
 	if (g->c % g->group || g->m % g->group || w->dims[1] != g->c / g->group)
 		return op_fail(ctx, SAMPAN_ERROR_INVALID,
-			       "%lld input channels, %lld output channels and weights of %lld channels do not fit group %lld",
-			       (long long)g->c, (long long)g->m, (long long)w->dims[1],
-			       (long long)g->group);
+		               "%lld input channels, %lld output channels and weights of %lld "
+		               "channels do not fit group %lld",
+		               (long long)g->c, (long long)g->m, (long long)w->dims[1],
+		               (long long)g->group);
 	g->cg = g->c / g->group;
 	g->mg = g->m / g->group;
 	ret = conv_axis(ctx, a, 0, g->h, g->kh, &g->oh, &g->ph);
@@ -444,8 +467,8 @@ static int conv_geometry(struct rt_ctx *ctx, const struct onnx_tensor *x,
  * onto the device: per image and group, A = (OH * OW, Cg * KH * KW) with
  * padding at the zero point, W = the group's rows of w. */
 static int conv_acc(struct rt_ctx *ctx, const struct onnx_tensor *x, const struct onnx_tensor *zx,
-		    const struct onnx_tensor *w, const struct onnx_tensor *zw,
-		    const struct onnx_tensor *bias, struct onnx_tensor **acc)
+                    const struct onnx_tensor *w, const struct onnx_tensor *zw,
+                    const struct onnx_tensor *bias, struct onnx_tensor **acc)
 {
 	struct conv_geom g;
 	struct onnx_tensor *y = NULL;
@@ -464,13 +487,13 @@ static int conv_acc(struct rt_ctx *ctx, const struct onnx_tensor *x, const struc
 		return ret;
 	if (bias && (bias->ndim != 1 || bias->dims[0] != g.m))
 		return op_fail(ctx, SAMPAN_ERROR_INVALID, "the bias must be a vector of %lld",
-			       (long long)g.m);
+		               (long long)g.m);
 	rows = g.oh * g.ow;
 	K = g.cg * g.kh * g.kw;
 	if (rows > ONNX_MAX_ELEMENTS / K)
 		return op_fail(ctx, SAMPAN_ERROR_INVALID,
-			       "the im2col matrix (%lld x %lld) is too large", (long long)rows,
-			       (long long)K);
+		               "the im2col matrix (%lld x %lld) is too large", (long long)rows,
+		               (long long)K);
 	dims[0] = g.n;
 	dims[1] = g.m;
 	dims[2] = g.oh;
@@ -501,24 +524,30 @@ static int conv_acc(struct rt_ctx *ctx, const struct onnx_tensor *x, const struc
 							int64_t iy = oy * g.sh - g.ph + ky * g.dh;
 
 							for (int64_t kx = 0; kx < g.kw; kx++) {
-								int64_t ix = ox * g.sw - g.pw + kx * g.dw;
-								bool in = iy >= 0 && iy < g.h && ix >= 0 && ix < g.w;
+								int64_t ix =
+								    ox * g.sw - g.pw + kx * g.dw;
+								bool in = iy >= 0 && iy < g.h &&
+								          ix >= 0 && ix < g.w;
 
-								*r++ = in ? xg[(c * g.h + iy) * g.w + ix] : (int8_t)za;
+								*r++ =
+								    in ? xg[(c * g.h + iy) * g.w +
+								            ix]
+								       : (int8_t)za;
 							}
 						}
 					}
 				}
 			}
-			ret = int_matmul(ctx, rows, K, g.mg, col, za, w8 + gr * g.mg * K,
-					 wofs ? wofs + gr * g.mg : NULL,
-					 bias ? (const int32_t *)bias->data + gr * g.mg : NULL, tmp);
+			ret =
+			    int_matmul(ctx, rows, K, g.mg, col, za, w8 + gr * g.mg * K,
+			               wofs ? wofs + gr * g.mg : NULL,
+			               bias ? (const int32_t *)bias->data + gr * g.mg : NULL, tmp);
 			if (ret)
 				goto err;
 			for (int64_t n = 0; n < g.mg; n++)
 				for (int64_t p = 0; p < rows; p++)
 					((int32_t *)y->data)[(b * g.m + gr * g.mg + n) * rows + p] =
-						tmp[p * g.mg + n];
+					    tmp[p * g.mg + n];
 		}
 	}
 	free(tmp);
@@ -542,13 +571,13 @@ err:
 }
 
 static int run_convinteger(struct rt_ctx *ctx, struct onnx_tensor *const *in,
-			   struct onnx_tensor **out)
+                           struct onnx_tensor **out)
 {
 	return conv_acc(ctx, in[0], in[2], in[1], in[3], NULL, out);
 }
 
 static int run_qlinearconv(struct rt_ctx *ctx, struct onnx_tensor *const *in,
-			   struct onnx_tensor **out)
+                           struct onnx_tensor **out)
 {
 	struct onnx_tensor *acc;
 	int64_t M = in[3]->ndim >= 1 ? in[3]->dims[0] : 1;
@@ -561,7 +590,7 @@ static int run_qlinearconv(struct rt_ctx *ctx, struct onnx_tensor *const *in,
 	if (ret)
 		return ret;
 	ret = requant_tensor(ctx, acc, scale_at(in[1], 0), in[4], scale_at(in[6], 0), in[7],
-			     in[4]->count == 1 ? 1 : M, acc->dims[2] * acc->dims[3], out);
+	                     in[4]->count == 1 ? 1 : M, acc->dims[2] * acc->dims[3], out);
 	onnx_tensor_destroy(acc);
 	return ret;
 }
@@ -571,8 +600,8 @@ static int run_qlinearconv(struct rt_ctx *ctx, struct onnx_tensor *const *in,
 /* Per-tensor or per-axis parameters of x: element i uses parameter
  * (i / *inner) % *channels. */
 static int axis_params(struct rt_ctx *ctx, const struct onnx_tensor *x,
-		       const struct onnx_tensor *scale, const struct onnx_tensor *zp,
-		       int64_t *channels, int64_t *inner)
+                       const struct onnx_tensor *scale, const struct onnx_tensor *zp,
+                       int64_t *channels, int64_t *inner)
 {
 	int64_t axis = ctx->node->axis;
 	int ret;
@@ -584,8 +613,9 @@ static int axis_params(struct rt_ctx *ctx, const struct onnx_tensor *x,
 	if (axis < 0)
 		axis += x->ndim;
 	if (axis < 0 || axis >= x->ndim)
-		return op_fail(ctx, SAMPAN_ERROR_INVALID, "axis %lld is out of range for a %d-D input",
-			       (long long)ctx->node->axis, x->ndim);
+		return op_fail(ctx, SAMPAN_ERROR_INVALID,
+		               "axis %lld is out of range for a %d-D input",
+		               (long long)ctx->node->axis, x->ndim);
 	*channels = x->dims[axis];
 	for (int i = (int)axis + 1; i < x->ndim; i++)
 		*inner *= x->dims[i];
@@ -595,7 +625,7 @@ static int axis_params(struct rt_ctx *ctx, const struct onnx_tensor *x,
 }
 
 static int run_quantizelinear(struct rt_ctx *ctx, struct onnx_tensor *const *in,
-			      struct onnx_tensor **out)
+                              struct onnx_tensor **out)
 {
 	const struct onnx_tensor *x = in[0], *scale = in[1], *zp = in[2];
 	enum onnx_dtype dtype = zp ? zp->dtype : ONNX_DT_UINT8;
@@ -627,7 +657,7 @@ static int run_quantizelinear(struct rt_ctx *ctx, struct onnx_tensor *const *in,
 }
 
 static int run_dequantizelinear(struct rt_ctx *ctx, struct onnx_tensor *const *in,
-				struct onnx_tensor **out)
+                                struct onnx_tensor **out)
 {
 	const struct onnx_tensor *x = in[0], *scale = in[1], *zp = in[2];
 	struct onnx_tensor *y;
@@ -644,7 +674,7 @@ static int run_dequantizelinear(struct rt_ctx *ctx, struct onnx_tensor *const *i
 		int64_t c = (int64_t)i / inner % channels;
 
 		((float *)y->data)[i] =
-			(float)((int64_t)int_at(x, i) - zp_at(zp, c)) * scale_at(scale, c);
+		    (float)((int64_t)int_at(x, i) - zp_at(zp, c)) * scale_at(scale, c);
 	}
 	*out = y;
 	return SAMPAN_OK;
@@ -661,14 +691,21 @@ int rt_op_run(struct rt_ctx *ctx, struct onnx_tensor *const *in, struct onnx_ten
 	 * only an undeclared type could differ. */
 	for (int i = 0; i < node->n_inputs; i++)
 		if (in[i] && onnx_dtype_size(in[i]->dtype) == 0)
-			return op_fail(ctx, SAMPAN_ERROR_INVALID, "input %d has an unknown type", i);
+			return op_fail(ctx, SAMPAN_ERROR_INVALID, "input %d has an unknown type",
+			               i);
 	switch (node->op) {
-	case ONNX_OP_QLINEARMATMUL: return run_qlinearmatmul(ctx, in, out);
-	case ONNX_OP_MATMULINTEGER: return run_matmulinteger(ctx, in, out);
-	case ONNX_OP_QLINEARCONV: return run_qlinearconv(ctx, in, out);
-	case ONNX_OP_CONVINTEGER: return run_convinteger(ctx, in, out);
-	case ONNX_OP_QUANTIZELINEAR: return run_quantizelinear(ctx, in, out);
-	case ONNX_OP_DEQUANTIZELINEAR: return run_dequantizelinear(ctx, in, out);
+	case ONNX_OP_QLINEARMATMUL:
+		return run_qlinearmatmul(ctx, in, out);
+	case ONNX_OP_MATMULINTEGER:
+		return run_matmulinteger(ctx, in, out);
+	case ONNX_OP_QLINEARCONV:
+		return run_qlinearconv(ctx, in, out);
+	case ONNX_OP_CONVINTEGER:
+		return run_convinteger(ctx, in, out);
+	case ONNX_OP_QUANTIZELINEAR:
+		return run_quantizelinear(ctx, in, out);
+	case ONNX_OP_DEQUANTIZELINEAR:
+		return run_dequantizelinear(ctx, in, out);
 	}
 	return op_fail(ctx, SAMPAN_ERROR_NOT_SUPPORTED, "no implementation");
 }

@@ -42,9 +42,8 @@ static int copy_tensor(const struct onnx_tensor *src, struct onnx_tensor **dst)
 	return SAMPAN_OK;
 }
 
-int rt_run(const struct onnx_model *m, struct sampan_device *dev,
-	   struct onnx_tensor *const *inputs, struct onnx_tensor **outputs,
-	   struct rt_stats *stats, char *err, size_t err_size)
+int rt_run(const struct onnx_model *m, struct sampan_device *dev, struct onnx_tensor *const *inputs,
+           struct onnx_tensor **outputs, struct rt_stats *stats, char *err, size_t err_size)
 {
 	struct rt_ctx ctx = {.dev = dev, .err = err, .err_size = err_size};
 	struct onnx_tensor **vals, **outs, *in[9];
@@ -68,10 +67,13 @@ int rt_run(const struct onnx_model *m, struct sampan_device *dev,
 
 		if (!inputs[i] || !matches_decl(v, inputs[i])) {
 			snprintf(err, err_size, "input '%s': expected %s %s, got %s %s", v->name,
-				 onnx_dtype_name(v->dtype),
-				 v->ndim < 0 ? "of any shape" : onnx_shape_str(v->ndim, v->dims, want, sizeof(want)),
-				 inputs[i] ? onnx_dtype_name(inputs[i]->dtype) : "nothing",
-				 inputs[i] ? onnx_shape_str(inputs[i]->ndim, inputs[i]->dims, got, sizeof(got)) : "");
+			         onnx_dtype_name(v->dtype),
+			         v->ndim < 0 ? "of any shape"
+			                     : onnx_shape_str(v->ndim, v->dims, want, sizeof(want)),
+			         inputs[i] ? onnx_dtype_name(inputs[i]->dtype) : "nothing",
+			         inputs[i] ? onnx_shape_str(inputs[i]->ndim, inputs[i]->dims, got,
+			                                    sizeof(got))
+			                   : "");
 			ret = SAMPAN_ERROR_INVALID;
 			goto out;
 		}

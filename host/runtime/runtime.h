@@ -32,11 +32,11 @@
 
 /* What one run cost, summed over its device jobs. */
 struct rt_stats {
-	uint64_t gemms;         /* device jobs */
-	uint64_t cycles;        /* device cycles (0 on the functional model) */
-	uint64_t macs;          /* multiply-accumulates on the device */
-	double device_seconds;  /* wall time inside sampan_gemm */
-	double total_seconds;   /* wall time of the whole run */
+	uint64_t gemms;        /* device jobs */
+	uint64_t cycles;       /* device cycles (0 on the functional model) */
+	uint64_t macs;         /* multiply-accumulates on the device */
+	double device_seconds; /* wall time inside sampan_gemm */
+	double total_seconds;  /* wall time of the whole run */
 };
 
 /* Runs @model on @dev. @inputs[i] (borrowed) feeds model->inputs[i] and
@@ -46,8 +46,8 @@ struct rt_stats {
  * sampan_error; on failure @err names the node or input at fault and
  * @outputs is untouched. */
 int rt_run(const struct onnx_model *model, struct sampan_device *dev,
-	   struct onnx_tensor *const *inputs, struct onnx_tensor **outputs,
-	   struct rt_stats *stats, char *err, size_t err_size);
+           struct onnx_tensor *const *inputs, struct onnx_tensor **outputs, struct rt_stats *stats,
+           char *err, size_t err_size);
 
 /* ------------------------------------------------------------- internals */
 

@@ -1,0 +1,45 @@
+# sim/usb/simusb.mk - the simulated USB board (see sim/usb/sampan_simusb.h),
+# included by sim/sim.mk.
+#
+#   build/libsampan_simusb.so   rtl/stream/sampan_stream_top at ROWS x COLS
+#                               behind a rate-limited byte link
+#
+# The Verilated model lives in build/sim/<ROWS>x<COLS>/usb/ and reuses the
+# Verilator flags of the sim library (SIM_VFLAGS, SIM_VMAKE).
+
+SIMUSB_LIB  := build/libsampan_simusb.so
+SIMUSB_DIR  := $(SIM_TOP)/usb
+SIMUSB_RTL  := $(wildcard rtl/stream/sampan_stream_*.v)
+# On-chip card memory of the simulated board (MEM_BYTES), and the idle
+# cycles after which the frame engine drops a partial frame (200 us at
+# 100 MHz, well below the driver's sim-usb timeouts).
+SIMUSB_MEM_BYTES     := 4194304
+SIMUSB_FRAME_TIMEOUT := 20000
+SIMUSB_GEN := -GROWS=$(ROWS) -GCOLS=$(COLS) -GCLOCK_MHZ=100 \
+              -GMEM_BYTES=$(SIMUSB_MEM_BYTES) -GFRAME_TIMEOUT=$(SIMUSB_FRAME_TIMEOUT)
+
+$(SIMUSB_DIR)/Vsampan_stream_top.mk: $(RTL_SRCS) $(SIMUSB_RTL) sim/usb/simusb.mk sim/sim.mk | $(DEPS_STAMP)
+	$(call msg,VERILATE,$(SIMUSB_DIR))
+	$(Q)rm -rf $(SIMUSB_DIR) && mkdir -p $(SIMUSB_DIR)
+	$(Q)$(VERILATOR) $(SIM_VFLAGS) $(SIMUSB_GEN) --top-module sampan_stream_top \
+	  --prefix Vsampan_stream_top --Mdir $(SIMUSB_DIR) $(SIMUSB_RTL) $(RTL_SRCS)
+
+$(SIMUSB_DIR)/Vsampan_stream_top__ALL.a $(addprefix $(SIMUSB_DIR)/,$(SIM_RT)) &: $(SIMUSB_DIR)/Vsampan_stream_top.mk
+	$(call msg,CXX,$(SIMUSB_DIR)/Vsampan_stream_top__ALL.a)
+	$(Q)$(MAKE) -C $(SIMUSB_DIR) -f Vsampan_stream_top.mk Vsampan_stream_top__ALL.a $(SIM_RT) \
+	  $(SIM_VMAKE) $(SIM_SUBJOBS) $(SIM_QUIET)
+
+$(SIMUSB_DIR)/ssim_usb.o: sim/usb/ssim_usb.cpp $(SIMUSB_DIR)/Vsampan_stream_top.mk
+	$(call msg,CXX,$@)
+	$(Q)$(CXX) $(SIM_CXXFLAGS) -Isim/usb -isystem $(SIMUSB_DIR) \
+	  -DSSIMUSB_MEM_BYTES=$(SIMUSB_MEM_BYTES)ull -c -o $@ $<
+
+-include $(SIMUSB_DIR)/ssim_usb.d
+
+$(SIMUSB_LIB): $(SIMUSB_DIR)/ssim_usb.o $(SIM_DIR)/ssim_util.o $(SIMUSB_DIR)/Vsampan_stream_top__ALL.a \
+               $(addprefix $(SIMUSB_DIR)/,$(SIM_RT)) sim/usb/sampan_simusb.map $(SIM_STAMP)
+	$(call msg,LD,$@)
+	$(Q)$(CXX) -shared -Wl,--no-undefined -Wl,--version-script=sim/usb/sampan_simusb.map \
+	  -o $@ $(filter %.o %.a,$^) $(SIM_LDLIBS)
+
+sim: $(SIMUSB_LIB)
