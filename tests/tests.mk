@@ -99,3 +99,17 @@ test: lib sim cli $(addprefix $(TEST_DIR)/,$(TESTS)) | $(DEPS_STAMP)
 	$(Q)SAMPAN_SIM_LIB=$(abspath $(SIM_LIB)) SAMPAN_TEST_DESTDIR=$(TEST_DESTDIR) \
 	  LSAN_OPTIONS="suppressions=$(abspath tests/lsan.supp):print_suppressions=0$${LSAN_OPTIONS:+:$$LSAN_OPTIONS}" \
 	  tests/run-tests.sh $(TEST_RESULTS) $(TEST_JOBS) $(addprefix $(TEST_DIR)/,$(TESTS))
+
+# ------------------------------------------------------------ USB path
+# test_usb (sim-usb GEMMs and link faults, frames spoken straight to the
+# simulated USB board) uses the driver's internal framing code and links
+# the simulated board's library in place.
+TEST_NAMES += test_usb
+TEST_SIMUSB_LDFLAGS = -L$(dir $(SIMUSB_LIB)) -lsampan_simusb -Wl,-rpath,$(abspath $(dir $(SIMUSB_LIB)))
+$(TEST_DIR)/test_usb.o: TEST_CFLAGS += -Idriver/src
+$(TEST_DIR)/test_usb: $(addprefix $(TEST_DIR)/,test_usb.o ref.o util.o gemm_case.o) $(LIBSAMPAN_A) \
+                      $(SIMUSB_LIB)
+	$(call msg,LD,$@)
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $(filter %.o %.a,$^) $(LIBSAMPAN_LIBS) $(TEST_SIMUSB_LDFLAGS) \
+	  $(TEST_CRITERION_LIBS) -lm
+test: $(if $(filter test_usb,$(TESTS)),$(TEST_DIR)/test_usb)
