@@ -247,8 +247,9 @@ static bool check_memory(struct st *s, char *msg)
 	if ((err = sampan_buffer_create(s->dev, size, &buf)) < 0)
 		return lib_fail(msg, "a buffer over the whole card memory", err);
 	ok = round_trip(buf, 0, span, 1, msg) && round_trip(buf, size - span, span, 2, msg) &&
-	     round_trip(buf, size - 1, 1, 3, msg) && round_trip(buf, 4093, 7, 4, msg) &&
-	     round_trip(buf, size / 2 + 1, 4095, 5, msg) && round_trip(buf, 0, 1, 6, msg);
+	     round_trip(buf, size - 1, 1, 3, msg) && round_trip(buf, 0, 1, 6, msg) &&
+	     (size < 16384 ||
+	      (round_trip(buf, 4093, 7, 4, msg) && round_trip(buf, size / 2 + 1, 4095, 5, msg)));
 	sampan_buffer_destroy(buf);
 	return ok;
 }
