@@ -21,6 +21,7 @@ SIM_SIZE  := $(ROWS)x$(COLS)
 SIM_TOP   := $(SIM_DIR)/$(SIM_SIZE)
 SIM_UNITS := $(SIM_DIR)/units
 SIM_STAMP := $(SIM_DIR)/size.stamp
+SIM_FLAGS_STAMP := $(SIM_DIR)/flags.stamp
 
 SIM_LIB       := build/libsampan_sim.so
 SIM_LIB_TRACE := build/libsampan_sim_trace.so
@@ -65,7 +66,7 @@ SIM_LDLIBS   := -pthread -latomic
 # Verilates one model into dir and builds dir/prefix__ALL.a (plus, for a
 # card, the Verilator runtime objects, compiled with the model's defines).
 define SIM_MODEL
-$(1)/$(2).mk: $$(RTL_SRCS) sim/sim.mk | $$(DEPS_STAMP)
+$(1)/$(2).mk: $$(RTL_SRCS) $$(SIM_FLAGS_STAMP) | $$(DEPS_STAMP)
 	$$(call msg,VERILATE,$(1))
 	$$(Q)rm -rf $(1) && mkdir -p $(1)
 	$$(Q)$$(VERILATOR) $$(SIM_VFLAGS) $(4) --top-module $(3) --prefix $(2) --Mdir $(1) $$(RTL_SRCS)
@@ -119,15 +120,21 @@ $(eval $(call SIM_DEVICE_OBJ,top_cov,-DVM_TRACE=0 -DVM_COVERAGE=1 -DSSIM_COVERAG
 -include $(SIM_DIR)/*.d $(SIM_TOP)/*/ssim_device.d
 
 # The size stamp changes only when ROWS/COLS do: switching size relinks
-# the library from that size's (cached) objects.
+# the library from that size's (cached) objects. The flags stamp changes
+# only when the Verilator or compiler options do: it re-Verilates every
+# model.
 .PHONY: sim-force
 $(SIM_STAMP): sim-force
 	$(Q)mkdir -p $(@D) && { echo '$(SIM_SIZE)' | cmp -s - $@ || echo '$(SIM_SIZE)' > $@; }
 
+SIM_FLAGS := $(VERILATOR) $(SIM_VFLAGS) $(SIM_VFLAGS_TRACE) $(SIM_VFLAGS_COV) $(SIM_VMAKE)
+$(SIM_FLAGS_STAMP): sim-force
+	$(Q)mkdir -p $(@D) && { echo "$(SIM_FLAGS)" | cmp -s - $@ || echo "$(SIM_FLAGS)" > $@; }
+
 # Inputs of one variant of the library: $(call SIM_LINK_DEPS,variant dir,runtime objects)
 SIM_LINK_DEPS = $(SIM_TOP)/$(1)/ssim_device.o $(SIM_COMMON_OBJS) $(SIM_TOP)/$(1)/Vsampan_axi_top__ALL.a \
                 $(addprefix $(SIM_TOP)/$(1)/,$(2)) $(SIM_UNIT_LIBS) sim/sampan_sim.map $(SIM_STAMP)
-SIM_LINK = $(CXX) $(SIM_LDFLAGS) -o $@ $(filter %.o %.a,$^) $(SIM_LDLIBS)
+SIM_LINK = mkdir -p $(@D) && $(CXX) $(SIM_LDFLAGS) -o $@ $(filter %.o %.a,$^) $(SIM_LDLIBS)
 
 $(SIM_LIB): $(call SIM_LINK_DEPS,top,$(SIM_RT))
 	$(call msg,LD,$@)
