@@ -43,7 +43,9 @@ struct ssim;
 struct ssim *ssim_create(const struct ssim_config *cfg);
 void ssim_destroy(struct ssim *sim);
 
-/* Message of the last failure on @sim (or of ssim_create with NULL). */
+/* Message of the last failure on @sim. With NULL: of the last ssim_create
+ * or unit-model call (ssim_pe_*, ssim_array_*, ssim_requant_*) that failed
+ * in the calling thread; the unit handles have no message of their own. */
 const char *ssim_error(const struct ssim *sim);
 
 /* AXI4-Lite register access: runs the bus transaction on the model, which
