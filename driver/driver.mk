@@ -8,7 +8,10 @@ LIBSAMPAN_VERSION := 0.1.0
 LIBSAMPAN_SONAME  := libsampan.so.0
 LIBSAMPAN_A       := $(BUILD)/libsampan.a
 LIBSAMPAN_SO      := $(BUILD)/libsampan.so
-LIBSAMPAN_LIBS    := -ldl
+# The usb backend links libusb-1.0 (plain -lusb-1.0 before `deps` has run).
+LIBUSB_CFLAGS     := $(shell pkg-config --cflags libusb-1.0 2>/dev/null || echo -I/usr/include/libusb-1.0)
+LIBUSB_LIBS       := $(shell pkg-config --libs libusb-1.0 2>/dev/null || echo -lusb-1.0)
+LIBSAMPAN_LIBS    := -ldl $(LIBUSB_LIBS)
 
 DRIVER_SRCS := $(wildcard driver/src/*.c)
 DRIVER_OBJS := $(DRIVER_SRCS:driver/src/%.c=$(BUILD)/driver/%.o)
@@ -29,6 +32,9 @@ $(BUILD)/driver/%.o: driver/src/%.c
 
 $(BUILD)/driver/backend_sim.o: DRIVER_CFLAGS += -DSAMPAN_SIM_LIBDIR='"$(DRIVER_SIM_LIBDIR)"'
 $(BUILD)/driver/backend_sim.o: $(DRIVER_PREFIX_STAMP)
+$(BUILD)/driver/backend_simusb.o: DRIVER_CFLAGS += -DSAMPAN_SIM_LIBDIR='"$(DRIVER_SIM_LIBDIR)"'
+$(BUILD)/driver/backend_simusb.o: $(DRIVER_PREFIX_STAMP)
+$(BUILD)/driver/backend_usb.o: DRIVER_CFLAGS += $(LIBUSB_CFLAGS)
 
 $(DRIVER_PREFIX_STAMP): driver-prefix-check
 	@mkdir -p $(@D)
@@ -67,7 +73,7 @@ install: all
 	$(Q)install -m 644 driver/include/sampan.h $(DESTDIR)$(PREFIX)/include/
 	$(Q)sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(LIBSAMPAN_VERSION)|' \
 	  driver/sampan.pc.in > $(INSTALL_LIB)/pkgconfig/sampan.pc
-	$(Q)for f in $(SIM_LIB) $(SIM_LIB_TRACE); do \
+	$(Q)for f in $(SIM_LIB) $(SIM_LIB_TRACE) $(SIMUSB_LIB); do \
 	  if [ -f $$f ]; then install -m 755 $$f $(INSTALL_LIB)/sampan/; fi; \
 	done
 	$(Q)install -m 755 $(SAMPAN_CLI) $(DESTDIR)$(PREFIX)/bin/

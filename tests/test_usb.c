@@ -399,3 +399,41 @@ Test(sim_usb, bad_options)
 	cr_assert_eq(sampan_open(&dev, "sim-usb:link=0"), SAMPAN_ERROR_INVALID);
 	cr_assert_null(dev);
 }
+
+/* ================================================================ usb */
+
+/* No board is attached on CI machines: opening fails clearly, naming what
+ * was looked for, and listing devices still works. */
+Test(usb, no_board_fails_clearly)
+{
+	struct sampan_device_desc list[16];
+	struct sampan_device *dev = NULL;
+	size_t count = 0, boards = 0;
+	int err;
+
+	cr_assert_eq(sampan_list_devices(list, COUNT(list), &count), SAMPAN_OK);
+	for (size_t i = 0; i < count && i < COUNT(list); i++)
+		boards += strncmp(list[i].name, "usb:", 4) == 0;
+	if (boards)
+		cr_skip_test("a USB board is attached");
+	err = sampan_open(&dev, "usb");
+	cr_assert_eq(err, SAMPAN_ERROR_NO_DEVICE, "%s: %s", sampan_strerror(err), sampan_last_error());
+	cr_assert(strstr(sampan_last_error(), "no sampan USB board found (looked for 0403:6010") !=
+		      NULL,
+		  "%s", sampan_last_error());
+	cr_assert_null(dev);
+	err = sampan_open(&dev, "usb:0403:6014:NOPE");
+	cr_assert_eq(err, SAMPAN_ERROR_NO_DEVICE, "%s", sampan_last_error());
+	cr_assert(strstr(sampan_last_error(), "0403:6014") != NULL, "%s", sampan_last_error());
+}
+
+Test(usb, bad_names)
+{
+	struct sampan_device *dev = NULL;
+
+	cr_assert_eq(sampan_open(&dev, "usb:nothex"), SAMPAN_ERROR_INVALID);
+	cr_assert(strstr(sampan_last_error(), "VID:PID") != NULL, "%s", sampan_last_error());
+	cr_assert_eq(sampan_open(&dev, "usb:1234:5678"), SAMPAN_ERROR_INVALID);
+	cr_assert(strstr(sampan_last_error(), "0403:6014") != NULL, "%s", sampan_last_error());
+	cr_assert_null(dev);
+}

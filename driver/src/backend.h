@@ -64,6 +64,7 @@ struct backend_ops {
 extern const struct backend_ops sim_backend;
 extern const struct backend_ops cpu_backend;
 extern const struct backend_ops simusb_backend;
+extern const struct backend_ops usb_backend;
 extern const struct backend_ops xrt_backend;
 
 #endif /* SAMPAN_BACKEND_H */

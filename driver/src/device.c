@@ -19,6 +19,7 @@ static const struct backend_ops *const backends[] = {
     &simusb_backend,
     &cpu_backend,
     &xrt_backend,
+    &usb_backend,
 };
 
 #define N_BACKENDS (sizeof(backends) / sizeof(backends[0]))
