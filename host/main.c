@@ -24,8 +24,10 @@ static const char main_help[] =
 	"figures takes --json and then prints one JSON object on stdout;\n"
 	"messages go to stderr.\n"
 	"\n"
-	"Devices: sim[:trace=FILE.fst,latency=CYCLES,bw=BYTES,mem=MiB], cpu.\n"
-	"Environment: SAMPAN_SIM_LIB overrides the simulator library path.\n"
+	"Devices: sim[:trace=FILE.fst,latency=CYCLES,bw=BYTES,mem=MiB], cpu,\n"
+	"  xrt[:INDEX|BDF][,xclbin=PATH,kernel=NAME,mem=MiB] (Alveo card through XRT).\n"
+	"Environment: SAMPAN_SIM_LIB overrides the simulator library path;\n"
+	"  SAMPAN_XCLBIN is the xclbin the xrt device programs by default.\n"
 	"Exit status: 0 success, 1 failure (or a --check mismatch), 2 usage error.\n";
 
 static const struct {
