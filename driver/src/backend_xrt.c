@@ -353,11 +353,13 @@ static int open_card(struct xrt_ctx *c, const char *sel, const char *xclbin, con
 	if ((rc = c->api.get_xclbin_uuid(c->dev, uuid)) != 0)
 		return xrt_fail(c, SAMPAN_ERROR_IO, "reading the xclbin UUID", rc);
 
+	/* A card without the sampan kernel is there but unusable: an I/O
+	 * error, so that hardware-in-the-loop CI fails instead of skipping. */
 	errno = 0;
 	c->kernel = c->api.kernel_open_excl(c->dev, uuid, kernel);
 	if (!c->kernel)
-		return drv_error(errno == EBUSY ? SAMPAN_ERROR_BUSY : SAMPAN_ERROR_NO_DEVICE,
-		                 "device '%s': cannot open kernel '%s' exclusively (%s): %s",
+		return drv_error(errno == EBUSY ? SAMPAN_ERROR_BUSY : SAMPAN_ERROR_IO,
+		                 "device '%s': cannot open kernel '%s' exclusively (XRT: %s): %s",
 		                 c->name, kernel, errno ? strerror(errno) : "not found",
 		                 xclbin[0] ? "is it in the xclbin?"
 		                           : "program the card with the sampan xclbin "
