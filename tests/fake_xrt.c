@@ -18,7 +18,8 @@
  *   - a run takes argument 0 as a buffer handle (the pointer argument
  *     cmd_addr) and argument 1 as an unsigned (cmd_count); starting it
  *     writes the argument registers and ap_start, as XRT's scheduler does,
- *     and waiting acknowledges ap_done and the interrupt.
+ *     and waiting acknowledges ap_done and the interrupt; a wait that runs
+ *     out returns ERT_CMD_STATE_TIMEOUT while the run goes on, as XRT's does.
  * Errors return -errno or NULL with errno set, as XRT's C API does.
  */
 #include <errno.h>
@@ -36,7 +37,7 @@
 #define FX_MEM_BYTES (8ull << 30) /* simulated card memory (lazily allocated) */
 #define FX_REG_RANGE 0x1000       /* s_axi_control range (kernel.xml) */
 
-enum { ST_NEW = 1, ST_RUNNING = 3, ST_COMPLETED = 4, ST_ERROR = 5 };
+enum { ST_NEW = 1, ST_RUNNING = 3, ST_COMPLETED = 4, ST_ERROR = 5, ST_TIMEOUT = 8 };
 
 struct fx_device {
 	struct ssim *sim;
@@ -406,8 +407,10 @@ int xrtRunWaitFor(void *rhdl, unsigned int timeout_ms)
 			return r->state = ST_ERROR;
 		if (irq)
 			break;
+		/* As XRT's xrtRunWaitFor: TIMEOUT when the wait runs out while
+		 * the run goes on (xrtRunState still says RUNNING). */
 		if (now_ms() >= end)
-			return r->state;
+			return ST_TIMEOUT;
 	}
 	/* The scheduler's acknowledgement: ap_done cleared on read, ISR
 	 * toggled back. */

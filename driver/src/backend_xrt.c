@@ -225,7 +225,7 @@ static const char *state_name(int state)
 	case XRT_STATE_SUBMITTED:
 		return "submitted";
 	case XRT_STATE_TIMEOUT:
-		return "timed out";
+		return "still running";
 	case XRT_STATE_NORESPONSE:
 		return "no response";
 	default:
@@ -564,7 +564,10 @@ static int xrt_wait_done(void *ctx, uint64_t max_cycles, int timeout_ms)
 		    c->run, left < slice_ms ? (left > 1 ? (unsigned)left : 1) : slice_ms);
 		if (state == XRT_STATE_COMPLETED)
 			break;
-		if (state >= XRT_STATE_ERROR && state != XRT_STATE_SUBMITTED) {
+		/* xrtRunWaitFor says TIMEOUT when its own wait ran out: the run
+		 * is still going. Anything else past RUNNING ended it. */
+		if (state >= XRT_STATE_ERROR && state != XRT_STATE_SUBMITTED &&
+		    state != XRT_STATE_TIMEOUT) {
 			c->running = 0;
 			return drv_error(SAMPAN_ERROR_IO,
 			                 "device '%s': XRT run ended %s (state %d)", c->name,
