@@ -23,12 +23,13 @@
  *     = xrtBOSync(from device) + xrtBORead.
  *   - registers: the compute unit is opened exclusively, and every access
  *     is xrtKernelReadRegister / xrtKernelWriteRegister, except where XRT
- *     owns the ap_ctrl handshake: writing ap_start starts an XRT run (its
- *     arguments cmd_addr and cmd_count taken from the values last written
- *     to CMD_ADDR_LO/HI and CMD_COUNT), and wait_done waits for that run;
- *     XRT's scheduler then reads ap_done and acknowledges the interrupt.
- *     While a run is in flight CTRL reads come from the run's state, so
- *     that a driver poll can never clear the ap_done XRT waits for.
+ *     owns the ap_ctrl handshake (0x00-0x0C): writing ap_start starts an
+ *     XRT run (its arguments cmd_addr and cmd_count taken from the values
+ *     last written to CMD_ADDR_LO/HI and CMD_COUNT), wait_done waits for
+ *     that run, and XRT's scheduler reads ap_done and acknowledges the
+ *     interrupt itself; so CTRL reads are answered from the run's state
+ *     (a driver read must never clear the ap_done XRT waits for) and
+ *     writes to GIE, IER and ISR are left to XRT.
  *   - the card is locked per process (devlock.h) before it is touched.
  */
 #include <dlfcn.h>
@@ -469,11 +470,15 @@ static int xrt_reg_read(void *ctx, uint32_t off, uint32_t *val)
 	struct xrt_ctx *c = ctx;
 	int rc;
 
-	if (off == ISA_REG_CTRL && c->running) {
-		/* XRT's scheduler owns ap_done while its run is in flight. */
-		int state = c->api.run_state(c->run);
-
-		*val = state == XRT_STATE_COMPLETED ? ISA_CTRL_DONE | ISA_CTRL_IDLE : 0;
+	if (off == ISA_REG_CTRL) {
+		/* XRT's scheduler owns the handshake (reading CTRL clears
+		 * ap_done): CTRL is answered from the state of our run. */
+		if (!c->running)
+			*val = ISA_CTRL_IDLE;
+		else if (c->api.run_state(c->run) == XRT_STATE_COMPLETED)
+			*val = ISA_CTRL_DONE | ISA_CTRL_IDLE;
+		else
+			*val = 0;
 		return SAMPAN_OK;
 	}
 	if ((rc = c->api.kernel_read_reg(c->kernel, off, val)) != 0)
@@ -518,9 +523,12 @@ static int xrt_reg_write(void *ctx, uint32_t off, uint32_t val)
 
 	switch (off) {
 	case ISA_REG_CTRL:
-		if (val & ISA_CTRL_START)
-			return start_run(c);
-		break;
+		return val & ISA_CTRL_START ? start_run(c) : SAMPAN_OK;
+	case ISA_REG_GIE:
+	case ISA_REG_IER:
+	case ISA_REG_ISR:
+		/* XRT's scheduler enables and acknowledges the interrupt. */
+		return SAMPAN_OK;
 	case ISA_REG_CMD_ADDR_LO:
 		c->cmd_lo = val;
 		break;
