@@ -2,9 +2,11 @@
 #
 #   make lint     verilator --lint-only -Wall on sampan_axi_top at 16x16, 4x4,
 #                 8x16 (and 8x8, 16x8), plus an Icarus (-g2012) compile
-#   make synth    Yosys synth_xilinx (UltraScale+) of sampan_core at 4x4, 8x8
-#                 and 16x16 and synth_ice40 at 4x4; a resource table per
-#                 configuration, reports under build/synth/
+#   make synth    Yosys synth_xilinx (UltraScale+) of sampan_core at 4x4 and
+#                 8x8 and synth_ice40 at 4x4; a resource table per
+#                 configuration, logs and stat reports under build/synth/.
+#                 16x16 takes about 4.5 CPU minutes in Yosys, over the budget
+#                 of a default run: make synth RTL_SYNTH_XILINX='4x4 8x8 16x16'
 #
 # RTL_SRCS are the sources of the AXI top (sampan_axi_top); sim/sim.mk
 # Verilates them.
@@ -51,8 +53,8 @@ rtl-lint: | $(DEPS_STAMP)
 
 RTL_SYNTH_DIR := build/synth
 # Core configurations (ROWSxCOLS) per family.
-RTL_SYNTH_XILINX := 4x4 8x8 16x16
-RTL_SYNTH_ICE40  := 4x4
+RTL_SYNTH_XILINX ?= 4x4 8x8
+RTL_SYNTH_ICE40  ?= 4x4
 RTL_SYNTH_LOGS := $(foreach s,$(RTL_SYNTH_XILINX),$(RTL_SYNTH_DIR)/xilinx_$(s).log) \
                   $(foreach s,$(RTL_SYNTH_ICE40),$(RTL_SYNTH_DIR)/ice40_$(s).log)
 

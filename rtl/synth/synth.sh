@@ -21,7 +21,7 @@ rows=${size%x*}
 cols=${size#*x}
 case $family in
 xilinx) synth="synth_xilinx -family xcup -top sampan_core -flatten -noiopad" ;;
-ice40) synth="synth_ice40 -top sampan_core" ;;
+ice40) synth="synth_ice40 -dsp -top sampan_core" ;;
 *)
 	echo "$0: unknown family '$family' (xilinx, ice40)" >&2
 	exit 2
