@@ -2,16 +2,16 @@
 // sampan_counters: the performance counters of a run (ARCHITECTURE.md
 // register map, 0x80..0xBC). All clear on start and count while running.
 //
-// Every running cycle is exactly one of:
+// Every running cycle is exactly one of (first match):
 //   busy       the array streamed a k-step;
-//   stall_dep  the array waits on a dependency: a pending tile held back by
-//              the drain spacing, or the head command blocked by the
-//              scoreboard (slot, drain, bank still read);
 //   stall_mem  the running tile waits for its operands to land;
+//   stall_dep  a pending tile is held back by the drain spacing;
 //   other      start-up (no COMPUTE dispatched yet) and the tail (no command
 //              left to dispatch);
-//   stall_mem  otherwise too: the array waits on a load, a store, the
-//              command fetch or a unit that is busy with memory.
+//   stall_dep  the head command is blocked by the scoreboard (bank still
+//              read, slot still being stored, store unit busy for LOAD_P);
+//   stall_mem  otherwise: the array waits for the command fetch or for a
+//              unit busy with memory traffic.
 // Latency: counts are visible the cycle after the event.
 // Parameters:
 //   BUS_BYTES  bus width in bytes (bytes per beat)

@@ -24,7 +24,7 @@
 // SPACING meet this by themselves; shorter ones wait (spacing_wait).
 //
 // Latency: step k of a tile enters the array 2 cycles after it is issued;
-// drained pulses COLS + ROWS + 3 cycles after the last step is issued.
+// drained pulses COLS + ROWS + 2 cycles after the last step is issued.
 // Parameters: ROWS, COLS, K_DEPTH, ACC_SLOTS as in sampan_core; BUS_BYTES bus
 // width in bytes.
 module sampan_exec #(

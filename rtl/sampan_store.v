@@ -16,7 +16,8 @@
 // are read only once slot_drained says so. slot_busy is high while rows of
 // busy_slot remain to be read (a COMPUTE into that slot must wait); idle is
 // high when no STORE is in progress.
-// Latency: the first row enters the FIFO LATENCY + 3 cycles after cmd.
+// Latency: the first row enters the FIFO LATENCY + 2 cycles after the first
+// row read, which is the cycle after acceptance at the earliest.
 // Parameters: ROWS, COLS, ACC_SLOTS, P_ENTRIES as in sampan_core; BUS_BYTES
 // bus width in bytes; ADDR_WIDTH AXI address width; MAX_BURST longest burst.
 module sampan_store #(
