@@ -170,7 +170,7 @@ void ssim::cycle()
 void ssim::run(uint64_t n)
 {
 	check_alive();
-	for (uint64_t i = 0; i < n; i++)
+	for (uint64_t i = 0; i < n && !ctx->gotFinish(); i++)
 		cycle();
 	check_alive();
 }
@@ -382,7 +382,7 @@ SSIM_EXPORT int ssim_wait_irq(struct ssim *sim, uint64_t max_cycles)
 		return -1;
 	return ssim_guard(sim->err, [&]() {
 		sim->check_alive();
-		for (uint64_t i = 0; i < max_cycles && !sim->irq(); i++)
+		for (uint64_t i = 0; i < max_cycles && !sim->irq() && !sim->ctx->gotFinish(); i++)
 			sim->cycle();
 		sim->check_alive();
 		return sim->irq() ? 1 : 0;
