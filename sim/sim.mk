@@ -54,6 +54,14 @@ SIM_VMAKE += CXX='$(CXX)'
 SIM_SUBJOBS = $(if $(findstring jobserver,$(MAKEFLAGS)),,-j2)
 SIM_QUIET   = $(if $(filter 1,$(V)),,-s >/dev/null)
 
+# Two makes running in one tree (make test beside make bench) would
+# Verilate into the same directories: each step that writes build/sim/
+# holds a lock on what it writes, $(call SIM_LOCK,path) ... $(call
+# SIM_UNLOCK,path), and a model that another make has just Verilated is
+# not Verilated again.
+SIM_LOCK   = mkdir -p $(dir $(1)) && { flock 9 &&
+SIM_UNLOCK = } 9>$(1).lock
+
 SIM_CXXFLAGS := -std=gnu++17 -O2 -g -fPIC -fvisibility=hidden -fvisibility-inlines-hidden \
                 -Wall -Wextra -Werror -MMD -MP -Isim \
                 -isystem $(VERILATOR_ROOT)/include -isystem $(VERILATOR_ROOT)/include/vltstd
@@ -68,12 +76,15 @@ SIM_LDLIBS   := -pthread -latomic
 define SIM_MODEL
 $(1)/$(2).mk: $$(RTL_SRCS) $$(SIM_FLAGS_STAMP) | $$(DEPS_STAMP)
 	$$(call msg,VERILATE,$(1))
-	$$(Q)rm -rf $(1) && mkdir -p $(1)
-	$$(Q)$$(VERILATOR) $$(SIM_VFLAGS) $(4) --top-module $(3) --prefix $(2) --Mdir $(1) $$(RTL_SRCS)
+	$$(Q)$$(call SIM_LOCK,$(1)) if [ -f $$@ ] && [ -z "$$$$(find $$^ -newer $$@)" ]; then exit 0; fi; \
+	  rm -rf $(1) && mkdir -p $(1) && \
+	  $$(VERILATOR) $$(SIM_VFLAGS) $(4) --top-module $(3) --prefix $(2) --Mdir $(1) $$(RTL_SRCS); \
+	  $$(call SIM_UNLOCK,$(1))
 
 $(1)/$(2)__ALL.a $(addprefix $(1)/,$(5)) &: $(1)/$(2).mk
 	$$(call msg,CXX,$(1)/$(2)__ALL.a)
-	$$(Q)$$(MAKE) -C $(1) -f $(2).mk $(2)__ALL.a $(5) $$(SIM_VMAKE) $$(SIM_SUBJOBS) $$(SIM_QUIET)
+	$$(Q)$$(call SIM_LOCK,$(1)) $$(MAKE) -C $(1) -f $(2).mk $(2)__ALL.a $(5) $$(SIM_VMAKE) $$(SIM_SUBJOBS) \
+	  $$(SIM_QUIET); $$(call SIM_UNLOCK,$(1))
 endef
 
 SIM_RT       := verilated.o verilated_threads.o
@@ -101,17 +112,19 @@ SIM_COMMON_OBJS := $(SIM_DIR)/ssim_mem.o $(SIM_DIR)/ssim_util.o $(SIM_DIR)/ssim_
 
 $(SIM_DIR)/ssim_mem.o $(SIM_DIR)/ssim_util.o: $(SIM_DIR)/%.o: sim/%.cpp | $(DEPS_STAMP)
 	$(call msg,CXX,$@)
-	$(Q)mkdir -p $(@D) && $(CXX) $(SIM_CXXFLAGS) -c -o $@ $<
+	$(Q)$(call SIM_LOCK,$@) $(CXX) $(SIM_CXXFLAGS) -c -o $@ $<; $(call SIM_UNLOCK,$@)
 
 $(SIM_DIR)/ssim_units.o: sim/ssim_units.cpp $(SIM_UNIT_MKS)
 	$(call msg,CXX,$@)
-	$(Q)$(CXX) $(SIM_CXXFLAGS) $(addprefix -isystem ,$(dir $(SIM_UNIT_MKS))) -c -o $@ $<
+	$(Q)$(call SIM_LOCK,$@) $(CXX) $(SIM_CXXFLAGS) $(addprefix -isystem ,$(dir $(SIM_UNIT_MKS))) -c -o $@ $<; \
+	  $(call SIM_UNLOCK,$@)
 
 # $(call SIM_DEVICE_OBJ,variant dir,defines)
 define SIM_DEVICE_OBJ
 $(SIM_TOP)/$(1)/ssim_device.o: sim/ssim_device.cpp $(SIM_TOP)/$(1)/Vsampan_axi_top.mk
 	$$(call msg,CXX,$$@)
-	$$(Q)$$(CXX) $$(SIM_CXXFLAGS) -isystem $(SIM_TOP)/$(1) $(2) -c -o $$@ $$<
+	$$(Q)$$(call SIM_LOCK,$$@) $$(CXX) $$(SIM_CXXFLAGS) -isystem $(SIM_TOP)/$(1) $(2) -c -o $$@ $$<; \
+	  $$(call SIM_UNLOCK,$$@)
 endef
 $(eval $(call SIM_DEVICE_OBJ,top,-DVM_TRACE=0 -DVM_COVERAGE=0))
 $(eval $(call SIM_DEVICE_OBJ,top_trace,-DVM_TRACE=1 -DVM_TRACE_FST=1 -DVM_COVERAGE=0 -DSSIM_TRACE=1))
@@ -134,19 +147,19 @@ $(SIM_FLAGS_STAMP): sim-force
 # Inputs of one variant of the library: $(call SIM_LINK_DEPS,variant dir,runtime objects)
 SIM_LINK_DEPS = $(SIM_TOP)/$(1)/ssim_device.o $(SIM_COMMON_OBJS) $(SIM_TOP)/$(1)/Vsampan_axi_top__ALL.a \
                 $(addprefix $(SIM_TOP)/$(1)/,$(2)) $(SIM_UNIT_LIBS) sim/sampan_sim.map $(SIM_STAMP)
-SIM_LINK = mkdir -p $(@D) && $(CXX) $(SIM_LDFLAGS) -o $@ $(filter %.o %.a,$^) $(SIM_LDLIBS)
+SIM_LINK = $(call SIM_LOCK,$(SIM_DIR)/$(@F)) $(CXX) $(SIM_LDFLAGS) -o $@ $(filter %.o %.a,$^) $(SIM_LDLIBS)
 
 $(SIM_LIB): $(call SIM_LINK_DEPS,top,$(SIM_RT))
 	$(call msg,LD,$@)
-	$(Q)$(SIM_LINK)
+	$(Q)$(SIM_LINK); $(call SIM_UNLOCK,$(SIM_DIR)/$(@F))
 
 $(SIM_LIB_TRACE): $(call SIM_LINK_DEPS,top_trace,$(SIM_RT_TRACE))
 	$(call msg,LD,$@)
-	$(Q)$(SIM_LINK) -lz
+	$(Q)$(SIM_LINK) -lz; $(call SIM_UNLOCK,$(SIM_DIR)/$(@F))
 
 $(SIM_LIB_COV): $(call SIM_LINK_DEPS,top_cov,$(SIM_RT_COV))
 	$(call msg,LD,$@)
-	$(Q)$(SIM_LINK)
+	$(Q)$(SIM_LINK); $(call SIM_UNLOCK,$(SIM_DIR)/$(@F))
 
 .PHONY: sim
 sim: $(SIM_LIB) $(SIM_LIB_TRACE)
