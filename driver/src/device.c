@@ -15,11 +15,7 @@
 /* Every transport this build knows, in the order sampan_list_devices()
  * reports them. */
 static const struct backend_ops *const backends[] = {
-    &sim_backend,
-    &simusb_backend,
-    &cpu_backend,
-    &xrt_backend,
-    &usb_backend,
+    &sim_backend, &simusb_backend, &cpu_backend, &xrt_backend, &usb_backend,
 };
 
 #define N_BACKENDS (sizeof(backends) / sizeof(backends[0]))
@@ -151,15 +147,14 @@ static const struct backend_ops *find_backend(const char *name, size_t len)
 
 static int unknown_device(const char *name, size_t len)
 {
-	char names[256] = "";
+	char names[2048] = "";
 	size_t used = 0;
 
 	for (size_t i = 0; i < N_BACKENDS && used < sizeof(names); i++)
-		used +=
-		    (size_t)snprintf(names + used, sizeof(names) - used, "%s%s[:%s]", i ? ", " : "",
-		                     backends[i]->name, backends[i]->options_help);
-	return drv_error(SAMPAN_ERROR_NO_DEVICE, "unknown device '%.*s'; accepted: %s", (int)len,
-	                 name, names);
+		used += (size_t)snprintf(names + used, sizeof(names) - used, "%s%s[:%s]",
+		                         i ? ", " : "", backends[i]->name, backends[i]->options_help);
+	return drv_error(SAMPAN_ERROR_NO_DEVICE,
+	                 "unknown device '%.*s'; accepted: %s", (int)len, name, names);
 }
 
 int sampan_list_devices(struct sampan_device_desc *out, size_t max, size_t *count)
