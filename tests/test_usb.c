@@ -295,7 +295,7 @@ ParameterizedTest(struct fault_param *p, sim_usb, recovered_faults)
 {
 	char name[96], tag[96];
 	struct usb_proto_stats ps;
-	struct usb_sim_faults f;
+	struct usb_sim_link f;
 	struct sampan_device *dev;
 	uint64_t seed;
 
@@ -334,7 +334,7 @@ ParameterizedTest(struct fault_param *p, sim_usb, reset_mid_transfer)
 {
 	char name[96], tag[96];
 	uint64_t seed;
-	struct usb_sim_faults f;
+	struct usb_sim_link f;
 	struct sampan_device *dev;
 	struct rng r;
 	int failed = 0, ok_after_reset = 0;

@@ -63,7 +63,7 @@ struct simusb_ctx {
 	unsigned faults;     /* F_* enabled */
 	uint64_t fault_rate; /* mean bytes between faults */
 	uint64_t rng;        /* xorshift64 state */
-	struct usb_sim_faults injected;
+	struct usb_sim_link injected;
 	struct usb_proto proto;
 };
 
@@ -378,8 +378,12 @@ static int parse_faults(const char *val, unsigned *out)
 	static const struct {
 		const char *name;
 		unsigned bit;
-	} names[] = {{"drop", F_DROP},   {"dup", F_DUP},     {"corrupt", F_CORRUPT},
-	             {"stall", F_STALL}, {"reset", F_RESET}, {"none", 0},
+	} names[] = {{"drop", F_DROP},
+	             {"dup", F_DUP},
+	             {"corrupt", F_CORRUPT},
+	             {"stall", F_STALL},
+	             {"reset", F_RESET},
+	             {"none", 0},
 	             {"all", F_DROP | F_DUP | F_CORRUPT | F_STALL | F_RESET}};
 	unsigned f = 0;
 
@@ -498,7 +502,7 @@ static int simusb_wait_done(void *ctx, uint64_t max_cycles, int timeout_ms)
 }
 
 int usb_sim_counters(struct sampan_device *dev, struct usb_proto_stats *proto,
-                     struct usb_sim_faults *faults)
+                     struct usb_sim_link *link)
 {
 	struct simusb_ctx *c;
 
@@ -507,8 +511,12 @@ int usb_sim_counters(struct sampan_device *dev, struct usb_proto_stats *proto,
 	c = dev->ctx;
 	if (proto)
 		*proto = c->proto.stats;
-	if (faults)
-		*faults = c->injected;
+	if (link) {
+		*link = c->injected;
+		link->cycles = c->api.cycles(c->sim);
+		link->clock_mhz = SIMUSB_CLOCK_MHZ;
+		link->link_bytes_per_s = (uint64_t)c->rate * SIMUSB_CLOCK_MHZ * 1000;
+	}
 	return SAMPAN_OK;
 }
 

@@ -11,14 +11,17 @@
 #include "sampan.h"
 #include "usb_proto.h"
 
-/* Faults the simulated link injected so far. */
-struct usb_sim_faults {
+/* The simulated link so far: faults injected, and simulated time. */
+struct usb_sim_link {
 	uint64_t dropped, duplicated, corrupted, stalls, resets;
+	uint64_t cycles;           /* core clock cycles simulated since open */
+	unsigned clock_mhz;        /* of that clock */
+	uint64_t link_bytes_per_s; /* raw link rate, each direction */
 };
 
 /* Copies the counters of a device opened as "sim-usb" (either pointer may
  * be NULL). Fails with SAMPAN_ERROR_INVALID for any other device. */
 int usb_sim_counters(struct sampan_device *dev, struct usb_proto_stats *proto,
-                     struct usb_sim_faults *faults);
+                     struct usb_sim_link *link);
 
 #endif /* SAMPAN_USB_SIM_H */
