@@ -311,12 +311,8 @@ static int schedule(const struct plan *p, const struct sampan_gemm *g, struct cm
 		    .addr = p->p_off + nt0 * 3 * p->bus,
 		};
 
-		/* LOAD_P overwrites the entries the pending store reads. */
-		if (pending && (err = push(l, &store)) < 0)
-			return err;
-		pending = 0;
-		if ((err = push(l, &load_p)) < 0)
-			return err;
+		int load_p_due = 1;
+
 		for (uint64_t mt = 0; mt < p->m_tiles; mt++) {
 			for (uint64_t nt = nt0; nt < nt1; nt++, tile++) {
 				unsigned slot = (unsigned)(tile % p->slots);
@@ -353,6 +349,13 @@ static int schedule(const struct plan *p, const struct sampan_gemm *g, struct cm
 				 * COMPUTEs; with one slot there is nothing to overlap. */
 				if (pending && (err = push(l, &store)) < 0)
 					return err;
+				pending = 0;
+				/* The group's parameters follow its first COMPUTEs (and
+				 * the last store that reads the old entries), so that
+				 * the first operand loads do not queue behind them. */
+				if (load_p_due && (err = push(l, &load_p)) < 0)
+					return err;
+				load_p_due = 0;
 				store = (struct isa_cmd){
 				    .op = ISA_OP_STORE,
 				    .raw = g->raw != 0,
