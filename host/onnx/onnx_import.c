@@ -11,6 +11,7 @@
 #include "onnx_model.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -340,6 +341,9 @@ out:
 #define T_I8 (1u << ONNX_DT_INT8)
 #define T_I32 (1u << ONNX_DT_INT32)
 #define T_Q (T_U8 | T_I8)
+#define T_I64 (1u << ONNX_DT_INT64)
+#define T_F T_FLOAT
+#define T_ALL (T_FLOAT | T_U8 | T_I8 | T_I32 | T_I64)
 
 /* What the importer knows of an op: inputs with their allowed types, and
  * where the output's type comes from. */
@@ -350,16 +354,19 @@ struct op_input {
 	bool optional;
 };
 
-enum op_attrs { ATTRS_NONE, ATTRS_CONV, ATTRS_AXIS };
+/* Attributes each op takes, as " name name ... " (see parse_attr). */
+#define A_CONV " kernel_shape strides dilations pads group auto_pad "
+#define A_POOL " kernel_shape strides pads auto_pad ceil_mode "
 
 struct op_desc {
 	const char *name;
 	enum onnx_op op;
 	int n_in;
 	struct op_input in[9];
-	enum op_attrs attrs;
+	const char *attrs;         /* accepted attributes */
 	int out_from;              /* input whose type the output has, or -1 */
 	enum onnx_dtype out_dtype; /* otherwise (or when that input is omitted) */
+	bool variadic;             /* the last input repeats (Concat) */
 };
 
 static const struct op_desc op_table[] = {
@@ -374,9 +381,10 @@ static const struct op_desc op_table[] = {
       {"b_zero_point", T_Q, 3, false},
       {"y_scale", T_FLOAT, -1, false},
       {"y_zero_point", T_Q, -1, false}},
-     ATTRS_NONE,
+     "",
      7,
-     ONNX_DT_UNKNOWN},
+     ONNX_DT_UNKNOWN,
+     false},
     {"MatMulInteger",
      ONNX_OP_MATMULINTEGER,
      4,
@@ -384,9 +392,10 @@ static const struct op_desc op_table[] = {
       {"B", T_Q, -1, false},
       {"a_zero_point", T_Q, 0, true},
       {"b_zero_point", T_Q, 1, true}},
-     ATTRS_NONE,
+     "",
      -1,
-     ONNX_DT_INT32},
+     ONNX_DT_INT32,
+     false},
     {"QLinearConv",
      ONNX_OP_QLINEARCONV,
      9,
@@ -399,9 +408,10 @@ static const struct op_desc op_table[] = {
       {"y_scale", T_FLOAT, -1, false},
       {"y_zero_point", T_Q, -1, false},
       {"B", T_I32, -1, true}},
-     ATTRS_CONV,
+     A_CONV,
      7,
-     ONNX_DT_UNKNOWN},
+     ONNX_DT_UNKNOWN,
+     false},
     {"ConvInteger",
      ONNX_OP_CONVINTEGER,
      4,
@@ -409,25 +419,146 @@ static const struct op_desc op_table[] = {
       {"w", T_Q, -1, false},
       {"x_zero_point", T_Q, 0, true},
       {"w_zero_point", T_Q, 1, true}},
-     ATTRS_CONV,
+     A_CONV,
      -1,
-     ONNX_DT_INT32},
+     ONNX_DT_INT32,
+     false},
     {"QuantizeLinear",
      ONNX_OP_QUANTIZELINEAR,
      3,
      {{"x", T_FLOAT, -1, false}, {"y_scale", T_FLOAT, -1, false}, {"y_zero_point", T_Q, -1, true}},
-     ATTRS_AXIS,
+     " axis ",
      2,
-     ONNX_DT_UINT8},
+     ONNX_DT_UINT8,
+     false},
     {"DequantizeLinear",
      ONNX_OP_DEQUANTIZELINEAR,
      3,
      {{"x", T_Q | T_I32, -1, false},
       {"x_scale", T_FLOAT, -1, false},
       {"x_zero_point", T_Q | T_I32, 0, true}},
-     ATTRS_AXIS,
+     " axis ",
      -1,
-     ONNX_DT_FLOAT},
+     ONNX_DT_FLOAT,
+     false},
+    {"MaxPool",
+     ONNX_OP_MAXPOOL,
+     1,
+     {{"X", T_F | T_Q, -1, false}},
+     A_POOL "dilations storage_order ",
+     0,
+     ONNX_DT_UNKNOWN,
+     false},
+    {"AveragePool",
+     ONNX_OP_AVERAGEPOOL,
+     1,
+     {{"X", T_F, -1, false}},
+     A_POOL "count_include_pad ",
+     0,
+     ONNX_DT_UNKNOWN,
+     false},
+    {"GlobalAveragePool",
+     ONNX_OP_GLOBALAVERAGEPOOL,
+     1,
+     {{"X", T_F, -1, false}},
+     "",
+     0,
+     ONNX_DT_UNKNOWN,
+     false},
+    {"Add",
+     ONNX_OP_ADD,
+     2,
+     {{"A", T_ALL, -1, false}, {"B", T_ALL, 0, false}},
+     "",
+     0,
+     ONNX_DT_UNKNOWN,
+     false},
+    {"Concat",
+     ONNX_OP_CONCAT,
+     1,
+     {{"inputs", T_ALL, 0, false}},
+     " axis ",
+     0,
+     ONNX_DT_UNKNOWN,
+     true},
+    {"Flatten",
+     ONNX_OP_FLATTEN,
+     1,
+     {{"input", T_ALL, -1, false}},
+     " axis ",
+     0,
+     ONNX_DT_UNKNOWN,
+     false},
+    {"Reshape",
+     ONNX_OP_RESHAPE,
+     2,
+     {{"data", T_ALL, -1, false}, {"shape", T_I64, -1, false}},
+     " allowzero ",
+     0,
+     ONNX_DT_UNKNOWN,
+     false},
+    {"Relu",
+     ONNX_OP_RELU,
+     1,
+     {{"X", T_F | T_I8 | T_I32 | T_I64, -1, false}},
+     "",
+     0,
+     ONNX_DT_UNKNOWN,
+     false},
+    {"Clip",
+     ONNX_OP_CLIP,
+     3,
+     {{"input", T_F | T_Q | T_I32 | T_I64, -1, false},
+      {"min", T_F | T_Q | T_I32 | T_I64, 0, true},
+      {"max", T_F | T_Q | T_I32 | T_I64, 0, true}},
+     "",
+     0,
+     ONNX_DT_UNKNOWN,
+     false},
+    {"Softmax",
+     ONNX_OP_SOFTMAX,
+     1,
+     {{"input", T_F, -1, false}},
+     " axis ",
+     0,
+     ONNX_DT_UNKNOWN,
+     false},
+    {"Gemm",
+     ONNX_OP_GEMM,
+     3,
+     {{"A", T_F, -1, false}, {"B", T_F, -1, false}, {"C", T_F, -1, true}},
+     " alpha beta transA transB ",
+     0,
+     ONNX_DT_UNKNOWN,
+     false},
+    {"MatMul",
+     ONNX_OP_MATMUL,
+     2,
+     {{"A", T_F, -1, false}, {"B", T_F, -1, false}},
+     "",
+     0,
+     ONNX_DT_UNKNOWN,
+     false},
+    {"Conv",
+     ONNX_OP_CONV,
+     3,
+     {{"X", T_F, -1, false}, {"W", T_F, -1, false}, {"B", T_F, -1, true}},
+     A_CONV,
+     0,
+     ONNX_DT_UNKNOWN,
+     false},
+    {"BatchNormalization",
+     ONNX_OP_BATCHNORM,
+     5,
+     {{"X", T_F, -1, false},
+      {"scale", T_F, -1, false},
+      {"B", T_F, -1, false},
+      {"input_mean", T_F, -1, false},
+      {"input_var", T_F, -1, false}},
+     " epsilon momentum training_mode ",
+     0,
+     ONNX_DT_UNKNOWN,
+     false},
 };
 
 #define N_OPS (sizeof(op_table) / sizeof(op_table[0]))
@@ -581,10 +712,11 @@ static int attr_ints(struct loader *ld, const struct onnx_node *node, const Onnx
 		             "node '%s': attribute '%s' is not a list of ints", node->name,
 		             a->name);
 	if (a->n_ints != n)
-		return lfail(ld, SAMPAN_ERROR_NOT_SUPPORTED,
-		             "node '%s': attribute '%s' has %zu values, expected %zu (only 2-D "
-		             "convolutions are supported)",
-		             node->name, a->name, a->n_ints, n);
+		return lfail(
+		    ld, SAMPAN_ERROR_NOT_SUPPORTED,
+		    "node '%s' (%s): attribute '%s' has %zu values, expected %zu (only 2-D "
+		    "convolutions and pools are supported)",
+		    node->name, onnx_op_name(node->op), a->name, a->n_ints, n);
 	for (size_t i = 0; i < n; i++) {
 		if (a->ints[i] < lo || a->ints[i] > hi)
 			return lfail(ld, SAMPAN_ERROR_INVALID,
@@ -599,9 +731,52 @@ static int attr_ints(struct loader *ld, const struct onnx_node *node, const Onnx
 /* Largest kernel, stride, dilation or pad accepted. */
 #define CONV_ATTR_MAX 65536
 
-static int parse_conv_attr(struct loader *ld, struct onnx_node *node, const Onnx__AttributeProto *a)
+/* Whether @a is an INT attribute; reports it otherwise. */
+static int attr_int(struct loader *ld, const struct onnx_node *node, const Onnx__AttributeProto *a,
+                    int64_t lo, int64_t hi, int64_t *out)
+{
+	if (a->type != ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INT || a->i < lo || a->i > hi)
+		return lfail(ld, SAMPAN_ERROR_INVALID,
+		             "node '%s' (%s): attribute '%s' must be an int in [%lld, %lld]",
+		             node->name, onnx_op_name(node->op), a->name, (long long)lo,
+		             (long long)hi);
+	*out = a->i;
+	return SAMPAN_OK;
+}
+
+static int attr_float(struct loader *ld, const struct onnx_node *node,
+                      const Onnx__AttributeProto *a, float *out)
+{
+	if (a->type != ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__FLOAT || !isfinite(a->f))
+		return lfail(ld, SAMPAN_ERROR_INVALID,
+		             "node '%s' (%s): attribute '%s' must be a finite float", node->name,
+		             onnx_op_name(node->op), a->name);
+	*out = a->f;
+	return SAMPAN_OK;
+}
+
+/* An attribute that must keep its default: anything else is refused. */
+static int attr_default_only(struct loader *ld, const struct onnx_node *node,
+                             const Onnx__AttributeProto *a, int64_t def)
+{
+	int64_t v = def;
+	int ret = attr_int(ld, node, a, INT64_MIN, INT64_MAX, &v);
+
+	if (ret)
+		return ret;
+	if (v != def)
+		return lfail(ld, SAMPAN_ERROR_NOT_SUPPORTED,
+		             "node '%s' (%s): attribute '%s' = %lld is not supported (only %lld)",
+		             node->name, onnx_op_name(node->op), a->name, (long long)v,
+		             (long long)def);
+	return SAMPAN_OK;
+}
+
+/* Parses attribute @a, one the op accepts (checked by the caller). */
+static int parse_attr(struct loader *ld, struct onnx_node *node, const Onnx__AttributeProto *a)
 {
 	struct onnx_conv_attrs *c = &node->conv;
+	float ignored;
 
 	if (strcmp(a->name, "kernel_shape") == 0)
 		return attr_ints(ld, node, a, 2, 1, CONV_ATTR_MAX, c->kernel);
@@ -611,15 +786,30 @@ static int parse_conv_attr(struct loader *ld, struct onnx_node *node, const Onnx
 		return attr_ints(ld, node, a, 2, 1, CONV_ATTR_MAX, c->dilations);
 	if (strcmp(a->name, "pads") == 0)
 		return attr_ints(ld, node, a, 4, 0, CONV_ATTR_MAX, c->pads);
-	if (strcmp(a->name, "group") == 0) {
-		if (a->type != ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INT || a->i < 1 ||
-		    a->i > CONV_ATTR_MAX)
-			return lfail(ld, SAMPAN_ERROR_INVALID,
-			             "node '%s': attribute 'group' must be an int in [1, %d]",
-			             node->name, CONV_ATTR_MAX);
-		c->group = a->i;
-		return SAMPAN_OK;
-	}
+	if (strcmp(a->name, "group") == 0)
+		return attr_int(ld, node, a, 1, CONV_ATTR_MAX, &c->group);
+	if (strcmp(a->name, "axis") == 0)
+		return attr_int(ld, node, a, -ONNX_MAX_DIMS, ONNX_MAX_DIMS, &node->axis);
+	if (strcmp(a->name, "ceil_mode") == 0)
+		return attr_int(ld, node, a, 0, 1, &node->ceil_mode);
+	if (strcmp(a->name, "count_include_pad") == 0)
+		return attr_int(ld, node, a, 0, 1, &node->count_include_pad);
+	if (strcmp(a->name, "transA") == 0)
+		return attr_int(ld, node, a, 0, 1, &node->trans_a);
+	if (strcmp(a->name, "transB") == 0)
+		return attr_int(ld, node, a, 0, 1, &node->trans_b);
+	if (strcmp(a->name, "alpha") == 0)
+		return attr_float(ld, node, a, &node->alpha);
+	if (strcmp(a->name, "beta") == 0)
+		return attr_float(ld, node, a, &node->beta);
+	if (strcmp(a->name, "epsilon") == 0)
+		return attr_float(ld, node, a, &node->epsilon);
+	if (strcmp(a->name, "momentum") == 0) /* training only */
+		return attr_float(ld, node, a, &ignored);
+	/* A shape of 0 would make an empty tensor, which the runtime has not. */
+	if (strcmp(a->name, "allowzero") == 0 || strcmp(a->name, "storage_order") == 0 ||
+	    strcmp(a->name, "training_mode") == 0)
+		return attr_default_only(ld, node, a, 0);
 	if (strcmp(a->name, "auto_pad") == 0) {
 		static const char *const names[] = {"NOTSET", "SAME_UPPER", "SAME_LOWER", "VALID"};
 
@@ -645,9 +835,19 @@ static int parse_conv_attr(struct loader *ld, struct onnx_node *node, const Onnx
 static int parse_attrs(struct loader *ld, struct onnx_node *node, const struct op_desc *desc,
                        const Onnx__NodeProto *np)
 {
+	bool has_axis = false;
+	char key[80];
+
 	node->conv = (struct onnx_conv_attrs){
 	    .strides = {1, 1}, .dilations = {1, 1}, .group = 1, .auto_pad = ONNX_PAD_NOTSET};
 	node->axis = 1;
+	node->alpha = 1.0f;
+	node->beta = 1.0f;
+	node->epsilon = 1e-5f;
+	if (node->op == ONNX_OP_SOFTMAX) {
+		node->softmax_2d = ld->m->opset < 13;
+		node->axis = node->softmax_2d ? 1 : -1;
+	}
 	for (size_t i = 0; i < np->n_attribute; i++) {
 		const Onnx__AttributeProto *a = np->attribute[i];
 		int ret;
@@ -655,24 +855,24 @@ static int parse_attrs(struct loader *ld, struct onnx_node *node, const struct o
 		if (!a->name || a->ref_attr_name)
 			return lfail(ld, SAMPAN_ERROR_INVALID, "node '%s': malformed attribute",
 			             node->name);
-		if (desc->attrs == ATTRS_CONV) {
-			ret = parse_conv_attr(ld, node, a);
-			if (ret)
-				return ret;
-		} else if (desc->attrs == ATTRS_AXIS && strcmp(a->name, "axis") == 0) {
-			if (a->type != ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INT ||
-			    a->i < -ONNX_MAX_DIMS || a->i >= ONNX_MAX_DIMS)
-				return lfail(
-				    ld, SAMPAN_ERROR_INVALID,
-				    "node '%s': attribute 'axis' must be an int in [%d, %d]",
-				    node->name, -ONNX_MAX_DIMS, ONNX_MAX_DIMS - 1);
-			node->axis = a->i;
-		} else {
+		snprintf(key, sizeof(key), " %.64s ", a->name);
+		if (!strstr(desc->attrs, key))
 			return lfail(ld, SAMPAN_ERROR_NOT_SUPPORTED,
 			             "node '%s' (%s): attribute '%s' is not supported", node->name,
 			             desc->name, a->name);
-		}
+		ret = parse_attr(ld, node, a);
+		if (ret)
+			return ret;
+		has_axis |= strcmp(a->name, "axis") == 0;
 	}
+	if (node->op == ONNX_OP_CONCAT && !has_axis)
+		return lfail(ld, SAMPAN_ERROR_INVALID,
+		             "node '%s' (Concat): attribute 'axis' is required", node->name);
+	if ((node->op == ONNX_OP_MAXPOOL || node->op == ONNX_OP_AVERAGEPOOL) &&
+	    node->conv.kernel[0] == 0)
+		return lfail(ld, SAMPAN_ERROR_INVALID,
+		             "node '%s' (%s): attribute 'kernel_shape' is required", node->name,
+		             desc->name);
 	return SAMPAN_OK;
 }
 
@@ -686,12 +886,25 @@ static const struct op_desc *find_op(const char *op_type)
 	return NULL;
 }
 
+/* Writes the names of the ops the runtime executes, comma separated. */
+static const char *supported_ops(char *list, size_t size)
+{
+	size_t len = 0;
+
+	list[0] = 0;
+	for (size_t i = 0; i < N_OPS && len < size; i++)
+		len += (size_t)snprintf(list + len, size - len, "%s%s", i ? ", " : "",
+		                        op_table[i].name);
+	return list;
+}
+
 /* Builds node @idx from @np: op, inputs (resolved later), attributes. */
 static int read_node(struct loader *ld, int idx, const Onnx__NodeProto *np)
 {
 	struct onnx_node *node = &ld->m->nodes[idx];
 	const struct op_desc *desc;
-	char name[32];
+	char name[32], ops[512];
+	int n_in;
 
 	snprintf(name, sizeof(name), "#%d", idx);
 	node->name = strdup(np->name && np->name[0] ? np->name : name);
@@ -705,32 +918,39 @@ static int read_node(struct loader *ld, int idx, const Onnx__NodeProto *np)
 		             np->op_type, np->domain);
 	desc = find_op(np->op_type);
 	if (!desc)
-		return lfail(
-		    ld, SAMPAN_ERROR_NOT_SUPPORTED,
-		    "node '%s': unsupported op '%s' (this runtime executes QLinearMatMul, "
-		    "MatMulInteger, QLinearConv, ConvInteger, QuantizeLinear, DequantizeLinear)",
-		    node->name, np->op_type);
+		return lfail(ld, SAMPAN_ERROR_NOT_SUPPORTED,
+		             "node '%s': unsupported op '%s' (this runtime executes %s)",
+		             node->name, np->op_type, supported_ops(ops, sizeof(ops)));
 	node->op = desc->op;
-	if (np->n_input > (size_t)desc->n_in)
-		return lfail(ld, SAMPAN_ERROR_INVALID, "node '%s' (%s): %zu inputs, at most %d",
-		             node->name, desc->name, np->n_input, desc->n_in);
-	if (np->n_output != 1 || !np->output[0] || !np->output[0][0])
-		return lfail(ld, SAMPAN_ERROR_INVALID, "node '%s' (%s): expected one named output",
+	n_in = desc->variadic ? (int)np->n_input : desc->n_in;
+	if (np->n_input > (size_t)(desc->variadic ? ONNX_MAX_NODE_INPUTS : desc->n_in) || n_in < 1)
+		return lfail(ld, SAMPAN_ERROR_INVALID,
+		             "node '%s' (%s): %zu inputs, expected 1 to %d", node->name, desc->name,
+		             np->n_input, desc->variadic ? ONNX_MAX_NODE_INPUTS : desc->n_in);
+	if (np->n_output < 1 || !np->output[0] || !np->output[0][0])
+		return lfail(ld, SAMPAN_ERROR_INVALID, "node '%s' (%s): expected a named output",
 		             node->name, desc->name);
-	node->n_inputs = desc->n_in;
-	node->inputs = malloc(sizeof(*node->inputs) * (size_t)desc->n_in);
+	for (size_t o = 1; o < np->n_output; o++)
+		if (np->output[o][0])
+			return lfail(ld, SAMPAN_ERROR_NOT_SUPPORTED,
+			             "node '%s' (%s): output %zu ('%s') is not supported (only the "
+			             "first output is computed)",
+			             node->name, desc->name, o, np->output[o]);
+	node->n_inputs = n_in;
+	node->inputs = malloc(sizeof(*node->inputs) * (size_t)n_in);
 	node->outputs = malloc(sizeof(*node->outputs));
 	if (!node->inputs || !node->outputs)
 		return lfail(ld, SAMPAN_ERROR_NO_MEM, "out of memory");
 	node->n_outputs = 1;
-	for (int i = 0; i < desc->n_in; i++) {
+	for (int i = 0; i < n_in; i++) {
+		const struct op_input *spec = &desc->in[i < desc->n_in ? i : desc->n_in - 1];
 		const char *in = (size_t)i < np->n_input ? np->input[i] : "";
 
 		if (!in[0]) {
-			if (!desc->in[i].optional)
+			if (!spec->optional)
 				return lfail(ld, SAMPAN_ERROR_INVALID,
 				             "node '%s' (%s): required input '%s' is missing",
-				             node->name, desc->name, desc->in[i].name);
+				             node->name, desc->name, spec->name);
 			node->inputs[i] = -1;
 			continue;
 		}
@@ -841,7 +1061,8 @@ static int check_types(struct loader *ld)
 		struct onnx_value *out = &m->values[node->outputs[0]];
 
 		for (int i = 0; i < node->n_inputs; i++) {
-			const struct op_input *spec = &desc->in[i];
+			const struct op_input *spec =
+			    &desc->in[i < desc->n_in ? i : desc->n_in - 1];
 			int v = node->inputs[i];
 			enum onnx_dtype t;
 

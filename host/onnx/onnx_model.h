@@ -78,7 +78,25 @@ enum onnx_op {
 	ONNX_OP_CONVINTEGER,
 	ONNX_OP_QUANTIZELINEAR,
 	ONNX_OP_DEQUANTIZELINEAR,
+	/* Host ops (host_ops.c). */
+	ONNX_OP_MAXPOOL,
+	ONNX_OP_AVERAGEPOOL,
+	ONNX_OP_GLOBALAVERAGEPOOL,
+	ONNX_OP_ADD,
+	ONNX_OP_CONCAT,
+	ONNX_OP_FLATTEN,
+	ONNX_OP_RESHAPE,
+	ONNX_OP_RELU,
+	ONNX_OP_CLIP,
+	ONNX_OP_SOFTMAX,
+	ONNX_OP_GEMM,
+	ONNX_OP_MATMUL,
+	ONNX_OP_CONV,
+	ONNX_OP_BATCHNORM,
 };
+
+/* Most inputs of one node (Concat is variadic). */
+#define ONNX_MAX_NODE_INPUTS 64
 
 /* ONNX name of an op ("QLinearConv"). */
 const char *onnx_op_name(enum onnx_op op);
@@ -93,7 +111,7 @@ struct onnx_value {
 	int producer;                /* index of the node computing it, or -1 */
 };
 
-/* Convolution attributes (2-D). */
+/* Convolution and pooling attributes (2-D). */
 enum onnx_auto_pad { ONNX_PAD_NOTSET, ONNX_PAD_SAME_UPPER, ONNX_PAD_SAME_LOWER, ONNX_PAD_VALID };
 
 struct onnx_conv_attrs {
@@ -112,8 +130,14 @@ struct onnx_node {
 	int *inputs; /* value indices; -1 for an omitted optional input */
 	int n_outputs;
 	int *outputs;                /* value indices */
-	int64_t axis;                /* QuantizeLinear, DequantizeLinear */
-	struct onnx_conv_attrs conv; /* QLinearConv, ConvInteger */
+	int64_t axis;                /* Q/DQ, Concat, Flatten, Softmax */
+	struct onnx_conv_attrs conv; /* convolutions and pools */
+	int64_t ceil_mode;           /* pools: output size rounded up */
+	int64_t count_include_pad;   /* AveragePool: padding counts as taps */
+	int64_t trans_a, trans_b;    /* Gemm */
+	float alpha, beta;           /* Gemm */
+	float epsilon;               /* BatchNormalization */
+	int softmax_2d;              /* Softmax before opset 13: rows of the 2-D view at axis */
 };
 
 struct onnx_model {

@@ -10,11 +10,7 @@
 
 #include "runtime/runtime.h"
 
-static int op_fail(struct rt_ctx *ctx, int code, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-/* Formats "node 'NAME' (Op): message" into ctx->err; returns @code. */
-static int op_fail(struct rt_ctx *ctx, int code, const char *fmt, ...)
+int rt_fail(struct rt_ctx *ctx, int code, const char *fmt, ...)
 {
 	va_list ap;
 	int n;
@@ -31,7 +27,7 @@ static int op_fail(struct rt_ctx *ctx, int code, const char *fmt, ...)
 
 static int no_mem(struct rt_ctx *ctx)
 {
-	return op_fail(ctx, SAMPAN_ERROR_NO_MEM, "out of memory");
+	return rt_fail(ctx, SAMPAN_ERROR_NO_MEM, "out of memory");
 }
 
 /* ------------------------------------------------------------ parameters */
@@ -65,10 +61,10 @@ static int check_param(struct rt_ctx *ctx, const struct onnx_tensor *t, const ch
 	if (n > 1 && t->ndim == 1 && t->dims[0] == n)
 		return SAMPAN_OK;
 	if (n > 1)
-		return op_fail(ctx, SAMPAN_ERROR_INVALID,
+		return rt_fail(ctx, SAMPAN_ERROR_INVALID,
 		               "%s has %zu elements, expected 1 or a vector of %lld", what,
 		               t->count, (long long)n);
-	return op_fail(ctx, SAMPAN_ERROR_NOT_SUPPORTED, "%s has %zu elements, expected one", what,
+	return rt_fail(ctx, SAMPAN_ERROR_NOT_SUPPORTED, "%s has %zu elements, expected one", what,
 	               t->count);
 }
 
@@ -90,7 +86,7 @@ static int check_scales(struct rt_ctx *ctx, const struct onnx_tensor *t, const c
 		float s = ((const float *)t->data)[i];
 
 		if (!(s > 0.0f) || !isfinite(s))
-			return op_fail(ctx, SAMPAN_ERROR_INVALID,
+			return rt_fail(ctx, SAMPAN_ERROR_INVALID,
 			               "%s[%zu] = %g, scales must be positive and finite", what, i,
 			               (double)s);
 	}
@@ -149,7 +145,7 @@ static int int_matmul(struct rt_ctx *ctx, int64_t M, int64_t K, int64_t N, const
 
 	ret = sampan_gemm(ctx->dev, &g);
 	if (ret)
-		return op_fail(ctx, ret, "device GEMM %lldx%lldx%lld failed: %s", (long long)M,
+		return rt_fail(ctx, ret, "device GEMM %lldx%lldx%lld failed: %s", (long long)M,
 		               (long long)K, (long long)N, sampan_last_error());
 	if (sampan_get_stats(ctx->dev, &s) == SAMPAN_OK) {
 		ctx->stats.cycles += s.cycles;
@@ -211,14 +207,14 @@ static int matmul_acc(struct rt_ctx *ctx, const struct onnx_tensor *a, const str
 	struct onnx_tensor *y = NULL;
 
 	if (a->ndim < 2 || b->ndim < 2)
-		return op_fail(ctx, SAMPAN_ERROR_NOT_SUPPORTED,
+		return rt_fail(ctx, SAMPAN_ERROR_NOT_SUPPORTED,
 		               "operands of rank below 2 are not supported (a %d-D, b %d-D)",
 		               a->ndim, b->ndim);
 	M = a->dims[a->ndim - 2];
 	K = a->dims[a->ndim - 1];
 	N = b->dims[b->ndim - 1];
 	if (b->dims[b->ndim - 2] != K)
-		return op_fail(ctx, SAMPAN_ERROR_INVALID, "inner dimensions differ (%lld and %lld)",
+		return rt_fail(ctx, SAMPAN_ERROR_INVALID, "inner dimensions differ (%lld and %lld)",
 		               (long long)K, (long long)b->dims[b->ndim - 2]);
 	ro = ra > rb ? ra : rb;
 	for (int i = 0; i < ro; i++) {
@@ -226,7 +222,7 @@ static int matmul_acc(struct rt_ctx *ctx, const struct onnx_tensor *a, const str
 		int64_t db = i - (ro - rb) >= 0 ? b->dims[i - (ro - rb)] : 1;
 
 		if (da != db && da != 1 && db != 1)
-			return op_fail(ctx, SAMPAN_ERROR_INVALID,
+			return rt_fail(ctx, SAMPAN_ERROR_INVALID,
 			               "batch dimensions %lld and %lld do not broadcast",
 			               (long long)da, (long long)db);
 		dims[i] = da > db ? da : db;
@@ -237,14 +233,14 @@ static int matmul_acc(struct rt_ctx *ctx, const struct onnx_tensor *a, const str
 	dims[ro] = M;
 	dims[ro + 1] = N;
 	if (za && za->count != 1)
-		return op_fail(ctx, SAMPAN_ERROR_NOT_SUPPORTED,
+		return rt_fail(ctx, SAMPAN_ERROR_NOT_SUPPORTED,
 		               "a per-row zero point of the first operand is not supported");
 	ret = check_param(ctx, zb, "the second operand's zero point", N);
 	if (ret)
 		return ret;
 	ret = onnx_tensor_create(&y, ONNX_DT_INT32, ro + 2, dims);
 	if (ret)
-		return op_fail(ctx, ret, "output of %lld batches of %lldx%lld is too large",
+		return rt_fail(ctx, ret, "output of %lld batches of %lldx%lld is too large",
 		               (long long)nb_out, (long long)M, (long long)N);
 	a8 = to_s8(a, &offa);
 	wt = malloc(b->count);
@@ -320,7 +316,7 @@ static int requant_tensor(struct rt_ctx *ctx, const struct onnx_tensor *acc, flo
 
 	ret = onnx_tensor_create(&y, zy->dtype, acc->ndim, acc->dims);
 	if (ret)
-		return op_fail(ctx, ret, "cannot allocate the output");
+		return rt_fail(ctx, ret, "cannot allocate the output");
 	mult = malloc((size_t)channels * sizeof(*mult));
 	if (!mult) {
 		onnx_tensor_destroy(y);
@@ -382,16 +378,6 @@ static int run_qlinearmatmul(struct rt_ctx *ctx, struct onnx_tensor *const *in,
 
 /* ------------------------------------------------------------------ Conv */
 
-/* Shape of a 2-D convolution. */
-struct conv_geom {
-	int64_t n, c, h, w;     /* input (N, C, H, W) */
-	int64_t m, kh, kw;      /* weights (M, C / group, KH, KW) */
-	int64_t oh, ow;         /* output (N, M, OH, OW) */
-	int64_t sh, sw, dh, dw; /* strides, dilations */
-	int64_t ph, pw;         /* padding before */
-	int64_t group, cg, mg;  /* groups, channels per group in and out */
-};
-
 /* Output size and padding before along one axis. */
 static int conv_axis(struct rt_ctx *ctx, const struct onnx_conv_attrs *a, int axis, int64_t in,
                      int64_t k, int64_t *outsz, int64_t *pad)
@@ -414,7 +400,7 @@ static int conv_axis(struct rt_ctx *ctx, const struct onnx_conv_attrs *a, int ax
 		break;
 	}
 	if (in + pb + pe < ek)
-		return op_fail(
+		return rt_fail(
 		    ctx, SAMPAN_ERROR_INVALID,
 		    "the kernel (%lld with dilation) is larger than the padded input (%lld)",
 		    (long long)ek, (long long)(in + pb + pe));
@@ -423,36 +409,36 @@ static int conv_axis(struct rt_ctx *ctx, const struct onnx_conv_attrs *a, int ax
 	return SAMPAN_OK;
 }
 
-static int conv_geometry(struct rt_ctx *ctx, const struct onnx_tensor *x,
-                         const struct onnx_tensor *w, struct conv_geom *g)
+int rt_conv_geometry(struct rt_ctx *ctx, const struct onnx_tensor *x, const struct onnx_tensor *w,
+                     struct rt_conv_geom *g)
 {
 	const struct onnx_conv_attrs *a = &ctx->node->conv;
 	int ret;
 
 	if (x->ndim != 4 || w->ndim != 4)
-		return op_fail(
+		return rt_fail(
 		    ctx, SAMPAN_ERROR_NOT_SUPPORTED,
 		    "only 2-D convolutions are supported (x %d-D, w %d-D; both must be 4-D)",
 		    x->ndim, w->ndim);
-	*g = (struct conv_geom){.n = x->dims[0],
-	                        .c = x->dims[1],
-	                        .h = x->dims[2],
-	                        .w = x->dims[3],
-	                        .m = w->dims[0],
-	                        .kh = w->dims[2],
-	                        .kw = w->dims[3],
-	                        .sh = a->strides[0],
-	                        .sw = a->strides[1],
-	                        .dh = a->dilations[0],
-	                        .dw = a->dilations[1],
-	                        .group = a->group};
+	*g = (struct rt_conv_geom){.n = x->dims[0],
+	                           .c = x->dims[1],
+	                           .h = x->dims[2],
+	                           .w = x->dims[3],
+	                           .m = w->dims[0],
+	                           .kh = w->dims[2],
+	                           .kw = w->dims[3],
+	                           .sh = a->strides[0],
+	                           .sw = a->strides[1],
+	                           .dh = a->dilations[0],
+	                           .dw = a->dilations[1],
+	                           .group = a->group};
 	if ((a->kernel[0] && a->kernel[0] != g->kh) || (a->kernel[1] && a->kernel[1] != g->kw))
-		return op_fail(ctx, SAMPAN_ERROR_INVALID,
+		return rt_fail(ctx, SAMPAN_ERROR_INVALID,
 		               "kernel_shape [%lld, %lld] differs from the weights' [%lld, %lld]",
 		               (long long)a->kernel[0], (long long)a->kernel[1], (long long)g->kh,
 		               (long long)g->kw);
 	if (g->c % g->group || g->m % g->group || w->dims[1] != g->c / g->group)
-		return op_fail(ctx, SAMPAN_ERROR_INVALID,
+		return rt_fail(ctx, SAMPAN_ERROR_INVALID,
 		               "%lld input channels, %lld output channels and weights of %lld "
 		               "channels do not fit group %lld",
 		               (long long)g->c, (long long)g->m, (long long)w->dims[1],
@@ -470,28 +456,28 @@ static int conv_acc(struct rt_ctx *ctx, const struct onnx_tensor *x, const struc
                     const struct onnx_tensor *w, const struct onnx_tensor *zw,
                     const struct onnx_tensor *bias, struct onnx_tensor **acc)
 {
-	struct conv_geom g;
+	struct rt_conv_geom g;
 	struct onnx_tensor *y = NULL;
 	int8_t *x8 = NULL, *w8 = NULL, *col = NULL;
 	int32_t *wofs = NULL, *tmp = NULL, offx, offw, za;
 	int64_t rows, K, dims[4];
 	int ret;
 
-	ret = conv_geometry(ctx, x, w, &g);
+	ret = rt_conv_geometry(ctx, x, w, &g);
 	if (ret)
 		return ret;
 	if (zx && zx->count != 1)
-		return op_fail(ctx, SAMPAN_ERROR_INVALID, "the input zero point must be a scalar");
+		return rt_fail(ctx, SAMPAN_ERROR_INVALID, "the input zero point must be a scalar");
 	ret = check_param(ctx, zw, "the weight zero point", g.m);
 	if (ret)
 		return ret;
 	if (bias && (bias->ndim != 1 || bias->dims[0] != g.m))
-		return op_fail(ctx, SAMPAN_ERROR_INVALID, "the bias must be a vector of %lld",
+		return rt_fail(ctx, SAMPAN_ERROR_INVALID, "the bias must be a vector of %lld",
 		               (long long)g.m);
 	rows = g.oh * g.ow;
 	K = g.cg * g.kh * g.kw;
 	if (rows > ONNX_MAX_ELEMENTS / K)
-		return op_fail(ctx, SAMPAN_ERROR_INVALID,
+		return rt_fail(ctx, SAMPAN_ERROR_INVALID,
 		               "the im2col matrix (%lld x %lld) is too large", (long long)rows,
 		               (long long)K);
 	dims[0] = g.n;
@@ -500,7 +486,7 @@ static int conv_acc(struct rt_ctx *ctx, const struct onnx_tensor *x, const struc
 	dims[3] = g.ow;
 	ret = onnx_tensor_create(&y, ONNX_DT_INT32, 4, dims);
 	if (ret)
-		return op_fail(ctx, ret, "the output is too large");
+		return rt_fail(ctx, ret, "the output is too large");
 	x8 = to_s8(x, &offx);
 	w8 = to_s8(w, &offw);
 	col = malloc((size_t)(rows * K));
@@ -613,7 +599,7 @@ static int axis_params(struct rt_ctx *ctx, const struct onnx_tensor *x,
 	if (axis < 0)
 		axis += x->ndim;
 	if (axis < 0 || axis >= x->ndim)
-		return op_fail(ctx, SAMPAN_ERROR_INVALID,
+		return rt_fail(ctx, SAMPAN_ERROR_INVALID,
 		               "axis %lld is out of range for a %d-D input",
 		               (long long)ctx->node->axis, x->ndim);
 	*channels = x->dims[axis];
@@ -639,7 +625,7 @@ static int run_quantizelinear(struct rt_ctx *ctx, struct onnx_tensor *const *in,
 		return ret;
 	ret = onnx_tensor_create(&y, dtype, x->ndim, x->dims);
 	if (ret)
-		return op_fail(ctx, ret, "cannot allocate the output");
+		return rt_fail(ctx, ret, "cannot allocate the output");
 	qrange(dtype, &lo, &hi);
 	for (size_t i = 0; i < x->count; i++) {
 		int64_t c = (int64_t)i / inner % channels;
@@ -669,7 +655,7 @@ static int run_dequantizelinear(struct rt_ctx *ctx, struct onnx_tensor *const *i
 		return ret;
 	ret = onnx_tensor_create(&y, ONNX_DT_FLOAT, x->ndim, x->dims);
 	if (ret)
-		return op_fail(ctx, ret, "cannot allocate the output");
+		return rt_fail(ctx, ret, "cannot allocate the output");
 	for (size_t i = 0; i < x->count; i++) {
 		int64_t c = (int64_t)i / inner % channels;
 
@@ -691,7 +677,7 @@ int rt_op_run(struct rt_ctx *ctx, struct onnx_tensor *const *in, struct onnx_ten
 	 * only an undeclared type could differ. */
 	for (int i = 0; i < node->n_inputs; i++)
 		if (in[i] && onnx_dtype_size(in[i]->dtype) == 0)
-			return op_fail(ctx, SAMPAN_ERROR_INVALID, "input %d has an unknown type",
+			return rt_fail(ctx, SAMPAN_ERROR_INVALID, "input %d has an unknown type",
 			               i);
 	switch (node->op) {
 	case ONNX_OP_QLINEARMATMUL:
@@ -706,6 +692,8 @@ int rt_op_run(struct rt_ctx *ctx, struct onnx_tensor *const *in, struct onnx_ten
 		return run_quantizelinear(ctx, in, out);
 	case ONNX_OP_DEQUANTIZELINEAR:
 		return run_dequantizelinear(ctx, in, out);
+	default:
+		return rt_host_op_run(ctx, in, out);
 	}
-	return op_fail(ctx, SAMPAN_ERROR_NOT_SUPPORTED, "no implementation");
+	return rt_fail(ctx, SAMPAN_ERROR_NOT_SUPPORTED, "no implementation");
 }

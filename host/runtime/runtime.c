@@ -46,7 +46,7 @@ int rt_run(const struct onnx_model *m, struct sampan_device *dev, struct onnx_te
            struct onnx_tensor **outputs, struct rt_stats *stats, char *err, size_t err_size)
 {
 	struct rt_ctx ctx = {.dev = dev, .err = err, .err_size = err_size};
-	struct onnx_tensor **vals, **outs, *in[9];
+	struct onnx_tensor **vals, **outs, *in[ONNX_MAX_NODE_INPUTS];
 	bool *owned;
 	double t0 = now_seconds();
 	int ret = SAMPAN_OK, n_outs = 0;

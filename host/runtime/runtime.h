@@ -65,4 +65,27 @@ struct rt_ctx {
  * message in ctx->err. */
 int rt_op_run(struct rt_ctx *ctx, struct onnx_tensor *const *in, struct onnx_tensor **out);
 
+/* The same for the ops that run on the host only (host_ops.c): pools,
+ * elementwise and shape ops, and the float reference ops. */
+int rt_host_op_run(struct rt_ctx *ctx, struct onnx_tensor *const *in, struct onnx_tensor **out);
+
+/* Formats "node 'NAME' (Op): message" into ctx->err; returns @code. */
+int rt_fail(struct rt_ctx *ctx, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Shape of a 2-D convolution. */
+struct rt_conv_geom {
+	int64_t n, c, h, w;     /* input (N, C, H, W) */
+	int64_t m, kh, kw;      /* weights (M, C / group, KH, KW) */
+	int64_t oh, ow;         /* output (N, M, OH, OW) */
+	int64_t sh, sw, dh, dw; /* strides, dilations */
+	int64_t ph, pw;         /* padding before */
+	int64_t group, cg, mg;  /* groups, channels per group in and out */
+};
+
+/* Checks a 2-D convolution of @x (N, C, H, W) by @w (M, C / group, KH, KW)
+ * with ctx->node's attributes and fills @g. Returns a sampan_error. */
+int rt_conv_geometry(struct rt_ctx *ctx, const struct onnx_tensor *x, const struct onnx_tensor *w,
+                     struct rt_conv_geom *g);
+
 #endif /* SAMPAN_HOST_RUNTIME_H */
