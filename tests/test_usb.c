@@ -322,7 +322,7 @@ ParameterizedTest(struct fault_param *p, sim_usb, recovered_faults)
 
 ParameterizedTestParameters(sim_usb, reset_mid_transfer)
 {
-	static struct fault_param params[] = {{"reset", 5000}, {"all", 8000}};
+	static struct fault_param params[] = {{"reset", 5000}, {"all", 5000}};
 	return cr_make_param_array(struct fault_param, params, COUNT(params));
 }
 
@@ -345,7 +345,7 @@ ParameterizedTest(struct fault_param *p, sim_usb, reset_mid_transfer)
 	snprintf(name, sizeof(name), "sim-usb:faults=%s,every=%u,seed=%llu", p->faults, p->rate,
 		 (unsigned long long)(seed % 1000000));
 	dev = open_dev(name);
-	for (int i = 0; i < 30 && !(failed && ok_after_reset); i++) {
+	for (int i = 0; i < 80 && !(failed && ok_after_reset); i++) {
 		struct gemm_case c;
 		int err;
 
