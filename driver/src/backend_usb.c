@@ -452,7 +452,7 @@ static int usb_enumerate(struct sampan_device_desc *out, size_t max, size_t *cou
 		}
 		total++;
 	}
-	if (n > 0)
+	if (n >= 0)
 		libusb_free_device_list(list, 1);
 	libusb_exit(usb);
 	*count = total;
