@@ -147,7 +147,7 @@ $(SIM_FLAGS_STAMP): sim-force
 # Inputs of one variant of the library: $(call SIM_LINK_DEPS,variant dir,runtime objects)
 SIM_LINK_DEPS = $(SIM_TOP)/$(1)/ssim_device.o $(SIM_COMMON_OBJS) $(SIM_TOP)/$(1)/Vsampan_axi_top__ALL.a \
                 $(addprefix $(SIM_TOP)/$(1)/,$(2)) $(SIM_UNIT_LIBS) sim/sampan_sim.map $(SIM_STAMP)
-SIM_LINK = $(call SIM_LOCK,$(SIM_DIR)/$(@F)) $(CXX) $(SIM_LDFLAGS) -o $@ $(filter %.o %.a,$^) $(SIM_LDLIBS)
+SIM_LINK = $(call SIM_LOCK,$(SIM_DIR)/$(@F)) mkdir -p $(@D) && $(CXX) $(SIM_LDFLAGS) -o $@ $(filter %.o %.a,$^) $(SIM_LDLIBS)
 
 $(SIM_LIB): $(call SIM_LINK_DEPS,top,$(SIM_RT))
 	$(call msg,LD,$@)
