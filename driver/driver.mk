@@ -25,7 +25,7 @@ DRIVER_PREFIX_STAMP := $(BUILD)/driver/prefix.stamp
 .PHONY: lib driver-prefix-check
 lib: $(LIBSAMPAN_A) $(LIBSAMPAN_SO) $(BUILD)/$(LIBSAMPAN_SONAME)
 
-$(BUILD)/driver/%.o: driver/src/%.c
+$(BUILD)/driver/%.o: driver/src/%.c | $(DEPS_STAMP)
 	$(call msg,CC,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(ALL_CFLAGS) $(DRIVER_CFLAGS) -c $< -o $@
