@@ -1290,6 +1290,367 @@ Test(onnx_runtime, qlinearmatmul_ties)
 	onnx_model_destroy(m);
 }
 
+/* ------------------------------------------------------------ QDQ folding */
+
+#define QB_NODES 8
+#define QB_INITS 12
+
+/* A graph of several nodes over initializers: input "x" (declared type,
+ * no shape) and output "y". */
+struct qdq_builder {
+	Onnx__ModelProto model;
+	Onnx__OperatorSetIdProto opset, *opsets[1];
+	Onnx__GraphProto graph;
+	Onnx__ValueInfoProto vi[2], *inputs[1], *outputs[1];
+	Onnx__TypeProto type[2];
+	Onnx__TypeProto__Tensor tt[2];
+	Onnx__NodeProto nodes[QB_NODES], *node_ptrs[QB_NODES];
+	char *node_in[QB_NODES][3], *node_out[QB_NODES][1];
+	Onnx__AttributeProto attrs[QB_NODES][2], *attr_ptrs[QB_NODES][2];
+	int64_t ints[QB_NODES][4];
+	Onnx__TensorProto inits[QB_INITS], *init_ptrs[QB_INITS];
+	int64_t init_dims[QB_INITS][ONNX_MAX_DIMS];
+};
+
+static void qb_value(struct qdq_builder *b, int i, const char *name, int elem_type)
+{
+	onnx__value_info_proto__init(&b->vi[i]);
+	onnx__type_proto__init(&b->type[i]);
+	onnx__type_proto__tensor__init(&b->tt[i]);
+	b->tt[i].has_elem_type = 1;
+	b->tt[i].elem_type = elem_type;
+	b->type[i].value_case = ONNX__TYPE_PROTO__VALUE_TENSOR_TYPE;
+	b->type[i].tensor_type = &b->tt[i];
+	b->vi[i].name = (char *)name;
+	b->vi[i].type = &b->type[i];
+}
+
+static void qb_init(struct qdq_builder *b, int x_type, int y_type)
+{
+	memset(b, 0, sizeof(*b));
+	onnx__model_proto__init(&b->model);
+	onnx__operator_set_id_proto__init(&b->opset);
+	onnx__graph_proto__init(&b->graph);
+	b->opset.domain = (char *)"";
+	b->opset.has_version = 1;
+	b->opset.version = 13;
+	b->opsets[0] = &b->opset;
+	b->model.n_opset_import = 1;
+	b->model.opset_import = b->opsets;
+	b->model.graph = &b->graph;
+	qb_value(b, 0, "x", x_type);
+	qb_value(b, 1, "y", y_type);
+	b->inputs[0] = &b->vi[0];
+	b->outputs[0] = &b->vi[1];
+	b->graph.n_input = 1;
+	b->graph.input = b->inputs;
+	b->graph.n_output = 1;
+	b->graph.output = b->outputs;
+	b->graph.node = b->node_ptrs;
+	b->graph.initializer = b->init_ptrs;
+}
+
+/* Adds @t (borrowed until the model is packed) as initializer @name. */
+static void qb_initializer(struct qdq_builder *b, const char *name, const struct onnx_tensor *t)
+{
+	Onnx__TensorProto *tp = &b->inits[b->graph.n_initializer];
+
+	cr_assert_lt(b->graph.n_initializer, QB_INITS);
+	onnx__tensor_proto__init(tp);
+	tp->name = (char *)name;
+	tp->has_data_type = 1;
+	tp->data_type = t->dtype;
+	tp->n_dims = (size_t)t->ndim;
+	tp->dims = b->init_dims[b->graph.n_initializer];
+	for (int d = 0; d < t->ndim; d++)
+		tp->dims[d] = t->dims[d];
+	/* Little-endian hosts only, as the project's targets are. */
+	tp->has_raw_data = 1;
+	tp->raw_data.len = t->count * onnx_dtype_size(t->dtype);
+	tp->raw_data.data = t->data;
+	b->init_ptrs[b->graph.n_initializer++] = tp;
+}
+
+/* Adds a node reading up to three values ("" omits one). */
+static Onnx__NodeProto *qb_node(struct qdq_builder *b, const char *op, const char *in0,
+                                const char *in1, const char *in2, const char *out)
+{
+	size_t i = b->graph.n_node;
+	Onnx__NodeProto *np = &b->nodes[i];
+
+	cr_assert_lt(i, QB_NODES);
+	onnx__node_proto__init(np);
+	np->op_type = (char *)op;
+	np->name = (char *)op;
+	b->node_in[i][0] = (char *)in0;
+	b->node_in[i][1] = (char *)in1;
+	b->node_in[i][2] = (char *)in2;
+	np->n_input = in2 ? 3 : in1 ? 2 : 1;
+	np->input = b->node_in[i];
+	b->node_out[i][0] = (char *)out;
+	np->n_output = 1;
+	np->output = b->node_out[i];
+	np->attribute = b->attr_ptrs[i];
+	b->node_ptrs[b->graph.n_node++] = np;
+	return np;
+}
+
+/* Adds an INT or (n > 1) INTS attribute to the last node. */
+static void qb_attr(struct qdq_builder *b, const char *name, size_t n, const int64_t *v)
+{
+	size_t i = b->graph.n_node - 1;
+	Onnx__NodeProto *np = &b->nodes[i];
+	Onnx__AttributeProto *a = &b->attrs[i][np->n_attribute];
+
+	onnx__attribute_proto__init(a);
+	a->name = (char *)name;
+	a->has_type = 1;
+	if (n == 1) {
+		a->type = ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INT;
+		a->has_i = 1;
+		a->i = v[0];
+	} else {
+		memcpy(b->ints[i], v, n * sizeof(*v));
+		a->type = ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INTS;
+		a->n_ints = n;
+		a->ints = b->ints[i];
+	}
+	b->attr_ptrs[i][np->n_attribute++] = a;
+}
+
+static struct onnx_model *qb_load(struct qdq_builder *b)
+{
+	size_t len = onnx__model_proto__get_packed_size(&b->model);
+	uint8_t *buf = malloc(len);
+	struct onnx_model *m = NULL;
+	char err[ERR_SIZE];
+
+	cr_assert_not_null(buf);
+	onnx__model_proto__pack(&b->model, buf);
+	cr_assert_eq(onnx_model_load_buffer(buf, len, "qdq", &m, err, sizeof(err)), SAMPAN_OK, "%s",
+	             err);
+	free(buf);
+	return m;
+}
+
+enum qdq_kind { QDQ_CONV, QDQ_CONV_RELU, QDQ_MATMUL, QDQ_GEMM_RELU };
+
+struct qdq_param {
+	enum qdq_kind kind;
+	char dev[16];
+};
+
+ParameterizedTestParameters(onnx_qdq, fold)
+{
+	static struct qdq_param params[4 * COUNT(devices)];
+	size_t n = 0;
+
+	for (int k = QDQ_CONV; k <= QDQ_GEMM_RELU; k++)
+		for (size_t d = 0; d < COUNT(devices); d++, n++) {
+			params[n].kind = (enum qdq_kind)k;
+			snprintf(params[n].dev, sizeof(params[n].dev), "%s", devices[d]);
+		}
+	return cr_make_param_array(struct qdq_param, params, n);
+}
+
+/* The tensors of one QDQ model: x (the input), its scale and zero point,
+ * weights (int8) with per-channel scales, an int32 bias with its scales,
+ * the output's scale and zero point. */
+struct qdq_case {
+	struct onnx_tensor *x, *sx, *zx, *w, *sw, *b, *sb, *sy, *zy;
+	struct onnx_tensor *zeros; /* float (channels) */
+	int64_t channels, K;
+};
+
+/* Builds the QDQ model of @kind over @c; with @exact_bias the bias scale
+ * is sx * sw bit for bit (the pattern folds), else one ulp above (it
+ * does not, and runs as float ops; MatMul, which has no bias, gets an Add
+ * of zeros instead). */
+static struct onnx_model *qdq_model(enum qdq_kind kind, const struct qdq_case *c, bool exact_bias)
+{
+	static const int64_t zero = 0, one = 1, pads[4] = {1, 1, 1, 1};
+	bool relu = kind == QDQ_CONV_RELU || kind == QDQ_GEMM_RELU;
+	const char *core = kind == QDQ_MATMUL ? "MatMul" : kind == QDQ_GEMM_RELU ? "Gemm" : "Conv";
+	struct qdq_builder b;
+	struct onnx_model *m;
+
+	for (int64_t i = 0; i < c->channels; i++) {
+		float s = c->sx->count ? ((float *)c->sx->data)[0] * ((float *)c->sw->data)[i] : 0;
+
+		((float *)c->sb->data)[i] = exact_bias ? s : nextafterf(s, INFINITY);
+	}
+	qb_init(&b, c->x->dtype, c->zy->dtype);
+	qb_initializer(&b, "sx", c->sx);
+	qb_initializer(&b, "zx", c->zx);
+	qb_initializer(&b, "w", c->w);
+	qb_initializer(&b, "sw", c->sw);
+	qb_initializer(&b, "sy", c->sy);
+	qb_initializer(&b, "zy", c->zy);
+	qb_node(&b, "DequantizeLinear", "x", "sx", "zx", "xf");
+	qb_node(&b, "DequantizeLinear", "w", "sw", NULL, "wf");
+	/* Per output channel: Conv's and Gemm's (transB) rows, MatMul's
+	 * columns. */
+	qb_attr(&b, "axis", 1, kind == QDQ_MATMUL ? &one : &zero);
+	if (kind != QDQ_MATMUL) {
+		qb_initializer(&b, "b", c->b);
+		qb_initializer(&b, "sb", c->sb);
+		qb_node(&b, "DequantizeLinear", "b", "sb", NULL, "bf");
+		qb_attr(&b, "axis", 1, &zero);
+		qb_node(&b, core, "xf", "wf", "bf", relu ? "core" : "pre");
+	} else if (exact_bias) {
+		qb_node(&b, core, "xf", "wf", NULL, "pre");
+	} else {
+		/* MatMul then Add of a zero bias: the same values, not folded. */
+		qb_initializer(&b, "zeros", c->zeros);
+		qb_node(&b, core, "xf", "wf", NULL, "core");
+		qb_node(&b, "Add", "core", "zeros", NULL, "pre");
+	}
+	if (kind == QDQ_CONV || kind == QDQ_CONV_RELU)
+		qb_attr(&b, "pads", 4, pads);
+	if (kind == QDQ_GEMM_RELU)
+		qb_attr(&b, "transB", 1, &one);
+	if (relu)
+		qb_node(&b, "Relu", "core", NULL, NULL, "pre");
+	qb_node(&b, "QuantizeLinear", "pre", "sy", "zy", "y");
+	m = qb_load(&b);
+	return m;
+}
+
+/* A random case of @kind: conv (1, 3, 6, 5) by (4, 3, 3, 3) padded by 1,
+ * uint8 in, uint8 out; MatMul (2, 5, 8) x (8, 6), uint8 in, int8 out; Gemm
+ * (5, 8) x (6, 8)^T, int8 in and out. Scales keep most outputs off the
+ * rails. */
+static void qdq_case_create(struct qdq_case *c, enum qdq_kind kind)
+{
+	static const int64_t xconv[4] = {1, 3, 6, 5}, wconv[4] = {4, 3, 3, 3};
+	static const int64_t xmm[3] = {2, 5, 8}, wmm[2] = {8, 6};
+	static const int64_t xgemm[2] = {5, 8}, wgemm[2] = {6, 8};
+	bool conv = kind == QDQ_CONV || kind == QDQ_CONV_RELU;
+	int xt = kind == QDQ_GEMM_RELU ? ONNX_DT_INT8 : ONNX_DT_UINT8;
+	int yt = kind == QDQ_CONV || kind == QDQ_CONV_RELU ? ONNX_DT_UINT8 : ONNX_DT_INT8;
+
+	c->channels = conv ? 4 : 6;
+	c->K = conv ? 27 : 8;
+	c->x = conv                 ? rnd_tensor(xt, 4, xconv)
+	       : kind == QDQ_MATMUL ? rnd_tensor(xt, 3, xmm)
+	                            : rnd_tensor(xt, 2, xgemm);
+	c->w = conv                 ? rnd_tensor(ONNX_DT_INT8, 4, wconv)
+	       : kind == QDQ_MATMUL ? rnd_tensor(ONNX_DT_INT8, 2, wmm)
+	                            : rnd_tensor(ONNX_DT_INT8, 2, wgemm);
+	c->sx = rnd_tensor(ONNX_DT_FLOAT, 0, NULL);
+	c->zx = rnd_tensor(xt, 0, NULL);
+	c->sw = rnd_tensor(ONNX_DT_FLOAT, 1, &c->channels);
+	c->b = rnd_tensor(ONNX_DT_INT32, 1, &c->channels);
+	c->sb = rnd_tensor(ONNX_DT_FLOAT, 1, &c->channels);
+	cr_assert_eq(onnx_tensor_create(&c->zeros, ONNX_DT_FLOAT, 1, &c->channels), SAMPAN_OK);
+	c->sy = rnd_tensor(ONNX_DT_FLOAT, 0, NULL);
+	c->zy = rnd_tensor(yt, 0, NULL);
+	((float *)c->sy->data)[0] =
+	    ((float *)c->sx->data)[0] * ((float *)c->sw->data)[0] * 60.0f * sqrtf((float)c->K);
+	for (int64_t i = 0; i < c->channels; i++)
+		((int32_t *)c->b->data)[i] = (int32_t)rnd_range(-3000, 3000);
+}
+
+static void qdq_case_destroy(struct qdq_case *c)
+{
+	struct onnx_tensor *all[] = {c->x, c->sx, c->zx, c->w,  c->sw,
+	                             c->b, c->sb, c->sy, c->zy, c->zeros};
+
+	for (size_t i = 0; i < COUNT(all); i++)
+		onnx_tensor_destroy(all[i]);
+}
+
+/* The expected output, from the definitions: int32 accumulation of
+ * (x - zx) * w + b, ONNX requantization, Relu as a floor at zy. */
+static int32_t qdq_ref(enum qdq_kind kind, const struct qdq_case *c, const struct onnx_tensor *y,
+                       size_t i)
+{
+	int32_t zx = ival(c->zx, 0), zy = ival(c->zy, 0), v;
+	int64_t acc = 0, ch;
+	bool relu = kind == QDQ_CONV_RELU || kind == QDQ_GEMM_RELU;
+
+	if (kind == QDQ_CONV || kind == QDQ_CONV_RELU) {
+		int64_t ox = (int64_t)i % y->dims[3], oy = (int64_t)i / y->dims[3] % y->dims[2];
+
+		ch = (int64_t)i / (y->dims[2] * y->dims[3]) % c->channels;
+		for (int64_t ci = 0; ci < 3; ci++)
+			for (int64_t ky = 0; ky < 3; ky++)
+				for (int64_t kx = 0; kx < 3; kx++) {
+					int64_t iy = oy - 1 + ky, ix = ox - 1 + kx;
+
+					if (iy < 0 || iy >= 6 || ix < 0 || ix >= 5)
+						continue;
+					acc +=
+					    (int64_t)(ival(c->x, (size_t)((ci * 6 + iy) * 5 + ix)) -
+					              zx) *
+					    ival(c->w, (size_t)(((ch * 3 + ci) * 3 + ky) * 3 + kx));
+				}
+		acc += ival(c->b, (size_t)ch);
+	} else {
+		int64_t row = (int64_t)i / c->channels;
+
+		ch = (int64_t)i % c->channels;
+		for (int64_t k = 0; k < c->K; k++)
+			acc += (int64_t)(ival(c->x, (size_t)(row * c->K + k)) - zx) *
+			       ival(c->w, (size_t)(kind == QDQ_MATMUL ? k * c->channels + ch
+			                                              : ch * c->K + k));
+		if (kind == QDQ_GEMM_RELU)
+			acc += ival(c->b, (size_t)ch);
+	}
+	v = ref_requant(acc, ((float *)c->sx->data)[0], ((float *)c->sw->data)[ch],
+	                ((float *)c->sy->data)[0], zy, c->zy->dtype);
+	return relu && v < zy ? zy : v;
+}
+
+/* A QDQ pattern folds into one QLinear node that runs on the device,
+ * bit-exact with the definition; the same model with a bias scale that
+ * does not fold runs as float ops and agrees within one step. */
+ParameterizedTest(struct qdq_param *p, onnx_qdq, fold, .timeout = 120)
+{
+	struct onnx_tensor *out[1], *fout[1];
+	struct onnx_model *m, *fm;
+	struct rt_stats st;
+	struct qdq_case c;
+	char err[ERR_SIZE];
+	struct sampan_device *dev;
+	bool relu = p->kind == QDQ_CONV_RELU || p->kind == QDQ_GEMM_RELU;
+	size_t floored = 0;
+
+	seed_rng("onnx_qdq::fold");
+	qdq_case_create(&c, p->kind);
+	m = qdq_model(p->kind, &c, true);
+	cr_assert_eq(m->n_nodes, 1, "%d nodes left after folding", m->n_nodes);
+	cr_assert_eq(m->nodes[0].op, p->kind == QDQ_CONV || p->kind == QDQ_CONV_RELU
+	                                 ? ONNX_OP_QLINEARCONV
+	                                 : ONNX_OP_QLINEARMATMUL);
+	cr_assert(m->nodes[0].folded);
+	cr_assert_eq(m->nodes[0].fused_relu, relu);
+	fm = qdq_model(p->kind, &c, false);
+	cr_assert_eq(fm->n_nodes, relu ? 6 : 5, "%d nodes", fm->n_nodes);
+
+	dev = open_dev(p->dev);
+	cr_assert_eq(rt_run(m, dev, &c.x, out, &st, err, sizeof(err)), SAMPAN_OK, "%s", err);
+	cr_assert_eq(st.gemms, p->kind == QDQ_MATMUL ? 2u : 1u, "the product ran on the device");
+	cr_assert_eq(rt_run(fm, dev, &c.x, fout, NULL, err, sizeof(err)), SAMPAN_OK, "%s", err);
+	cr_assert_eq(out[0]->dtype, c.zy->dtype);
+	for (size_t i = 0; i < out[0]->count; i++) {
+		int32_t got = ival(out[0], i), want = qdq_ref(p->kind, &c, out[0], i);
+		int32_t viaf = ival(fout[0], i);
+
+		cr_assert_eq(got, want, "%s: element %zu is %d, expected %d", p->dev, i, got, want);
+		cr_assert(abs(got - viaf) <= 1, "element %zu: folded %d, float ops %d", i, got,
+		          viaf);
+		floored += relu && got == ival(c.zy, 0);
+	}
+	cr_assert(!relu || floored > 0, "the Relu floor was never exercised");
+	onnx_tensor_destroy(out[0]);
+	onnx_tensor_destroy(fout[0]);
+	onnx_model_destroy(fm);
+	onnx_model_destroy(m);
+	sampan_close(dev);
+	qdq_case_destroy(&c);
+}
+
 /* ------------------------------------------------------------ sampan run */
 
 #ifndef SAMPAN_CLI

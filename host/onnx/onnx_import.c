@@ -1095,6 +1095,240 @@ static int check_types(struct loader *ld)
 	return SAMPAN_OK;
 }
 
+/* ------------------------------------------------------------ QDQ folding */
+
+/* The initializer of value @v, or NULL (also for an omitted input). */
+static const struct onnx_tensor *init_of(const struct onnx_model *m, int v)
+{
+	return v >= 0 ? m->values[v].init : NULL;
+}
+
+/* The node computing value @v if it is an @op node, else NULL. */
+static struct onnx_node *producer_of(struct onnx_model *m, int v, enum onnx_op op)
+{
+	int p = v >= 0 ? m->values[v].producer : -1;
+
+	return p >= 0 && m->nodes[p].op == op ? &m->nodes[p] : NULL;
+}
+
+/* Whether value @v is read by exactly one node and is no graph output. */
+static bool used_once(const struct onnx_model *m, int v)
+{
+	int uses = 0;
+
+	for (int i = 0; i < m->n_outputs; i++)
+		if (m->outputs[i] == v)
+			return false;
+	for (int n = 0; n < m->n_nodes; n++)
+		for (int i = 0; i < m->nodes[n].n_inputs; i++)
+			uses += m->nodes[n].inputs[i] == v;
+	return uses == 1;
+}
+
+static bool is_q8(enum onnx_dtype t)
+{
+	return t == ONNX_DT_UINT8 || t == ONNX_DT_INT8;
+}
+
+/* Whether @p is a per-tensor (one element) parameter, or with @per_axis a
+ * vector of @channels. */
+static bool param_fits(const struct onnx_tensor *p, bool per_axis, int64_t channels)
+{
+	return p->count == 1 || (per_axis && p->ndim == 1 && p->dims[0] == channels);
+}
+
+/* The weights' DequantizeLinear of a folded op: an int8 or uint8
+ * initializer, dequantized per tensor or along @axis (the output
+ * channels); fills @channels. */
+static bool weights_fit(const struct onnx_model *m, const struct onnx_node *dw, int axis,
+                        int64_t *channels)
+{
+	const struct onnx_tensor *w = init_of(m, dw->inputs[0]), *sw = init_of(m, dw->inputs[1]);
+	const struct onnx_tensor *zw = init_of(m, dw->inputs[2]);
+	int64_t a;
+
+	if (!w || !sw || (dw->inputs[2] >= 0 && !zw) || !is_q8(w->dtype) || axis >= w->ndim)
+		return false;
+	a = dw->axis < 0 ? dw->axis + w->ndim : dw->axis;
+	*channels = w->dims[axis];
+	return param_fits(sw, a == axis, *channels) &&
+	       (!zw || param_fits(zw, a == axis, *channels));
+}
+
+/* The bias's DequantizeLinear: an int32 initializer of @channels, zero
+ * point 0 and scale sx * sw[c] bit for bit, so that the int32 bias adds
+ * to the accumulator as it is. */
+static bool bias_fits(const struct onnx_model *m, const struct onnx_node *db, float sx,
+                      const struct onnx_tensor *sw, int64_t channels)
+{
+	const struct onnx_tensor *b = init_of(m, db->inputs[0]), *sb = init_of(m, db->inputs[1]);
+	const struct onnx_tensor *zb = init_of(m, db->inputs[2]);
+	bool per_axis = db->axis == 0 || db->axis == -1;
+
+	if (!b || !sb || (db->inputs[2] >= 0 && !zb) || b->dtype != ONNX_DT_INT32 || b->ndim != 1 ||
+	    b->dims[0] != channels || !param_fits(sb, per_axis, channels) ||
+	    (zb && !param_fits(zb, per_axis, channels)))
+		return false;
+	for (int64_t c = 0; c < channels; c++) {
+		float want = sx * ((const float *)sw->data)[sw->count == 1 ? 0 : c];
+
+		if (((const float *)sb->data)[sb->count == 1 ? 0 : c] != want)
+			return false;
+		if (zb && ((const int32_t *)zb->data)[zb->count == 1 ? 0 : c] != 0)
+			return false;
+	}
+	return true;
+}
+
+/* Folds the QDQ pattern ending in QuantizeLinear node @qi, if there is
+ * one (see onnx_model.h), into the Conv, MatMul or Gemm node at its core,
+ * which takes the QuantizeLinear's output; marks the QuantizeLinear and
+ * Relu nodes @dead. Returns whether it folded; -1 out of memory. */
+static int fold_one(struct onnx_model *m, int qi, bool *dead)
+{
+	struct onnx_node *q = &m->nodes[qi], *relu, *core, *dx, *dw, *db = NULL;
+	const struct onnx_tensor *sx, *zx, *sy, *zy, *sw;
+	int64_t channels;
+	int core_in, axis, bias_v, *inputs;
+
+	sy = init_of(m, q->inputs[1]);
+	zy = init_of(m, q->inputs[2]);
+	if (!sy || !zy || sy->count != 1 || zy->count != 1)
+		return 0;
+	relu = producer_of(m, q->inputs[0], ONNX_OP_RELU);
+	if (relu && !used_once(m, q->inputs[0]))
+		return 0;
+	core_in = relu ? relu->inputs[0] : q->inputs[0];
+	if (core_in < 0 || m->values[core_in].producer < 0 || !used_once(m, core_in))
+		return 0;
+	core = &m->nodes[m->values[core_in].producer];
+	switch (core->op) {
+	case ONNX_OP_CONV:
+		axis = 0;
+		bias_v = core->inputs[2];
+		break;
+	case ONNX_OP_MATMUL:
+		axis = 1;
+		bias_v = -1;
+		break;
+	case ONNX_OP_GEMM:
+		if (core->trans_a || core->alpha != 1.0f ||
+		    (core->inputs[2] >= 0 && core->beta != 1.0f))
+			return 0;
+		axis = core->trans_b ? 0 : 1;
+		bias_v = core->inputs[2];
+		break;
+	default:
+		return 0;
+	}
+	dx = producer_of(m, core->inputs[0], ONNX_OP_DEQUANTIZELINEAR);
+	dw = producer_of(m, core->inputs[1], ONNX_OP_DEQUANTIZELINEAR);
+	if (!dx || !dw || !is_q8(m->values[dx->inputs[0]].dtype))
+		return 0;
+	sx = init_of(m, dx->inputs[1]);
+	zx = init_of(m, dx->inputs[2]);
+	if (!sx || sx->count != 1 || (dx->inputs[2] >= 0 && (!zx || zx->count != 1)))
+		return 0;
+	if (!weights_fit(m, dw, axis, &channels))
+		return 0;
+	/* The device's products are 2-D: MatMul weights must be a matrix. */
+	if (core->op != ONNX_OP_CONV && m->values[dw->inputs[0]].init->ndim != 2)
+		return 0;
+	sw = init_of(m, dw->inputs[1]);
+	if (bias_v >= 0) {
+		db = producer_of(m, bias_v, ONNX_OP_DEQUANTIZELINEAR);
+		if (!db || !bias_fits(m, db, ((const float *)sx->data)[0], sw, channels))
+			return 0;
+	}
+	inputs = malloc(9 * sizeof(*inputs));
+	if (!inputs)
+		return -1;
+	inputs[0] = dx->inputs[0];
+	inputs[1] = dx->inputs[1];
+	inputs[2] = dx->inputs[2];
+	inputs[3] = dw->inputs[0];
+	inputs[4] = dw->inputs[1];
+	inputs[5] = dw->inputs[2];
+	inputs[6] = q->inputs[1];
+	inputs[7] = q->inputs[2];
+	inputs[8] = db ? db->inputs[0] : -1;
+	free(core->inputs);
+	core->inputs = inputs;
+	core->n_inputs = 9;
+	core->trans_b = core->op == ONNX_OP_GEMM ? core->trans_b : 0;
+	core->op = core->op == ONNX_OP_CONV ? ONNX_OP_QLINEARCONV : ONNX_OP_QLINEARMATMUL;
+	core->fused_relu = relu != NULL;
+	core->folded = 1;
+	m->values[core_in].producer = -1;
+	core->outputs[0] = q->outputs[0];
+	m->values[q->outputs[0]].producer = (int)(core - m->nodes);
+	dead[qi] = true;
+	if (relu)
+		dead[relu - m->nodes] = true;
+	return 1;
+}
+
+/* Folds every QDQ pattern, then drops the nodes whose outputs nothing
+ * reads any more (the weights' DequantizeLinear nodes and the like). */
+static int fold_qdq(struct loader *ld)
+{
+	struct onnx_model *m = ld->m;
+	bool *dead = calloc((size_t)m->n_nodes + 1, sizeof(*dead));
+	int *uses = calloc((size_t)m->n_values + 1, sizeof(*uses));
+	int *renum = calloc((size_t)m->n_nodes + 1, sizeof(*renum));
+	int ret = SAMPAN_OK, kept = 0;
+
+	if (!dead || !uses || !renum) {
+		ret = lfail(ld, SAMPAN_ERROR_NO_MEM, "out of memory");
+		goto out;
+	}
+	for (int n = 0; n < m->n_nodes; n++) {
+		if (m->nodes[n].op == ONNX_OP_QUANTIZELINEAR && fold_one(m, n, dead) < 0) {
+			ret = lfail(ld, SAMPAN_ERROR_NO_MEM, "out of memory");
+			goto out;
+		}
+	}
+	for (int i = 0; i < m->n_outputs; i++)
+		uses[m->outputs[i]]++;
+	for (int n = 0; n < m->n_nodes; n++)
+		for (int i = 0; i < m->nodes[n].n_inputs; i++)
+			if (!dead[n] && m->nodes[n].inputs[i] >= 0)
+				uses[m->nodes[n].inputs[i]]++;
+	/* Consumers follow producers: one backward pass finds every node
+	 * that only dead nodes read. */
+	for (int n = m->n_nodes - 1; n >= 0; n--) {
+		if (dead[n] || uses[m->nodes[n].outputs[0]] > 0)
+			continue;
+		dead[n] = true;
+		for (int i = 0; i < m->nodes[n].n_inputs; i++)
+			if (m->nodes[n].inputs[i] >= 0)
+				uses[m->nodes[n].inputs[i]]--;
+	}
+	for (int n = 0; n < m->n_nodes; n++) {
+		struct onnx_node *node = &m->nodes[n];
+
+		if (dead[n]) {
+			if (m->values[node->outputs[0]].producer == n)
+				m->values[node->outputs[0]].producer = -1;
+			free(node->name);
+			free(node->inputs);
+			free(node->outputs);
+			continue;
+		}
+		renum[n] = kept;
+		m->nodes[kept++] = *node;
+	}
+	for (int v = 0; v < m->n_values; v++)
+		if (m->values[v].producer >= 0)
+			m->values[v].producer = renum[m->values[v].producer];
+	m->n_nodes = kept;
+out:
+	free(renum);
+	free(uses);
+	free(dead);
+	return ret;
+}
+
 /* Finds the default-domain opset and checks it is one we run. */
 static int check_opset(struct loader *ld, const Onnx__ModelProto *mp)
 {
@@ -1245,6 +1479,9 @@ static int build_graph(struct loader *ld, const Onnx__GraphProto *g)
 	if (ret)
 		return ret;
 	ret = check_types(ld);
+	if (ret)
+		return ret;
+	ret = fold_qdq(ld);
 	if (ret)
 		return ret;
 	/* Declared output types must agree with what the ops produce. */

@@ -134,11 +134,29 @@ struct onnx_node {
 	struct onnx_conv_attrs conv; /* convolutions and pools */
 	int64_t ceil_mode;           /* pools: output size rounded up */
 	int64_t count_include_pad;   /* AveragePool: padding counts as taps */
-	int64_t trans_a, trans_b;    /* Gemm */
+	int64_t trans_a, trans_b;    /* Gemm; trans_b also a folded QLinearMatMul */
 	float alpha, beta;           /* Gemm */
 	float epsilon;               /* BatchNormalization */
 	int softmax_2d;              /* Softmax before opset 13: rows of the 2-D view at axis */
+	int fused_relu;              /* folded QLinear op: a Relu before the output's Q */
+	int folded;                  /* QLinear op folded from a QDQ pattern (see below) */
 };
+
+/*
+ * QDQ folding. At load time the importer rewrites
+ *
+ *   DequantizeLinear(x) -> Conv | MatMul | Gemm [-> Relu] -> QuantizeLinear
+ *
+ * with DequantizeLinear'd weights (an int8 or uint8 initializer, scales
+ * per tensor or per output channel) and an optional DequantizeLinear'd
+ * int32 bias (zero point 0, scale = x scale * weight scale, bit for bit)
+ * into one QLinearConv or QLinearMatMul node, which runs on the device. A
+ * folded QLinearMatMul may carry the bias as a ninth input (int32, N) and
+ * a transposed weight (trans_b: (N, K), from Gemm's transB); fused_relu
+ * clamps the output from below at its zero point, which is exactly
+ * Relu-then-quantize. Patterns that do not fit are left as they are and
+ * run as float ops, with the same results up to float rounding.
+ */
 
 struct onnx_model {
 	char *path;    /* file it was loaded from */

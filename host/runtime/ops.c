@@ -193,12 +193,13 @@ static int32_t *weight_offsets(const struct onnx_tensor *zw, int32_t offset, int
 
 /* ---------------------------------------------------------------- MatMul */
 
-/* acc = (a - za) x (b - zb) as int32, numpy matmul semantics for 2-D and
- * batched operands (batch dimensions broadcast); zb per tensor or per
- * column. */
+/* acc = (a - za) x (b - zb) + bias as int32, numpy matmul semantics for
+ * 2-D and batched operands (batch dimensions broadcast); zb per tensor or
+ * per column; b's matrices (K, N), or (N, K) with @trans_b; @bias (N) or
+ * NULL. */
 static int matmul_acc(struct rt_ctx *ctx, const struct onnx_tensor *a, const struct onnx_tensor *za,
-                      const struct onnx_tensor *b, const struct onnx_tensor *zb,
-                      struct onnx_tensor **acc)
+                      const struct onnx_tensor *b, const struct onnx_tensor *zb, bool trans_b,
+                      const int32_t *bias, struct onnx_tensor **acc)
 {
 	int64_t dims[ONNX_MAX_DIMS], M, K, N, nb_out = 1, nb_b = 1;
 	int ra = a->ndim - 2, rb = b->ndim - 2, ro, ret;
@@ -212,10 +213,10 @@ static int matmul_acc(struct rt_ctx *ctx, const struct onnx_tensor *a, const str
 		               a->ndim, b->ndim);
 	M = a->dims[a->ndim - 2];
 	K = a->dims[a->ndim - 1];
-	N = b->dims[b->ndim - 1];
-	if (b->dims[b->ndim - 2] != K)
+	N = b->dims[b->ndim - (trans_b ? 2 : 1)];
+	if (b->dims[b->ndim - (trans_b ? 1 : 2)] != K)
 		return rt_fail(ctx, SAMPAN_ERROR_INVALID, "inner dimensions differ (%lld and %lld)",
-		               (long long)K, (long long)b->dims[b->ndim - 2]);
+		               (long long)K, (long long)b->dims[b->ndim - (trans_b ? 1 : 2)]);
 	ro = ra > rb ? ra : rb;
 	for (int i = 0; i < ro; i++) {
 		int64_t da = i - (ro - ra) >= 0 ? a->dims[i - (ro - ra)] : 1;
@@ -252,7 +253,9 @@ static int matmul_acc(struct rt_ctx *ctx, const struct onnx_tensor *a, const str
 		for (int64_t k = 0; k < K; k++)
 			for (int64_t n = 0; n < N; n++)
 				wt[(bb * N + n) * K + k] =
-				    (int8_t)(int_at(b, (size_t)((bb * K + k) * N + n)) - offb);
+				    (int8_t)(int_at(b, (size_t)(trans_b ? (bb * N + n) * K + k
+				                                        : (bb * K + k) * N + n)) -
+				             offb);
 	wofs = weight_offsets(zb, offb, N, &ret);
 	if (ret)
 		goto err_no_mem;
@@ -275,7 +278,7 @@ static int matmul_acc(struct rt_ctx *ctx, const struct onnx_tensor *a, const str
 				sb *= b->dims[jb];
 			}
 		}
-		ret = int_matmul(ctx, M, K, N, a8 + ia * M * K, za_dev, wt + ib * N * K, wofs, NULL,
+		ret = int_matmul(ctx, M, K, N, a8 + ia * M * K, za_dev, wt + ib * N * K, wofs, bias,
 		                 (int32_t *)y->data + ob * M * N);
 		if (ret)
 			goto err;
@@ -299,12 +302,13 @@ err:
 static int run_matmulinteger(struct rt_ctx *ctx, struct onnx_tensor *const *in,
                              struct onnx_tensor **out)
 {
-	return matmul_acc(ctx, in[0], in[2], in[1], in[3], out);
+	return matmul_acc(ctx, in[0], in[2], in[1], in[3], false, NULL, out);
 }
 
 /* Requantizes an int32 accumulator tensor in place of a new output of the
  * type of @zy: y = saturate(rint(acc * (sx * sw[c] / sy)) + zy), channel c
- * = (i / inner) % channels. */
+ * = (i / inner) % channels; clamped below at zy if the node has a fused
+ * Relu. */
 static int requant_tensor(struct rt_ctx *ctx, const struct onnx_tensor *acc, float sx,
                           const struct onnx_tensor *sw, float sy, const struct onnx_tensor *zy,
                           int64_t channels, int64_t inner, struct onnx_tensor **out)
@@ -325,6 +329,8 @@ static int requant_tensor(struct rt_ctx *ctx, const struct onnx_tensor *acc, flo
 	for (int64_t c = 0; c < channels; c++)
 		mult[c] = sx * scale_at(sw, c) / sy;
 	qrange(zy->dtype, &lo, &hi);
+	if (ctx->node->fused_relu)
+		lo = z;
 	for (size_t i = 0; i < acc->count; i++) {
 		int32_t v = requant(((const int32_t *)acc->data)[i],
 		                    mult[(int64_t)i / inner % channels], z, lo, hi);
@@ -360,14 +366,20 @@ static int check_qlinear(struct rt_ctx *ctx, struct onnx_tensor *const *in, int6
 static int run_qlinearmatmul(struct rt_ctx *ctx, struct onnx_tensor *const *in,
                              struct onnx_tensor **out)
 {
+	const struct onnx_node *node = ctx->node;
+	const struct onnx_tensor *bias = node->n_inputs > 8 ? in[8] : NULL;
 	struct onnx_tensor *acc;
-	int64_t N = in[3]->ndim >= 1 ? in[3]->dims[in[3]->ndim - 1] : 1;
+	int64_t N = in[3]->ndim >= 2 ? in[3]->dims[in[3]->ndim - (node->trans_b ? 2 : 1)] : 1;
 	int ret;
 
 	ret = check_qlinear(ctx, in, N);
 	if (ret)
 		return ret;
-	ret = matmul_acc(ctx, in[0], in[2], in[3], in[5], &acc);
+	if (bias && (bias->ndim != 1 || bias->dims[0] != N))
+		return rt_fail(ctx, SAMPAN_ERROR_INVALID, "the bias must be a vector of %lld",
+		               (long long)N);
+	ret = matmul_acc(ctx, in[0], in[2], in[3], in[5], node->trans_b,
+	                 bias ? (const int32_t *)bias->data : NULL, &acc);
 	if (ret)
 		return ret;
 	ret = requant_tensor(ctx, acc, scale_at(in[1], 0), in[4], scale_at(in[6], 0), in[7],
