@@ -151,10 +151,11 @@ static int unknown_device(const char *name, size_t len)
 	size_t used = 0;
 
 	for (size_t i = 0; i < N_BACKENDS && used < sizeof(names); i++)
-		used += (size_t)snprintf(names + used, sizeof(names) - used, "%s%s[:%s]",
-		                         i ? ", " : "", backends[i]->name, backends[i]->options_help);
-	return drv_error(SAMPAN_ERROR_NO_DEVICE,
-	                 "unknown device '%.*s'; accepted: %s", (int)len, name, names);
+		used +=
+		    (size_t)snprintf(names + used, sizeof(names) - used, "%s%s[:%s]", i ? ", " : "",
+		                     backends[i]->name, backends[i]->options_help);
+	return drv_error(SAMPAN_ERROR_NO_DEVICE, "unknown device '%.*s'; accepted: %s", (int)len,
+	                 name, names);
 }
 
 int sampan_list_devices(struct sampan_device_desc *out, size_t max, size_t *count)
