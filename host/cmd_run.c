@@ -1,27 +1,35 @@
 /*
  * cmd_run.c - `sampan run`: one inference of an ONNX model on a device,
- * inputs from .npy files, the output tensor to a .npy file.
+ * inputs from .npy files or PGM images, the output tensor to a .npy file,
+ * the top classes on stdout.
  */
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
 #include "npy.h"
+#include "onnx/image.h"
 #include "onnx/onnx_model.h"
 #include "runtime/runtime.h"
 
 static const char run_help[] =
-    "usage: sampan run MODEL.onnx [-d DEV] [--input [NAME=]FILE.npy]... [options]\n"
+    "usage: sampan run MODEL.onnx [-d DEV] [--input [NAME=]FILE]... [options]\n"
     "\n"
     "Runs an ONNX model once on a device: the int8 products (QLinearMatMul,\n"
-    "MatMulInteger, QLinearConv, ConvInteger) on the array, the rest on the\n"
-    "host, bit-exact with the ONNX reference. A model with an op this runtime\n"
-    "does not execute is refused before anything runs, naming the op.\n"
+    "MatMulInteger, QLinearConv, ConvInteger, and QDQ Conv/MatMul/Gemm folded\n"
+    "into them) on the array, the rest on the host. A model with an op this\n"
+    "runtime does not execute is refused before anything runs, naming the op.\n"
     "\n"
     "  -d, --device DEV        device to use (default: sim); see 'sampan devices'\n"
     "  -i, --input [NAME=]FILE a graph input as .npy (uint8, int8, int32 or\n"
-    "                          float32, of the type the model declares); once\n"
-    "                          per input, in the model's order or by NAME\n"
+    "                          float32, of the type the model declares) or as a\n"
+    "                          binary PGM image (P5, 8-bit); once per input, in\n"
+    "                          the model's order or by NAME\n"
+    "      --pixel-max V       an image feeds a float input as pixel / V\n"
+    "                          (default 255: pixels in [0, 1]); uint8 inputs\n"
+    "                          get the pixels as they are\n"
+    "  -k, --top K             print the K highest scores of the first output\n"
+    "                          (default 5 when an input is an image, else 0)\n"
     "  -o, --out FILE          write the (first) output tensor to a .npy file,\n"
     "                          with its ONNX element type and shape\n"
     "      --json              print one JSON object on stdout\n"
@@ -31,13 +39,17 @@ static const char run_help[] =
     "cycles, MACs, utilization.\n"
     "Exit status: 0 ok, 1 failure (bad model, input or device), 2 usage error.\n";
 
-enum { OPT_HELP = 1, OPT_DEVICE, OPT_INPUT, OPT_OUT, OPT_JSON };
+enum { OPT_HELP = 1, OPT_DEVICE, OPT_INPUT, OPT_OUT, OPT_JSON, OPT_PIXEL_MAX, OPT_TOP };
 
 static const struct cli_option run_options[] = {
     {"help", 'h', false, OPT_HELP},  {"device", 'd', true, OPT_DEVICE},
     {"input", 'i', true, OPT_INPUT}, {"out", 'o', true, OPT_OUT},
-    {"json", 0, false, OPT_JSON},    {NULL, 0, false, 0},
+    {"json", 0, false, OPT_JSON},    {"pixel-max", 0, true, OPT_PIXEL_MAX},
+    {"top", 'k', true, OPT_TOP},     {NULL, 0, false, 0},
 };
+
+/* Most classes --top prints. */
+#define RUN_MAX_TOP 100
 
 #define RUN_MAX_INPUTS 16
 
@@ -48,6 +60,8 @@ struct run_args {
 	int n_inputs;
 	const char *out;
 	bool json;
+	float pixel_max; /* 0: not given (255) */
+	int top;         /* -1: not given */
 };
 
 /* Returns an exit code, or -1 after printing the help. */
@@ -86,6 +100,28 @@ static int parse_args(int argc, char **argv, struct run_args *a)
 		case OPT_JSON:
 			a->json = true;
 			break;
+		case OPT_PIXEL_MAX: {
+			char *end;
+			double d = strtod(v, &end);
+
+			if (end == v || *end || !(d > 0 && d < 1e30))
+				return cli_usage_error("run",
+				                       "--pixel-max %s: expected a positive "
+				                       "number",
+				                       v);
+			a->pixel_max = (float)d;
+			break;
+		}
+		case OPT_TOP: {
+			char *end;
+			long k = strtol(v, &end, 10);
+
+			if (end == v || *end || k < 0 || k > RUN_MAX_TOP)
+				return cli_usage_error("run", "--top %s: expected 0 to %d", v,
+				                       RUN_MAX_TOP);
+			a->top = (int)k;
+			break;
+		}
 		}
 	}
 	if (id == CLI_OPT_ERROR)
@@ -110,13 +146,23 @@ static enum onnx_dtype onnx_type_of(enum npy_dtype d)
 	}
 }
 
-/* Reads one .npy file into a tensor; exit code. */
-static int read_input(const char *path, struct onnx_tensor **t)
+/* Reads one .npy file or PGM image, for graph input @decl, into a tensor;
+ * exit code. */
+static int read_input(const char *path, const struct onnx_value *decl, const struct run_args *a,
+                      struct onnx_tensor **t)
 {
 	struct npy_array arr;
 	char err[512];
 	int ret;
 
+	if (onnx_image_is_pgm(path)) {
+		if (onnx_image_read_pgm(path, decl, a->pixel_max > 0 ? a->pixel_max : 255.0f, t,
+		                        err, sizeof(err)) != SAMPAN_OK) {
+			cli_error("%s", err);
+			return CLI_EXIT_FAIL;
+		}
+		return CLI_EXIT_OK;
+	}
 	if (npy_read_any(path, &arr, err, sizeof(err)) != SAMPAN_OK) {
 		cli_error("%s", err);
 		return CLI_EXIT_FAIL;
@@ -224,10 +270,59 @@ static int write_output(const char *path, const struct onnx_tensor *t)
 	return CLI_EXIT_OK;
 }
 
+/* One of the highest scores. */
+struct top_entry {
+	int64_t cls;
+	double score;
+};
+
+/* Score @i of a tensor of any element type. */
+static double score_at(const struct onnx_tensor *t, size_t i)
+{
+	switch (t->dtype) {
+	case ONNX_DT_FLOAT:
+		return ((const float *)t->data)[i];
+	case ONNX_DT_UINT8:
+		return ((const uint8_t *)t->data)[i];
+	case ONNX_DT_INT8:
+		return ((const int8_t *)t->data)[i];
+	case ONNX_DT_INT32:
+		return ((const int32_t *)t->data)[i];
+	default:
+		return (double)((const int64_t *)t->data)[i];
+	}
+}
+
+/* The @k highest scores of @t's first row (its last dimension), highest
+ * first, ties to the lower class; returns how many there are. */
+static int top_k(const struct onnx_tensor *t, int k, struct top_entry *top)
+{
+	int64_t n = t->ndim ? t->dims[t->ndim - 1] : 1;
+	int have = 0;
+
+	for (int64_t c = 0; c < n; c++) {
+		double s = score_at(t, (size_t)c);
+		int pos = have;
+
+		while (pos > 0 && s > top[pos - 1].score)
+			pos--;
+		if (pos >= k)
+			continue;
+		if (have < k)
+			have++;
+		memmove(&top[pos + 1], &top[pos], (size_t)(have - 1 - pos) * sizeof(*top));
+		top[pos] = (struct top_entry){.cls = c, .score = s};
+	}
+	return have;
+}
+
 static void print_result(const struct run_args *a, const struct onnx_model *m,
                          const struct sampan_info *info, struct onnx_tensor **outs,
                          const struct rt_stats *st)
 {
+	struct top_entry top[RUN_MAX_TOP];
+	int n_top = a->top > 0 ? top_k(outs[0], a->top, top) : 0;
+
 	double util =
 	    st->cycles ? (double)st->macs / ((double)st->cycles * info->rows * info->cols) : 0;
 	char shape[128];
@@ -241,6 +336,11 @@ static void print_result(const struct run_args *a, const struct onnx_model *m,
 		       info->name, (unsigned long long)st->gemms, (unsigned long long)st->macs,
 		       (unsigned long long)st->cycles, 100.0 * util);
 		printf("time: %.3f s (device %.3f s)\n", st->total_seconds, st->device_seconds);
+		if (n_top)
+			printf("top %d of output %s:\n", n_top, m->values[m->outputs[0]].name);
+		for (int i = 0; i < n_top; i++)
+			printf("  %d. class %lld  score %.6g\n", i + 1, (long long)top[i].cls,
+			       top[i].score);
 		return;
 	}
 	struct json j;
@@ -269,13 +369,23 @@ static void print_result(const struct run_args *a, const struct onnx_model *m,
 	json_double(&j, "utilization", util);
 	json_double(&j, "device_seconds", st->device_seconds);
 	json_double(&j, "wall_seconds", st->total_seconds);
+	if (n_top) {
+		json_array_begin(&j, "top");
+		for (int i = 0; i < n_top; i++) {
+			json_object_begin(&j, NULL);
+			json_int(&j, "class", top[i].cls);
+			json_double(&j, "score", top[i].score);
+			json_object_end(&j);
+		}
+		json_array_end(&j);
+	}
 	json_object_end(&j);
 	json_finish(&j);
 }
 
 int cmd_run(int argc, char **argv)
 {
-	struct run_args a = {0};
+	struct run_args a = {.top = -1};
 	struct onnx_model *m = NULL;
 	struct onnx_tensor *ins[RUN_MAX_INPUTS] = {0}, **outs = NULL;
 	const char *files[RUN_MAX_INPUTS] = {0};
@@ -302,9 +412,11 @@ int cmd_run(int argc, char **argv)
 	if (ret)
 		goto out_model;
 	for (int i = 0; i < m->n_inputs; i++) {
-		ret = read_input(files[i], &ins[i]);
+		ret = read_input(files[i], &m->values[m->inputs[i]], &a, &ins[i]);
 		if (ret)
 			goto out_inputs;
+		if (a.top < 0 && onnx_image_is_pgm(files[i]))
+			a.top = 5;
 	}
 	outs = calloc((size_t)m->n_outputs, sizeof(*outs));
 	if (!outs) {

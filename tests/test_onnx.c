@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "onnx.pb-c.h"
+#include "onnx/image.h"
 #include "onnx/onnx_model.h"
 #include "runtime/runtime.h"
 #include "npyio.h"
@@ -1816,4 +1817,143 @@ Test(onnx_cli, run_errors)
 	cr_assert(strstr(res.err, garbage) != NULL, "%s", res.err);
 	spawn_result_free(&res);
 	unlink(garbage);
+}
+
+/* ----------------------------------------------------------- PGM images */
+
+/* Writes a PGM file (header text, then @n pixel bytes); returns its path
+ * (static, one at a time). */
+static const char *write_pgm(const char *header, const uint8_t *pix, size_t n)
+{
+	static uint8_t buf[256];
+	size_t len = strlen(header);
+
+	cr_assert_leq(len + n, sizeof(buf));
+	memcpy(buf, header, len);
+	memcpy(buf + len, pix, n);
+	return write_temp(buf, len + n);
+}
+
+Test(onnx_image, pgm_to_float_and_uint8)
+{
+	static const uint8_t pix[6] = {0, 51, 255, 7, 128, 200};
+	struct onnx_value decl = {
+	    .name = (char *)"x", .dtype = ONNX_DT_FLOAT, .ndim = 4, .dims = {1, 1, 2, 3}};
+	struct onnx_tensor *t = NULL;
+	char err[ERR_SIZE];
+	const char *path = write_pgm("P5\n# a comment\n3 2\n255\n", pix, 6);
+
+	cr_assert(onnx_image_is_pgm(path));
+	cr_assert_eq(onnx_image_read_pgm(path, &decl, 255.0f, &t, err, sizeof(err)), SAMPAN_OK,
+	             "%s", err);
+	cr_assert_eq(t->ndim, 4);
+	cr_assert_eq(t->dims[2], 2);
+	cr_assert_eq(t->dims[3], 3);
+	for (int i = 0; i < 6; i++)
+		cr_assert_eq(((float *)t->data)[i], (float)pix[i] / 255.0f);
+	onnx_tensor_destroy(t);
+
+	/* uint8 input, symbolic batch, (N, H, W): the pixels themselves. */
+	decl.dtype = ONNX_DT_UINT8;
+	decl.ndim = 3;
+	decl.dims[0] = -1;
+	decl.dims[1] = 2;
+	decl.dims[2] = 3;
+	cr_assert_eq(onnx_image_read_pgm(path, &decl, 255.0f, &t, err, sizeof(err)), SAMPAN_OK,
+	             "%s", err);
+	cr_assert(memcmp(t->data, pix, 6) == 0);
+	onnx_tensor_destroy(t);
+	unlink(path);
+}
+
+Test(onnx_image, bad_pgm)
+{
+	static const uint8_t pix[6] = {0, 1, 2, 3, 4, 5};
+	static const struct {
+		const char *header;
+		size_t n;
+		int code;
+		const char *needle;
+	} cases[] = {
+	    {"P2\n3 2\n255\n", 6, SAMPAN_ERROR_INVALID, "no P5 magic"},
+	    {"P5\n3 2\n255\n", 5, SAMPAN_ERROR_INVALID, "truncated"},
+	    {"P5\n3 2\n65535\n", 6, SAMPAN_ERROR_NOT_SUPPORTED, "16-bit"},
+	    {"P5\n3 0\n255\n", 6, SAMPAN_ERROR_INVALID, "bad PGM header"},
+	    {"P5\n99999 99999\n255\n", 6, SAMPAN_ERROR_INVALID, "bad PGM header"},
+	    {"P5\n3 x\n255\n", 6, SAMPAN_ERROR_INVALID, "bad PGM header"},
+	    {"P5\n3 2\n4\n", 6, SAMPAN_ERROR_INVALID, "above maxval"},
+	    {"P5\n2 3\n255\n", 6, SAMPAN_ERROR_INVALID, "does not fit input 'x'"},
+	};
+	struct onnx_value decl = {
+	    .name = (char *)"x", .dtype = ONNX_DT_FLOAT, .ndim = 4, .dims = {1, 1, 2, 3}};
+	struct onnx_tensor *t = NULL;
+	char err[ERR_SIZE];
+
+	for (size_t i = 0; i < COUNT(cases); i++) {
+		const char *path = write_pgm(cases[i].header, pix, cases[i].n);
+
+		cr_assert_eq(onnx_image_read_pgm(path, &decl, 255.0f, &t, err, sizeof(err)),
+		             cases[i].code, "%s: %s", cases[i].header, err);
+		cr_assert(strstr(err, path) && strstr(err, cases[i].needle), "%s", err);
+		cr_assert_null(t);
+		unlink(path);
+	}
+	/* An int8 input takes no image. */
+	decl.dtype = ONNX_DT_INT8;
+	const char *path = write_pgm("P5\n3 2\n255\n", pix, 6);
+	cr_assert_eq(onnx_image_read_pgm(path, &decl, 255.0f, &t, err, sizeof(err)),
+	             SAMPAN_ERROR_INVALID);
+	cr_assert(strstr(err, "float or uint8") != NULL, "%s", err);
+	unlink(path);
+}
+
+/* `sampan run` on an image: a Flatten model makes every pixel a class, so
+ * the top classes are the brightest pixels, scored pixel / --pixel-max. */
+Test(onnx_cli, run_pgm_top_k)
+{
+	static const uint8_t pix[6] = {10, 250, 30, 200, 0, 90};
+	int types[1] = {ONNX_DT_FLOAT};
+	struct spawn_result res;
+	struct one_node b;
+	char model[64], img[64];
+	uint8_t *buf;
+	size_t len;
+
+	one_node_init(&b, "Flatten", 1, types, ONNX_DT_FLOAT);
+	len = onnx__model_proto__get_packed_size(&b.model);
+	buf = malloc(len);
+	cr_assert_not_null(buf);
+	onnx__model_proto__pack(&b.model, buf);
+	snprintf(model, sizeof(model), "%s", write_temp(buf, len));
+	free(buf);
+	snprintf(img, sizeof(img), "%s", write_pgm("P5 3 2 255\n", pix, 6));
+
+	cr_assert_eq(run_cli((const char *[]){"run", model, "-d", "cpu", "-i", img, NULL}, &res), 0,
+	             "%s", res.err);
+	cr_assert(strstr(res.out, "top 5 of output y:") != NULL, "%s", res.out);
+	cr_assert(strstr(res.out, "1. class 1  score 0.980392") != NULL, "%s", res.out);
+	cr_assert(strstr(res.out, "2. class 3  score 0.784314") != NULL, "%s", res.out);
+	cr_assert(strstr(res.out, "5. class 0  score 0.0392157") != NULL, "%s", res.out);
+	spawn_result_free(&res);
+
+	cr_assert_eq(run_cli((const char *[]){"run", model, "-d", "cpu", "-i", img, "--top", "2",
+	                                      "--pixel-max", "1", "--json", NULL},
+	                     &res),
+	             0, "%s", res.err);
+	{
+		const char *top = strstr(res.out, "\"top\"");
+		const char *c1 = top ? strstr(top, "\"class\": 1,") : NULL;
+		const char *s1 = c1 ? strstr(c1, "\"score\": 250") : NULL;
+		const char *c3 = s1 ? strstr(s1, "\"class\": 3,") : NULL;
+
+		cr_assert(c3 && strstr(c3, "\"score\": 200") && !strstr(c3, "\"class\": 5"), "%s",
+		          res.out);
+	}
+	spawn_result_free(&res);
+
+	cr_assert_eq(run_cli((const char *[]){"run", model, "-i", img, "--top", "x", NULL}, &res),
+	             2);
+	spawn_result_free(&res);
+	unlink(img);
+	unlink(model);
 }
