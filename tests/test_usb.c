@@ -285,7 +285,7 @@ ParameterizedTestParameters(sim_usb, recovered_faults)
 {
 	static struct fault_param params[] = {
 	    {"drop", 10000}, {"dup", 10000}, {"corrupt", 10000}, {"stall", 10000},
-	    {"drop+dup+corrupt+stall", 20000},
+	    {"drop+dup+corrupt+stall", 10000},
 	};
 	return cr_make_param_array(struct fault_param, params, COUNT(params));
 }
@@ -398,6 +398,24 @@ Test(sim_usb, bad_options)
 	cr_assert(strstr(sampan_last_error(), "link=") != NULL, "%s", sampan_last_error());
 	cr_assert_eq(sampan_open(&dev, "sim-usb:link=0"), SAMPAN_ERROR_INVALID);
 	cr_assert_null(dev);
+}
+
+/* ================================================================ bridges */
+
+/* The UART and FT245 bridges, in Icarus (sim/usb/tb_bridges.v). */
+Test(usb_frame, bridges_under_icarus, .timeout = 120)
+{
+	char line[256];
+	int pass = 0;
+	FILE *p = popen("vvp -n " TEST_USB_BRIDGE_VVP " 2>&1", "r");
+
+	cr_assert_not_null(p, "cannot run vvp");
+	while (fgets(line, sizeof(line), p)) {
+		fputs(line, stderr);
+		pass |= strncmp(line, "PASS", 4) == 0;
+	}
+	cr_assert_eq(pclose(p), 0, "vvp failed");
+	cr_assert(pass, "the bridge testbench did not pass");
 }
 
 /* ================================================================ usb */

@@ -106,9 +106,9 @@ test: lib sim cli $(addprefix $(TEST_DIR)/,$(TESTS)) | $(DEPS_STAMP)
 # the simulated board's library in place.
 TEST_NAMES += test_usb
 TEST_SIMUSB_LDFLAGS = -L$(dir $(SIMUSB_LIB)) -lsampan_simusb -Wl,-rpath,$(abspath $(dir $(SIMUSB_LIB)))
-$(TEST_DIR)/test_usb.o: TEST_CFLAGS += -Idriver/src
+$(TEST_DIR)/test_usb.o: TEST_CFLAGS += -Idriver/src -DTEST_USB_BRIDGE_VVP='"$(abspath $(SIMUSB_TB))"'
 $(TEST_DIR)/test_usb: $(addprefix $(TEST_DIR)/,test_usb.o ref.o util.o gemm_case.o) $(LIBSAMPAN_A) \
-                      $(SIMUSB_LIB)
+                      $(SIMUSB_LIB) $(SIMUSB_TB)
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $(filter %.o %.a,$^) $(LIBSAMPAN_LIBS) $(TEST_SIMUSB_LDFLAGS) \
 	  $(TEST_CRITERION_LIBS) -lm
