@@ -5,6 +5,7 @@
  */
 #include <criterion/criterion.h>
 #include <criterion/parameterized.h>
+#include <dirent.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -238,14 +239,34 @@ Test(selftest, usage_errors, .timeout = 60)
 
 /* --------------------------------------------------------- device lock */
 
-/* A private lock directory, so that runs in parallel do not meet. */
+static char lock_dir[64];
+
+/* Removes the private lock directory and the lock files left in it. */
+static void remove_lock_dir(void)
+{
+	DIR *d = opendir(lock_dir);
+	struct dirent *e;
+	char path[sizeof(lock_dir) + 256];
+
+	if (!d)
+		return;
+	while ((e = readdir(d)))
+		if (e->d_name[0] != '.') {
+			snprintf(path, sizeof(path), "%s/%s", lock_dir, e->d_name);
+			unlink(path);
+		}
+	closedir(d);
+	rmdir(lock_dir);
+}
+
+/* A private lock directory, so that runs in parallel do not meet; it goes
+ * when the test process exits. */
 static void private_lock_dir(void)
 {
-	char dir[64];
-
-	snprintf(dir, sizeof(dir), "/tmp/sampan-locktest-%d", (int)getpid());
-	mkdir(dir, 0700);
-	setenv("XDG_RUNTIME_DIR", dir, 1);
+	snprintf(lock_dir, sizeof(lock_dir), "/tmp/sampan-locktest-%d", (int)getpid());
+	mkdir(lock_dir, 0700);
+	setenv("XDG_RUNTIME_DIR", lock_dir, 1);
+	atexit(remove_lock_dir);
 }
 
 /* Two processes: while the parent holds the lock the child gets BUSY with
