@@ -5,9 +5,10 @@
  * the file and what is wrong (truncated, garbage, unsupported op or opset,
  * cycles, dangling references, type mismatches).
  *
- * Also random convolutions and matrix products of every type combination
- * against a direct reference on both devices, rounding ties, and the
- * `sampan run` command.
+ * Also the node tests of the host ops (floats within HOST_FLOAT_TOL), QDQ
+ * models folded into device ops, random convolutions and matrix products
+ * of every type combination against a direct reference on both devices,
+ * rounding ties, PGM images, and the `sampan run` command.
  *
  * SAMPAN_ONNX_TESTDATA overrides the node test directory.
  */
@@ -1253,6 +1254,31 @@ Test(onnx_runtime, host_op_bad_shapes)
 		onnx_tensor_destroy(in[1]);
 		onnx_model_destroy(m);
 	}
+	sampan_close(dev);
+}
+
+/* A pool whose window would take billions of taps: an error, not a hang. */
+Test(onnx_runtime, host_op_work_limit)
+{
+	static const int64_t kernel[2] = {65536, 65536}, pads[4] = {32768, 32768, 32768, 32768};
+	static const int64_t one[4] = {1, 1, 1, 1};
+	int types[1] = {ONNX_DT_FLOAT};
+	struct sampan_device *dev = open_dev("cpu");
+	struct onnx_tensor *in[1], *out[1] = {NULL};
+	struct one_node b;
+	struct onnx_model *m;
+	char err[ERR_SIZE];
+
+	one_node_init(&b, "MaxPool", 1, types, ONNX_DT_FLOAT);
+	one_node_ints(&b, "kernel_shape", 2, kernel);
+	one_node_ints(&b, "pads", 4, pads);
+	m = one_node_load(&b);
+	cr_assert_eq(onnx_tensor_create(&in[0], ONNX_DT_FLOAT, 4, one), SAMPAN_OK);
+	cr_assert_eq(rt_run(m, dev, in, out, NULL, err, sizeof(err)), SAMPAN_ERROR_NOT_SUPPORTED);
+	cr_assert(strstr(err, "(MaxPool)") && strstr(err, "limit"), "%s", err);
+	cr_assert_null(out[0]);
+	onnx_tensor_destroy(in[0]);
+	onnx_model_destroy(m);
 	sampan_close(dev);
 }
 

@@ -145,6 +145,22 @@ static size_t bcast_offset(size_t i, int ndim, const int64_t *dims, const int64_
 	return off;
 }
 
+/* Most multiply-adds (or window taps) of one host op: hostile shapes get
+ * an error instead of hours of work. */
+#define HOST_MAX_WORK ((int64_t)1 << 32)
+
+/* Checks that @outputs elements of @per_output steps each stay within
+ * HOST_MAX_WORK. */
+static int check_work(struct rt_ctx *ctx, int64_t outputs, int64_t per_output)
+{
+	if (outputs > 0 && per_output > HOST_MAX_WORK / outputs)
+		return rt_fail(ctx, SAMPAN_ERROR_NOT_SUPPORTED,
+		               "%lld outputs of %lld steps each is more than the host's limit "
+		               "of %lld",
+		               (long long)outputs, (long long)per_output, (long long)HOST_MAX_WORK);
+	return SAMPAN_OK;
+}
+
 /* ------------------------------------------------------------ elementwise */
 
 static int run_add(struct rt_ctx *ctx, struct onnx_tensor *const *in, struct onnx_tensor **out)
@@ -457,6 +473,11 @@ static int run_pool(struct rt_ctx *ctx, struct onnx_tensor *const *in, struct on
 	ret = ret ? ret : pool_axis(ctx, 1, x->dims[3], &pw);
 	if (ret)
 		return ret;
+	if (ph.out > ONNX_MAX_ELEMENTS / pw.out)
+		return rt_fail(ctx, SAMPAN_ERROR_INVALID, "the output is too large");
+	ret = check_work(ctx, (int64_t)x->count / (ph.in * pw.in) * ph.out * pw.out, ph.k * pw.k);
+	if (ret)
+		return ret;
 	dims[0] = x->dims[0];
 	dims[1] = x->dims[1];
 	dims[2] = ph.out;
@@ -575,6 +596,11 @@ static int run_gemm(struct rt_ctx *ctx, struct onnx_tensor *const *in, struct on
 	ret = new_tensor(ctx, &y, ONNX_DT_FLOAT, 2, dims);
 	if (ret)
 		return ret;
+	ret = check_work(ctx, (int64_t)y->count, K);
+	if (ret) {
+		onnx_tensor_destroy(y);
+		return ret;
+	}
 	for (int64_t m = 0; m < M; m++) {
 		for (int64_t n = 0; n < N; n++) {
 			double acc = 0;
@@ -626,6 +652,11 @@ static int run_matmul(struct rt_ctx *ctx, struct onnx_tensor *const *in, struct 
 	ret = new_tensor(ctx, &y, ONNX_DT_FLOAT, nd + 2, dims);
 	if (ret)
 		return ret;
+	ret = check_work(ctx, (int64_t)y->count, K);
+	if (ret) {
+		onnx_tensor_destroy(y);
+		return ret;
+	}
 	for (size_t ob = 0; ob < y->count / (size_t)(M * N); ob++) {
 		const float *pa = fdata(a) + bcast_offset(ob, nd, dims, st[0]) * (size_t)(M * K);
 		const float *pb = fdata(b) + bcast_offset(ob, nd, dims, st[1]) * (size_t)(K * N);
@@ -668,6 +699,11 @@ static int run_conv(struct rt_ctx *ctx, struct onnx_tensor *const *in, struct on
 	ret = new_tensor(ctx, &y, ONNX_DT_FLOAT, 4, dims);
 	if (ret)
 		return ret;
+	ret = check_work(ctx, (int64_t)y->count, g.cg * g.kh * g.kw);
+	if (ret) {
+		onnx_tensor_destroy(y);
+		return ret;
+	}
 	for (int64_t b = 0; b < g.n; b++) {
 		for (int64_t m = 0; m < g.m; m++) {
 			const float *wm = fdata(w) + m * g.cg * g.kh * g.kw;
