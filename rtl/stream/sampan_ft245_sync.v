@@ -9,7 +9,10 @@
 // byte at every clock edge where RXF# and RD# are both low. TXE# low = the
 // chip has room; we drive the data with WR# low and a byte counts at every
 // edge where TXE# and WR# are both low. Reads win over writes: the host
-// sends a request only after the previous response (stop-and-wait).
+// sends a request only after the previous response (stop-and-wait). When
+// the bytes to the host stop (a response is complete), SIWU# is pulsed so
+// that the chip sends its partial packet at once instead of waiting for
+// its latency timer.
 // Latency: 3 cycles from RXF# low to the first byte in the receive FIFO,
 // which stops RD# early enough never to overflow.
 // Parameters:
@@ -28,7 +31,7 @@ module sampan_ft245_sync #(
     output wire       ft_rd_n,
     output wire       ft_wr_n,
     output wire       ft_oe_n,
-    output wire       ft_siwu_n,      // send-immediate / wake-up: unused, high
+    output wire       ft_siwu_n,      // send immediate: pulsed after a burst of writes
     // bytes from the host
     output wire [7:0] m_axis_tdata,
     output wire       m_axis_tvalid,
@@ -53,6 +56,8 @@ module sampan_ft245_sync #(
   reg rd_n_reg, rd_n_next, wr_n_reg, wr_n_next, oe_n_reg, oe_n_next;
   reg [7:0] hold_reg, hold_next;
   reg hold_valid_reg, hold_valid_next;
+  reg sent_reg, sent_next;  // bytes written since the last SIWU# pulse
+  reg siwu_n_reg, siwu_n_next;
 
   wire [CW-1:0] rx_count;
   wire rx_in_ready;
@@ -84,7 +89,7 @@ module sampan_ft245_sync #(
   assign ft_rd_n = rd_n_reg;
   assign ft_wr_n = wr_n_reg;
   assign ft_oe_n = oe_n_reg;
-  assign ft_siwu_n = 1'b1;
+  assign ft_siwu_n = siwu_n_reg;
   assign s_axis_tready = !hold_valid_reg || tx_done;
 
   always @* begin
@@ -104,6 +109,13 @@ module sampan_ft245_sync #(
       default:  // WRITE
       if (!hold_valid_next || ft_txe_n || !ft_rxf_n) state_next = IDLE;
     endcase
+    // Flush once nothing is left to write after at least one byte.
+    sent_next = sent_reg || tx_done;
+    siwu_n_next = 1'b1;
+    if (sent_reg && !hold_valid_reg && !s_axis_tvalid) begin
+      sent_next = 1'b0;
+      siwu_n_next = 1'b0;
+    end
     oe_n_next = !(state_next == TURN || state_next == READ);
     rd_n_next = !(state_next == READ);
     wr_n_next = !(state_next == WRITE && hold_valid_next);
@@ -117,12 +129,16 @@ module sampan_ft245_sync #(
       wr_n_reg <= 1'b1;
       oe_n_reg <= 1'b1;
       hold_valid_reg <= 1'b0;
+      sent_reg <= 1'b0;
+      siwu_n_reg <= 1'b1;
     end else begin
       state_reg <= state_next;
       rd_n_reg <= rd_n_next;
       wr_n_reg <= wr_n_next;
       oe_n_reg <= oe_n_next;
       hold_valid_reg <= hold_valid_next;
+      sent_reg <= sent_next;
+      siwu_n_reg <= siwu_n_next;
     end
   end
 

@@ -59,7 +59,7 @@ module tb_bridges;
   wire ft_rd_n, ft_wr_n, ft_oe_n, ft_siwu_n, ft_oe;
   wire [7:0] ft_out;
   reg [7:0] ft_in;
-  integer hsent = 0, hgot = 0, fsent = 0, fgot = 0;
+  integer hsent = 0, hgot = 0, fsent = 0, fgot = 0, flushes = 0;
   wire [7:0] f_rx_data;
   wire f_rx_valid, f_tx_ready;
   reg f_rx_ready;
@@ -98,6 +98,7 @@ module tb_bridges;
         fgot = fgot + 1;
       end
       if (f_tx_ready && fsent < N) fsent = fsent + 1;
+      if (!ft_siwu_n) flushes = flushes + 1;
       ft_rxf_n <= hsent >= N || ($random(seed) & 7) == 0;
       ft_txe_n <= ($random(seed) & 7) == 0;
       f_rx_ready <= ($random(seed) & 3) != 0;
@@ -112,6 +113,11 @@ module tb_bridges;
     wait ((ugot == N && fgot == N && hgot == N) || $time > 2000000);
     if (ugot != N || fgot != N || hgot != N) begin
       $display("FAIL timeout: uart %0d, ft245 receive %0d, send %0d of %0d", ugot, fgot, hgot, N);
+      errors = errors + 1;
+    end
+    repeat (4) @(posedge clk);
+    if (flushes == 0) begin
+      $display("FAIL ft245: no SIWU# pulse after the last write");
       errors = errors + 1;
     end
     if (errors == 0) $display("PASS uart and ft245 bridges, %0d bytes each way", N);
