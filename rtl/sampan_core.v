@@ -190,6 +190,8 @@ module sampan_core #(
   wire                      ex_valid, ex_ready, ex_a_bank, ex_w_bank, ex_first, ex_idle;
   wire [3:0]                ex_slot;
   wire [15:0]               ex_k_len;
+  wire [15:0]               ex_a_off;
+  wire [15:0]               ex_w_off;
   wire [7:0]                ex_za;
   wire                      ex_step, ex_spacing_wait, ex_load_wait;
   wire                      ex_release_valid, ex_release_a_bank, ex_release_w_bank;
@@ -255,6 +257,8 @@ module sampan_core #(
       .ex_first         (ex_first),
       .ex_slot          (ex_slot),
       .ex_k_len         (ex_k_len),
+      .ex_a_off         (ex_a_off),
+      .ex_w_off         (ex_w_off),
       .ex_za            (ex_za),
       .ex_idle          (ex_idle),
       .ex_release_valid (ex_release_valid),
@@ -394,11 +398,14 @@ module sampan_core #(
       .rd_data(w1_rd_data)
   );
 
-  // Accumulator memory: the drain writes and has priority on the read port.
+  // Accumulator memory, in two copies written together: one read port for
+  // the drain's read-modify-write, one for the store. With a single port
+  // the drain (ROWS reads per tile) and the store (ROWS more) shared it, and
+  // short-K tiles could not stream faster than one per 2*ROWS cycles.
   wire               ex_acc_rd_en, ex_acc_wr_en, st_acc_rd_req;
   wire [AAW-1:0]     ex_acc_rd_addr, ex_acc_wr_addr, st_acc_rd_addr;
-  wire [COLS*32-1:0] acc_rd_data, ex_acc_wr_data;
-  wire               st_acc_rd_grant = !ex_acc_rd_en;
+  wire [COLS*32-1:0] acc_rd_data, st_acc_rd_data, ex_acc_wr_data;
+  wire               st_acc_rd_grant = 1'b1;
 
   sampan_ram #(
       .WIDTH(COLS * 32),
@@ -408,9 +415,22 @@ module sampan_core #(
       .wr_en  (ex_acc_wr_en),
       .wr_addr(ex_acc_wr_addr),
       .wr_data(ex_acc_wr_data),
-      .rd_en  (ex_acc_rd_en || st_acc_rd_req),
-      .rd_addr(ex_acc_rd_en ? ex_acc_rd_addr : st_acc_rd_addr),
+      .rd_en  (ex_acc_rd_en),
+      .rd_addr(ex_acc_rd_addr),
       .rd_data(acc_rd_data)
+  );
+
+  sampan_ram #(
+      .WIDTH(COLS * 32),
+      .DEPTH(ACC_ROWS)
+  ) u_acc_store (
+      .clk    (clk),
+      .wr_en  (ex_acc_wr_en),
+      .wr_addr(ex_acc_wr_addr),
+      .wr_data(ex_acc_wr_data),
+      .rd_en  (st_acc_rd_req),
+      .rd_addr(st_acc_rd_addr),
+      .rd_data(st_acc_rd_data)
   );
 
   // Parameter memory: bias, mult and shift of each entry, read together.
@@ -473,6 +493,8 @@ module sampan_core #(
       .cmd_first     (ex_first),
       .cmd_slot      (ex_slot),
       .cmd_k_len     (ex_k_len),
+      .cmd_a_off     (ex_a_off),
+      .cmd_w_off     (ex_w_off),
       .cmd_za        (ex_za),
       .bank_rd_en    (bank_rd_en),
       .a_rd_addr     (a_rd_addr),
@@ -545,7 +567,7 @@ module sampan_core #(
       .acc_rd_req  (st_acc_rd_req),
       .acc_rd_grant(st_acc_rd_grant),
       .acc_rd_addr (st_acc_rd_addr),
-      .acc_rd_data (acc_rd_data),
+      .acc_rd_data (st_acc_rd_data),
       .aw_valid    (m_axi_awvalid),
       .aw_ready    (m_axi_awready),
       .aw_addr     (m_axi_awaddr),

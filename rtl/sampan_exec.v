@@ -48,6 +48,8 @@ module sampan_exec #(
     input  wire                          cmd_first,
     input  wire [                   3:0] cmd_slot,
     input  wire [                  15:0] cmd_k_len,   // 1..K_DEPTH
+    input  wire [                  15:0] cmd_a_off,   // first A bank step; a_off + k_len <= K_DEPTH
+    input  wire [                  15:0] cmd_w_off,   // first W bank step; w_off + k_len <= K_DEPTH
     input  wire [                   7:0] cmd_za,
     // operand bank reads (the same address to both banks of a pair)
     output wire                          bank_rd_en,
@@ -110,6 +112,8 @@ module sampan_exec #(
   reg          run_first_reg, run_first_next;
   reg [3:0]    run_slot_reg, run_slot_next;
   reg [7:0]    run_za_reg, run_za_next;
+  reg [KW-1:0] run_a_off_reg, run_a_off_next;
+  reg [KW-1:0] run_w_off_reg, run_w_off_next;
 
   reg          pend_valid_reg, pend_valid_next;
   reg [KW-1:0] pend_len_reg, pend_len_next;
@@ -118,14 +122,18 @@ module sampan_exec #(
   reg          pend_first_reg, pend_first_next;
   reg [3:0]    pend_slot_reg, pend_slot_next;
   reg [7:0]    pend_za_reg, pend_za_next;
+  reg [KW-1:0] pend_a_off_reg, pend_a_off_next;
+  reg [KW-1:0] pend_w_off_reg, pend_w_off_next;
 
   reg [7:0]    since_reg, since_next;  // cycles since the last step issued, <= SPACING
   reg [2:0]    tiles_reg, tiles_next;  // accepted and not yet drained
 
   // Words of the running tile's banks needed by step k, and whether they
   // have landed.
-  wire [KW-1:0] a_need = run_k_reg >> LOG_AS;
-  wire [KW-1:0] w_need = run_k_reg >> LOG_WS;
+  wire [KW-1:0] a_idx = run_k_reg + run_a_off_reg;  // bank step read now
+  wire [KW-1:0] w_idx = run_k_reg + run_w_off_reg;
+  wire [KW-1:0] a_need = a_idx >> LOG_AS;
+  wire [KW-1:0] w_need = w_idx >> LOG_WS;
   wire [15:0] a_have = a_landed[16*run_a_bank_reg +: 16];
   wire [15:0] w_have = w_landed[16*run_w_bank_reg +: 16];
   wire a_ok = !a_loading[run_a_bank_reg] || {{(32 - KW) {1'b0}}, a_need} < {16'd0, a_have};
@@ -156,6 +164,8 @@ module sampan_exec #(
     run_first_next = run_first_reg;
     run_slot_next = run_slot_reg;
     run_za_next = run_za_reg;
+    run_a_off_next = run_a_off_reg;
+    run_w_off_next = run_w_off_reg;
     pend_valid_next = pend_valid_reg;
     pend_len_next = pend_len_reg;
     pend_a_bank_next = pend_a_bank_reg;
@@ -163,6 +173,8 @@ module sampan_exec #(
     pend_first_next = pend_first_reg;
     pend_slot_next = pend_slot_reg;
     pend_za_next = pend_za_reg;
+    pend_a_off_next = pend_a_off_reg;
+    pend_w_off_next = pend_w_off_reg;
     since_next = since_step;
     tiles_next = tiles_reg;
 
@@ -175,6 +187,8 @@ module sampan_exec #(
       run_first_next = pend_first_reg;
       run_slot_next = pend_slot_reg;
       run_za_next = pend_za_reg;
+      run_a_off_next = pend_a_off_reg;
+      run_w_off_next = pend_w_off_reg;
       pend_valid_next = 1'b0;
     end else if (run_last) begin
       run_valid_next = 1'b0;
@@ -190,6 +204,8 @@ module sampan_exec #(
       pend_first_next = cmd_first;
       pend_slot_next = cmd_slot;
       pend_za_next = cmd_za;
+      pend_a_off_next = cmd_a_off[KW-1:0];
+      pend_w_off_next = cmd_w_off[KW-1:0];
     end
 
     tiles_next = tiles_reg + {2'd0, cmd_valid && cmd_ready} - {2'd0, drained_valid};
@@ -203,12 +219,16 @@ module sampan_exec #(
     run_first_reg <= run_first_next;
     run_slot_reg <= run_slot_next;
     run_za_reg <= run_za_next;
+    run_a_off_reg <= run_a_off_next;
+    run_w_off_reg <= run_w_off_next;
     pend_len_reg <= pend_len_next;
     pend_a_bank_reg <= pend_a_bank_next;
     pend_w_bank_reg <= pend_w_bank_next;
     pend_first_reg <= pend_first_next;
     pend_slot_reg <= pend_slot_next;
     pend_za_reg <= pend_za_next;
+    pend_a_off_reg <= pend_a_off_next;
+    pend_w_off_reg <= pend_w_off_next;
     if (rst) begin
       run_valid_reg <= 1'b0;
       pend_valid_reg <= 1'b0;
@@ -225,8 +245,8 @@ module sampan_exec #(
   // ------------------------------------------------ operand read pipeline
 
   assign bank_rd_en = issue;
-  assign a_rd_addr = run_k_reg[LOG_AS +: $clog2(A_WORDS)];
-  assign w_rd_addr = run_k_reg[LOG_WS +: $clog2(W_WORDS)];
+  assign a_rd_addr = a_idx[LOG_AS +: $clog2(A_WORDS)];
+  assign w_rd_addr = w_idx[LOG_WS +: $clog2(W_WORDS)];
 
   // stage 1: bank words arrive
   reg                            s1_valid, s1_last, s1_a_bank, s1_w_bank, s1_first;
@@ -277,12 +297,12 @@ module sampan_exec #(
 
   generate
     if (LOG_AS > 0) begin : gen_a_lane
-      always @(posedge clk) s1_a_lane <= run_k_reg[LOG_AS-1:0];
+      always @(posedge clk) s1_a_lane <= a_idx[LOG_AS-1:0];
     end else begin : gen_a_lane_none
       always @(posedge clk) s1_a_lane <= 1'b0;
     end
     if (LOG_WS > 0) begin : gen_w_lane
-      always @(posedge clk) s1_w_lane <= run_k_reg[LOG_WS-1:0];
+      always @(posedge clk) s1_w_lane <= w_idx[LOG_WS-1:0];
     end else begin : gen_w_lane_none
       always @(posedge clk) s1_w_lane <= 1'b0;
     end
@@ -369,7 +389,7 @@ module sampan_exec #(
   assign drained_valid = dr_valid && dr_last;
   assign drained_slot = dr_slot;
 
-  wire unused_exec = &{1'b0, drain_addr, cmd_k_len, run_k_reg};
+  wire unused_exec = &{1'b0, drain_addr, cmd_k_len, cmd_a_off, cmd_w_off, run_k_reg, a_idx, w_idx};
 
 endmodule
 `resetall

@@ -75,6 +75,8 @@ module sampan_seq #(
     output wire                         ex_first,
     output wire [                  3:0] ex_slot,
     output wire [                 15:0] ex_k_len,
+    output wire [                 15:0] ex_a_off,
+    output wire [                 15:0] ex_w_off,
     output wire [                  7:0] ex_za,
     input  wire                         ex_idle,
     input  wire                         ex_release_valid,
@@ -149,6 +151,8 @@ module sampan_seq #(
   wire [7:0]  f_m_valid = w1[15:8];
   wire [7:0]  f_n_valid = w1[23:16];
   wire [63:0] f_addr = {w2, w1};
+  wire [15:0] f_a_off = w2[15:0];      // COMPUTE: first A bank step
+  wire [15:0] f_w_off = w2[31:16];     // COMPUTE: first W bank step
   wire signed [7:0] f_lo = w3[15:8];
   wire signed [7:0] f_hi = w3[23:16];
 
@@ -164,6 +168,8 @@ module sampan_seq #(
       is_load_ab ? k_ok :
       is_load_p ? (f_len != 16'd0 && {24'd0, f_first_entry} + {16'd0, f_len} <= P_ENTRIES) :
       is_compute ? (k_ok && slot_ok && f_m_valid != 8'd0 && {24'd0, f_m_valid} <= ROWS &&
+                    {16'd0, f_a_off} + {16'd0, f_len} <= K_DEPTH &&
+                    {16'd0, f_w_off} + {16'd0, f_len} <= K_DEPTH &&
                     f_n_valid != 8'd0 && {24'd0, f_n_valid} <= COLS) :
       (slot_ok && {16'd0, f_len} < P_ENTRIES && f_lo <= f_hi);
   wire align_ok = !has_addr || f_addr[LOG_B-1:0] == {LOG_B{1'b0}};
@@ -214,6 +220,8 @@ module sampan_seq #(
   assign ex_first = w0[10];
   assign ex_slot = f_slot;
   assign ex_k_len = f_len;
+  assign ex_a_off = f_a_off;
+  assign ex_w_off = f_w_off;
   assign ex_za = w1[7:0];
 
   assign st_valid = fire_st;

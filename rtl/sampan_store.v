@@ -1,8 +1,8 @@
 `default_nettype none
 // sampan_store: the store unit (STORE).
 //
-// Reads the slot's ROWS accumulator rows (one per cycle when the port is
-// free: the drain has priority), adds bias and requantizes them in COLS
+// Reads the slot's ROWS accumulator rows (one per cycle when acc_rd_grant
+// allows; sampan_core gives the store its own copy), adds bias and requantizes them in COLS
 // sampan_requant lanes, and collects the rows in a FIFO. A row is only read
 // when the FIFO will have room for it (credit = FIFO_DEPTH - rows read and
 // not yet packed), so WREADY backpressure stalls reading and never loses
@@ -10,7 +10,10 @@
 // requantized: int8 at byte r*COLS+c; the tail of a last partial beat is
 // zero) and written as AXI INCR bursts of up to MAX_BURST beats that never
 // cross 4 KiB. A W beat is only sent once its burst's AW has been accepted.
-// The command completes when every B response has arrived.
+// The command completes once its last W beat is sent; its B responses may
+// still be due while the next STORE runs (they arrive in order, so a count
+// tells whose they are). The one after that waits for them, and idle waits
+// for all of them.
 //
 // The STORE is accepted before the COMPUTEs into its slot have drained; rows
 // are read only once slot_drained says so. slot_busy is high while rows of
@@ -98,8 +101,11 @@ module sampan_store #(
   wire                 accept = cmd_valid && cmd_ready;
   wire                 finish;
 
+  reg  [31:0]          old_b_reg;      // B responses still due for the previous STORE
+  reg  [31:0]          old_index_reg;  // its command index
+
   assign cmd_ready = !act_reg;
-  assign idle = !act_reg;
+  assign idle = !act_reg && old_b_reg == 32'd0;
   // Parameters are read once, on accept, and stay on the RAM output.
   assign p_rd_en = accept;
   assign p_rd_addr = cmd_entry;
@@ -281,8 +287,11 @@ module sampan_store #(
   assign w_valid = beat_valid_reg && w_sent_reg != aw_beats_reg;
   assign w_data = beat_reg;
   assign w_last = w_cur == 9'd1;
+  // B responses of the previous STORE come first (in order, one ID).
+  wire b_old = b_valid && old_b_reg != 32'd0;
+  wire b_cur = b_valid && old_b_reg == 32'd0;
   assign finish = act_reg && aw_left_reg == 32'd0 && w_sent_reg == aw_beats_reg &&
-                  b_count_reg == bursts_reg && !beat_valid_reg && rd_row_reg == ROWS[6:0];
+                  !beat_valid_reg && rd_row_reg == ROWS[6:0] && old_b_reg == 32'd0;
 
   always @(posedge clk) begin
     if (accept) begin
@@ -310,16 +319,24 @@ module sampan_store #(
           w_left_reg <= w_left_reg - {23'd0, w_burst};
         end
       end
-      if (b_valid) b_count_reg <= b_count_reg + 32'd1;
+      if (b_cur) b_count_reg <= b_count_reg + 32'd1;
+    end
+    // A finished STORE hands its outstanding B responses over.
+    if (finish) begin
+      old_b_reg <= bursts_reg - b_count_reg - {31'd0, b_cur};
+      old_index_reg <= index_reg;
+    end else if (b_old) begin
+      old_b_reg <= old_b_reg - 32'd1;
     end
     if (rst) begin
       aw_left_reg <= 32'd0;
+      old_b_reg <= 32'd0;
     end
   end
 
   always @(posedge clk) begin
-    err_valid <= b_valid && b_error && act_reg;
-    err_index <= index_reg;
+    err_valid <= b_valid && b_error;
+    err_index <= b_old ? old_index_reg : index_reg;
     if (rst) err_valid <= 1'b0;
   end
 

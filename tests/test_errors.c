@@ -303,6 +303,8 @@ ParameterizedTestParameters(errors, illegal_command)
 		{ "COMPUTE m_valid 0", 2, STATUS_RANGE },
 		{ "COMPUTE n_valid COLS+1", 2, STATUS_RANGE },
 		{ "COMPUTE k_len 0", 2, STATUS_RANGE },
+		{ "COMPUTE a_off + k_len past the bank", 2, STATUS_RANGE },
+		{ "COMPUTE w_off + k_len past the bank", 2, STATUS_RANGE },
 		{ "STORE lo > hi", 3, STATUS_RANGE },
 		{ "STORE entry P_ENTRIES", 3, STATUS_RANGE },
 		{ "STORE slot ACC_SLOTS", 3, STATUS_RANGE },
@@ -347,6 +349,10 @@ static size_t bad_commands(const struct simdev *d, const struct bad_list *b, str
 		c[2] = cmd_compute(0, 0, 1, 0, k, 0, d->rows, d->cols + 1);
 	else if (!strcmp(b->what, "COMPUTE k_len 0"))
 		c[2] = cmd_compute(0, 0, 1, 0, 0, 0, d->rows, d->cols);
+	else if (!strcmp(b->what, "COMPUTE a_off + k_len past the bank"))
+		c[2].w[2] = d->k_depth - k + 1;
+	else if (!strcmp(b->what, "COMPUTE w_off + k_len past the bank"))
+		c[2].w[2] = (d->k_depth - k + 1) << 16;
 	else if (!strcmp(b->what, "STORE lo > hi"))
 		c[3] = cmd_store(0, 0, 0, ADDR_OUT, 0, 5, 4);
 	else if (!strcmp(b->what, "STORE entry P_ENTRIES"))

@@ -155,16 +155,19 @@ static unsigned exec_compute(struct cpu_card *c, const struct isa_cmd *cmd)
 	size_t n = (size_t)c->rows * c->cols;
 	uint32_t *slot;
 
+	const int8_t *a, *w;
+
 	if (cmd->k_len < 1 || cmd->k_len > c->k_depth || cmd->slot >= c->slots ||
 	    cmd->m_valid < 1 || cmd->m_valid > c->rows || cmd->n_valid < 1 ||
-	    cmd->n_valid > c->cols)
+	    cmd->n_valid > c->cols || cmd->a_off + cmd->k_len > c->k_depth ||
+	    cmd->w_off + cmd->k_len > c->k_depth)
 		return ISA_STATUS_RANGE;
+	a = c->a_bank[cmd->a_bank] + (size_t)cmd->a_off * c->rows;
+	w = c->w_bank[cmd->w_bank] + (size_t)cmd->w_off * c->cols;
 	if (c->cols == 16)
-		mac_tile(c->tile, c->a_bank[cmd->a_bank], c->w_bank[cmd->w_bank], cmd->k_len,
-		         cmd->za, c->rows, 16);
+		mac_tile(c->tile, a, w, cmd->k_len, cmd->za, c->rows, 16);
 	else
-		mac_tile(c->tile, c->a_bank[cmd->a_bank], c->w_bank[cmd->w_bank], cmd->k_len,
-		         cmd->za, c->rows, c->cols);
+		mac_tile(c->tile, a, w, cmd->k_len, cmd->za, c->rows, c->cols);
 	/* The slot accumulates in wrapping int32: add as unsigned. */
 	slot = (uint32_t *)c->acc + cmd->slot * n;
 	for (size_t i = 0; i < n; i++)

@@ -260,32 +260,52 @@ static int push(struct cmd_list *l, const struct isa_cmd *c)
 	return SAMPAN_OK;
 }
 
-/* Two operand banks and which tile each holds (UINT64_MAX: none). */
+/* Two operand banks of one operand (A or W). A bank holds a run of
+ * consecutive tiles [first, end) of the packed operand, tile i at bank step
+ * (i - first) * stride: short K chunks share a bank, so one load serves
+ * several COMPUTEs. */
 struct banks {
-	uint64_t holds[2];
+	unsigned op;         /* ISA_OP_LOAD_A or ISA_OP_LOAD_W */
+	uint64_t base;       /* job-region offset of tile 0 */
+	uint64_t tile_bytes; /* bytes per packed tile */
+	uint64_t tiles;      /* tiles of the operand */
+	unsigned stride;     /* bank steps per tile (tile_bytes / lane bytes) */
+	uint64_t first[2], end[2];
 	unsigned last; /* bank read by the most recent COMPUTE */
 };
 
-/* Returns the bank that holds tile @id, emitting a load into the bank the
- * most recent COMPUTE did not read if neither does. */
-static int use_bank(struct cmd_list *l, struct banks *b, unsigned op, uint64_t id, uint64_t addr,
-                    unsigned k_len, unsigned *bank)
+static int bank_holds(const struct banks *b, unsigned bank, uint64_t id)
 {
-	struct isa_cmd load = {.op = op, .k_len = k_len, .addr = addr};
+	return id >= b->first[bank] && id < b->end[bank];
+}
+
+/* Finds tile @id in a bank, or emits one load of as many tiles from @id on
+ * as fit into the bank the most recent COMPUTE did not read. Writes the
+ * bank and the tile's first bank step. */
+static int use_bank(const struct plan *p, struct cmd_list *l, struct banks *b, uint64_t id,
+                    unsigned *bank, unsigned *off)
+{
+	struct isa_cmd load = {.op = b->op, .addr = b->base + id * b->tile_bytes};
+	uint64_t n = 1;
 	int err;
 
-	if (b->holds[b->last] == id) {
+	if (bank_holds(b, b->last, id))
 		*bank = b->last;
-		return SAMPAN_OK;
+	else if (bank_holds(b, b->last ^ 1u, id))
+		*bank = b->last ^ 1u;
+	else {
+		*bank = load.bank = b->last ^ 1u;
+		while (id + n < b->tiles &&
+		       n * b->stride + chunk_len(p, (id + n) % p->k_chunks) <= p->k_depth)
+			n++;
+		load.k_len =
+		    (unsigned)((n - 1) * b->stride) + chunk_len(p, (id + n - 1) % p->k_chunks);
+		if ((err = push(l, &load)) < 0)
+			return err;
+		b->first[*bank] = id;
+		b->end[*bank] = id + n;
 	}
-	*bank = b->last ^ 1u;
-	if (b->holds[*bank] == id)
-		return SAMPAN_OK;
-	load.bank = *bank;
-	err = push(l, &load);
-	if (err < 0)
-		return err;
-	b->holds[*bank] = id;
+	*off = (unsigned)((id - b->first[*bank]) * b->stride);
 	return SAMPAN_OK;
 }
 
@@ -296,7 +316,18 @@ static int use_bank(struct cmd_list *l, struct banks *b, unsigned op, uint64_t i
  */
 static int schedule(const struct plan *p, const struct sampan_gemm *g, struct cmd_list *l)
 {
-	struct banks a = {{UINT64_MAX, UINT64_MAX}, 1}, w = {{UINT64_MAX, UINT64_MAX}, 1};
+	struct banks a = {.op = ISA_OP_LOAD_A,
+	                  .base = p->a_off,
+	                  .tile_bytes = p->a_stride,
+	                  .tiles = p->m_tiles * p->k_chunks,
+	                  .stride = (unsigned)(p->a_stride / p->rows),
+	                  .last = 1};
+	struct banks w = {.op = ISA_OP_LOAD_W,
+	                  .base = p->w_off,
+	                  .tile_bytes = p->w_stride,
+	                  .tiles = p->n_tiles * p->k_chunks,
+	                  .stride = (unsigned)(p->w_stride / p->cols),
+	                  .last = 1};
 	struct isa_cmd store = {0};
 	int pending = 0, err;
 	uint64_t tile = 0;
@@ -334,12 +365,10 @@ static int schedule(const struct plan *p, const struct sampan_gemm *g, struct cm
 					                                              : p->cols),
 					};
 
-					if ((err = use_bank(l, &a, ISA_OP_LOAD_A, a_id,
-					                    p->a_off + a_id * p->a_stride, len,
-					                    &compute.a_bank)) < 0 ||
-					    (err = use_bank(l, &w, ISA_OP_LOAD_W, w_id,
-					                    p->w_off + w_id * p->w_stride, len,
-					                    &compute.w_bank)) < 0 ||
+					if ((err = use_bank(p, l, &a, a_id, &compute.a_bank,
+					                    &compute.a_off)) < 0 ||
+					    (err = use_bank(p, l, &w, w_id, &compute.w_bank,
+					                    &compute.w_off)) < 0 ||
 					    (err = push(l, &compute)) < 0)
 						return err;
 					a.last = compute.a_bank;

@@ -49,6 +49,7 @@ void isa_encode(const struct isa_cmd *c, uint8_t out[ISA_CMD_BYTES])
 		w[0] |= (c->a_bank & 1u) << 8 | (c->w_bank & 1u) << 9 | (c->first & 1u) << 10 |
 		        (c->slot & 0xFu) << 12 | (c->k_len & 0xFFFFu) << 16;
 		w[1] = i8_bits(c->za) | (c->m_valid & 0xFFu) << 8 | (c->n_valid & 0xFFu) << 16;
+		w[2] = (c->a_off & 0xFFFFu) | (c->w_off & 0xFFFFu) << 16;
 		break;
 	case ISA_OP_STORE:
 		w[0] |= (c->raw & 1u) << 8 | (c->slot & 0xFu) << 12 | (c->entry & 0xFFFFu) << 16;
@@ -92,6 +93,8 @@ void isa_decode(const uint8_t in[ISA_CMD_BYTES], struct isa_cmd *c)
 		c->za = i8_value(w[1]);
 		c->m_valid = (w[1] >> 8) & 0xFFu;
 		c->n_valid = (w[1] >> 16) & 0xFFu;
+		c->a_off = w[2] & 0xFFFFu;
+		c->w_off = w[2] >> 16;
 		break;
 	case ISA_OP_STORE:
 		c->raw = (w[0] >> 8) & 1u;

@@ -88,6 +88,7 @@ struct isa_cmd {
 	unsigned a_bank, w_bank, first;
 	unsigned slot;
 	unsigned k_len;
+	unsigned a_off, w_off; /* COMPUTE: first bank step read */
 	unsigned entry, count;
 	unsigned m_valid, n_valid;
 	unsigned raw;
