@@ -25,15 +25,17 @@ static const char bench_help[] =
 	"\n"
 	"  -d, --device DEV     device to use (default: sim)\n"
 	"      --shapes LIST    comma-separated MxKxN shapes (default:\n"
-	"                       64x64x64,256x256x256,16x4096x16,1x1024x1024,\n"
-	"                       1000x1000x1000,1024x1024x1024)\n"
+	"                       64x64x64,256x16x256,256x64x256,256x256x256,\n"
+	"                       16x4096x16,1x1024x1024,1000x1000x1000,\n"
+	"                       1024x1024x1024)\n"
 	"      --json           one JSON object on stdout:\n"
 	"                       {\"device\", \"rows\", \"cols\", \"results\": [...]};\n"
 	"                       the table then goes to stderr as progress\n"
 	"  -h, --help           this help\n";
 
 static const char default_shapes[] =
-	"64x64x64,256x256x256,16x4096x16,1x1024x1024,1000x1000x1000,1024x1024x1024";
+	"64x64x64,256x16x256,256x64x256,256x256x256,16x4096x16,1x1024x1024,1000x1000x1000,"
+	"1024x1024x1024";
 
 enum { OPT_HELP = 1, OPT_DEVICE, OPT_JSON, OPT_SHAPES };
 
