@@ -52,20 +52,26 @@ DEPS_STAMP := build/.deps-ok
 .PHONY: deps
 deps: $(DEPS_STAMP)
 
-$(DEPS_STAMP):
-	$(Q)missing=""; for p in $(DEPS_PKGS); do \
+# $(call apt_ensure,WHO,PACKAGES): installs the missing Debian packages
+# when run as root; otherwise prints the apt command and fails.
+define apt_ensure
+	$(Q)missing=""; for p in $(2); do \
 	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'install ok installed' || missing="$$missing $$p"; \
 	done; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then \
-	    echo "deps: installing$$missing"; \
+	    echo "$(1): installing$$missing"; \
 	    export DEBIAN_FRONTEND=noninteractive; \
 	    apt-get update -q >/dev/null && apt-get install -y -q --no-install-recommends $$missing >/dev/null || \
-	      { echo "deps: apt-get install failed" >&2; exit 1; }; \
+	      { echo "$(1): apt-get install failed" >&2; exit 1; }; \
 	  else \
-	    echo "deps: missing packages; run: sudo apt-get install -y$$missing" >&2; exit 1; \
+	    echo "$(1): missing packages; run: sudo apt-get install -y$$missing" >&2; exit 1; \
 	  fi; \
 	fi
+endef
+
+$(DEPS_STAMP):
+	$(call apt_ensure,deps,$(DEPS_PKGS))
 	$(Q)mkdir -p $(@D) && touch $@
 
 # --------------------------------------------------------------- fragments

@@ -65,3 +65,4 @@ hil-ci: cli sim
 	  fi; \
 	  $(MAKE) --no-print-directory hil DEVICE=$$d || exit 1; \
 	done
+include host/models/models.mk

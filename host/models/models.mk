@@ -13,19 +13,7 @@ TRAIN_PYTHON ?= /usr/bin/python3
 
 .PHONY: train-deps train-fmnist
 train-deps:
-	$(Q)missing=""; for p in $(TRAIN_PKGS); do \
-	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'install ok installed' || missing="$$missing $$p"; \
-	done; \
-	if [ -n "$$missing" ]; then \
-	  if [ "$$(id -u)" = 0 ]; then \
-	    echo "train-deps: installing$$missing"; \
-	    export DEBIAN_FRONTEND=noninteractive; \
-	    apt-get update -q >/dev/null && apt-get install -y -q --no-install-recommends $$missing >/dev/null || \
-	      { echo "train-deps: apt-get install failed" >&2; exit 1; }; \
-	  else \
-	    echo "train-deps: missing packages; run: sudo apt-get install -y$$missing" >&2; exit 1; \
-	  fi; \
-	fi
+	$(call apt_ensure,train-deps,$(TRAIN_PKGS))
 
 train-fmnist: train-deps
 	$(TRAIN_PYTHON) host/models/train_fmnist.py --out host/models
