@@ -56,7 +56,7 @@ deps: $(DEPS_STAMP)
 # when run as root; otherwise prints the apt command and fails.
 define apt_ensure
 	$(Q)missing=""; for p in $(2); do \
-	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'install ok installed' || missing="$$missing $$p"; \
+	  dpkg-query -W -f='$${Status}' $$p 2>&1 | grep -q 'install ok installed' || missing="$$missing $$p"; \
 	done; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then \
