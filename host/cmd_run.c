@@ -276,23 +276,6 @@ struct top_entry {
 	double score;
 };
 
-/* Score @i of a tensor of any element type. */
-static double score_at(const struct onnx_tensor *t, size_t i)
-{
-	switch (t->dtype) {
-	case ONNX_DT_FLOAT:
-		return ((const float *)t->data)[i];
-	case ONNX_DT_UINT8:
-		return ((const uint8_t *)t->data)[i];
-	case ONNX_DT_INT8:
-		return ((const int8_t *)t->data)[i];
-	case ONNX_DT_INT32:
-		return ((const int32_t *)t->data)[i];
-	default:
-		return (double)((const int64_t *)t->data)[i];
-	}
-}
-
 /* The @k highest scores of @t's first row (its last dimension), highest
  * first, ties to the lower class; returns how many there are. */
 static int top_k(const struct onnx_tensor *t, int k, struct top_entry *top)
@@ -301,7 +284,7 @@ static int top_k(const struct onnx_tensor *t, int k, struct top_entry *top)
 	int have = 0;
 
 	for (int64_t c = 0; c < n; c++) {
-		double s = score_at(t, (size_t)c);
+		double s = onnx_tensor_f64(t, (size_t)c);
 		int pos = have;
 
 		while (pos > 0 && s > top[pos - 1].score)

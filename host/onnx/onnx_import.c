@@ -686,8 +686,7 @@ static int read_value_info(struct loader *ld, const Onnx__ValueInfoProto *vi, st
 	return SAMPAN_OK;
 }
 
-/* Whether a tensor agrees with what a value declares. */
-static bool tensor_matches(const struct onnx_value *v, const struct onnx_tensor *t)
+bool onnx_value_matches(const struct onnx_value *v, const struct onnx_tensor *t)
 {
 	if (v->dtype != ONNX_DT_UNKNOWN && v->dtype != t->dtype)
 		return false;
@@ -1415,7 +1414,7 @@ static int build_graph(struct loader *ld, const Onnx__GraphProto *g)
 		ret = decode_tensor(tp, what, &m->values[v].init, msg, sizeof(msg));
 		if (ret)
 			return lfail(ld, ret, "%s", msg);
-		if (!tensor_matches(&m->values[v], m->values[v].init))
+		if (!onnx_value_matches(&m->values[v], m->values[v].init))
 			return lfail(ld, SAMPAN_ERROR_INVALID,
 			             "%s does not match the type or shape its graph input declares",
 			             what);

@@ -12,6 +12,7 @@
 #ifndef SAMPAN_HOST_ONNX_MODEL_H
 #define SAMPAN_HOST_ONNX_MODEL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -60,6 +61,31 @@ void onnx_tensor_destroy(struct onnx_tensor *t);
 
 /* Formats the shape as "[1, 3, 224, 224]" into @buf. */
 const char *onnx_shape_str(int ndim, const int64_t *dims, char *buf, size_t size);
+
+/* Element @i of @t as int64 (a float truncated toward zero). */
+static inline int64_t onnx_tensor_i64(const struct onnx_tensor *t, size_t i)
+{
+	switch (t->dtype) {
+	case ONNX_DT_UINT8:
+		return ((const uint8_t *)t->data)[i];
+	case ONNX_DT_INT8:
+		return ((const int8_t *)t->data)[i];
+	case ONNX_DT_INT32:
+		return ((const int32_t *)t->data)[i];
+	case ONNX_DT_INT64:
+		return ((const int64_t *)t->data)[i];
+	default:
+		return (int64_t)((const float *)t->data)[i];
+	}
+}
+
+/* Element @i of @t as double (int64 beyond 2^53 rounded). */
+static inline double onnx_tensor_f64(const struct onnx_tensor *t, size_t i)
+{
+	if (t->dtype == ONNX_DT_FLOAT)
+		return ((const float *)t->data)[i];
+	return (double)onnx_tensor_i64(t, i);
+}
 
 /* Reads a serialized TensorProto file (the test data format of the ONNX
  * backend tests). @name, if not NULL, receives the tensor's name (malloc'd,
@@ -110,6 +136,9 @@ struct onnx_value {
 	struct onnx_tensor *init;    /* the initializer's data, or NULL */
 	int producer;                /* index of the node computing it, or -1 */
 };
+
+/* Whether @t agrees with the type and fixed dimensions @v declares. */
+bool onnx_value_matches(const struct onnx_value *v, const struct onnx_tensor *t);
 
 /* Convolution and pooling attributes (2-D). */
 enum onnx_auto_pad { ONNX_PAD_NOTSET, ONNX_PAD_SAME_UPPER, ONNX_PAD_SAME_LOWER, ONNX_PAD_VALID };

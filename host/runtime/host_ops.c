@@ -18,24 +18,6 @@
 
 /* ---------------------------------------------------------------- helpers */
 
-/* Element @i of any supported tensor as int64 (floats truncated: only
- * integer tensors are read this way). */
-static int64_t i64_at(const struct onnx_tensor *t, size_t i)
-{
-	switch (t->dtype) {
-	case ONNX_DT_UINT8:
-		return ((const uint8_t *)t->data)[i];
-	case ONNX_DT_INT8:
-		return ((const int8_t *)t->data)[i];
-	case ONNX_DT_INT32:
-		return ((const int32_t *)t->data)[i];
-	case ONNX_DT_INT64:
-		return ((const int64_t *)t->data)[i];
-	default:
-		return (int64_t)((const float *)t->data)[i];
-	}
-}
-
 /* Stores @v into integer element @i, wrapping to the type's width. */
 static void i64_put(struct onnx_tensor *t, size_t i, int64_t v)
 {
@@ -183,7 +165,8 @@ static int run_add(struct rt_ctx *ctx, struct onnx_tensor *const *in, struct onn
 			((float *)y->data)[i] = fdata(in[0])[a] + fdata(in[1])[b];
 		else /* wraps around, as numpy does */
 			i64_put(y, i,
-			        (int64_t)((uint64_t)i64_at(in[0], a) + (uint64_t)i64_at(in[1], b)));
+			        (int64_t)((uint64_t)onnx_tensor_i64(in[0], a) +
+			                  (uint64_t)onnx_tensor_i64(in[1], b)));
 	}
 	*out = y;
 	return SAMPAN_OK;
@@ -216,11 +199,13 @@ static int run_clamp(struct rt_ctx *ctx, struct onnx_tensor *const *in, struct o
 			((float *)y->data)[i] = v < lo ? lo : v;
 		}
 	} else {
-		int64_t lo = ctx->node->op == ONNX_OP_RELU ? 0 : mn ? i64_at(mn, 0) : INT64_MIN;
-		int64_t hi = mx ? i64_at(mx, 0) : INT64_MAX;
+		int64_t lo = ctx->node->op == ONNX_OP_RELU ? 0
+		             : mn                          ? onnx_tensor_i64(mn, 0)
+		                                           : INT64_MIN;
+		int64_t hi = mx ? onnx_tensor_i64(mx, 0) : INT64_MAX;
 
 		for (size_t i = 0; i < x->count; i++) {
-			int64_t v = i64_at(x, i);
+			int64_t v = onnx_tensor_i64(x, i);
 
 			v = v > hi ? hi : v;
 			i64_put(y, i, v < lo ? lo : v);
@@ -505,7 +490,7 @@ static int run_pool(struct rt_ctx *ctx, struct onnx_tensor *const *in, struct on
 							continue;
 						v = x->dtype == ONNX_DT_FLOAT
 						        ? fdata(x)[base + (size_t)(iy * pw.in + ix)]
-						        : (double)i64_at(
+						        : (double)onnx_tensor_i64(
 						              x, base + (size_t)(iy * pw.in + ix));
 						best = v > best ? v : best;
 						sum += v;

@@ -32,19 +32,6 @@ static int no_mem(struct rt_ctx *ctx)
 
 /* ------------------------------------------------------------ parameters */
 
-/* Element @i of an integer tensor (uint8, int8, int32) as int32. */
-static int32_t int_at(const struct onnx_tensor *t, size_t i)
-{
-	switch (t->dtype) {
-	case ONNX_DT_UINT8:
-		return ((const uint8_t *)t->data)[i];
-	case ONNX_DT_INT8:
-		return ((const int8_t *)t->data)[i];
-	default:
-		return ((const int32_t *)t->data)[i];
-	}
-}
-
 /* Range of a quantized type. */
 static void qrange(enum onnx_dtype dtype, int32_t *lo, int32_t *hi)
 {
@@ -71,7 +58,7 @@ static int check_param(struct rt_ctx *ctx, const struct onnx_tensor *t, const ch
 /* Parameter @i of a per-tensor or per-channel tensor checked above. */
 static int32_t zp_at(const struct onnx_tensor *t, int64_t i)
 {
-	return !t ? 0 : int_at(t, t->count == 1 ? 0 : (size_t)i);
+	return !t ? 0 : (int32_t)onnx_tensor_i64(t, t->count == 1 ? 0 : (size_t)i);
 }
 
 static float scale_at(const struct onnx_tensor *t, int64_t i)
@@ -103,7 +90,7 @@ static int8_t *to_s8(const struct onnx_tensor *t, int32_t *offset)
 		return NULL;
 	*offset = t->dtype == ONNX_DT_UINT8 ? 128 : 0;
 	for (size_t i = 0; i < t->count; i++)
-		p[i] = (int8_t)(int_at(t, i) - *offset);
+		p[i] = (int8_t)((int32_t)onnx_tensor_i64(t, i) - *offset);
 	return p;
 }
 
@@ -253,8 +240,9 @@ static int matmul_acc(struct rt_ctx *ctx, const struct onnx_tensor *a, const str
 		for (int64_t k = 0; k < K; k++)
 			for (int64_t n = 0; n < N; n++)
 				wt[(bb * N + n) * K + k] =
-				    (int8_t)(int_at(b, (size_t)(trans_b ? (bb * N + n) * K + k
-				                                        : (bb * K + k) * N + n)) -
+				    (int8_t)((int32_t)onnx_tensor_i64(
+				                 b, (size_t)(trans_b ? (bb * N + n) * K + k
+				                                     : (bb * K + k) * N + n)) -
 				             offb);
 	wofs = weight_offsets(zb, offb, N, &ret);
 	if (ret)
@@ -672,7 +660,7 @@ static int run_dequantizelinear(struct rt_ctx *ctx, struct onnx_tensor *const *i
 		int64_t c = (int64_t)i / inner % channels;
 
 		((float *)y->data)[i] =
-		    (float)((int64_t)int_at(x, i) - zp_at(zp, c)) * scale_at(scale, c);
+		    (float)(onnx_tensor_i64(x, i) - zp_at(zp, c)) * scale_at(scale, c);
 	}
 	*out = y;
 	return SAMPAN_OK;

@@ -17,21 +17,6 @@ static double now_seconds(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
-/* Whether @t agrees with the type and fixed dimensions @v declares. */
-static bool matches_decl(const struct onnx_value *v, const struct onnx_tensor *t)
-{
-	if (v->dtype != ONNX_DT_UNKNOWN && v->dtype != t->dtype)
-		return false;
-	if (v->ndim < 0)
-		return true;
-	if (v->ndim != t->ndim)
-		return false;
-	for (int i = 0; i < t->ndim; i++)
-		if (v->dims[i] >= 0 && v->dims[i] != t->dims[i])
-			return false;
-	return true;
-}
-
 static int copy_tensor(const struct onnx_tensor *src, struct onnx_tensor **dst)
 {
 	int ret = onnx_tensor_create(dst, src->dtype, src->ndim, src->dims);
@@ -65,7 +50,7 @@ int rt_run(const struct onnx_model *m, struct sampan_device *dev, struct onnx_te
 	for (int i = 0; i < m->n_inputs; i++) {
 		const struct onnx_value *v = &m->values[m->inputs[i]];
 
-		if (!inputs[i] || !matches_decl(v, inputs[i])) {
+		if (!inputs[i] || !onnx_value_matches(v, inputs[i])) {
 			snprintf(err, err_size, "input '%s': expected %s %s, got %s %s", v->name,
 			         onnx_dtype_name(v->dtype),
 			         v->ndim < 0 ? "of any shape"
