@@ -30,6 +30,27 @@ static int copy_tensor(const struct onnx_tensor *src, struct onnx_tensor **dst)
 int rt_run(const struct onnx_model *m, struct sampan_device *dev, struct onnx_tensor *const *inputs,
            struct onnx_tensor **outputs, struct rt_stats *stats, char *err, size_t err_size)
 {
+	return rt_run_ex(m, dev, inputs, outputs, stats, NULL, err, err_size);
+}
+
+static int observe(struct rt_ctx *ctx, const struct onnx_model *m, const struct rt_hooks *hooks,
+                   int value, const struct onnx_tensor *t)
+{
+	int ret;
+
+	if (!hooks || !hooks->on_value)
+		return SAMPAN_OK;
+	ret = hooks->on_value(hooks->user, value, t);
+	if (ret)
+		snprintf(ctx->err, ctx->err_size, "run stopped by its observer at value '%s'",
+		         m->values[value].name);
+	return ret;
+}
+
+int rt_run_ex(const struct onnx_model *m, struct sampan_device *dev,
+              struct onnx_tensor *const *inputs, struct onnx_tensor **outputs,
+              struct rt_stats *stats, const struct rt_hooks *hooks, char *err, size_t err_size)
+{
 	struct rt_ctx ctx = {.dev = dev, .err = err, .err_size = err_size};
 	struct onnx_tensor **vals, **outs, *in[ONNX_MAX_NODE_INPUTS];
 	bool *owned;
@@ -63,6 +84,9 @@ int rt_run(const struct onnx_model *m, struct sampan_device *dev, struct onnx_te
 			goto out;
 		}
 		vals[m->inputs[i]] = inputs[i];
+		ret = observe(&ctx, m, hooks, m->inputs[i], inputs[i]);
+		if (ret)
+			goto out;
 	}
 	for (int n = 0; n < m->n_nodes; n++) {
 		const struct onnx_node *node = &m->nodes[n];
@@ -70,11 +94,26 @@ int rt_run(const struct onnx_model *m, struct sampan_device *dev, struct onnx_te
 
 		for (int i = 0; i < node->n_inputs; i++)
 			in[i] = node->inputs[i] >= 0 ? vals[node->inputs[i]] : NULL;
+		struct rt_stats before = ctx.stats;
+		double tn = now_seconds();
+
 		ctx.node = node;
 		ret = rt_op_run(&ctx, in, &vals[o]);
 		if (ret)
 			goto out;
 		owned[o] = true;
+		if (hooks && hooks->node_stats) {
+			struct rt_node_stats *ns = &hooks->node_stats[n];
+
+			ns->gemms += ctx.stats.gemms - before.gemms;
+			ns->cycles += ctx.stats.cycles - before.cycles;
+			ns->macs += ctx.stats.macs - before.macs;
+			ns->device_seconds += ctx.stats.device_seconds - before.device_seconds;
+			ns->seconds += now_seconds() - tn;
+		}
+		ret = observe(&ctx, m, hooks, o, vals[o]);
+		if (ret)
+			goto out;
 	}
 	for (n_outs = 0; n_outs < m->n_outputs; n_outs++) {
 		int v = m->outputs[n_outs];

@@ -49,6 +49,30 @@ int rt_run(const struct onnx_model *model, struct sampan_device *dev,
            struct onnx_tensor *const *inputs, struct onnx_tensor **outputs, struct rt_stats *stats,
            char *err, size_t err_size);
 
+/* What one node cost in a run (rt_run_ex adds to these). */
+struct rt_node_stats {
+	uint64_t gemms, cycles, macs;
+	double device_seconds; /* inside sampan_gemm */
+	double seconds;        /* the whole node, host work included */
+};
+
+/* Optional observers of a run. */
+struct rt_hooks {
+	/* Called with every graph input and every node output as soon as it
+	 * is known (@value indexes model->values; @t is borrowed, valid only
+	 * during the call). A non-zero return stops the run with that code. */
+	int (*on_value)(void *user, int value, const struct onnx_tensor *t);
+	void *user;
+	/* If not NULL, model->n_nodes entries that each node's figures are
+	 * added to (zero them before the first run to accumulate over runs). */
+	struct rt_node_stats *node_stats;
+};
+
+/* rt_run with observers; @hooks may be NULL. */
+int rt_run_ex(const struct onnx_model *model, struct sampan_device *dev,
+              struct onnx_tensor *const *inputs, struct onnx_tensor **outputs,
+              struct rt_stats *stats, const struct rt_hooks *hooks, char *err, size_t err_size);
+
 /* ------------------------------------------------------------- internals */
 
 /* State of a run, shared with the op implementations (ops.c). */
