@@ -46,7 +46,8 @@ ALL_LDFLAGS = $(SAN_FLAGS) $(LDFLAGS)
 
 DEPS_PKGS := build-essential pkg-config verilator yosys iverilog \
              libcriterion-dev libusb-1.0-0-dev lcov libxml2-utils tcl \
-             protobuf-c-compiler libprotobuf-c-dev python3-onnx libonnx-testdata
+             protobuf-c-compiler libprotobuf-c-dev python3-onnx libonnx-testdata \
+             zlib1g-dev dataset-fashion-mnist
 DEPS_STAMP := build/.deps-ok
 
 .PHONY: deps

@@ -18,7 +18,9 @@ static const char main_help[] =
 	"  gemm      one GEMM, from .npy files or random; --check against a reference\n"
 	"  bench     GEMM shapes -> cycles, utilization and its bound\n"
 	"  selftest  device conformance suite (JUnit/TAP for hardware-in-the-loop CI)\n"
-	"  run       one inference of a quantized ONNX model\n"
+	"  run       one inference of an ONNX model (float or int8)\n"
+	"  quantize  float ONNX model -> int8 QDQ model, calibrated on sample inputs\n"
+	"  eval      accuracy and speed of a model on a labelled data set\n"
 	"\n"
 	"'sampan COMMAND --help' describes each one. Every command that prints\n"
 	"figures takes --json and then prints one JSON object on stdout;\n"
@@ -40,6 +42,8 @@ static const struct {
 	{"bench", cmd_bench},
 	{"selftest", cmd_selftest},
 	{"run", cmd_run},
+	{"quantize", cmd_quantize},
+	{"eval", cmd_eval},
 };
 
 int main(int argc, char **argv)

@@ -9,12 +9,13 @@
 ONNX_PROTO ?= /usr/lib/python3/dist-packages/onnx/onnx.proto
 ONNX_GEN   := $(BUILD)/onnx-gen
 ONNX_LIB   := $(BUILD)/libsampan_onnx.a
-ONNX_LIBS  := -lprotobuf-c
+ONNX_LIBS  := -lprotobuf-c -lz
 ONNX_SRCS  := host/onnx/onnx_import.c host/runtime/runtime.c host/runtime/ops.c \
               host/runtime/host_ops.c host/onnx/image.c
 ONNX_OBJS  := $(ONNX_SRCS:host/%.c=$(BUILD)/host/%.o)
 # Objects that include the generated header.
-ONNX_USERS := $(ONNX_OBJS) $(BUILD)/host/cmd_run.o
+ONNX_USERS := $(ONNX_OBJS) $(BUILD)/host/cmd_run.o $(BUILD)/host/cmd_quantize.o \
+              $(BUILD)/host/cmd_eval.o
 ONNX_CFLAGS = -I$(ONNX_GEN) -Ihost
 
 $(ONNX_GEN)/onnx.pb-c.c: | $(DEPS_STAMP)
