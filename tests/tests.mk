@@ -20,6 +20,9 @@ TEST_JOBS     ?= 2
 
 TEST_NAMES := test_requant test_rtl_units test_gemm test_errors test_cli test_install \
               test_selftest test_onnx
+# Further suites describe themselves in tests/mk/<suite>.mk (TEST_NAMES +=,
+# TEST_OBJS_<suite>, archives and flags as below).
+include $(sort $(wildcard tests/mk/*.mk))
 TESTS      ?= $(TEST_NAMES)
 TEST_BINS  := $(addprefix $(TEST_DIR)/,$(TEST_NAMES))
 
