@@ -83,6 +83,8 @@ include sim/sim.mk
 include driver/driver.mk
 include host/host.mk
 include tests/tests.mk
+# Optional fragments: fuzzing (make fuzz) and board builds (make bitstream).
+include $(wildcard tests/fuzz/fuzz.mk rtl/boards/boards.mk)
 
 # ------------------------------------------------------------------ top
 
