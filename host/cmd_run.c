@@ -8,7 +8,7 @@
 
 #include "cli.h"
 #include "npy.h"
-#include "onnx/image.h"
+#include "input.h"
 #include "onnx/onnx_model.h"
 #include "runtime/runtime.h"
 
@@ -131,51 +131,18 @@ static int parse_args(int argc, char **argv, struct run_args *a)
 	return CLI_EXIT_OK;
 }
 
-/* The ONNX element type of a .npy dtype. */
-static enum onnx_dtype onnx_type_of(enum npy_dtype d)
-{
-	switch (d) {
-	case NPY_INT8:
-		return ONNX_DT_INT8;
-	case NPY_UINT8:
-		return ONNX_DT_UINT8;
-	case NPY_FLOAT32:
-		return ONNX_DT_FLOAT;
-	default:
-		return ONNX_DT_INT32;
-	}
-}
-
-/* Reads one .npy file or PGM image, for graph input @decl, into a tensor;
+/* Reads one .npy file or image, for graph input @decl, into a tensor;
  * exit code. */
 static int read_input(const char *path, const struct onnx_value *decl, const struct run_args *a,
                       struct onnx_tensor **t)
 {
-	struct npy_array arr;
 	char err[512];
-	int ret;
 
-	if (onnx_image_is_pgm(path)) {
-		if (onnx_image_read_pgm(path, decl, a->pixel_max > 0 ? a->pixel_max : 255.0f, t,
-		                        err, sizeof(err)) != SAMPAN_OK) {
-			cli_error("%s", err);
-			return CLI_EXIT_FAIL;
-		}
-		return CLI_EXIT_OK;
-	}
-	if (npy_read_any(path, &arr, err, sizeof(err)) != SAMPAN_OK) {
+	if (input_read(path, decl, a->pixel_max > 0 ? a->pixel_max : 255.0f, t, err, sizeof(err)) !=
+	    SAMPAN_OK) {
 		cli_error("%s", err);
 		return CLI_EXIT_FAIL;
 	}
-	ret = onnx_tensor_create(t, onnx_type_of(arr.dtype), arr.ndim, arr.shape);
-	if (ret) {
-		cli_error("%s: %s", path,
-		          ret == SAMPAN_ERROR_NO_MEM ? "out of memory" : "too large");
-		npy_array_destroy(&arr);
-		return CLI_EXIT_FAIL;
-	}
-	memcpy((*t)->data, arr.data, (*t)->count * onnx_dtype_size((*t)->dtype));
-	npy_array_destroy(&arr);
 	return CLI_EXIT_OK;
 }
 
@@ -398,7 +365,7 @@ int cmd_run(int argc, char **argv)
 		ret = read_input(files[i], &m->values[m->inputs[i]], &a, &ins[i]);
 		if (ret)
 			goto out_inputs;
-		if (a.top < 0 && onnx_image_is_pgm(files[i]))
+		if (a.top < 0 && input_is_image(files[i]))
 			a.top = 5;
 	}
 	outs = calloc((size_t)m->n_outputs, sizeof(*outs));

@@ -16,7 +16,7 @@ ONNX_SRCS  := host/onnx/onnx_import.c host/runtime/runtime.c host/runtime/ops.c 
 ONNX_OBJS  := $(ONNX_SRCS:host/%.c=$(BUILD)/host/%.o)
 # Objects that include the generated header.
 ONNX_USERS := $(ONNX_OBJS) $(BUILD)/host/cmd_run.o $(BUILD)/host/cmd_quantize.o \
-              $(BUILD)/host/cmd_eval.o
+              $(BUILD)/host/cmd_eval.o $(BUILD)/host/input.o
 ONNX_CFLAGS = -I$(ONNX_GEN) -Ihost
 
 $(ONNX_GEN)/onnx.pb-c.c: | $(DEPS_STAMP)
