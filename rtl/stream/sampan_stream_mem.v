@@ -64,7 +64,8 @@ module sampan_stream_mem #(
 
   localparam BYTES = DATA_WIDTH / 8;
   localparam DEPTH = MEM_BYTES / BYTES;
-  localparam WORD_AW = $clog2(DEPTH);
+  // Not $clog2(DEPTH): Yosys 0.23 cannot, as the ports use WORD_AW before here.
+  localparam WORD_AW = $clog2(MEM_BYTES / BYTES);
   localparam BYTE_SHIFT = $clog2(BYTES);
   localparam [ADDR_WIDTH-1:0] MEM_END = {{(ADDR_WIDTH - 32) {1'b0}}, MEM_BYTES[31:0]};
 
