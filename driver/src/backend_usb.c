@@ -5,8 +5,9 @@
  *
  * Name: usb[:VID:PID[:SERIAL]] (hexadecimal VID and PID). Without them the
  * first attached board of a known kind is used. Bridges:
- *   0403:6010  FT2232H, channel B as a UART at 3 Mbaud, RTS/CTS flow control
- *              (the iCEBreaker: channel A is its flash programmer)
+ *   0403:6010  FT2232H, channel B as a UART at 3 Mbaud, no flow control
+ *              (the iCEBreaker and the Arty A7: channel A is their flash or
+ *              JTAG programmer; only TXD and RXD reach the FPGA)
  *   0403:6014  FT232H in 245 synchronous FIFO mode (bit mode 0x40)
  *   1209:0001  the project's ID (pid.codes test PID): an FT232H board whose
  *              EEPROM carries it, used in 245 synchronous FIFO mode
@@ -46,6 +47,7 @@
 #define SIO_PURGE_RX 1
 #define SIO_PURGE_TX 2
 #define SIO_RTS_CTS_HS (0x1 << 8)
+#define SIO_DISABLE_FLOW_CTRL 0x0
 #define SIO_DATA_8N1 0x0008
 #define BITMODE_RESET 0x00
 #define BITMODE_SYNCFF 0x40
@@ -191,7 +193,10 @@ static int ftdi_configure(struct usb_ctx *c)
 		ftdi_h_divisor(UART_BAUD, iface, &value, &index);
 		if ((err = sio(c, SIO_SET_BAUDRATE, value, index, "FTDI baud rate")) < 0 ||
 		    (err = sio(c, SIO_SET_DATA, SIO_DATA_8N1, iface, "FTDI data format")) < 0 ||
-		    (err = sio(c, SIO_SET_FLOW_CTRL, 0, SIO_RTS_CTS_HS | iface,
+		    /* No RTS/CTS: the boards do not wire CTS# to the FPGA, and
+		     * with it floating (pulled up) the chip would hold every
+		     * byte. The stop-and-wait protocol paces the host. */
+		    (err = sio(c, SIO_SET_FLOW_CTRL, 0, SIO_DISABLE_FLOW_CTRL | iface,
 		               "FTDI flow control")) < 0)
 			return err;
 	} else {
