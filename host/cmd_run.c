@@ -9,6 +9,7 @@
 #include "cli.h"
 #include "npy.h"
 #include "input.h"
+#include "data/profile.h"
 #include "onnx/onnx_model.h"
 #include "runtime/runtime.h"
 
@@ -32,6 +33,9 @@ static const char run_help[] =
     "                          (default 5 when an input is an image, else 0)\n"
     "  -o, --out FILE          write the (first) output tensor to a .npy file,\n"
     "                          with its ONNX element type and shape\n"
+    "      --profile           print per layer (node) where it ran, device jobs,\n"
+    "                          MACs, cycles, utilization and wall time, and where\n"
+    "                          the time went (with --json: \"layers\" and \"time\")\n"
     "      --json              print one JSON object on stdout\n"
     "  -h, --help              this help\n"
     "\n"
@@ -39,13 +43,27 @@ static const char run_help[] =
     "cycles, MACs, utilization.\n"
     "Exit status: 0 ok, 1 failure (bad model, input or device), 2 usage error.\n";
 
-enum { OPT_HELP = 1, OPT_DEVICE, OPT_INPUT, OPT_OUT, OPT_JSON, OPT_PIXEL_MAX, OPT_TOP };
+enum {
+	OPT_HELP = 1,
+	OPT_DEVICE,
+	OPT_INPUT,
+	OPT_OUT,
+	OPT_JSON,
+	OPT_PIXEL_MAX,
+	OPT_TOP,
+	OPT_PROFILE
+};
 
 static const struct cli_option run_options[] = {
-    {"help", 'h', false, OPT_HELP},  {"device", 'd', true, OPT_DEVICE},
-    {"input", 'i', true, OPT_INPUT}, {"out", 'o', true, OPT_OUT},
-    {"json", 0, false, OPT_JSON},    {"pixel-max", 0, true, OPT_PIXEL_MAX},
-    {"top", 'k', true, OPT_TOP},     {NULL, 0, false, 0},
+    {"help", 'h', false, OPT_HELP},
+    {"device", 'd', true, OPT_DEVICE},
+    {"input", 'i', true, OPT_INPUT},
+    {"out", 'o', true, OPT_OUT},
+    {"json", 0, false, OPT_JSON},
+    {"pixel-max", 0, true, OPT_PIXEL_MAX},
+    {"top", 'k', true, OPT_TOP},
+    {"profile", 0, false, OPT_PROFILE},
+    {NULL, 0, false, 0},
 };
 
 /* Most classes --top prints. */
@@ -60,6 +78,7 @@ struct run_args {
 	int n_inputs;
 	const char *out;
 	bool json;
+	bool profile;
 	float pixel_max; /* 0: not given (255) */
 	int top;         /* -1: not given */
 };
@@ -99,6 +118,9 @@ static int parse_args(int argc, char **argv, struct run_args *a)
 			break;
 		case OPT_JSON:
 			a->json = true;
+			break;
+		case OPT_PROFILE:
+			a->profile = true;
 			break;
 		case OPT_PIXEL_MAX: {
 			char *end;
@@ -268,7 +290,7 @@ static int top_k(const struct onnx_tensor *t, int k, struct top_entry *top)
 
 static void print_result(const struct run_args *a, const struct onnx_model *m,
                          const struct sampan_info *info, struct onnx_tensor **outs,
-                         const struct rt_stats *st)
+                         const struct rt_stats *st, const struct profile *prof)
 {
 	struct top_entry top[RUN_MAX_TOP];
 	int n_top = a->top > 0 ? top_k(outs[0], a->top, top) : 0;
@@ -291,6 +313,8 @@ static void print_result(const struct run_args *a, const struct onnx_model *m,
 		for (int i = 0; i < n_top; i++)
 			printf("  %d. class %lld  score %.6g\n", i + 1, (long long)top[i].cls,
 			       top[i].score);
+		if (prof)
+			profile_print(prof, info, stdout);
 		return;
 	}
 	struct json j;
@@ -329,6 +353,8 @@ static void print_result(const struct run_args *a, const struct onnx_model *m,
 		}
 		json_array_end(&j);
 	}
+	if (prof)
+		profile_json(prof, info, &j);
 	json_object_end(&j);
 	json_finish(&j);
 }
@@ -342,6 +368,8 @@ int cmd_run(int argc, char **argv)
 	struct sampan_device *dev = NULL;
 	struct sampan_info info;
 	struct rt_stats st;
+	struct profile *prof = NULL;
+	struct rt_hooks hooks;
 	char err[1024];
 	int ret;
 
@@ -377,7 +405,16 @@ int cmd_run(int argc, char **argv)
 	ret = cli_open_device(a.device, &dev, &info);
 	if (ret)
 		goto out_inputs;
-	if (rt_run(m, dev, ins, outs, &st, err, sizeof(err)) != SAMPAN_OK) {
+	if (a.profile) {
+		if (profile_create(m, dev, &prof) != SAMPAN_OK) {
+			cli_error("out of memory");
+			ret = CLI_EXIT_FAIL;
+			goto out_close;
+		}
+		profile_hooks(prof, &hooks);
+	}
+	if (rt_run_ex(m, dev, ins, outs, &st, prof ? &hooks : NULL, err, sizeof(err)) !=
+	    SAMPAN_OK) {
 		cli_error("%s: %s", a.model, err);
 		ret = CLI_EXIT_FAIL;
 		goto out_close;
@@ -387,11 +424,14 @@ int cmd_run(int argc, char **argv)
 		if (ret)
 			goto out_outputs;
 	}
-	print_result(&a, m, &info, outs, &st);
+	if (prof)
+		profile_add_run(prof, &st);
+	print_result(&a, m, &info, outs, &st, prof);
 out_outputs:
 	for (int o = 0; o < m->n_outputs; o++)
 		onnx_tensor_destroy(outs[o]);
 out_close:
+	profile_destroy(prof);
 	sampan_close(dev);
 out_inputs:
 	free(outs);

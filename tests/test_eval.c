@@ -881,3 +881,39 @@ Test(eval_cli, device_failure_mid_run, .init = setup, .fini = cleanup)
 	cr_assert_str_eq(res.out, "", "%s", res.out);
 	spawn_result_free(&res);
 }
+
+/* `sampan run --profile`: the same per-layer figures for one inference. */
+Test(eval_cli, run_profile, .init = setup, .fini = cleanup)
+{
+	struct tiny_fixture f;
+	struct spawn_result res;
+	char pgm[256], want[64];
+	double v;
+
+	tiny_fixture(&f);
+	snprintf(pgm, sizeof(pgm), "%s", tmp("3_0.pgm"));
+	write_pgm(pgm, TINY_H, TINY_W, f.px + 3 * TINY_H * TINY_W);
+	const char *args[] = {"run", tmp("tiny.onnx"), "-d",     "sim", "--input",
+	                      pgm,   "--profile",      "--json", NULL};
+	cr_assert_eq(run_cli(args, &res), 0, "exit %d: %s", res.status, res.err);
+	cr_assert(json_valid(res.out), "%s", res.out);
+	cr_assert_eq(json_member(res.out, "layers", NULL, NULL, 0), 3);
+	cr_assert_eq(json_member(res.out, "time", NULL, NULL, 0), 3);
+	cr_assert(strstr(res.out, "\"op\": \"MatMulInteger\",\n      \"on\": \"device\",\n      "
+	                          "\"jobs\": 1,\n      \"macs\": 1200"),
+	          "%s", res.out);
+	cr_assert_eq(json_member(res.out, "cycles", &v, NULL, 0), 1);
+	cr_assert_gt(v, 0);
+	/* The first class listed is the top one. */
+	snprintf(want, sizeof(want), "\"class\": %d,", f.want[3]);
+	cr_assert(strstr(res.out, "\"class\": ") == strstr(res.out, want), "top class not %d: %s",
+	          f.want[3], res.out);
+	spawn_result_free(&res);
+
+	const char *text[] = {"run", tmp("tiny.onnx"), "-d", "cpu", "--input",
+	                      pgm,   "--profile",      NULL};
+	cr_assert_eq(run_cli(text, &res), 0, "exit %d: %s", res.status, res.err);
+	cr_assert(strstr(res.out, "per layer, per inference (cpu"), "%s", res.out);
+	cr_assert(strstr(res.out, "where the time goes"), "%s", res.out);
+	spawn_result_free(&res);
+}
