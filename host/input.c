@@ -12,7 +12,7 @@
 
 bool input_is_image(const char *path)
 {
-	return onnx_image_is_pgm(path);
+	return onnx_image_file_format(path) != ONNX_IMAGE_NONE;
 }
 
 /* The ONNX element type of a .npy dtype. */
@@ -36,8 +36,8 @@ int input_read(const char *path, const struct onnx_value *decl, float pixel_max,
 	struct npy_array arr;
 	int ret;
 
-	if (onnx_image_is_pgm(path))
-		return onnx_image_read_pgm(path, decl, pixel_max, t, err, err_size);
+	if (input_is_image(path))
+		return onnx_image_read(path, decl, pixel_max, t, err, err_size);
 	ret = npy_read_any(path, &arr, err, err_size);
 	if (ret)
 		return ret;
