@@ -29,8 +29,11 @@ enum onnx_dtype {
 #define ONNX_MAX_DIMS 8
 /* Largest .onnx or TensorProto file read. */
 #define ONNX_MAX_FILE_BYTES ((size_t)256 << 20)
-/* Most elements of one tensor (initializer, input or intermediate). */
+/* Most elements of one tensor (initializer, input or intermediate); the
+ * fuzz build (tests/fuzz/fuzz.mk) lowers it. */
+#ifndef ONNX_MAX_ELEMENTS
 #define ONNX_MAX_ELEMENTS ((int64_t)1 << 28)
+#endif
 /* Opsets of the default domain accepted (the quantized ops exist since 10,
  * which the ONNX backend tests of these ops declare). */
 #define ONNX_OPSET_MIN 10
