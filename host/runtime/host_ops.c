@@ -506,8 +506,10 @@ static int run_pool(struct rt_ctx *ctx, struct onnx_tensor *const *in, struct on
 					                               : (taps ? taps : 1)));
 				else if (x->dtype == ONNX_DT_FLOAT)
 					((float *)y->data)[o] = (float)best;
-				else
+				else if (taps)
 					i64_put(y, o, (int64_t)best);
+				else /* all padding (-inf): the type's least value */
+					i64_put(y, o, x->dtype == ONNX_DT_UINT8 ? 0 : -128);
 			}
 		}
 	}
