@@ -344,7 +344,7 @@ Test(png, grey_every_depth_filter_and_interlace)
 	static const int depths[] = {1, 2, 4, 8, 16};
 	static const uint32_t sizes[][2] = {{1, 1}, {13, 7}, {3, 17}, {9, 1}, {1, 9}};
 
-	rng_seed();
+	rng_seed("grey_every_depth_filter_and_interlace");
 	for (size_t d = 0; d < COUNT(depths); d++)
 		for (int il = 0; il < 2; il++)
 			for (int f = -1; f <= 4; f++)
@@ -368,7 +368,7 @@ Test(png, colour_types)
 	             {4, 16}, {3, 1},  {3, 2}, {3, 4},  {3, 8}};
 	uint8_t palette[256 * 3];
 
-	rng_seed();
+	rng_seed("colour_types");
 	for (size_t i = 0; i < sizeof(palette); i++)
 		palette[i] = (uint8_t)rng();
 	for (size_t k = 0; k < COUNT(kinds); k++)
@@ -402,7 +402,7 @@ Test(png, split_idat_float_and_2d)
 	uint16_t *s;
 	struct buf png;
 
-	rng_seed();
+	rng_seed("split_idat_float_and_2d");
 	s = random_samples(&o);
 	png = png_encode(&o, s);
 	cr_assert_eq(onnx_image_decode(png.p, png.len, "t.png", &decl, 2.0f, &t, err, sizeof(err)),
