@@ -35,12 +35,12 @@ TestSuite(png_cli, .timeout = 120);
 
 static uint64_t rng_state;
 
-static void rng_seed(void)
+static void rng_seed(const char *test)
 {
 	const char *env = getenv("SAMPAN_TEST_SEED");
 
 	rng_state = env && env[0] ? strtoull(env, NULL, 0) : (uint64_t)time(NULL);
-	fprintf(stderr, "test_image: seed %llu (SAMPAN_TEST_SEED)\n",
+	fprintf(stderr, "[seed] png::%s: SAMPAN_TEST_SEED=%llu\n", test,
 	        (unsigned long long)rng_state);
 	rng_state = rng_state * 2654435761u + 1;
 }
