@@ -387,16 +387,59 @@ static void write_pgm(const char *path, int h, int w, const uint8_t *px)
 	free(b);
 }
 
+/* Appends a PNG chunk (length, type, data, CRC) to @b at @o; new @o. */
+static size_t png_chunk(uint8_t *b, size_t o, const char *type, const uint8_t *data, size_t len)
+{
+	uLong crc;
+
+	b[o++] = (uint8_t)(len >> 24);
+	b[o++] = (uint8_t)(len >> 16);
+	b[o++] = (uint8_t)(len >> 8);
+	b[o++] = (uint8_t)len;
+	memcpy(b + o, type, 4);
+	if (len)
+		memcpy(b + o + 4, data, len);
+	crc = crc32(crc32(0L, Z_NULL, 0), b + o, (uInt)(len + 4));
+	o += 4 + len;
+	b[o++] = (uint8_t)(crc >> 24);
+	b[o++] = (uint8_t)(crc >> 16);
+	b[o++] = (uint8_t)(crc >> 8);
+	b[o++] = (uint8_t)crc;
+	return o;
+}
+
+/* Writes an 8-bit grey PNG of @h x @w pixels (filter 0 on every row). */
+static void write_png(const char *path, int h, int w, const uint8_t *px)
+{
+	uint8_t ihdr[13] = {0, 0, 0, (uint8_t)w, 0, 0, 0, (uint8_t)h, 8, 0, 0, 0, 0};
+	uint8_t raw[256], z[512], b[1024];
+	uLongf zlen = sizeof(z);
+	size_t o = 8;
+
+	cr_assert_leq((size_t)(h * (w + 1)), sizeof(raw));
+	for (int y = 0; y < h; y++) {
+		raw[y * (w + 1)] = 0;
+		memcpy(raw + y * (w + 1) + 1, px + y * w, (size_t)w);
+	}
+	cr_assert_eq(compress(z, &zlen, raw, (uLong)(h * (w + 1))), Z_OK);
+	memcpy(b, "\x89PNG\r\n\x1a\n", 8);
+	o = png_chunk(b, o, "IHDR", ihdr, sizeof(ihdr));
+	o = png_chunk(b, o, "IDAT", z, zlen);
+	o = png_chunk(b, o, "IEND", NULL, 0);
+	write_file(path, false, b, o);
+}
+
 Test(idx, pgm_directory, .init = setup, .fini = cleanup)
 {
-	uint8_t px[3][6] = {{1, 2, 3, 4, 5, 6}, {10, 20, 30, 40, 50, 60}, {9, 9, 9, 9, 9, 9}};
+	uint8_t px[3][6] = {
+	    {1, 2, 3, 4, 5, 6}, {10, 20, 30, 40, 50, 60}, {7, 100, 200, 255, 0, 33}};
 	struct idx_dataset *ds = NULL;
 	char err[ERR_SIZE];
 
 	/* Index order, not name order; other files ignored. */
 	write_pgm(tmp("12_7.pgm"), 2, 3, px[0]);
 	write_pgm(tmp("3_1.pgm"), 2, 3, px[1]);
-	write_pgm(tmp("100_0.pgm"), 2, 3, px[2]);
+	write_png(tmp("100_0.png"), 2, 3, px[2]);
 	write_file(tmp("notes.txt"), false, "x", 1);
 	write_file(tmp("5_x.pgm"), false, "x", 1);
 	cr_assert_eq(idx_dataset_load_dir(tmpdir, &ds, err, sizeof(err)), SAMPAN_OK, "%s", err);
@@ -405,10 +448,11 @@ Test(idx, pgm_directory, .init = setup, .fini = cleanup)
 	cr_assert_eq(ds->w, 3);
 	cr_assert_str_eq(ds->names[0], "3_1.pgm");
 	cr_assert_str_eq(ds->names[1], "12_7.pgm");
-	cr_assert_str_eq(ds->names[2], "100_0.pgm");
+	cr_assert_str_eq(ds->names[2], "100_0.png");
 	cr_assert_arr_eq(ds->labels, ((uint8_t[]){1, 7, 0}), 3);
 	cr_assert_arr_eq(ds->pixels, px[1], 6);
 	cr_assert_arr_eq(ds->pixels + 6, px[0], 6);
+	cr_assert_arr_eq(ds->pixels + 12, px[2], 6);
 	idx_dataset_truncate(ds, 1);
 	idx_dataset_destroy(ds);
 

@@ -203,14 +203,14 @@ err_images:
 	return ret;
 }
 
-/* One <index>_<label>.pgm file of a directory. */
+/* One <index>_<label>.pgm or .png file of a directory. */
 struct pgm_entry {
 	unsigned long index;
 	unsigned label;
 	char *name;
 };
 
-/* Parses "<index>_<label>.pgm" (decimal, label 0 to 255). */
+/* Parses "<index>_<label>.pgm" or ".png" (decimal, label 0 to 255). */
 static int parse_pgm_name(const char *name, struct pgm_entry *e)
 {
 	unsigned long index = 0, label = 0;
@@ -223,7 +223,7 @@ static int parse_pgm_name(const char *name, struct pgm_entry *e)
 		return 0;
 	for (digits = 0; *p >= '0' && *p <= '9' && digits < 4; p++, digits++)
 		label = label * 10 + (unsigned long)(*p - '0');
-	if (!digits || label > 255 || strcmp(p, ".pgm") != 0)
+	if (!digits || label > 255 || (strcmp(p, ".pgm") != 0 && strcmp(p, ".png") != 0))
 		return 0;
 	e->index = index;
 	e->label = (unsigned)label;
@@ -254,9 +254,10 @@ static int find_idx(const char *dir, const char *base, char *out, size_t size)
 	return 0;
 }
 
-/* Reads the PGM images of @e (@n of them) from @dir into a new set. */
-static int load_pgms(const char *dir, struct pgm_entry *e, size_t n, struct idx_dataset **ds,
-                     char *err, size_t err_size)
+/* Reads the images of @e (@n of them) from @dir into a new set, as one
+ * grey plane each (colour made grey as onnx/image.h says). */
+static int load_images(const char *dir, struct pgm_entry *e, size_t n, struct idx_dataset **ds,
+                       char *err, size_t err_size)
 {
 	const struct onnx_value raw = {.name = "image", .dtype = ONNX_DT_UINT8, .ndim = -1};
 	struct idx_dataset *d = calloc(1, sizeof(*d));
@@ -274,7 +275,7 @@ static int load_pgms(const char *dir, struct pgm_entry *e, size_t n, struct idx_
 		int64_t h, w;
 
 		snprintf(path, sizeof(path), "%s/%s", dir, e[i].name);
-		ret = onnx_image_read_pgm(path, &raw, 255.0f, &t, err, err_size);
+		ret = onnx_image_read(path, &raw, 255.0f, &t, err, err_size);
 		if (ret)
 			goto err_free;
 		h = t->dims[2];
@@ -365,13 +366,14 @@ int idx_dataset_load_dir(const char *dir, struct idx_dataset **ds, char *err, si
 	if (n == 0) {
 		snprintf(err, err_size,
 		         "%s: no labelled images: expected t10k-images-idx3-ubyte[.gz] and "
-		         "t10k-labels-idx1-ubyte[.gz], or PGM files named <index>_<label>.pgm",
+		         "t10k-labels-idx1-ubyte[.gz], or images named <index>_<label>.pgm or "
+		         ".png",
 		         dir);
 		ret = SAMPAN_ERROR_INVALID;
 		goto out;
 	}
 	qsort(e, n, sizeof(*e), cmp_entry);
-	ret = load_pgms(dir, e, n, ds, err, err_size);
+	ret = load_images(dir, e, n, ds, err, err_size);
 	goto out;
 err_nomem:
 	snprintf(err, err_size, "%s: out of memory", dir);
