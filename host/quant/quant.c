@@ -1193,6 +1193,20 @@ static void check_model(struct qctx *q, const char *name)
 			}
 		}
 	}
+	/* Names the code below compares; the importer checked the rest. */
+	for (size_t i = 0; i < q->g->n_input + q->g->n_output + q->g->n_initializer; i++) {
+		size_t k = i - q->g->n_input - q->g->n_output;
+		const char *nm = i < q->g->n_input ? q->g->input[i]->name
+		                 : i < q->g->n_input + q->g->n_output
+		                     ? q->g->output[i - q->g->n_input]->name
+		                     : q->g->initializer[k]->name;
+
+		if (!nm || !nm[0]) {
+			qfail(q, SAMPAN_ERROR_INVALID,
+			      "%s: a graph input, output or initializer has no name", name);
+			return;
+		}
+	}
 	for (size_t i = 0; i < q->g->n_input; i++) {
 		const char *in = q->g->input[i]->name;
 
