@@ -2,7 +2,7 @@
 # libFuzzer (clang), included by the top-level Makefile.
 #
 #   make fuzz                    every harness for FUZZ_SECONDS (default 150 s
-#                                each, 10 minutes in all), seeded with the
+#                                each, 12.5 minutes in all), seeded with the
 #                                committed corpus; new inputs go to
 #                                build/fuzz/corpus/<harness>/, crashes to
 #                                build/fuzz/crashes/; exit 1 on any crash
@@ -17,7 +17,8 @@
 #
 # Harnesses (tests/fuzz/<name>.c): fuzz_onnx (onnx_model_load_buffer),
 # fuzz_onnx_run (import, then a run on device cpu with zero inputs),
-# fuzz_image (PGM and PNG decoding into a tensor), fuzz_npy (npy_read_any).
+# fuzz_image (PGM and PNG decoding into a tensor), fuzz_npy (npy_read_any),
+# fuzz_tensor_pb (onnx_tensor_read_pb, the node tests' TensorProto files).
 #
 # Both fuzz builds lower the runtime's limits so that a hostile model costs
 # milliseconds, not minutes: tensors of at most 2^20 elements instead of
@@ -25,14 +26,14 @@
 # the same; only the thresholds differ.
 
 FUZZ_SECONDS ?= 150
-FUZZ_TARGETS ?= fuzz_onnx fuzz_onnx_run fuzz_image fuzz_npy
+FUZZ_TARGETS ?= fuzz_onnx fuzz_onnx_run fuzz_image fuzz_npy fuzz_tensor_pb
 # Extra libFuzzer flags, e.g. FUZZ_FLAGS=-jobs=2.
 FUZZ_FLAGS   ?=
 FUZZ_CC      ?= clang
 FUZZ_DIR     := build/fuzz
 FUZZ_REG_DIR := build/fuzz-regress
 FUZZ_CORPUS  := tests/fuzz/corpus
-FUZZ_HARNESSES := fuzz_onnx fuzz_onnx_run fuzz_image fuzz_npy
+FUZZ_HARNESSES := fuzz_onnx fuzz_onnx_run fuzz_image fuzz_npy fuzz_tensor_pb
 
 # What the harnesses link: the importer, runtime and image readers, the
 # .npy reader, the generated protobuf-c bindings and libsampan (cpu).
@@ -95,8 +96,8 @@ fuzz: fuzz-build
 	for h in $(FUZZ_TARGETS); do \
 	  mkdir -p $(FUZZ_DIR)/corpus/$$h $(FUZZ_CORPUS)/$$h; \
 	  echo "fuzz: $$h for $(FUZZ_SECONDS) s (log $(FUZZ_DIR)/logs/$$h.log)"; \
-	  dict=$$(case $$h in fuzz_onnx*) echo tests/fuzz/onnx.dict;; fuzz_image) echo tests/fuzz/image.dict;; \
-	         fuzz_npy) echo tests/fuzz/npy.dict;; esac); \
+	  dict=$$(case $$h in fuzz_onnx*|fuzz_tensor_pb) echo tests/fuzz/onnx.dict;; \
+	         fuzz_image) echo tests/fuzz/image.dict;; fuzz_npy) echo tests/fuzz/npy.dict;; esac); \
 	  maxlen=$$(case $$h in fuzz_onnx*) echo 65536;; fuzz_image) echo 32768;; *) echo 8192;; esac); \
 	  if $(FUZZ_DIR)/bin/$$h $(FUZZ_DIR)/corpus/$$h $(FUZZ_CORPUS)/$$h \
 	       -max_total_time=$(FUZZ_SECONDS) -max_len=$$maxlen -timeout=10 -rss_limit_mb=2048 \
