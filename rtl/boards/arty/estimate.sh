@@ -1,0 +1,42 @@
+#!/bin/sh
+# estimate.sh LOG GENERICS SRC... - Yosys synth_xilinx (-family xc7) of the
+# whole Arty board top, sampan_arty, as a resource estimate where Vivado is
+# not installed. GENERICS is a space-separated list of NAME=VALUE parameters
+# of sampan_arty (may be empty). The full log goes to LOG, the final `stat`
+# report to LOG with .stat for .log; estimate_table.sh prints it against the
+# parts. YOSYS names the binary (default yosys).
+#
+# No MMCM (the 100 MHz oscillator clocks the design directly) and no timing:
+# Yosys does not place or route. Vivado maps more tightly, so expect it to
+# report fewer LUTs than this.
+set -eu
+
+if [ $# -lt 3 ]; then
+	echo "usage: $0 LOG 'NAME=VALUE ...' SRC..." >&2
+	exit 2
+fi
+log=$1
+generics=$2
+shift 2
+
+chparams=
+for g in $generics; do
+	case $g in
+	[A-Z_]*=[0-9]*) chparams="$chparams -chparam ${g%%=*} ${g#*=}" ;;
+	*)
+		echo "$0: bad parameter '$g' (want NAME=INTEGER)" >&2
+		exit 2
+		;;
+	esac
+done
+
+stat=${log%.log}.stat
+# -qq: errors only on the console; the warnings (block-RAM port resizing
+# chatter) stay in the log.
+${YOSYS:-yosys} -qq -l "$log" -p "
+read_verilog -defer -sv $*
+hierarchy -check -top sampan_arty $chparams
+synth_xilinx -family xc7 -top sampan_arty -flatten
+tee -q -o $stat stat
+"
+echo "  estimate: $(grep -c '^Warning' "$log") warnings (see $log)"
