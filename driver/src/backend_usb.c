@@ -11,12 +11,16 @@
  *   0403:6014  FT232H in 245 synchronous FIFO mode (bit mode 0x40)
  *   1209:0001  the project's ID (pid.codes test PID): an FT232H board whose
  *              EEPROM carries it, used in 245 synchronous FIFO mode
- *   0403:601f  FT601 (USB 3): listed, but its bridge is not written yet
- * The backend configures the chip itself (reset, baud-rate divisor, data
- * format, flow control, latency timer, bit mode, purge), strips the two
- * modem-status bytes at the start of every max-packet-size chunk the chip
- * sends, and streams with asynchronous bulk transfers: a few reads always
- * in flight, writes in chunks.
+ *   0403:601e  FT600 (USB 3, 16-bit FIFO bus) in 245 synchronous FIFO mode
+ *   0403:601f  FT601 (USB 3, 32-bit FIFO bus) in 245 synchronous FIFO mode
+ * For the FT2232H/FT232H the backend configures the chip itself (reset,
+ * baud-rate divisor, data format, flow control, latency timer, bit mode,
+ * purge) and strips the two modem-status bytes at the start of every
+ * max-packet-size chunk the chip sends. The FT600/FT601 take no such
+ * setup: their configuration is read and checked (245 mode, one channel),
+ * and every bulk read is preceded by a read request on the session
+ * endpoint (usb_ft60x.h). Both stream with asynchronous bulk transfers: a
+ * few reads always in flight, writes in chunks.
  */
 #include <inttypes.h>
 #include <libusb.h>
@@ -27,6 +31,7 @@
 
 #include "internal.h"
 #include "isa.h"
+#include "usb_ft60x.h"
 #include "usb_proto.h"
 
 #define USB_OPTIONS "VID:PID[:SERIAL] (hex), e.g. usb:0403:6014"
@@ -63,13 +68,13 @@
 #define QUIET_US 50000         /* the board's FRAME_TIMEOUT is 2^20 cycles (~20 ms) */
 
 /* How a bridge is driven. */
-enum bridge_mode { MODE_UART, MODE_SYNC_FIFO, MODE_UNSUPPORTED };
+enum bridge_mode { MODE_UART, MODE_SYNC_FIFO, MODE_FT60X, MODE_UNSUPPORTED };
 
 struct bridge {
 	uint16_t vid, pid;
 	const char *chip;
 	enum bridge_mode mode;
-	int interface;        /* 0-based USB interface: channel A = 0, B = 1 */
+	int interface;        /* 0-based USB (data) interface: channel A = 0, B = 1 */
 	uint64_t bytes_per_s; /* payload rate, for protocol deadlines */
 };
 
@@ -77,17 +82,21 @@ static const struct bridge bridges[] = {
     {FTDI_VID, 0x6010, "FT2232H", MODE_UART, 1, UART_BAUD / 10},
     {FTDI_VID, 0x6014, "FT232H", MODE_SYNC_FIFO, 0, 40000000},
     {SAMPAN_VID, SAMPAN_PID, "sampan FT232H", MODE_SYNC_FIFO, 0, 40000000},
-    {FTDI_VID, 0x601f, "FT601", MODE_UNSUPPORTED, 0, 0},
+    /* The shell takes a byte per core cycle: deadlines as for 40 MB/s. */
+    {FTDI_VID, FT600_PID, "FT600", MODE_FT60X, FT60X_IFACE_DATA, 40000000},
+    {FTDI_VID, FT601_PID, "FT601", MODE_FT60X, FT60X_IFACE_DATA, 40000000},
 };
 
 #define N_BRIDGES (sizeof(bridges) / sizeof(bridges[0]))
-#define LOOKED_FOR "0403:6010, 0403:6014, 1209:0001, 0403:601f"
+#define LOOKED_FOR "0403:6010, 0403:6014, 1209:0001, 0403:601e, 0403:601f"
 
 struct usb_ctx {
 	libusb_context *usb;
 	libusb_device_handle *h;
 	const struct bridge *br;
 	int claimed;
+	int claimed_ctrl; /* FT60x: its control interface too */
+	int status_bytes; /* at the start of each max-packet chunk read: FTDI 2, FT60x 0 */
 	unsigned char ep_in, ep_out;
 	int max_packet;
 	/* received payload (status bytes stripped), a ring */
@@ -98,6 +107,8 @@ struct usb_ctx {
 	int rx_error;   /* a libusb_transfer_status other than COMPLETED, or 0 */
 	int tx_pending; /* write transfers in flight */
 	int tx_error;
+	int rq_active;     /* FT60x read requests in flight */
+	uint32_t rq_index; /* FT60x: index of the next read request */
 	struct usb_proto proto;
 };
 
@@ -215,22 +226,100 @@ static int ftdi_configure(struct usb_ctx *c)
 	return SAMPAN_OK;
 }
 
+/* ================================================================ FT60x setup */
+
+/*
+ * Reads the FT600/FT601 configuration and checks that it is the one the
+ * sampan bridge speaks (245 synchronous FIFO, one channel). The chip keeps
+ * its configuration in its own memory; the driver does not rewrite it.
+ */
+static int ft60x_configure(struct usb_ctx *c)
+{
+	uint8_t buf[FT60X_CFG_BYTES];
+	struct ft60x_config cfg;
+	char why[256];
+	int rc = libusb_control_transfer(
+	    c->h, LIBUSB_ENDPOINT_IN | LIBUSB_REQUEST_TYPE_VENDOR | LIBUSB_RECIPIENT_DEVICE,
+	    FT60X_CFG_REQUEST, FT60X_CFG_READ_VALUE, 0, buf, sizeof(buf), CTRL_TIMEOUT_MS);
+
+	if (rc < 0)
+		return usb_fail(rc, "reading the FT60x configuration");
+	if (ft60x_parse_config(buf, (size_t)rc, &cfg) < 0)
+		return drv_error(SAMPAN_ERROR_IO,
+		                 "device 'usb': the %s sent %d bytes of configuration, expected %d",
+		                 c->br->chip, rc, FT60X_CFG_BYTES);
+	if (ft60x_check_config(&cfg, why, sizeof(why)) < 0)
+		return drv_error(SAMPAN_ERROR_NOT_SUPPORTED, "device 'usb': %s: %s", c->br->chip,
+		                 why);
+	return SAMPAN_OK;
+}
+
 /* ================================================================ transfers */
 
-/* Appends the payload of one read: every max-packet-size chunk starts with
- * two modem-status bytes, which are dropped. */
+/* Appends the payload of one read: every max-packet-size chunk of an FTDI
+ * read starts with two modem-status bytes, which are dropped (the FT60x
+ * sends none). */
 static void rx_store(struct usb_ctx *c, const uint8_t *buf, int n)
 {
 	for (int off = 0; off < n; off += c->max_packet) {
 		int chunk = n - off < c->max_packet ? n - off : c->max_packet;
 
-		for (int i = 2; i < chunk; i++) {
+		for (int i = c->status_bytes; i < chunk; i++) {
 			if (c->len == RX_RING_BYTES)
 				return; /* overrun: the protocol sees lost bytes and retries */
 			c->ring[(c->head + c->len) % RX_RING_BYTES] = buf[off + i];
 			c->len++;
 		}
 	}
+}
+
+static void LIBUSB_CALL rq_done(struct libusb_transfer *t)
+{
+	struct usb_ctx *c = t->user_data;
+
+	c->rq_active--;
+	if (t->status != LIBUSB_TRANSFER_COMPLETED && t->status != LIBUSB_TRANSFER_CANCELLED)
+		c->rx_error = (int)t->status;
+	/* LIBUSB_TRANSFER_FREE_BUFFER | FREE_TRANSFER: libusb frees both. */
+}
+
+/*
+ * FT60x: asks the chip for up to @len bytes on the IN pipe (an
+ * asynchronous bulk write of a read request to the session endpoint). A
+ * bulk IN transfer on that pipe is served only after its request.
+ */
+static int ft60x_request(struct usb_ctx *c, uint32_t len)
+{
+	struct libusb_transfer *t = libusb_alloc_transfer(0);
+	uint8_t *buf = malloc(FT60X_REQ_BYTES);
+	int rc;
+
+	if (!t || !buf) {
+		free(buf);
+		libusb_free_transfer(t);
+		return LIBUSB_ERROR_NO_MEM;
+	}
+	ft60x_read_request(buf, c->rq_index++, c->ep_in, len);
+	libusb_fill_bulk_transfer(t, c->h, FT60X_EP_SESSION_OUT, buf, FT60X_REQ_BYTES, rq_done, c,
+	                          CTRL_TIMEOUT_MS);
+	t->flags = LIBUSB_TRANSFER_FREE_BUFFER | LIBUSB_TRANSFER_FREE_TRANSFER;
+	rc = libusb_submit_transfer(t);
+	if (rc < 0) {
+		libusb_free_transfer(t); /* frees buf too (FREE_BUFFER) */
+		return rc;
+	}
+	c->rq_active++;
+	return 0;
+}
+
+/* Puts a read back in flight (after its read request on an FT60x). */
+static int rx_submit(struct usb_ctx *c, struct libusb_transfer *t)
+{
+	int rc;
+
+	if (c->br->mode == MODE_FT60X && (rc = ft60x_request(c, (uint32_t)t->length)) < 0)
+		return rc;
+	return libusb_submit_transfer(t);
 }
 
 static void LIBUSB_CALL rx_done(struct libusb_transfer *t)
@@ -240,7 +329,7 @@ static void LIBUSB_CALL rx_done(struct libusb_transfer *t)
 	c->rx_active--;
 	if (t->status == LIBUSB_TRANSFER_COMPLETED) {
 		rx_store(c, t->buffer, t->actual_length);
-		if (libusb_submit_transfer(t) == 0)
+		if (rx_submit(c, t) == 0)
 			c->rx_active++;
 		else
 			c->rx_error = LIBUSB_TRANSFER_ERROR;
@@ -373,6 +462,12 @@ static int link_purge(void *ctx)
 	uint16_t iface = (uint16_t)(c->br->interface + 1);
 	int err;
 
+	if (c->br->mode == MODE_FT60X) {
+		/* No purge request: drop what was received; the framing
+		 * resynchronises on whatever arrives later. */
+		c->head = c->len = 0;
+		return SAMPAN_OK;
+	}
 	if ((err = sio(c, SIO_RESET, SIO_PURGE_RX, iface, "FTDI purge")) < 0 ||
 	    (err = sio(c, SIO_RESET, SIO_PURGE_TX, iface, "FTDI purge")) < 0)
 		return err;
@@ -531,8 +626,9 @@ static int open_board(struct usb_ctx *c, int vid, int pid, const char *serial)
 			continue;
 		}
 		c->br = br;
-		c->max_packet =
-		    libusb_get_max_packet_size(list[i], (unsigned char)(0x81 + 2 * br->interface));
+		c->max_packet = libusb_get_max_packet_size(
+		    list[i], (unsigned char)(br->mode == MODE_FT60X ? FT60X_EP_IN(1)
+		                                                    : 0x81 + 2 * br->interface));
 		err = SAMPAN_OK;
 	}
 	libusb_free_device_list(list, 1);
@@ -551,7 +647,8 @@ static void usb_close(void *ctx)
 		if (c->rx[i])
 			libusb_cancel_transfer(c->rx[i]);
 	/* Let cancellations and writes finish before freeing their memory. */
-	for (int round = 0; round < 100 && (c->rx_active || c->tx_pending); round++) {
+	for (int round = 0; round < 100 && (c->rx_active || c->tx_pending || c->rq_active);
+	     round++) {
 		struct timeval tv = {0, 10000};
 		libusb_handle_events_timeout_completed(c->usb, &tv, NULL);
 	}
@@ -562,10 +659,13 @@ static void usb_close(void *ctx)
 		}
 	}
 	if (c->claimed) {
-		sio(c, SIO_SET_BITMODE, BITMODE_RESET << 8 | 0xFF, (uint16_t)(c->br->interface + 1),
-		    "FTDI bit mode reset");
+		if (c->br->mode != MODE_FT60X)
+			sio(c, SIO_SET_BITMODE, BITMODE_RESET << 8 | 0xFF,
+			    (uint16_t)(c->br->interface + 1), "FTDI bit mode reset");
 		libusb_release_interface(c->h, c->br->interface);
 	}
+	if (c->claimed_ctrl)
+		libusb_release_interface(c->h, FT60X_IFACE_CTRL);
 	if (c->h)
 		libusb_close(c->h);
 	if (c->usb)
@@ -587,7 +687,7 @@ static int start_reads(struct usb_ctx *c)
 		}
 		libusb_fill_bulk_transfer(c->rx[i], c->h, c->ep_in, buf, RX_TRANSFER_BYTES, rx_done,
 		                          c, 0);
-		if ((rc = libusb_submit_transfer(c->rx[i])) < 0)
+		if ((rc = rx_submit(c, c->rx[i])) < 0)
 			return usb_fail(rc, "bulk read");
 		c->rx_active++;
 	}
@@ -630,15 +730,29 @@ static int usb_open(const char *options, void **ctx, uint64_t *mem_base, uint64_
 		                c->max_packet);
 		goto err_close;
 	}
-	c->ep_in = (unsigned char)(0x81 + 2 * c->br->interface);
-	c->ep_out = (unsigned char)(0x02 + 2 * c->br->interface);
+	if (c->br->mode == MODE_FT60X) {
+		c->ep_in = FT60X_EP_IN(1);
+		c->ep_out = FT60X_EP_OUT(1);
+	} else {
+		c->ep_in = (unsigned char)(0x81 + 2 * c->br->interface);
+		c->ep_out = (unsigned char)(0x02 + 2 * c->br->interface);
+		c->status_bytes = 2;
+	}
 	libusb_set_auto_detach_kernel_driver(c->h, 1); /* ftdi_sio may hold it */
+	if (c->br->mode == MODE_FT60X) {
+		if ((rc = libusb_claim_interface(c->h, FT60X_IFACE_CTRL)) < 0) {
+			err = usb_fail(rc, "claiming the control interface");
+			goto err_close;
+		}
+		c->claimed_ctrl = 1;
+	}
 	if ((rc = libusb_claim_interface(c->h, c->br->interface)) < 0) {
 		err = usb_fail(rc, "claiming the interface");
 		goto err_close;
 	}
 	c->claimed = 1;
-	if ((err = ftdi_configure(c)) < 0 || (err = start_reads(c)) < 0)
+	if ((err = c->br->mode == MODE_FT60X ? ft60x_configure(c) : ftdi_configure(c)) < 0 ||
+	    (err = start_reads(c)) < 0)
 		goto err_close;
 	snprintf(name, sizeof(name), "usb:%s", options);
 	usb_proto_init(&c->proto, &usb_link, c, name, c->br->bytes_per_s, BASE_TIMEOUT_US,
