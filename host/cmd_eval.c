@@ -177,6 +177,10 @@ static int check_model(const struct onnx_model *m, const struct idx_dataset *ds,
 		          m->n_inputs);
 		return CLI_EXIT_FAIL;
 	}
+	if (m->n_outputs < 1) {
+		cli_error("%s: no graph output", m->path);
+		return CLI_EXIT_FAIL;
+	}
 	em->in = &m->values[m->inputs[0]];
 	em->out = &m->values[m->outputs[0]];
 	if (em->in->dtype != ONNX_DT_FLOAT && em->in->dtype != ONNX_DT_UINT8) {
@@ -340,7 +344,8 @@ static void print_text(const struct eval_args *a, const struct onnx_model *m,
 	double n = (double)r->done;
 	const struct rt_stats *t = &prof->total;
 	double util =
-	    t->cycles ? (double)t->macs / ((double)t->cycles * info->rows * info->cols) : 0;
+	    t->cycles ? (double)t->macs / ((double)t->cycles * info->rows * info->cols) : NAN;
+	char ustr[48];
 
 	if (a->list)
 		for (size_t i = 0; i < r->done; i++) {
@@ -365,8 +370,12 @@ static void print_text(const struct eval_args *a, const struct onnx_model *m,
 	printf("speed     %.1f images/s (%.3f s wall: %.3f s in device calls, %.3f s on the "
 	       "host)\n",
 	       n / r->wall, r->wall, t->device_seconds, r->wall - t->device_seconds);
-	printf("per image %.4g device jobs, %.0f cycles, %.0f MACs: utilization %.1f%%\n",
-	       (double)t->gemms / n, (double)t->cycles / n, (double)t->macs / n, 100.0 * util);
+	if (isnan(util))
+		snprintf(ustr, sizeof(ustr), "no utilization (no cycles counted)");
+	else
+		snprintf(ustr, sizeof(ustr), "utilization %.1f%%", 100.0 * util);
+	printf("per image %.4g device jobs, %.0f cycles, %.0f MACs: %s\n", (double)t->gemms / n,
+	       (double)t->cycles / n, (double)t->macs / n, ustr);
 	printf("per class");
 	for (int64_t c = 0; c < em->classes; c++) {
 		uint64_t images = 0;
@@ -411,9 +420,10 @@ static void print_json(const struct eval_args *a, const struct onnx_model *m,
 	json_double(&j, "gemms_per_image", (double)t->gemms / n);
 	json_double(&j, "cycles_per_image", (double)t->cycles / n);
 	json_double(&j, "macs_per_image", (double)t->macs / n);
+	/* null without cycles (the functional model has no clock). */
 	json_double(&j, "utilization",
 	            t->cycles ? (double)t->macs / ((double)t->cycles * info->rows * info->cols)
-	                      : 0);
+	                      : NAN);
 	json_array_begin(&j, "per_class");
 	for (int64_t c = 0; c < em->classes; c++) {
 		uint64_t images = 0;

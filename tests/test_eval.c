@@ -740,6 +740,7 @@ Test(eval_cli, tiny_model_cpu_and_sim, .init = setup, .fini = cleanup)
 			cr_assert(v > 0 && v <= 1, "utilization %g", v);
 		} else {
 			cr_assert_eq(v, 0, "the functional model has no clock");
+			cr_assert(strstr(res.out, "\"utilization\": null"), "%s", res.out);
 		}
 		for (const char *const *k =
 		         (const char *const[]){"images_per_second", "wall_seconds",

@@ -3,6 +3,7 @@
  */
 #include "data/profile.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -88,9 +89,20 @@ void profile_add_run(struct profile *p, const struct rt_stats *st)
 
 /* ------------------------------------------------------------------ figures */
 
+/* Array utilization; NaN without cycles (a host node, or no clock). */
 static double util(uint64_t macs, uint64_t cycles, const struct sampan_info *info)
 {
-	return cycles ? (double)macs / ((double)cycles * info->rows * info->cols) : 0;
+	return cycles ? (double)macs / ((double)cycles * info->rows * info->cols) : NAN;
+}
+
+/* Formats a utilization as a 6-wide table cell, "-" when there is none. */
+static const char *util_cell(double u, char *buf, size_t size)
+{
+	if (isnan(u))
+		snprintf(buf, size, "%6s", "-");
+	else
+		snprintf(buf, size, "%5.1f%%", 100.0 * u);
+	return buf;
 }
 
 static double per_run(const struct profile *p, double v)
@@ -154,6 +166,7 @@ void profile_print(const struct profile *p, const struct sampan_info *info, FILE
 {
 	struct time_split t;
 	double wall_ms = per_run(p, p->total.total_seconds) * 1e3;
+	char cell[32];
 
 	time_split(p, &t);
 	fprintf(f, "per layer, per inference (%s, %ux%u array%s):\n", info->name, info->rows,
@@ -165,18 +178,19 @@ void profile_print(const struct profile *p, const struct sampan_info *info, FILE
 		const struct onnx_node *node = &p->model->nodes[n];
 
 		fprintf(f,
-		        "  %-3d %-22.22s %-18.18s %-6s %5.4g %10.0f %10.0f %5.1f%% %9.4f %9.4f "
+		        "  %-3d %-22.22s %-18.18s %-6s %5.4g %10.0f %10.0f %s %9.4f %9.4f "
 		        "%5.1f%%\n",
 		        n, node->name, onnx_op_name(node->op), s->gemms ? "device" : "host",
 		        per_run(p, (double)s->gemms), per_run(p, (double)s->macs),
-		        per_run(p, (double)s->cycles), 100.0 * util(s->macs, s->cycles, info),
+		        per_run(p, (double)s->cycles),
+		        util_cell(util(s->macs, s->cycles, info), cell, sizeof(cell)),
 		        per_run(p, s->seconds) * 1e3, per_run(p, s->device_seconds) * 1e3,
 		        pct(s->seconds, t.wall));
 	}
-	fprintf(f, "  %-3s %-22s %-18s %-6s %5.4g %10.0f %10.0f %5.1f%% %9.4f %9.4f %5.1f%%\n", "",
+	fprintf(f, "  %-3s %-22s %-18s %-6s %5.4g %10.0f %10.0f %s %9.4f %9.4f %5.1f%%\n", "",
 	        "total", "", "", per_run(p, (double)p->total.gemms),
 	        per_run(p, (double)p->total.macs), per_run(p, (double)p->total.cycles),
-	        100.0 * util(p->total.macs, p->total.cycles, info), wall_ms,
+	        util_cell(util(p->total.macs, p->total.cycles, info), cell, sizeof(cell)), wall_ms,
 	        per_run(p, t.device) * 1e3, p->runs ? 100.0 : 0.0);
 	fprintf(
 	    f,
