@@ -962,3 +962,39 @@ Test(eval_cli, run_profile, .init = setup, .fini = cleanup)
 	cr_assert(strstr(res.out, "where the time goes"), "%s", res.out);
 	spawn_result_free(&res);
 }
+
+/* The demo CNN quantized by `sampan quantize` (as `make run` does): on the
+ * sample images `sim` gives the same classes as `cpu`, with its int8
+ * products on the device. */
+Test(eval_cli, fmnist_int8_sim_matches_cpu, .init = setup, .fini = cleanup)
+{
+	static const char *const devs[] = {"cpu", "sim"};
+	char model[256], *preds[2];
+	struct spawn_result res;
+	const char *q[] = {"quantize", FLOAT_MODEL, "--calib", TEST_SRCDIR "/../host/models/calib",
+	                   "-o",       model,       NULL};
+	double v;
+
+	snprintf(model, sizeof(model), "%s", tmp("int8.onnx"));
+	cr_assert_eq(run_cli(q, &res), 0, "quantize: exit %d: %s", res.status, res.err);
+	spawn_result_free(&res);
+	for (int d = 0; d < 2; d++) {
+		char pfile[256];
+
+		snprintf(pfile, sizeof(pfile), "%s", tmp(d ? "sim.txt" : "cpu.txt"));
+		const char *args[] = {"eval",      model, "-d",  devs[d],  "--data",
+		                      SAMPLES_DIR, "-p",  pfile, "--json", NULL};
+		cr_assert_eq(run_cli(args, &res), 0, "%s: exit %d: %s", devs[d], res.status,
+		             res.err);
+		cr_assert_eq(json_member(res.out, "images", &v, NULL, 0), 1);
+		cr_assert_eq(v, 10);
+		cr_assert_eq(json_member(res.out, "gemms_per_image", &v, NULL, 0), 1);
+		cr_assert_gt(v, 0, "no int8 product ran on the device");
+		spawn_result_free(&res);
+		preds[d] = read_text(pfile);
+	}
+	cr_assert_str_eq(preds[0], preds[1], "cpu:\n%s\nsim:\n%s", preds[0], preds[1]);
+	cr_assert_eq(strlen(preds[0]), 20, "ten one-digit lines: %s", preds[0]);
+	free(preds[0]);
+	free(preds[1]);
+}
