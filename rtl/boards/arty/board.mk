@@ -10,6 +10,8 @@
 #                               xc7a35t and xc7a100t; runs here (~10 min)
 #   make arty-lint              Verilator -Wall, Icarus, Yosys elaboration
 #                               (MMCM variant too), Tcl check; part of lint
+#   make arty-sim               Icarus: frames through the whole top at the
+#                               host's exact 3 Mbaud (tb_arty.v); part of lint
 #
 # Knobs: ARTY_BOARD (35t | 100t), ARTY_CLOCK_MHZ (100 = the oscillator;
 # other whole MHz go through an MMCM, Vivado only), ARTY_GENERICS
@@ -34,7 +36,7 @@ ARTY_VIVADO_FLAGS += -nojournal            # no vivado.jou in the work tree
 ARTY_VIVADO_FLAGS += -notrace              # the log without every Tcl line
 ARTY_VIVADO_FLAGS += -log $(ARTY_OUT)/vivado.log
 
-.PHONY: bitstream-arty program-arty estimate estimate-arty arty-lint
+.PHONY: bitstream-arty program-arty estimate estimate-arty arty-lint arty-sim
 
 bitstream-arty: $(ARTY_SRCS) $(ARTY_XDC) $(ARTY_DIR)/vivado/build.tcl
 	@command -v $(VIVADO) >/dev/null || { \
@@ -110,3 +112,17 @@ arty-lint: | $(DEPS_STAMP)
 	    echo "arty-lint: Yosys elaboration $$d failed, log in $(ARTY_OUT)/elaborate$$d.log" >&2; exit 1; }; \
 	done
 	$(Q)$(ARTY_DIR)/vivado/check_tcl.sh $(ARTY_DIR)/vivado
+
+# ------------------------------------------------------------------ sim
+
+lint: arty-sim
+arty-sim: $(ARTY_OUT)/tb_arty.vvp
+	$(call msg,VVP,$<)
+	$(Q)vvp -n $< > $(ARTY_OUT)/tb_arty.out 2>&1; rc=$$?; \
+	  grep -E '^(PASS|FAIL)' $(ARTY_OUT)/tb_arty.out | head -n 20; \
+	  [ $$rc -eq 0 ] && grep -q '^PASS' $(ARTY_OUT)/tb_arty.out || \
+	  { echo "arty-sim: failed, log in $(ARTY_OUT)/tb_arty.out" >&2; exit 1; }
+
+$(ARTY_OUT)/tb_arty.vvp: $(ARTY_DIR)/tb_arty.v $(ARTY_SRCS) | $(DEPS_STAMP)
+	$(call msg,IVERILOG,$@)
+	$(Q)mkdir -p $(@D) && $(IVERILOG) -g2012 -Wall -Wno-timescale -s tb_arty -o $@ $< $(ARTY_SRCS)
