@@ -39,8 +39,8 @@ set_false_path -from [get_ports {ck_rst_n uart_txd_in}]
 set_false_path -to [get_ports {uart_rxd_out led[*]}]
 
 ## Keep each synchroniser's flops together and unretimed.
-set_property ASYNC_REG TRUE [get_cells -hierarchical -regexp {.*rst_n_q[12]_reg}]
-set_property ASYNC_REG TRUE [get_cells -hierarchical -regexp {.*u_uart_rx/rxd_q[12]_reg}]
+set_property ASYNC_REG TRUE [get_cells -hierarchical -filter {NAME =~ *rst_n_q?_reg}]
+set_property ASYNC_REG TRUE [get_cells -hierarchical -filter {NAME =~ *u_uart_rx/rxd_q?_reg}]
 
 ## -------------------------------------------------------- configuration
 

@@ -8,7 +8,9 @@
 #      setting that gives 75 MHz;
 #   3. negative slack after routing: the script fails and writes no bitstream;
 #   4. bad options fail with a message;
-#   5. program.tcl: program_device with the bitstream; a missing file fails.
+#   5. program.tcl: program_device with the bitstream; a missing file fails;
+#   6. constraints/arty_a7.xdc parses, pins every port of sampan_arty.v once
+#      (LVCMOS33, the Digilent pins) and clocks clk100 at 10 ns.
 # What it cannot check: that Vivado accepts the commands and options.
 #
 # usage: check_tcl.sh [DIR]   (DIR: rtl/boards/arty/vivado, the default)
@@ -119,7 +121,44 @@ touch "$tmp/x.mcs"
 log=$(run "$dir/program.tcl" 0 -flash "$tmp/x.mcs")
 missing=$(in_order "$log" '^create_hw_cfgmem' '^program_hw_cfgmem') || bad "program.tcl -flash: no '$missing'"
 
+# 6. the constraints against the top's ports
+root=$(cd "$dir/../../../.." && pwd)
+xdc=$root/constraints/arty_a7.xdc
+top=$root/rtl/boards/arty/sampan_arty.v
+pins=$(tclsh <<EOF
+proc get_ports {p} { return [list ports \$p] }
+proc get_cells {args} { return cells }
+proc current_design {} { return design }
+proc create_clock {args} { puts "clock \$args" }
+proc set_false_path {args} {}
+proc set_property {args} {
+    if {[lindex \$args 0] ne "-dict"} { return }
+    lassign \$args - d obj
+    if {[lindex \$obj 0] ne "ports"} { return }
+    foreach p [lindex \$obj 1] { puts "pin \$p [dict get \$d PACKAGE_PIN] [dict get \$d IOSTANDARD]" }
+}
+source {$xdc}
+EOF
+) || bad "$xdc does not parse under tclsh"
+ports=$(sed -n 's/^ *\(input\|output\) *wire *\(\[\([0-9]*\):0\]\)\? *\([a-z0-9_]*\).*/\4 \3/p' "$top" |
+	while read -r name msb; do
+		if [[ -n $msb ]]; then for ((b = 0; b <= msb; b++)); do echo "$name[$b]"; done; else echo "$name"; fi
+	done)
+[[ -n $ports ]] || bad "no ports found in $top"
+for p in $ports; do
+	n=$(grep -cF "pin $p " <<<"$pins" || true)
+	[[ $n -eq 1 ]] || bad "port $p is pinned $n times in $xdc"
+done
+declare -A want=([clk100]=E3 [ck_rst_n]=C2 [uart_txd_in]=A9 [uart_rxd_out]=D10
+	[led[0]]=H5 [led[1]]=J5 [led[2]]=T9 [led[3]]=T10)
+for p in "${!want[@]}"; do
+	grep -qxF "pin $p ${want[$p]} LVCMOS33" <<<"$pins" || bad "$xdc: $p is not on ${want[$p]} (LVCMOS33)"
+done
+[[ $(grep -c "^pin " <<<"$pins") -eq ${#want[@]} ]] || bad "$xdc pins $(grep -c "^pin " <<<"$pins") ports, want the ${#want[@]} of the top"
+[[ -z $(awk '$1 == "pin" { print $3 }' <<<"$pins" | sort | uniq -d) ]] || bad "$xdc uses a pin twice"
+grep -q '^clock .*-period 10.000 .*clk100' <<<"$pins" || bad "$xdc: no 10 ns clock on clk100"
+
 if ((fail == 0)); then
-	echo "check_tcl: build.tcl and program.tcl run under tclsh with Vivado stubbed: flow order, parts, MMCM, timing gate, options, programming (Vivado itself not run)"
+	echo "check_tcl: build.tcl and program.tcl run under tclsh with Vivado stubbed (flow order, parts, MMCM, timing gate, options, programming); arty_a7.xdc pins every port (Vivado itself not run)"
 fi
 exit $fail
