@@ -339,9 +339,16 @@ void quant_act_params(float lo, float hi, float *scale, int8_t *zero_point)
 	double l = fmin(lo, 0), h = fmax(hi, 0), z;
 	float s;
 
-	if (!isfinite(l) || !isfinite(h) || !((float)(h - l) / 255.0f > 0)) {
+	if (!isfinite(l) || !isfinite(h)) {
 		*scale = 1.0f;
 		*zero_point = 0;
+		return;
+	}
+	if (!((float)(h - l) / 255.0f > 0)) {
+		/* Nothing but zeros seen: any scale; the zero point at the low
+		 * end keeps a fused Relu's floor. */
+		*scale = 1.0f;
+		*zero_point = -128;
 		return;
 	}
 	s = (float)((h - l) / 255.0);

@@ -1106,11 +1106,17 @@ static void raise_opset(struct qctx *q)
 	for (size_t n = 0; n < q->n_nodes && !q->ret; n++) {
 		Onnx__NodeProto *node = q->nodes[n];
 		const struct quant_stats *s;
+		const char *src;
 		int64_t axis;
 
 		if (!is_op(node, "Softmax"))
 			continue;
-		s = quant_calib_stats(q->c, model_value(q, in_name(node, 0)));
+		/* Its input is the dequantized value by now: the original's rank. */
+		src = in_name(node, 0);
+		for (int i = 0; i < q->n_acts; i++)
+			if (strcmp(q->acts[i].dq, src) == 0)
+				src = q->acts[i].name;
+		s = quant_calib_stats(q->c, model_value(q, src));
 		axis = attr_i(node, "axis", 1);
 		if (!s || !s->seen) {
 			qfail(q, SAMPAN_ERROR_NOT_SUPPORTED,

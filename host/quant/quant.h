@@ -105,7 +105,8 @@ bool quant_calib_range(const struct quant_calib *c, int value, enum quant_method
 /* Asymmetric int8 parameters of the range [lo, hi], widened to hold 0:
  * scale = (hi - lo) / 255, zero point rounded and kept in [-128, 127] (a
  * range starting at 0 gets -128: its low end is exact). A range of width 0
- * gets scale 1. */
+ * (only zeros seen) gets scale 1 and zero point -128; a non-finite one
+ * scale 1 and zero point 0. */
 void quant_act_params(float lo, float hi, float *scale, int8_t *zero_point);
 
 /* Symmetric int8 per-channel weights: @w holds @channels slices along
