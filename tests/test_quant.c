@@ -1546,3 +1546,52 @@ Test(quant_cli, fmnist_demo)
 	unlink(out);
 	rmdir(dir);
 }
+
+/* Calibration from .npy files and images alike (samples/ holds both, and
+ * a .tsv that is skipped), on sim, with the entropy method. */
+Test(quant_cli, npy_and_images_on_sim)
+{
+	const char *dir = temp_dir();
+	char out[128];
+	struct spawn_result r;
+	double num;
+	char method[32];
+
+	snprintf(out, sizeof(out), "%s/int8.onnx", dir);
+	{
+		const char *a[] = {"quantize", MODELS_DIR "/fmnist_cnn.onnx",
+		                   "--calib",  MODELS_DIR "/samples",
+		                   "-d",       "sim",
+		                   "-m",       "entropy",
+		                   "-o",       out,
+		                   "--json",   NULL};
+
+		cr_assert_eq(run_cli(a, &r), 0, "%s", r.err);
+		cr_assert(json_valid(r.out), "%s", r.out);
+		cr_assert_eq(json_member(r.out, "calibration_inputs", &num, NULL, 0), 1);
+		cr_assert_eq(num, 20);
+		cr_assert_eq(json_member(r.out, "method", NULL, method, sizeof(method)), 2);
+		cr_assert_str_eq(method, "entropy");
+		cr_assert_eq(json_member(r.out, "products_on_device", &num, NULL, 0), 1);
+		cr_assert_eq(num, 4);
+		spawn_result_free(&r);
+	}
+	/* The text summary names every quantized tensor. */
+	{
+		const char *a[] = {"quantize", MODELS_DIR "/fmnist_cnn.onnx",
+		                   "--calib",  MODELS_DIR "/samples",
+		                   "-n",       "2",
+		                   "-o",       out,
+		                   NULL};
+
+		cr_assert_eq(run_cli(a, &r), 0, "%s", r.err);
+		cr_assert(strstr(r.out, "2 inputs on cpu, method percentile 99.99"), "%s", r.out);
+		cr_assert(strstr(r.out, "products on the device: 4 of 4"), "%s", r.out);
+		cr_assert(strstr(r.out, "fc1.weight") && strstr(r.out, "/Relu_output_0") &&
+		              strstr(r.out, "logits"),
+		          "%s", r.out);
+		spawn_result_free(&r);
+	}
+	unlink(out);
+	rmdir(dir);
+}
