@@ -45,13 +45,15 @@ bitstream-arty: $(ARTY_SRCS) $(ARTY_XDC) $(ARTY_DIR)/vivado/build.tcl
 	  echo "  gives a Yosys resource estimate of the same top for the xc7a35t/xc7a100t." >&2; \
 	  exit 2; }
 	$(call msg,VIVADO,$(ARTY_OUT)/sampan_arty.bit ($(ARTY_BOARD), $(ARTY_CLOCK_MHZ) MHz))
-	$(Q)mkdir -p $(ARTY_OUT)
+	$(Q)mkdir -p $(ARTY_OUT) && rm -f $(ARTY_OUT)/sampan_arty.bit
 	$(Q)$(VIVADO) $(ARTY_VIVADO_FLAGS) -source $(ARTY_DIR)/vivado/build.tcl -tclargs \
 	  -board $(ARTY_BOARD) -clock $(ARTY_CLOCK_MHZ) -out $(abspath $(ARTY_OUT)) \
 	  -xdc $(abspath $(ARTY_XDC)) $(foreach g,$(ARTY_GENERICS),-generic $(g)) \
 	  $(abspath $(ARTY_SRCS)) > $(ARTY_OUT)/build.out 2>&1 || \
 	  { tail -n 30 $(ARTY_OUT)/build.out; echo "bitstream-arty: failed, log in $(ARTY_OUT)/vivado.log" >&2; exit 1; }
-	@grep '^sampan:' $(ARTY_OUT)/build.out
+	@test -f $(ARTY_OUT)/sampan_arty.bit || { tail -n 30 $(ARTY_OUT)/build.out; \
+	  echo "bitstream-arty: Vivado wrote no bitstream, log in $(ARTY_OUT)/vivado.log" >&2; exit 1; }
+	@grep '^sampan:' $(ARTY_OUT)/build.out || true
 	@sed -n '/^| Slice LUTs/p;/^| Slice Registers/p;/^| Block RAM Tile/p;/^| DSPs/p' \
 	  $(ARTY_OUT)/reports/utilization.rpt
 

@@ -37,9 +37,10 @@ proc sampan_arty_part {board} {
 }
 
 # MMCM multiplier and divider for @mhz out of the 100 MHz oscillator: VCO
-# 100 * MULT in 600..1200 MHz, output VCO / DIV exactly @mhz.
+# 100 * MULT in 600..1200 MHz (tried from the middle of the range out),
+# output VCO / DIV exactly @mhz.
 proc sampan_arty_mmcm {mhz} {
-    for {set mult 6} {$mult <= 12} {incr mult} {
+    foreach mult {9 10 8 11 7 12 6} {
         set vco [expr {100 * $mult}]
         if {$vco % $mhz == 0 && $vco / $mhz <= 128} {
             return [list $mult [expr {$vco / $mhz}]]
