@@ -1179,10 +1179,34 @@ static bool bias_fits(const struct onnx_model *m, const struct onnx_node *db, fl
 	return true;
 }
 
+/* Whether Clip node @clip before a QuantizeLinear of scale @sy and zero
+ * point @zy is a Relu there: a constant float min of 0, and no max or one
+ * the QuantizeLinear saturates at anyway (rint(max / sy) + zy, in float
+ * as QuantizeLinear computes it, at or above the type's top). */
+static bool clip_is_relu(const struct onnx_model *m, const struct onnx_node *clip,
+                         const struct onnx_tensor *sy, const struct onnx_tensor *zy)
+{
+	const struct onnx_tensor *lo = init_of(m, clip->n_inputs > 1 ? clip->inputs[1] : -1);
+	const struct onnx_tensor *hi = init_of(m, clip->n_inputs > 2 ? clip->inputs[2] : -1);
+	float top;
+
+	if (!lo || lo->dtype != ONNX_DT_FLOAT || lo->count != 1 ||
+	    ((const float *)lo->data)[0] != 0.0f || sy->dtype != ONNX_DT_FLOAT)
+		return false;
+	if (clip->n_inputs < 3 || clip->inputs[2] < 0)
+		return true;
+	if (!hi || hi->dtype != ONNX_DT_FLOAT || hi->count != 1)
+		return false;
+	top = rintf(((const float *)hi->data)[0] / ((const float *)sy->data)[0]) +
+	      (float)onnx_tensor_i64(zy, 0);
+	return top >= (zy->dtype == ONNX_DT_UINT8 ? 255.0f : 127.0f);
+}
+
 /* Folds the QDQ pattern ending in QuantizeLinear node @qi, if there is
  * one (see onnx_model.h), into the Conv, MatMul or Gemm node at its core,
  * which takes the QuantizeLinear's output; marks the QuantizeLinear and
- * Relu nodes @dead. Returns whether it folded; -1 out of memory. */
+ * Relu (or Relu-like Clip) nodes @dead. Returns whether it folded; -1 out
+ * of memory. */
 static int fold_one(struct onnx_model *m, int qi, bool *dead)
 {
 	struct onnx_node *q = &m->nodes[qi], *relu, *core, *dx, *dw, *db = NULL;
@@ -1195,6 +1219,11 @@ static int fold_one(struct onnx_model *m, int qi, bool *dead)
 	if (!sy || !zy || sy->count != 1 || zy->count != 1)
 		return 0;
 	relu = producer_of(m, q->inputs[0], ONNX_OP_RELU);
+	if (!relu) {
+		relu = producer_of(m, q->inputs[0], ONNX_OP_CLIP);
+		if (relu && !clip_is_relu(m, relu, sy, zy))
+			relu = NULL;
+	}
 	if (relu && !used_once(m, q->inputs[0]))
 		return 0;
 	core_in = relu ? relu->inputs[0] : q->inputs[0];
