@@ -1595,3 +1595,119 @@ Test(quant_cli, npy_and_images_on_sim)
 	unlink(out);
 	rmdir(dir);
 }
+
+/* ============================================== importer: Clip as Relu */
+
+/* Inserts Clip(@lo, @hi) (@hi < 0: no max) between the product writing
+ * "@y_float" and its QuantizeLinear in the QDQ model @buf; returns the
+ * new model. */
+static void *insert_clip(const void *buf, size_t len, float lo, float hi, size_t *out_len)
+{
+	Onnx__ModelProto *mp = onnx__model_proto__unpack(NULL, len, buf);
+	const char *in[3] = {"y_preclip", "clip_lo", "clip_hi"};
+	Onnx__GraphProto *g;
+	Onnx__NodeProto *clip;
+	bool found = false;
+
+	cr_assert_not_null(mp);
+	g = mp->graph;
+	for (size_t n = 0; n < g->n_node; n++) {
+		if (strcmp(g->node[n]->op_type, "Conv") == 0 &&
+		    strcmp(g->node[n]->output[0], "y_float") == 0) {
+			free(g->node[n]->output[0]);
+			g->node[n]->output[0] = xstrdup("y_preclip");
+			found = true;
+		}
+	}
+	cr_assert(found, "no Conv writes y_float");
+	mb_init(mp, "clip_lo", 0, NULL, &lo);
+	if (hi >= 0)
+		mb_init(mp, "clip_hi", 0, NULL, &hi);
+	clip = mb_node(mp, "Clip", "clip", in, hi >= 0 ? 3 : 2, "y_float");
+	/* Before the QuantizeLinear reading it: move it up from the end. */
+	for (size_t n = 0; n + 1 < g->n_node; n++) {
+		if (strcmp(g->node[n]->op_type, "QuantizeLinear") == 0 &&
+		    strcmp(g->node[n]->input[0], "y_float") == 0) {
+			memmove(&g->node[n + 1], &g->node[n],
+			        (g->n_node - 1 - n) * sizeof(*g->node));
+			g->node[n] = clip;
+			break;
+		}
+	}
+	return mb_pack(mp, out_len);
+}
+
+/* A QDQ Conv -> Clip(0, max) -> QuantizeLinear folds onto the device like
+ * Conv -> Relu when the QuantizeLinear saturates at or below max; with a
+ * lower max, or no min, the Clip stays a float op. */
+Test(quant_model, importer_folds_relu_like_clip)
+{
+	Onnx__ModelProto *mp = mb_new(13);
+	int64_t xd[4] = {1, 2, 6, 6}, wd[4] = {3, 2, 3, 3};
+	const char *cv[2] = {"x", "w"}, *rl[1] = {"c"};
+	struct onnx_tensor *in[3], *ref[3];
+	struct quantized q;
+	float *w, top;
+	size_t len, clen;
+	void *buf, *cbuf;
+	struct onnx_model *m;
+
+	seed_rng("quant_model::importer_folds_relu_like_clip");
+	w = rnd_floats(54, -0.5f, 0.5f);
+	mb_input(mp, "x", 4, xd);
+	mb_output(mp, "y");
+	mb_init(mp, "w", 4, wd, w);
+	mb_node(mp, "Conv", "conv", cv, 2, "c");
+	mb_node(mp, "Relu", "relu", rl, 1, "y");
+	buf = mb_pack(mp, &len);
+	for (int i = 0; i < 3; i++) {
+		in[i] = tensor(4, xd);
+		for (int k = 0; k < 72; k++)
+			((float *)in[i]->data)[k] = rndf(-1, 1);
+	}
+	quantize(buf, len, in, 3, QUANT_MINMAX, "cpu", &q);
+	cr_assert_eq(q.rep->act_fused, 1);
+	top = entry(q.rep, QUANT_ACT, "y")->hi;
+	for (int i = 0; i < 3; i++)
+		ref[i] = run1(q.qm, "cpu", &in[i]);
+	/* Clip(0, 6 * top): a Relu before this QuantizeLinear. */
+	cbuf = insert_clip(q.buf, q.len, 0.0f, 6 * top, &clen);
+	m = load_buf(cbuf, clen, "clip.onnx");
+	cr_assert_eq(count_op(m, ONNX_OP_QLINEARCONV), 1);
+	cr_assert_eq(count_op(m, ONNX_OP_CLIP), 0);
+	for (int i = 0; i < 3; i++) {
+		struct onnx_tensor *y = run1(m, i ? "cpu" : "sim", &in[i]);
+
+		cr_assert_eq(memcmp(y->data, ref[i]->data, y->count * sizeof(float)), 0);
+		onnx_tensor_destroy(y);
+	}
+	onnx_model_destroy(m);
+	free(cbuf);
+	/* Clip(0, top / 2) clips more than the QuantizeLinear: kept. */
+	cbuf = insert_clip(q.buf, q.len, 0.0f, top / 2, &clen);
+	m = load_buf(cbuf, clen, "clip.onnx");
+	cr_assert_eq(count_op(m, ONNX_OP_CLIP), 1);
+	cr_assert_eq(count_op(m, ONNX_OP_QLINEARCONV), 0);
+	{
+		struct onnx_tensor *y = run1(m, "cpu", &in[0]);
+
+		for (size_t k = 0; k < y->count; k++)
+			cr_assert_leq(((float *)y->data)[k], top / 2 + top / 255);
+		onnx_tensor_destroy(y);
+	}
+	onnx_model_destroy(m);
+	free(cbuf);
+	/* A Clip with a negative min is no Relu: kept. */
+	cbuf = insert_clip(q.buf, q.len, -1.0f, -1.0f, &clen);
+	m = load_buf(cbuf, clen, "clip.onnx");
+	cr_assert_eq(count_op(m, ONNX_OP_CLIP), 1);
+	onnx_model_destroy(m);
+	free(cbuf);
+	for (int i = 0; i < 3; i++) {
+		onnx_tensor_destroy(in[i]);
+		onnx_tensor_destroy(ref[i]);
+	}
+	quantized_free(&q);
+	free(buf);
+	free(w);
+}
