@@ -1711,3 +1711,47 @@ Test(quant_model, importer_folds_relu_like_clip)
 	free(buf);
 	free(w);
 }
+
+/* Models --calib DIR cannot feed: two graph inputs, none. */
+Test(quant_cli, input_count)
+{
+	const char *dir = temp_dir();
+	char path[128], out[128];
+	struct spawn_result r;
+	int64_t d[2] = {1, 4};
+	float c[4] = {1, -2, 3, -4};
+
+	snprintf(path, sizeof(path), "%s/m.onnx", dir);
+	snprintf(out, sizeof(out), "%s/q.onnx", dir);
+	for (int inputs = 0; inputs <= 2; inputs += 2) {
+		Onnx__ModelProto *mp = mb_new(13);
+		const char *add[2] = {"a", "b"}, *relu[1] = {"c"};
+		const char *a[] = {"quantize", path, "--calib", MODELS_DIR "/calib",
+		                   "-o",       out,  NULL};
+		size_t len;
+		void *buf;
+		FILE *f;
+
+		mb_output(mp, "y");
+		if (inputs) {
+			mb_input(mp, "a", 2, d);
+			mb_input(mp, "b", 2, d);
+			mb_node(mp, "Add", "add", add, 2, "y");
+		} else {
+			mb_init(mp, "c", 2, d, c);
+			mb_node(mp, "Relu", "relu", relu, 1, "y");
+		}
+		buf = mb_pack(mp, &len);
+		f = fopen(path, "wb");
+		cr_assert_not_null(f);
+		cr_assert_eq(fwrite(buf, 1, len, f), len);
+		fclose(f);
+		free(buf);
+		cr_assert_eq(run_cli(a, &r), 1, "%d inputs: %s", inputs, r.err);
+		cr_assert(strstr(r.err, inputs ? "2 graph inputs" : "0 graph inputs"), "%s", r.err);
+		spawn_result_free(&r);
+	}
+	cr_assert_neq(access(out, F_OK), 0);
+	unlink(path);
+	rmdir(dir);
+}
