@@ -358,13 +358,47 @@ static void print_json(const struct quantize_args *a, const char *device, int n_
 	json_finish(&j);
 }
 
+/* Reads calibration file @path for the model's one input and runs it for
+ * pass @pass; exit code. */
+static int calib_one(const struct quantize_args *a, const struct onnx_model *m,
+                     struct quant_calib *cal, struct sampan_device *dev, int pass, const char *path)
+{
+	const struct onnx_value *decl = &m->values[m->inputs[0]];
+	struct onnx_tensor *t = NULL;
+	char err[1024];
+
+	if (input_read(path, decl, a->pixel_max > 0 ? a->pixel_max : 255.0f, &t, err,
+	               sizeof(err)) != SAMPAN_OK) {
+		cli_error("%s", err);
+		return CLI_EXIT_FAIL;
+	}
+	if (!onnx_value_matches(decl, t)) {
+		char want[128], got[128];
+
+		cli_error(
+		    "%s: a %s %s tensor, but input '%s' of %s is %s %s", path,
+		    onnx_dtype_name(t->dtype), onnx_shape_str(t->ndim, t->dims, got, sizeof(got)),
+		    decl->name, a->model, onnx_dtype_name(decl->dtype),
+		    decl->ndim < 0 ? "(any shape)"
+		                   : onnx_shape_str(decl->ndim, decl->dims, want, sizeof(want)));
+		onnx_tensor_destroy(t);
+		return CLI_EXIT_FAIL;
+	}
+	if (quant_calib_run(cal, dev, pass, &t, err, sizeof(err)) != SAMPAN_OK) {
+		cli_error("%s: calibration input %s: %s", a->model, path, err);
+		onnx_tensor_destroy(t);
+		return CLI_EXIT_FAIL;
+	}
+	onnx_tensor_destroy(t);
+	return CLI_EXIT_OK;
+}
+
 int cmd_quantize(int argc, char **argv)
 {
 	struct quantize_args a = {.method = QUANT_PERCENTILE, .percentile = 99.99};
 	struct onnx_model *m = NULL;
 	struct quant_calib *cal = NULL;
 	struct quant_report *rep = NULL;
-	struct onnx_tensor **samples = NULL;
 	struct sampan_device *dev = NULL;
 	struct sampan_info info;
 	struct quant_options opt;
@@ -402,33 +436,6 @@ int cmd_quantize(int argc, char **argv)
 	}
 	if (list_calib(a.calib, a.limit, &files, &n_files))
 		goto out;
-	samples = calloc((size_t)n_files, sizeof(*samples));
-	if (!samples) {
-		cli_error("out of memory");
-		goto out;
-	}
-	for (int i = 0; i < n_files; i++) {
-		const struct onnx_value *decl = &m->values[m->inputs[0]];
-
-		if (input_read(files[i], decl, a.pixel_max > 0 ? a.pixel_max : 255.0f, &samples[i],
-		               err, sizeof(err)) != SAMPAN_OK) {
-			cli_error("%s", err);
-			goto out;
-		}
-		if (!onnx_value_matches(decl, samples[i])) {
-			char want[128], got[128];
-
-			cli_error(
-			    "%s: a %s %s tensor, but input '%s' of %s is %s %s", files[i],
-			    onnx_dtype_name(samples[i]->dtype),
-			    onnx_shape_str(samples[i]->ndim, samples[i]->dims, got, sizeof(got)),
-			    decl->name, a.model, onnx_dtype_name(decl->dtype),
-			    decl->ndim < 0
-			        ? "(any shape)"
-			        : onnx_shape_str(decl->ndim, decl->dims, want, sizeof(want)));
-			goto out;
-		}
-	}
 	ret = cli_open_device(a.device ? a.device : "cpu", &dev, &info);
 	if (ret)
 		goto out;
@@ -437,11 +444,12 @@ int cmd_quantize(int argc, char **argv)
 		cli_error("out of memory");
 		goto out;
 	}
-	if (quant_calibrate(cal, dev, n_files, samples, a.method != QUANT_MINMAX, err,
-	                    sizeof(err)) != SAMPAN_OK) {
-		cli_error("%s: %s", a.model, err);
-		goto out;
-	}
+	/* The files are read again for each pass: a large set needs no more
+	 * memory than one input. */
+	for (int pass = 1; pass <= (a.method == QUANT_MINMAX ? 1 : 2); pass++)
+		for (int i = 0; i < n_files; i++)
+			if (calib_one(&a, m, cal, dev, pass, files[i]))
+				goto out;
 	opt = (struct quant_options){.method = a.method, .percentile = a.percentile};
 	if (quant_model(data, len, a.model, m, cal, &opt, &out, &out_len, &rep, err, sizeof(err)) !=
 	    SAMPAN_OK) {
@@ -467,9 +475,6 @@ out:
 	free(out);
 	quant_calib_destroy(cal);
 	sampan_close(dev);
-	for (int i = 0; samples && i < n_files; i++)
-		onnx_tensor_destroy(samples[i]);
-	free(samples);
 	for (int i = 0; i < n_files; i++)
 		free(files[i]);
 	free(files);

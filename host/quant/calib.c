@@ -174,7 +174,6 @@ struct quant_calib {
 	const struct onnx_model *m;
 	struct quant_stats *stats; /* m->n_values */
 	int pass;                  /* 1: min/max, 2: histograms */
-	int sample;                /* being run, for messages */
 };
 
 int quant_calib_create(const struct onnx_model *m, struct quant_calib **c)
@@ -250,45 +249,56 @@ static int observe(void *user, int value, const struct onnx_tensor *t)
 	return 0;
 }
 
-int quant_calibrate(struct quant_calib *c, struct sampan_device *dev, int n_samples,
-                    struct onnx_tensor *const *samples, bool histograms, char *err, size_t err_size)
+int quant_calib_run(struct quant_calib *c, struct sampan_device *dev, int pass,
+                    struct onnx_tensor *const *inputs, char *err, size_t err_size)
 {
 	const struct onnx_model *m = c->m;
 	struct rt_hooks hooks = {.on_value = observe, .user = c};
-	struct onnx_tensor **outs = calloc((size_t)m->n_outputs + 1, sizeof(*outs));
-	int ret = SAMPAN_OK;
+	struct onnx_tensor **outs;
+	char msg[768] = "";
+	int ret;
 
+	if (pass != 1 && pass != 2) {
+		snprintf(err, err_size, "calibration pass %d: 1 or 2", pass);
+		return SAMPAN_ERROR_INVALID;
+	}
+	outs = calloc((size_t)m->n_outputs + 1, sizeof(*outs));
 	if (!outs) {
 		snprintf(err, err_size, "out of memory");
 		return SAMPAN_ERROR_NO_MEM;
 	}
+	c->pass = pass;
+	ret = rt_run_ex(m, dev, inputs, outs, NULL, &hooks, msg, sizeof(msg));
+	if (ret)
+		snprintf(err, err_size, "%s", msg[0] ? msg : sampan_strerror(ret));
+	else
+		for (int o = 0; o < m->n_outputs; o++)
+			onnx_tensor_destroy(outs[o]);
+	free(outs);
+	return ret;
+}
+
+int quant_calibrate(struct quant_calib *c, struct sampan_device *dev, int n_samples,
+                    struct onnx_tensor *const *samples, bool histograms, char *err, size_t err_size)
+{
 	if (n_samples <= 0) {
 		snprintf(err, err_size, "no calibration samples");
-		ret = SAMPAN_ERROR_INVALID;
-		goto out;
+		return SAMPAN_ERROR_INVALID;
 	}
-	for (c->pass = 1; c->pass <= (histograms ? 2 : 1); c->pass++) {
-		for (c->sample = 0; c->sample < n_samples; c->sample++) {
+	for (int pass = 1; pass <= (histograms ? 2 : 1); pass++) {
+		for (int i = 0; i < n_samples; i++) {
 			char msg[768];
+			int ret = quant_calib_run(c, dev, pass,
+			                          samples + (size_t)i * (size_t)c->m->n_inputs, msg,
+			                          sizeof(msg));
 
-			ret = rt_run_ex(m, dev, samples + (size_t)c->sample * m->n_inputs, outs,
-			                NULL, &hooks, msg, sizeof(msg));
 			if (ret) {
-				if (ret == SAMPAN_ERROR_NO_MEM && !msg[0])
-					snprintf(msg, sizeof(msg), "out of memory");
-				snprintf(err, err_size, "calibration sample %d: %s", c->sample,
-				         msg);
-				goto out;
-			}
-			for (int o = 0; o < m->n_outputs; o++) {
-				onnx_tensor_destroy(outs[o]);
-				outs[o] = NULL;
+				snprintf(err, err_size, "calibration sample %d: %s", i, msg);
+				return ret;
 			}
 		}
 	}
-out:
-	free(outs);
-	return ret;
+	return SAMPAN_OK;
 }
 
 bool quant_calib_range(const struct quant_calib *c, int value, enum quant_method method, double pct,

@@ -82,6 +82,14 @@ int quant_calib_create(const struct onnx_model *m, struct quant_calib **c);
 
 void quant_calib_destroy(struct quant_calib *c);
 
+/* Runs one sample (@inputs: one tensor per graph input, borrowed) through
+ * the model on @dev, for calibration pass @pass: 1 gathers min and max,
+ * 2 (after every sample has had pass 1) the histograms over them, which
+ * the percentile and entropy methods need. Returns a sampan_error; on
+ * failure @err names the node or input at fault. */
+int quant_calib_run(struct quant_calib *c, struct sampan_device *dev, int pass,
+                    struct onnx_tensor *const *inputs, char *err, size_t err_size);
+
 /* Runs @n_samples inputs through the model on @dev: @samples holds
  * n_samples * m->n_inputs tensors, sample after sample (borrowed). With
  * @histograms the samples run twice (min/max, then histograms over them),
