@@ -166,8 +166,10 @@ static bool check_shape(struct st *s, char *msg)
 	    bus % (4 * i->cols) || i->k_depth % (bus / i->rows) || i->k_depth % (bus / i->cols))
 		return fail(msg, "illegal configuration: %ux%u array, K_DEPTH %u, %u-byte bus",
 			    i->rows, i->cols, i->k_depth, bus);
-	if (i->mem_bytes < (1u << 20))
-		return fail(msg, "card memory of %" PRIu64 " bytes is below 1 MiB", i->mem_bytes);
+	/* Boards keep card memory on chip (the Arty A7-35T: 64 KiB); the
+	 * suite's GEMMs and memory spans fit in that. */
+	if (i->mem_bytes < (1u << 16))
+		return fail(msg, "card memory of %" PRIu64 " bytes is below 64 KiB", i->mem_bytes);
 	return true;
 }
 
