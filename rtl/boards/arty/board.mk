@@ -12,6 +12,9 @@
 #                               (MMCM variant too), Tcl check; part of lint
 #   make arty-sim               Icarus: frames through the whole top at the
 #                               host's exact 3 Mbaud (tb_arty.v); part of lint
+#   make arty-selftest          `sampan selftest` on sim-usb built with the
+#                               board's shell parameters (no UART): the
+#                               conformance suite against this configuration
 #
 # Knobs: ARTY_BOARD (35t | 100t), ARTY_CLOCK_MHZ (100 = the oscillator;
 # other whole MHz go through an MMCM, Vivado only), ARTY_GENERICS
@@ -36,7 +39,7 @@ ARTY_VIVADO_FLAGS += -nojournal            # no vivado.jou in the work tree
 ARTY_VIVADO_FLAGS += -notrace              # the log without every Tcl line
 ARTY_VIVADO_FLAGS += -log $(ARTY_OUT)/vivado.log
 
-.PHONY: bitstream-arty program-arty estimate estimate-arty arty-lint arty-sim
+.PHONY: bitstream-arty program-arty estimate estimate-arty arty-lint arty-sim arty-selftest
 
 bitstream-arty: $(ARTY_SRCS) $(ARTY_XDC) $(ARTY_DIR)/vivado/build.tcl
 	@command -v $(VIVADO) >/dev/null || { \
@@ -128,3 +131,20 @@ arty-sim: $(ARTY_OUT)/tb_arty.vvp
 $(ARTY_OUT)/tb_arty.vvp: $(ARTY_DIR)/tb_arty.v $(ARTY_SRCS) | $(DEPS_STAMP)
 	$(call msg,IVERILOG,$@)
 	$(Q)mkdir -p $(@D) && $(IVERILOG) -g2012 -Wall -Wno-timescale -s tb_arty -o $@ $< $(ARTY_SRCS)
+
+# ------------------------------------------------------------- selftest
+
+# The shell and core with the board's defaults (keep in step with
+# sampan_arty.v), Verilated as a second sim-usb model under
+# build/arty/simusb; the suite then runs through the usb framing code
+# against it (SAMPAN_SIMUSB_LIB).
+ARTY_SIMUSB_LIB := $(ARTY_OUT)/libsampan_simusb.so
+ARTY_SIMUSB_MEM := 65536
+ARTY_SIMUSB_GEN := -GROWS=8 -GCOLS=4 -GAXI_DATA_WIDTH=128 -GCLOCK_MHZ=100 \
+                   -GMEM_BYTES=$(ARTY_SIMUSB_MEM) -GMAX_DATA=4096 -GFRAME_TIMEOUT=20000
+
+arty-selftest: $(BUILD)/sampan
+	$(Q)$(MAKE) --no-print-directory $(ARTY_SIMUSB_LIB) SIMUSB_LIB=$(ARTY_SIMUSB_LIB) \
+	  SIMUSB_DIR=$(ARTY_OUT)/simusb SIMUSB_MEM_BYTES=$(ARTY_SIMUSB_MEM) SIMUSB_GEN='$(ARTY_SIMUSB_GEN)'
+	$(Q)SAMPAN_SIMUSB_LIB=$(abspath $(ARTY_SIMUSB_LIB)) $(BUILD)/sampan selftest -d sim-usb \
+	  --tap $(ARTY_OUT)/selftest.tap --junit $(ARTY_OUT)/selftest.xml
