@@ -366,7 +366,15 @@ static const char *transfer_status(int s)
 	}
 }
 
-static uint64_t mono_us(void)
+/*
+ * The link's clock in microseconds (CLOCK_MONOTONIC), for every deadline of
+ * this backend. Weak: the libusb test double tests/fake_ft60x_usb.c
+ * supplies its simulated board's time instead, so that deadlines there
+ * count device time and not the simulator's speed. Not part of the API.
+ */
+uint64_t drv_usb_now_us(void);
+
+__attribute__((weak)) uint64_t drv_usb_now_us(void)
 {
 	struct timespec t;
 
@@ -423,8 +431,8 @@ static int link_send(void *ctx, const uint8_t *src, size_t n)
 		c->tx_pending++;
 	}
 	/* Writes complete in order; wait for all (bounded by their timeouts). */
-	deadline = mono_us() + 2u * CTRL_TIMEOUT_MS * 1000u;
-	while (c->tx_pending && mono_us() < deadline)
+	deadline = drv_usb_now_us() + 2u * CTRL_TIMEOUT_MS * 1000u;
+	while (c->tx_pending && drv_usb_now_us() < deadline)
 		if ((err = pump(c, 10000)) < 0)
 			return err;
 	if (c->tx_pending)
@@ -435,12 +443,12 @@ static int link_send(void *ctx, const uint8_t *src, size_t n)
 static int link_recv(void *ctx, uint8_t *dst, size_t max, size_t *got, uint64_t timeout_us)
 {
 	struct usb_ctx *c = ctx;
-	uint64_t deadline = mono_us() + timeout_us;
+	uint64_t deadline = drv_usb_now_us() + timeout_us;
 	size_t n;
 	int err;
 
 	while (c->len == 0) {
-		uint64_t now = mono_us();
+		uint64_t now = drv_usb_now_us();
 
 		if (now >= deadline)
 			break;
@@ -478,7 +486,7 @@ static int link_purge(void *ctx)
 static uint64_t link_now_us(void *ctx)
 {
 	(void)ctx;
-	return mono_us();
+	return drv_usb_now_us();
 }
 
 static const struct usb_link_ops usb_link = {
