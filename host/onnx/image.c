@@ -647,7 +647,9 @@ static int image_to_tensor(const struct raw_image *im, const char *name,
 		            onnx_shape_str(decl->ndim, decl->dims, shape, sizeof(shape)));
 	ret = onnx_tensor_create(&img, decl->dtype, ndim, dims);
 	if (ret)
-		return fail(err, err_size, ret, name, "out of memory");
+		return fail(err, err_size, ret, name, "%s",
+		            ret == SAMPAN_ERROR_NO_MEM ? "out of memory"
+		                                       : "the image is too large for a tensor");
 	for (int c = 0; c < channels; c++) {
 		for (size_t i = 0; i < plane; i++) {
 			const uint8_t *p = im->pix + i * (size_t)im->channels;
