@@ -41,7 +41,13 @@ ARTY_VIVADO_FLAGS += -log $(ARTY_OUT)/vivado.log
 
 .PHONY: bitstream-arty program-arty estimate estimate-arty arty-lint arty-sim arty-selftest
 
-bitstream-arty: $(ARTY_SRCS) $(ARTY_XDC) $(ARTY_DIR)/vivado/build.tcl
+.PHONY: arty-board-check
+arty-board-check:
+	@case '$(ARTY_BOARD)' in 35t|100t) ;; *) \
+	  echo "arty: ARTY_BOARD must be 35t (xc7a35ticsg324-1L) or 100t (xc7a100tcsg324-1), not '$(ARTY_BOARD)'" >&2; \
+	  exit 2;; esac
+
+bitstream-arty: $(ARTY_SRCS) $(ARTY_XDC) $(ARTY_DIR)/vivado/build.tcl | arty-board-check
 	@command -v $(VIVADO) >/dev/null || { \
 	  echo "bitstream-arty: '$(VIVADO)' not found: the Arty bitstream needs Vivado 2020.2+ on PATH" >&2; \
 	  echo "  (source /tools/Xilinx/Vivado/<ver>/settings64.sh). Without it, 'make estimate BOARD=arty'" >&2; \
@@ -60,7 +66,7 @@ bitstream-arty: $(ARTY_SRCS) $(ARTY_XDC) $(ARTY_DIR)/vivado/build.tcl
 	@sed -n '/^| Slice LUTs/p;/^| Slice Registers/p;/^| Block RAM Tile/p;/^| DSPs/p' \
 	  $(ARTY_OUT)/reports/utilization.rpt
 
-program-arty:
+program-arty: | arty-board-check
 	@test -f $(ARTY_OUT)/sampan_arty.bit || { \
 	  echo "program-arty: no $(ARTY_OUT)/sampan_arty.bit: make bitstream BOARD=arty first" >&2; exit 2; }
 	$(Q)if command -v $(VIVADO) >/dev/null; then \

@@ -33,10 +33,24 @@ done
 stat=${log%.log}.stat
 # -qq: errors only on the console; the warnings (block-RAM port resizing
 # chatter) stay in the log.
-${YOSYS:-yosys} -qq -l "$log" -p "
+if ! ${YOSYS:-yosys} -qq -l "$log" -p "
 read_verilog -defer -sv $*
 hierarchy -check -top sampan_arty $chparams
 synth_xilinx -family xc7 -top sampan_arty -flatten
 tee -q -o $stat stat
-"
+"; then
+	# Yosys 0.23 reports a failed parameter check only as an unresolved
+	# $error task; Icarus prints the check's own message.
+	if grep -q "resolve task name .\$error" "$log" && command -v iverilog >/dev/null; then
+		vvp=${log%.log}.vvp
+		pflags=
+		for g in $generics; do pflags="$pflags -Psampan_arty.$g"; done
+		if iverilog -g2012 -Wno-timescale -s sampan_arty $pflags -o "$vvp" "$@" 2>/dev/null; then
+			vvp -n "$vvp" 2>&1 | grep -i error >&2 || true
+		fi
+		rm -f "$vvp"
+		echo "$0: illegal parameters: $generics" >&2
+	fi
+	exit 1
+fi
 echo "  estimate: $(grep -c '^Warning' "$log") warnings (see $log)"
