@@ -9,7 +9,7 @@
 // `define SAMPAN_ARTY_MMCM (Vivado only; the Vivado script sets it for
 // clocks other than 100 MHz), an MMCME2_BASE at 100 * MMCM_MULT / MMCM_DIV
 // MHz. Reset: the red RESET button (ck_rst, active low), synchronised and
-// held RST_HOLD cycles after release (and until the MMCM locks).
+// held 2^RST_HOLD_LOG2 cycles after release (and until the MMCM locks).
 // UART: 8N1 at BAUD, DIVISOR = clock / BAUD rounded; elaboration fails if
 // the rounding is off by more than 2% (the receiver samples mid-bit, so a
 // few percent over a 10-bit character is safe).
