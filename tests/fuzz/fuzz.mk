@@ -3,7 +3,8 @@
 #
 #   make fuzz                    every harness for FUZZ_SECONDS (default 150 s
 #                                each, 12.5 minutes in all), seeded with the
-#                                committed corpus; new inputs go to
+#                                committed corpus and the bug reproducers of
+#                                tests/fuzz/regress/; new inputs go to
 #                                build/fuzz/corpus/<harness>/, crashes to
 #                                build/fuzz/crashes/; exit 1 on any crash
 #   make fuzz FUZZ_SECONDS=30    a short run
@@ -42,7 +43,9 @@ FUZZ_DEFS  := -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE \
               -D'ONNX_MAX_ELEMENTS=((int64_t)1 << 20)' -D'HOST_MAX_WORK=((int64_t)1 << 24)'
 FUZZ_INCS  := -Idriver/include -Idriver/src -Isim -Ihost -I$(ONNX_GEN) $(LIBUSB_CFLAGS)
 FUZZ_LIBS  := $(ONNX_LIBS) $(LIBSAMPAN_LIBS) -lm
-FUZZ_SAN   := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+# float-cast-overflow: part of clang's "undefined", not of gcc's.
+FUZZ_SAN   := -fsanitize=address,undefined,float-cast-overflow -fno-sanitize-recover=all \
+              -fno-omit-frame-pointer
 FUZZ_CFLAGS     := -std=c11 -O1 -g -Wall -Wextra $(FUZZ_DEFS) $(FUZZ_INCS) $(FUZZ_SAN)
 FUZZ_REG_CFLAGS := -std=c11 -O1 -g -Wall -Wextra $(FUZZ_DEFS) $(FUZZ_INCS) $(FUZZ_SAN)
 
@@ -62,18 +65,20 @@ $(FUZZ_CLANG_STAMP):
 	$(Q)mkdir -p $(@D) && touch $@
 
 # libFuzzer objects: coverage instrumentation without libFuzzer's main.
-$(FUZZ_DIR)/obj/%.o: %.c | $(FUZZ_CLANG_STAMP) $(ONNX_GEN)/onnx.pb-c.h
+# Every fuzz object depends on this file, so that a change of flags
+# rebuilds them.
+$(FUZZ_DIR)/obj/%.o: %.c tests/fuzz/fuzz.mk | $(FUZZ_CLANG_STAMP) $(ONNX_GEN)/onnx.pb-c.h
 	$(call msg,FUZZCC,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -MMD -MP -c -o $@ $<
 
-$(FUZZ_DIR)/bin/%: tests/fuzz/%.c $(FUZZ_LIB_OBJS)
+$(FUZZ_DIR)/bin/%: tests/fuzz/%.c $(FUZZ_LIB_OBJS) tests/fuzz/fuzz.mk
 	$(call msg,FUZZLD,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_LIB_OBJS) $(FUZZ_LIBS)
 
 # The regression build: the normal compiler, ASan and UBSan, a plain main.
-$(FUZZ_REG_DIR)/obj/%.o: %.c | $(DEPS_STAMP) $(ONNX_GEN)/onnx.pb-c.h
+$(FUZZ_REG_DIR)/obj/%.o: %.c tests/fuzz/fuzz.mk | $(DEPS_STAMP) $(ONNX_GEN)/onnx.pb-c.h
 	$(call msg,CC,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(FUZZ_REG_CFLAGS) -MMD -MP -c -o $@ $<
@@ -90,9 +95,10 @@ $(FUZZ_REG_DIR)/bin/%: $(FUZZ_REG_DIR)/obj/tests/fuzz/%.o $(FUZZ_REG_DIR)/obj/te
 fuzz-build: $(addprefix $(FUZZ_DIR)/bin/,$(FUZZ_TARGETS))
 
 # Each harness in turn; a crash stops that harness only, and the summary
-# names every reproducer (replay one with build/fuzz/bin/<harness> FILE).
+# names every reproducer this run wrote (replay one with
+# build/fuzz/bin/<harness> FILE).
 fuzz: fuzz-build
-	$(Q)mkdir -p $(FUZZ_DIR)/crashes $(FUZZ_DIR)/logs; failed=""; \
+	$(Q)mkdir -p $(FUZZ_DIR)/crashes $(FUZZ_DIR)/logs; failed=""; touch $(FUZZ_DIR)/.run-start; \
 	for h in $(FUZZ_TARGETS); do \
 	  mkdir -p $(FUZZ_DIR)/corpus/$$h $(FUZZ_CORPUS)/$$h; \
 	  echo "fuzz: $$h for $(FUZZ_SECONDS) s (log $(FUZZ_DIR)/logs/$$h.log)"; \
@@ -100,6 +106,7 @@ fuzz: fuzz-build
 	         fuzz_image) echo tests/fuzz/image.dict;; fuzz_npy) echo tests/fuzz/npy.dict;; esac); \
 	  maxlen=$$(case $$h in fuzz_onnx*) echo 65536;; fuzz_image) echo 32768;; *) echo 8192;; esac); \
 	  if $(FUZZ_DIR)/bin/$$h $(FUZZ_DIR)/corpus/$$h $(FUZZ_CORPUS)/$$h \
+	       $$(test -d tests/fuzz/regress/$$h && echo tests/fuzz/regress/$$h) \
 	       -max_total_time=$(FUZZ_SECONDS) -max_len=$$maxlen -timeout=10 -rss_limit_mb=2048 \
 	       -dict=$$dict -artifact_prefix=$(FUZZ_DIR)/crashes/$$h- -print_final_stats=1 \
 	       $(FUZZ_FLAGS) > $(FUZZ_DIR)/logs/$$h.log 2>&1; then \
@@ -110,7 +117,8 @@ fuzz: fuzz-build
 	  fi; \
 	done; \
 	if [ -n "$$failed" ]; then \
-	  echo "fuzz: FAILED:$$failed; reproducers:"; ls -1 $(FUZZ_DIR)/crashes/; exit 1; \
+	  echo "fuzz: FAILED:$$failed; reproducers (crash, leak, timeout, oom) of this run:"; \
+	  find $(FUZZ_DIR)/crashes -type f -newer $(FUZZ_DIR)/.run-start | sed 's/^/  /'; exit 1; \
 	fi; echo "fuzz: no crash"
 
 # Minimizes the committed corpus plus what the runs found into
@@ -129,8 +137,11 @@ fuzz-regress-build: $(FUZZ_REG_BINS)
 
 fuzz-regress: fuzz-regress-build
 	$(Q)for h in $(FUZZ_HARNESSES); do \
-	  ASAN_OPTIONS=detect_leaks=1 $(FUZZ_REG_DIR)/bin/$$h $(FUZZ_CORPUS)/$$h \
-	    $$(test -d tests/fuzz/regress/$$h && echo tests/fuzz/regress/$$h) || exit 1; \
+	  dirs="$(FUZZ_CORPUS)/$$h $$(test -d tests/fuzz/regress/$$h && echo tests/fuzz/regress/$$h)"; \
+	  ASAN_OPTIONS=detect_leaks=1 $(FUZZ_REG_DIR)/bin/$$h $$dirs || { \
+	    echo "fuzz-regress: $$h failed; the input at fault:"; \
+	    ASAN_OPTIONS=detect_leaks=1 $(FUZZ_REG_DIR)/bin/$$h -v $$dirs 2>&1 | grep '^regress: ' | tail -1; \
+	    exit 1; }; \
 	done
 
 # A few seconds once built: part of the full test run.

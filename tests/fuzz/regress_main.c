@@ -3,7 +3,8 @@
  * named on the command line, or each file of each directory named, goes
  * once through LLVMFuzzerTestOneInput. Built with the normal compiler and
  * ASan/UBSan for `make fuzz-regress`; exits non-zero if a file cannot be
- * read (a crash aborts the run by itself).
+ * read; a sanitizer error ends the run. With -v first, each input is
+ * named on stderr before it runs (the last one named is the one at fault).
  */
 #include <dirent.h>
 #include <stdint.h>
@@ -13,6 +14,8 @@
 #include <sys/stat.h>
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static int verbose; /* -v: name each input before running it */
 
 static int run_file(const char *path)
 {
@@ -34,6 +37,8 @@ static int run_file(const char *path)
 		return 1;
 	}
 	fclose(f);
+	if (verbose)
+		fprintf(stderr, "regress: %s\n", path);
 	LLVMFuzzerTestOneInput(buf, (size_t)len);
 	free(buf);
 	return 0;
@@ -42,8 +47,14 @@ static int run_file(const char *path)
 int main(int argc, char **argv)
 {
 	int bad = 0, runs = 0;
+	int first = 1;
 
-	for (int i = 1; i < argc; i++) {
+	if (argc > 1 && strcmp(argv[1], "-v") == 0) {
+		verbose = 1;
+		first = 2;
+	}
+
+	for (int i = first; i < argc; i++) {
 		struct stat sb;
 		DIR *d;
 		struct dirent *e;
