@@ -17,7 +17,8 @@ RTL_SRCS := $(addprefix $(RTL_DIR)/,\
               sampan_axi_top.v sampan_axil_regs.v sampan_core.v sampan_seq.v \
               sampan_fetch.v sampan_load.v sampan_exec.v sampan_store.v \
               sampan_counters.v sampan_array.v sampan_pe.v sampan_requant.v \
-              sampan_ram.v sampan_fifo.v sampan_burst.v sampan_delay.v)
+              sampan_ram.v sampan_fifo.v sampan_burst.v sampan_delay.v \
+              sampan_requant_seq.v)
 
 VERILATOR ?= verilator
 IVERILOG  ?= iverilog

@@ -16,7 +16,14 @@ module sampan_axi_top #(
     parameter AXI_DATA_WIDTH = 512,   // AXI data width in bits
     parameter AXI_ADDR_WIDTH = 64,    // AXI address width
     parameter AXI_ID_WIDTH   = 1,     // AXI ID width
-    parameter CLOCK_MHZ      = 300    // nominal clock, reported in CLOCK_MHZ
+    parameter CLOCK_MHZ      = 300,   // nominal clock, reported in CLOCK_MHZ
+    // Size options of sampan_core for small parts (ARCHITECTURE.md)
+    parameter FIFO_DEPTH     = 16,    // command-fetch and store row FIFOs
+    parameter BANK_SHARED    = 0,     // 1: both banks of an operand in one RAM
+    parameter ACC_COPIES     = 2,     // accumulator memory copies (2 or 1)
+    parameter REQUANT_SERIAL = 0,     // 1: one sequential requantizer lane
+    parameter PARAM_LOGIC    = 0,     // 1: parameter memory in flip-flops
+    parameter COUNTER_WIDTH  = 64     // bits kept of the 64-bit counters (32..64)
 ) (
     input  wire                        clk,
     input  wire                        rst,   // synchronous, active high
@@ -136,7 +143,13 @@ module sampan_axi_top #(
       .P_ENTRIES     (P_ENTRIES),
       .AXI_DATA_WIDTH(AXI_DATA_WIDTH),
       .AXI_ADDR_WIDTH(AXI_ADDR_WIDTH),
-      .AXI_ID_WIDTH  (AXI_ID_WIDTH)
+      .AXI_ID_WIDTH  (AXI_ID_WIDTH),
+      .FIFO_DEPTH    (FIFO_DEPTH),
+      .BANK_SHARED   (BANK_SHARED),
+      .ACC_COPIES    (ACC_COPIES),
+      .REQUANT_SERIAL(REQUANT_SERIAL),
+      .PARAM_LOGIC   (PARAM_LOGIC),
+      .COUNTER_WIDTH (COUNTER_WIDTH)
   ) u_core (
       .clk          (clk),
       .rst          (rst),

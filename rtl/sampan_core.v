@@ -22,7 +22,15 @@ module sampan_core #(
     parameter P_ENTRIES      = 64,    // requantizer parameter entries
     parameter AXI_DATA_WIDTH = 512,   // AXI data width in bits
     parameter AXI_ADDR_WIDTH = 64,    // AXI address width
-    parameter AXI_ID_WIDTH   = 1      // AXI ID width (ID 0 fetch, 1 data)
+    parameter AXI_ID_WIDTH   = 1,     // AXI ID width (ID 0 fetch, 1 data)
+    // Size options for small parts (defaults: the full-speed build)
+    parameter FIFO_DEPTH     = 16,    // command-fetch and store row FIFOs (2..16)
+    parameter BANK_SHARED    = 0,     // 1: both banks of an operand in one RAM
+    parameter ACC_COPIES     = 2,     // accumulator memory copies: 2 (drain and store each
+                                      // read their own) or 1 (they share its read port)
+    parameter REQUANT_SERIAL = 0,     // 1: one sequential requantizer lane, no multipliers
+    parameter PARAM_LOGIC    = 0,     // 1: parameter memory in flip-flops, not block RAM
+    parameter COUNTER_WIDTH  = 64     // bits kept of the 64-bit counters (32..64)
 ) (
     input  wire                        clk,
     input  wire                        rst,
@@ -96,6 +104,10 @@ module sampan_core #(
     if (P_ENTRIES < 2 || P_ENTRIES > 256) $error("%m: P_ENTRIES %0d out of 2..256", P_ENTRIES);
     if (AXI_ID_WIDTH < 1) $error("%m: AXI_ID_WIDTH must be at least 1");
     if (K_DEPTH > 65535) $error("%m: K_DEPTH %0d does not fit the 16-bit k_len field", K_DEPTH);
+    if (FIFO_DEPTH < 2 || FIFO_DEPTH > 16 || (FIFO_DEPTH & (FIFO_DEPTH - 1)) != 0)
+      $error("%m: FIFO_DEPTH %0d must be a power of two in 2..16", FIFO_DEPTH);
+    if (BANK_SHARED != 0 && BANK_SHARED != 1) $error("%m: BANK_SHARED %0d must be 0 or 1", BANK_SHARED);
+    if (ACC_COPIES != 1 && ACC_COPIES != 2) $error("%m: ACC_COPIES %0d must be 1 or 2", ACC_COPIES);
   end
 
   // ------------------------------------------------------------ AXI read
@@ -154,8 +166,8 @@ module sampan_core #(
   sampan_fetch #(
       .BUS_BYTES (B),
       .ADDR_WIDTH(AXI_ADDR_WIDTH),
-      .FIFO_DEPTH(16),
-      .MAX_BURST (8)
+      .FIFO_DEPTH(FIFO_DEPTH),
+      .MAX_BURST (FIFO_DEPTH < 8 ? FIFO_DEPTH : 8)
   ) u_fetch (
       .clk       (clk),
       .rst       (rst),
@@ -344,59 +356,99 @@ module sampan_core #(
 
   // -------------------------------------------------------------- memories
 
-  wire                       bank_rd_en;
+  wire                       bank_rd_en, a_rd_bank, w_rd_bank;
   wire [$clog2(A_WORDS)-1:0] a_rd_addr;
   wire [$clog2(W_WORDS)-1:0] w_rd_addr;
   wire [B*8-1:0]             a0_rd_data, a1_rd_data, w0_rd_data, w1_rd_data;
 
-  sampan_ram #(
-      .WIDTH(B * 8),
-      .DEPTH(A_WORDS)
-  ) u_a0 (
-      .clk    (clk),
-      .wr_en  (a_wr_en[0]),
-      .wr_addr(a_wr_addr),
-      .wr_data(r_data_q),
-      .rd_en  (bank_rd_en),
-      .rd_addr(a_rd_addr),
-      .rd_data(a0_rd_data)
-  );
-  sampan_ram #(
-      .WIDTH(B * 8),
-      .DEPTH(A_WORDS)
-  ) u_a1 (
-      .clk    (clk),
-      .wr_en  (a_wr_en[1]),
-      .wr_addr(a_wr_addr),
-      .wr_data(r_data_q),
-      .rd_en  (bank_rd_en),
-      .rd_addr(a_rd_addr),
-      .rd_data(a1_rd_data)
-  );
-  sampan_ram #(
-      .WIDTH(B * 8),
-      .DEPTH(W_WORDS)
-  ) u_w0 (
-      .clk    (clk),
-      .wr_en  (w_wr_en[0]),
-      .wr_addr(w_wr_addr),
-      .wr_data(r_data_q),
-      .rd_en  (bank_rd_en),
-      .rd_addr(w_rd_addr),
-      .rd_data(w0_rd_data)
-  );
-  sampan_ram #(
-      .WIDTH(B * 8),
-      .DEPTH(W_WORDS)
-  ) u_w1 (
-      .clk    (clk),
-      .wr_en  (w_wr_en[1]),
-      .wr_addr(w_wr_addr),
-      .wr_data(r_data_q),
-      .rd_en  (bank_rd_en),
-      .rd_addr(w_rd_addr),
-      .rd_data(w1_rd_data)
-  );
+  generate
+    if (BANK_SHARED == 0) begin : gen_banks
+      // Four RAMs: a load may fill one bank while the array reads the other.
+      sampan_ram #(
+          .WIDTH(B * 8),
+          .DEPTH(A_WORDS)
+      ) u_a0 (
+          .clk    (clk),
+          .wr_en  (a_wr_en[0]),
+          .wr_addr(a_wr_addr),
+          .wr_data(r_data_q),
+          .rd_en  (bank_rd_en),
+          .rd_addr(a_rd_addr),
+          .rd_data(a0_rd_data)
+      );
+      sampan_ram #(
+          .WIDTH(B * 8),
+          .DEPTH(A_WORDS)
+      ) u_a1 (
+          .clk    (clk),
+          .wr_en  (a_wr_en[1]),
+          .wr_addr(a_wr_addr),
+          .wr_data(r_data_q),
+          .rd_en  (bank_rd_en),
+          .rd_addr(a_rd_addr),
+          .rd_data(a1_rd_data)
+      );
+      sampan_ram #(
+          .WIDTH(B * 8),
+          .DEPTH(W_WORDS)
+      ) u_w0 (
+          .clk    (clk),
+          .wr_en  (w_wr_en[0]),
+          .wr_addr(w_wr_addr),
+          .wr_data(r_data_q),
+          .rd_en  (bank_rd_en),
+          .rd_addr(w_rd_addr),
+          .rd_data(w0_rd_data)
+      );
+      sampan_ram #(
+          .WIDTH(B * 8),
+          .DEPTH(W_WORDS)
+      ) u_w1 (
+          .clk    (clk),
+          .wr_en  (w_wr_en[1]),
+          .wr_addr(w_wr_addr),
+          .wr_data(r_data_q),
+          .rd_en  (bank_rd_en),
+          .rd_addr(w_rd_addr),
+          .rd_data(w1_rd_data)
+      );
+      wire unused_banks = &{1'b0, a_rd_bank, w_rd_bank};
+    end else begin : gen_banks_shared
+      // One RAM per operand, the bank as the top address bit: R beats land
+      // one per cycle in whichever bank, and the array reads one bank of
+      // each operand per cycle, so one write and one read port suffice.
+      // Halves the block RAMs of the operands (their width sets the count).
+      wire [B*8-1:0] a_rd_data, w_rd_data;
+      sampan_ram #(
+          .WIDTH(B * 8),
+          .DEPTH(2 * A_WORDS)
+      ) u_a (
+          .clk    (clk),
+          .wr_en  (a_wr_en[0] || a_wr_en[1]),
+          .wr_addr({a_wr_en[1], a_wr_addr}),
+          .wr_data(r_data_q),
+          .rd_en  (bank_rd_en),
+          .rd_addr({a_rd_bank, a_rd_addr}),
+          .rd_data(a_rd_data)
+      );
+      sampan_ram #(
+          .WIDTH(B * 8),
+          .DEPTH(2 * W_WORDS)
+      ) u_w (
+          .clk    (clk),
+          .wr_en  (w_wr_en[0] || w_wr_en[1]),
+          .wr_addr({w_wr_en[1], w_wr_addr}),
+          .wr_data(r_data_q),
+          .rd_en  (bank_rd_en),
+          .rd_addr({w_rd_bank, w_rd_addr}),
+          .rd_data(w_rd_data)
+      );
+      assign a0_rd_data = a_rd_data;
+      assign a1_rd_data = a_rd_data;
+      assign w0_rd_data = w_rd_data;
+      assign w1_rd_data = w_rd_data;
+    end
+  endgenerate
 
   // Accumulator memory, in two copies written together: one read port for
   // the drain's read-modify-write, one for the store. With a single port
@@ -405,33 +457,56 @@ module sampan_core #(
   wire               ex_acc_rd_en, ex_acc_wr_en, st_acc_rd_req;
   wire [AAW-1:0]     ex_acc_rd_addr, ex_acc_wr_addr, st_acc_rd_addr;
   wire [COLS*32-1:0] acc_rd_data, st_acc_rd_data, ex_acc_wr_data;
-  wire               st_acc_rd_grant = 1'b1;
+  wire               st_acc_rd_grant;
 
-  sampan_ram #(
-      .WIDTH(COLS * 32),
-      .DEPTH(ACC_ROWS)
-  ) u_acc (
-      .clk    (clk),
-      .wr_en  (ex_acc_wr_en),
-      .wr_addr(ex_acc_wr_addr),
-      .wr_data(ex_acc_wr_data),
-      .rd_en  (ex_acc_rd_en),
-      .rd_addr(ex_acc_rd_addr),
-      .rd_data(acc_rd_data)
-  );
+  generate
+    if (ACC_COPIES == 2) begin : gen_acc2
+      assign st_acc_rd_grant = 1'b1;
+      sampan_ram #(
+          .WIDTH(COLS * 32),
+          .DEPTH(ACC_ROWS)
+      ) u_acc (
+          .clk    (clk),
+          .wr_en  (ex_acc_wr_en),
+          .wr_addr(ex_acc_wr_addr),
+          .wr_data(ex_acc_wr_data),
+          .rd_en  (ex_acc_rd_en),
+          .rd_addr(ex_acc_rd_addr),
+          .rd_data(acc_rd_data)
+      );
 
-  sampan_ram #(
-      .WIDTH(COLS * 32),
-      .DEPTH(ACC_ROWS)
-  ) u_acc_store (
-      .clk    (clk),
-      .wr_en  (ex_acc_wr_en),
-      .wr_addr(ex_acc_wr_addr),
-      .wr_data(ex_acc_wr_data),
-      .rd_en  (st_acc_rd_req),
-      .rd_addr(st_acc_rd_addr),
-      .rd_data(st_acc_rd_data)
-  );
+      sampan_ram #(
+          .WIDTH(COLS * 32),
+          .DEPTH(ACC_ROWS)
+      ) u_acc_store (
+          .clk    (clk),
+          .wr_en  (ex_acc_wr_en),
+          .wr_addr(ex_acc_wr_addr),
+          .wr_data(ex_acc_wr_data),
+          .rd_en  (st_acc_rd_req),
+          .rd_addr(st_acc_rd_addr),
+          .rd_data(st_acc_rd_data)
+      );
+    end else begin : gen_acc1
+      // One copy: the drain reads it first, the store in the other cycles
+      // (its read data stays on the output for the cycle after the grant,
+      // which is when the store takes it).
+      assign st_acc_rd_grant = !ex_acc_rd_en;
+      sampan_ram #(
+          .WIDTH(COLS * 32),
+          .DEPTH(ACC_ROWS)
+      ) u_acc (
+          .clk    (clk),
+          .wr_en  (ex_acc_wr_en),
+          .wr_addr(ex_acc_wr_addr),
+          .wr_data(ex_acc_wr_data),
+          .rd_en  (ex_acc_rd_en || st_acc_rd_req),
+          .rd_addr(ex_acc_rd_en ? ex_acc_rd_addr : st_acc_rd_addr),
+          .rd_data(acc_rd_data)
+      );
+      assign st_acc_rd_data = acc_rd_data;
+    end
+  endgenerate
 
   // Parameter memory: bias, mult and shift of each entry, read together.
   wire             p_rd_en;
@@ -440,7 +515,8 @@ module sampan_core #(
 
   sampan_ram #(
       .WIDTH(COLS * 32),
-      .DEPTH(P_ENTRIES)
+      .DEPTH(P_ENTRIES),
+      .LOGIC(PARAM_LOGIC)
   ) u_bias (
       .clk    (clk),
       .wr_en  (p_wr_en[0]),
@@ -452,7 +528,8 @@ module sampan_core #(
   );
   sampan_ram #(
       .WIDTH(COLS * 32),
-      .DEPTH(P_ENTRIES)
+      .DEPTH(P_ENTRIES),
+      .LOGIC(PARAM_LOGIC)
   ) u_mult (
       .clk    (clk),
       .wr_en  (p_wr_en[1]),
@@ -464,7 +541,8 @@ module sampan_core #(
   );
   sampan_ram #(
       .WIDTH(COLS * 32),
-      .DEPTH(P_ENTRIES)
+      .DEPTH(P_ENTRIES),
+      .LOGIC(PARAM_LOGIC)
   ) u_shift (
       .clk    (clk),
       .wr_en  (p_wr_en[2]),
@@ -499,6 +577,8 @@ module sampan_core #(
       .bank_rd_en    (bank_rd_en),
       .a_rd_addr     (a_rd_addr),
       .w_rd_addr     (w_rd_addr),
+      .a_rd_bank     (a_rd_bank),
+      .w_rd_bank     (w_rd_bank),
       .a0_rd_data    (a0_rd_data),
       .a1_rd_data    (a1_rd_data),
       .w0_rd_data    (w0_rd_data),
@@ -541,7 +621,9 @@ module sampan_core #(
       .P_ENTRIES (P_ENTRIES),
       .BUS_BYTES (B),
       .ADDR_WIDTH(AXI_ADDR_WIDTH),
-      .MAX_BURST (4096 / B > 256 ? 256 : 4096 / B)
+      .MAX_BURST (4096 / B > 256 ? 256 : 4096 / B),
+      .FIFO_DEPTH(FIFO_DEPTH),
+      .REQUANT_SERIAL(REQUANT_SERIAL)
   ) u_store (
       .clk         (clk),
       .rst         (rst),
@@ -585,7 +667,8 @@ module sampan_core #(
   // -------------------------------------------------------------- counters
 
   sampan_counters #(
-      .BUS_BYTES(B)
+      .BUS_BYTES    (B),
+      .COUNTER_WIDTH(COUNTER_WIDTH)
   ) u_counters (
       .clk         (clk),
       .rst         (rst),

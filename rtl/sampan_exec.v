@@ -55,6 +55,8 @@ module sampan_exec #(
     output wire                          bank_rd_en,
     output wire [   $clog2(A_WORDS)-1:0] a_rd_addr,
     output wire [   $clog2(W_WORDS)-1:0] w_rd_addr,
+    output wire                          a_rd_bank,   // bank of a_rd_addr (for one RAM holding both)
+    output wire                          w_rd_bank,
     input  wire [     BUS_BYTES*8-1:0]   a0_rd_data,
     input  wire [     BUS_BYTES*8-1:0]   a1_rd_data,
     input  wire [     BUS_BYTES*8-1:0]   w0_rd_data,
@@ -247,6 +249,8 @@ module sampan_exec #(
   assign bank_rd_en = issue;
   assign a_rd_addr = a_idx[LOG_AS +: $clog2(A_WORDS)];
   assign w_rd_addr = w_idx[LOG_WS +: $clog2(W_WORDS)];
+  assign a_rd_bank = run_a_bank_reg;
+  assign w_rd_bank = run_w_bank_reg;
 
   // stage 1: bank words arrive
   reg                            s1_valid, s1_last, s1_a_bank, s1_w_bank, s1_first;

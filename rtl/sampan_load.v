@@ -89,9 +89,14 @@ module sampan_load #(
   end
 
   // Beats of the command being accepted.
-  wire [31:0] row_bytes = (cmd_kind == KIND_A) ? ROWS : COLS;
-  wire [31:0] ab_beats = ({16'd0, cmd_len} * row_bytes + BUS_BYTES - 1) >> LOG_B;
-  wire [31:0] cmd_beats = (cmd_kind == KIND_P) ? {16'd0, cmd_len} * 32'd3 : ab_beats;
+  // ROWS and COLS are powers of two (sampan_exec checks): shifts, not
+  // multipliers.
+  localparam LOG_R = $clog2(ROWS);
+  localparam LOG_C = $clog2(COLS);
+  wire [31:0] len32 = {16'd0, cmd_len};
+  wire [31:0] ab_bytes = (cmd_kind == KIND_A) ? len32 << LOG_R : len32 << LOG_C;
+  wire [31:0] ab_beats = (ab_bytes + BUS_BYTES - 1) >> LOG_B;
+  wire [31:0] cmd_beats = (cmd_kind == KIND_P) ? (len32 << 1) + len32 : ab_beats;
 
   // ---------------------------------------------------------------- channels
 

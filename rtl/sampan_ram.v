@@ -8,9 +8,12 @@
 // Parameters:
 //   WIDTH  word width in bits
 //   DEPTH  number of words
+//   LOGIC  0: the tool chooses (block RAM); 1: flip-flops (for small
+//          memories on parts short of block RAM)
 module sampan_ram #(
     parameter WIDTH = 512,  // word width in bits
-    parameter DEPTH = 256   // words
+    parameter DEPTH = 256,  // words
+    parameter LOGIC = 0     // 1: flip-flops, never block RAM
 ) (
     input  wire                     clk,
     input  wire                     wr_en,
@@ -25,12 +28,21 @@ module sampan_ram #(
     if (DEPTH < 2) $error("%m: DEPTH %0d must be at least 2", DEPTH);
   end
 
-  reg [WIDTH-1:0] mem[0:DEPTH-1];
-
-  always @(posedge clk) begin
-    if (wr_en) mem[wr_addr] <= wr_data;
-    if (rd_en) rd_data <= mem[rd_addr];
-  end
+  generate
+    if (LOGIC != 0) begin : gen_logic
+      (* ram_style = "logic" *) reg [WIDTH-1:0] mem[0:DEPTH-1];
+      always @(posedge clk) begin
+        if (wr_en) mem[wr_addr] <= wr_data;
+        if (rd_en) rd_data <= mem[rd_addr];
+      end
+    end else begin : gen_auto
+      reg [WIDTH-1:0] mem[0:DEPTH-1];
+      always @(posedge clk) begin
+        if (wr_en) mem[wr_addr] <= wr_data;
+        if (rd_en) rd_data <= mem[rd_addr];
+      end
+    end
+  endgenerate
 
 endmodule
 `resetall

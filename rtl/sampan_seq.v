@@ -204,7 +204,29 @@ module sampan_seq #(
   assign head_dep = ok && ((is_load_ab && load_dep) || (is_load_p && !st_idle) ||
                            (is_compute && compute_dep));
   assign cmd_fire = fire;
-  assign cmd_macs = {16'd0, f_len} * {24'd0, f_m_valid} * {24'd0, f_n_valid};
+  // Only a command that passed the checks fires, so m_valid <= ROWS,
+  // n_valid <= COLS and k_len <= K_DEPTH here.
+  generate
+    if (ROWS * COLS <= 16) begin : gen_macs_small
+      // Small arrays (parts whose DSPs all go to the PEs): shift and add.
+      localparam MW = $clog2(ROWS + 1);
+      localparam NW = $clog2(COLS + 1);
+      localparam LW = $clog2(K_DEPTH + 1);
+      localparam PW = LW + MW + NW;
+      wire [MW+NW-1:0] mn = {{NW{1'b0}}, f_m_valid[MW-1:0]} * {{MW{1'b0}}, f_n_valid[NW-1:0]};
+      reg  [PW-1:0]    macs_sum;
+      integer j;
+      always @(*) begin
+        macs_sum = {PW{1'b0}};
+        for (j = 0; j < MW + NW; j = j + 1)
+          if (mn[j]) macs_sum = macs_sum + ({{(MW + NW) {1'b0}}, f_len[LW-1:0]} << j);
+      end
+      assign cmd_macs = {{(32 - PW) {1'b0}}, macs_sum};
+      wire unused_macs = &{1'b0, f_m_valid, f_n_valid, f_len};
+    end else begin : gen_macs_mul
+      assign cmd_macs = {16'd0, f_len} * {24'd0, f_m_valid} * {24'd0, f_n_valid};
+    end
+  endgenerate
 
   assign ld_valid = fire_ld;
   assign ld_kind = (op == OP_LOAD_A) ? 2'd0 : (op == OP_LOAD_W) ? 2'd1 : 2'd2;

@@ -31,6 +31,8 @@ module sampan_store #(
     parameter BUS_BYTES  = 64,    // bus width in bytes
     parameter ADDR_WIDTH = 64,    // AXI address width
     parameter MAX_BURST  = 64,    // longest write burst in beats
+    parameter FIFO_DEPTH = 16,    // rows buffered between requantizer and packer (2..16)
+    parameter REQUANT_SERIAL = 0, // 1: one sequential lane over the columns (no multiplier)
     // derived, do not override
     parameter ACC_ROWS   = ACC_SLOTS * ROWS  // accumulator memory rows
 ) (
@@ -78,17 +80,19 @@ module sampan_store #(
 );
 
   localparam LOG_B = $clog2(BUS_BYTES);
-  localparam FIFO_DEPTH = 16;  // rows buffered between requantizer and packer
   localparam RPB_RAW = BUS_BYTES / (4 * COLS);  // raw rows per beat
   localparam RPB_Q = BUS_BYTES / COLS;  // requantized rows per beat
   localparam [31:0] BEATS_RAW = (ROWS * COLS * 4 + BUS_BYTES - 1) / BUS_BYTES;
   localparam [31:0] BEATS_Q = (ROWS * COLS + BUS_BYTES - 1) / BUS_BYTES;
   localparam AAW = $clog2(ACC_ROWS);
   localparam [31:0] LAST_ROW = ROWS - 1;
+  localparam [31:0] FIFO_DEPTH32 = FIFO_DEPTH;
+  localparam [4:0] FIFO_ROWS = FIFO_DEPTH32[4:0];
 
   initial begin
     if (RPB_RAW < 1 || RPB_RAW * 4 * COLS != BUS_BYTES)
       $error("%m: BUS_BYTES %0d must be a multiple of 4*COLS (%0d)", BUS_BYTES, 4 * COLS);
+    if (FIFO_DEPTH < 2 || FIFO_DEPTH > 16) $error("%m: FIFO_DEPTH %0d out of 2..16", FIFO_DEPTH);
   end
 
   // ------------------------------------------------------------ command
@@ -133,7 +137,8 @@ module sampan_store #(
   wire       rd_fire;
   wire [31:0] rd_addr = {28'd0, slot_reg} * ROWS + {25'd0, rd_row_reg};
 
-  assign acc_rd_req = rows_left && slot_drained && used_reg < FIFO_DEPTH;
+  wire       lane_free;  // the requantizer can take a row read now
+  assign acc_rd_req = rows_left && slot_drained && used_reg < FIFO_ROWS && lane_free;
   assign rd_fire = acc_rd_req && acc_rd_grant;
   assign acc_rd_addr = rd_addr[AAW-1:0];
   assign slot_busy = rows_left;
@@ -159,25 +164,103 @@ module sampan_store #(
   wire [COLS*32-1:0] rq_data;
   wire [COLS*32-1:0] row_raw = rq_data;
   wire [COLS*32-1:0] row_q;
+  wire               row_valid;  // a requantized (or raw) row is complete
 
   genvar c;
   generate
-    for (c = 0; c < COLS; c = c + 1) begin : gen_lane
-      sampan_requant u_requant (
+    if (REQUANT_SERIAL == 0) begin : gen_lanes
+      // COLS pipelined lanes: one row per cycle.
+      assign lane_free = 1'b1;
+      assign row_valid = rq_valid[0];
+      for (c = 0; c < COLS; c = c + 1) begin : gen_lane
+        sampan_requant u_requant (
+            .clk      (clk),
+            .rst      (rst),
+            .in_valid (rd_valid_q),
+            .in_raw   (raw_reg),
+            .in_acc   (acc_rd_data[c*32 +: 32]),
+            .in_bias  (p_bias[c*32 +: 32]),
+            .in_mult  (p_mult[c*32 +: 32]),
+            .in_shift (p_shift[c*32 +: 32]),
+            .in_zo    (zo_reg),
+            .in_lo    (lo_reg),
+            .in_hi    (hi_reg),
+            .out_valid(rq_valid[c]),
+            .out_data (rq_data[c*32 +: 32])
+        );
+      end
+    end else begin : gen_serial
+      // One sequential lane: the row read is held in ser_row_reg and its
+      // columns go through the lane one after the other; the next row is
+      // read once the last column is out.
+      localparam CW = COLS > 1 ? $clog2(COLS) : 1;
+      reg               ser_busy_reg;   // a row is read or in the lane
+      reg               ser_feed_reg;   // columns remain to be fed
+      reg [CW-1:0]      ser_in_col_reg, ser_out_col_reg;
+      reg [COLS*32-1:0] ser_row_reg, ser_out_reg;
+      reg               ser_done_reg;
+      wire              lane_ready, lane_valid;
+      wire [31:0]       lane_data;
+      wire              lane_take = ser_feed_reg && lane_ready;
+      wire [COLS*32-1:0] out_next;
+
+      for (c = 0; c < COLS; c = c + 1) begin : gen_col
+        assign out_next[c*32 +: 32] = (lane_valid && ser_out_col_reg == c[CW-1:0]) ?
+                                      lane_data : ser_out_reg[c*32 +: 32];
+      end
+
+      assign lane_free = !ser_busy_reg && !rd_valid_q;
+      assign row_valid = ser_done_reg;
+      assign rq_data = ser_out_reg;
+      assign rq_valid = {COLS{ser_done_reg}};
+
+      sampan_requant_seq u_requant (
           .clk      (clk),
           .rst      (rst),
-          .in_valid (rd_valid_q),
+          .in_valid (ser_feed_reg),
+          .in_ready (lane_ready),
           .in_raw   (raw_reg),
-          .in_acc   (acc_rd_data[c*32 +: 32]),
-          .in_bias  (p_bias[c*32 +: 32]),
-          .in_mult  (p_mult[c*32 +: 32]),
-          .in_shift (p_shift[c*32 +: 32]),
+          .in_acc   (ser_row_reg[ser_in_col_reg*32 +: 32]),
+          .in_bias  (p_bias[ser_in_col_reg*32 +: 32]),
+          .in_mult  (p_mult[ser_in_col_reg*32 +: 32]),
+          .in_shift (p_shift[ser_in_col_reg*32 +: 32]),
           .in_zo    (zo_reg),
           .in_lo    (lo_reg),
           .in_hi    (hi_reg),
-          .out_valid(rq_valid[c]),
-          .out_data (rq_data[c*32 +: 32])
+          .out_valid(lane_valid),
+          .out_data (lane_data)
       );
+
+      always @(posedge clk) begin
+        ser_done_reg <= 1'b0;
+        ser_out_reg <= out_next;
+        if (rd_valid_q) begin
+          ser_row_reg <= acc_rd_data;
+          ser_feed_reg <= 1'b1;
+          ser_in_col_reg <= {CW{1'b0}};
+          ser_out_col_reg <= {CW{1'b0}};
+        end else begin
+          if (lane_take) begin
+            ser_in_col_reg <= ser_in_col_reg + 1'b1;
+            if ({{(32 - CW) {1'b0}}, ser_in_col_reg} == COLS - 1) ser_feed_reg <= 1'b0;
+          end
+          if (lane_valid) begin
+            ser_out_col_reg <= ser_out_col_reg + 1'b1;
+            if ({{(32 - CW) {1'b0}}, ser_out_col_reg} == COLS - 1) begin
+              ser_done_reg <= 1'b1;
+              ser_busy_reg <= 1'b0;
+            end
+          end
+        end
+        if (rd_fire) ser_busy_reg <= 1'b1;
+        if (rst) begin
+          ser_busy_reg <= 1'b0;
+          ser_feed_reg <= 1'b0;
+          ser_done_reg <= 1'b0;
+        end
+      end
+    end
+    for (c = 0; c < COLS; c = c + 1) begin : gen_q
       assign row_q[c*8 +: 8] = rq_data[c*32 +: 8];
     end
   endgenerate
@@ -188,7 +271,7 @@ module sampan_store #(
   wire               fifo_valid;
   wire [COLS*32-1:0] fifo_row;
   wire               fifo_in_ready;  // always high thanks to the credit
-  wire [4:0]         fifo_count;
+  wire [$clog2(FIFO_DEPTH):0] fifo_count;
   sampan_fifo #(
       .WIDTH(COLS * 32),
       .DEPTH(FIFO_DEPTH)
@@ -196,7 +279,7 @@ module sampan_store #(
       .clk      (clk),
       .rst      (rst),
       .clear    (1'b0),
-      .in_valid (rq_valid[0]),
+      .in_valid (row_valid),
       .in_ready (fifo_in_ready),
       .in_data  (raw_reg ? row_raw : row_q),
       .out_valid(fifo_valid),

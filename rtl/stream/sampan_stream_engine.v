@@ -19,7 +19,9 @@ module sampan_stream_engine #(
     parameter DATA_WIDTH    = 512,      // memory word width in bits
     parameter MEM_BYTES     = 1 << 20,  // card memory size in bytes
     parameter MAX_DATA      = 4096,     // largest memory-frame data in bytes
-    parameter FRAME_TIMEOUT = 1 << 20   // idle cycles that abort a partial frame
+    parameter FRAME_TIMEOUT = 1 << 20,  // idle cycles that abort a partial frame
+    // derived, do not override
+    parameter WORD_AW       = $clog2(MEM_BYTES / (DATA_WIDTH / 8))  // word index width
 ) (
     input  wire                    clk,
     input  wire                    rst,
@@ -63,7 +65,6 @@ module sampan_stream_engine #(
 
   localparam BYTES = DATA_WIDTH / 8;
   localparam BS = $clog2(BYTES);
-  localparam WORD_AW = $clog2(MEM_BYTES / BYTES);
   localparam AW = BS + WORD_AW;  // byte address bits inside the memory
   localparam TW = $clog2(FRAME_TIMEOUT + 1);
 

@@ -12,6 +12,10 @@
 //   MEM_BYTES      on-chip card memory in bytes (a power of two)
 //   MAX_DATA       largest memory-frame payload data in bytes
 //   FRAME_TIMEOUT  idle cycles that abort a partial request frame
+//   MEM_SPRAM      1: card memory on single-port 64-bit RAM (iCE40 SPRAM)
+//   AXI_ADDR_WIDTH the core's card-memory address width (32 is plenty here)
+// and the core's size options (FIFO_DEPTH, BANK_SHARED, ACC_COPIES,
+// REQUANT_SERIAL, PARAM_LOGIC, COUNTER_WIDTH; rtl/ARCHITECTURE.md).
 module sampan_stream_top #(
     parameter ROWS           = 16,       // array rows
     parameter COLS           = 16,       // array columns
@@ -22,7 +26,15 @@ module sampan_stream_top #(
     parameter CLOCK_MHZ      = 100,      // nominal clock, reported in CLOCK_MHZ
     parameter MEM_BYTES      = 1 << 20,  // on-chip card memory in bytes
     parameter MAX_DATA       = 4096,     // largest memory-frame data in bytes
-    parameter FRAME_TIMEOUT  = 1 << 20   // idle cycles that abort a partial frame
+    parameter FRAME_TIMEOUT  = 1 << 20,  // idle cycles that abort a partial frame
+    parameter MEM_SPRAM      = 0,        // 1: card memory on single-port 64-bit RAM
+    parameter AXI_ADDR_WIDTH = 64,       // core address width
+    parameter FIFO_DEPTH     = 16,       // core command-fetch and store row FIFOs
+    parameter BANK_SHARED    = 0,        // 1: both banks of an operand in one RAM
+    parameter ACC_COPIES     = 2,        // accumulator memory copies (2 or 1)
+    parameter REQUANT_SERIAL = 0,        // 1: one sequential requantizer lane
+    parameter PARAM_LOGIC    = 0,        // 1: parameter memory in flip-flops
+    parameter COUNTER_WIDTH  = 64        // bits kept of the 64-bit counters (32..64)
 ) (
     input  wire       clk,
     input  wire       rst,            // synchronous, active high
@@ -35,8 +47,9 @@ module sampan_stream_top #(
     output wire       irq             // the core's interrupt (ap_done when enabled)
 );
 
-  localparam AW = 64;  // the core's AXI address width
-  localparam WORD_AW = $clog2(MEM_BYTES / (AXI_DATA_WIDTH / 8));
+  localparam AW = AXI_ADDR_WIDTH;
+  localparam ENG_WIDTH = MEM_SPRAM != 0 ? 64 : AXI_DATA_WIDTH;  // engine word (see the memory)
+  localparam WORD_AW = $clog2(MEM_BYTES / (ENG_WIDTH / 8));
 
   wire [7:0] axil_awaddr, axil_araddr;
   wire axil_awvalid, axil_awready, axil_wvalid, axil_wready, axil_bvalid, axil_bready;
@@ -57,15 +70,15 @@ module sampan_stream_top #(
 
   wire eng_rd_en, eng_rd_gnt, eng_wr_en, eng_wr_gnt;
   wire [WORD_AW-1:0] eng_rd_word, eng_wr_word;
-  wire [AXI_DATA_WIDTH-1:0] eng_rd_data, eng_wr_data;
-  wire [AXI_DATA_WIDTH/8-1:0] eng_wr_strb;
+  wire [ENG_WIDTH-1:0] eng_rd_data, eng_wr_data;
+  wire [ENG_WIDTH/8-1:0] eng_wr_strb;
 
   // The memory serves every burst as INCR of full-width beats, which is
   // all the core issues (rtl/README.md); size and burst type are not needed.
   wire unused_ok = &{1'b0, awsize, arsize, awburst, arburst};
 
   sampan_stream_engine #(
-      .DATA_WIDTH   (AXI_DATA_WIDTH),
+      .DATA_WIDTH   (ENG_WIDTH),
       .MEM_BYTES    (MEM_BYTES),
       .MAX_DATA     (MAX_DATA),
       .FRAME_TIMEOUT(FRAME_TIMEOUT)
@@ -115,7 +128,13 @@ module sampan_stream_top #(
       .AXI_DATA_WIDTH(AXI_DATA_WIDTH),
       .AXI_ADDR_WIDTH(AW),
       .AXI_ID_WIDTH  (1),
-      .CLOCK_MHZ     (CLOCK_MHZ)
+      .CLOCK_MHZ     (CLOCK_MHZ),
+      .FIFO_DEPTH    (FIFO_DEPTH),
+      .BANK_SHARED   (BANK_SHARED),
+      .ACC_COPIES    (ACC_COPIES),
+      .REQUANT_SERIAL(REQUANT_SERIAL),
+      .PARAM_LOGIC   (PARAM_LOGIC),
+      .COUNTER_WIDTH (COUNTER_WIDTH)
   ) u_top (
       .clk           (clk),
       .rst           (rst),
@@ -172,7 +191,8 @@ module sampan_stream_top #(
       .DATA_WIDTH(AXI_DATA_WIDTH),
       .ADDR_WIDTH(AW),
       .ID_WIDTH  (1),
-      .MEM_BYTES (MEM_BYTES)
+      .MEM_BYTES (MEM_BYTES),
+      .SPRAM     (MEM_SPRAM)
   ) u_mem (
       .clk          (clk),
       .rst          (rst),
