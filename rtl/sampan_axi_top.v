@@ -22,7 +22,7 @@ module sampan_axi_top #(
     parameter BANK_SHARED    = 0,     // 1: both banks of an operand in one RAM
     parameter ACC_COPIES     = 2,     // accumulator memory copies (2 or 1)
     parameter REQUANT_SERIAL = 0,     // 1: one sequential requantizer lane
-    parameter PARAM_LOGIC    = 0,     // 1: parameter memory in flip-flops
+    parameter PARAM_LOGIC    = 0,     // parameter memories in flip-flops (bit 0 bias, 1 mult, 2 shift)
     parameter COUNTER_WIDTH  = 64     // bits kept of the 64-bit counters (32..64)
 ) (
     input  wire                        clk,

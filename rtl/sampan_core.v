@@ -29,7 +29,8 @@ module sampan_core #(
     parameter ACC_COPIES     = 2,     // accumulator memory copies: 2 (drain and store each
                                       // read their own) or 1 (they share its read port)
     parameter REQUANT_SERIAL = 0,     // 1: one sequential requantizer lane, no multipliers
-    parameter PARAM_LOGIC    = 0,     // 1: parameter memory in flip-flops, not block RAM
+    parameter PARAM_LOGIC    = 0,     // parameter memories in flip-flops, not block RAM:
+                                      // bit 0 bias, bit 1 mult, bit 2 shift
     parameter COUNTER_WIDTH  = 64     // bits kept of the 64-bit counters (32..64)
 ) (
     input  wire                        clk,
@@ -516,7 +517,7 @@ module sampan_core #(
   sampan_ram #(
       .WIDTH(COLS * 32),
       .DEPTH(P_ENTRIES),
-      .LOGIC(PARAM_LOGIC)
+      .LOGIC(PARAM_LOGIC & 1)
   ) u_bias (
       .clk    (clk),
       .wr_en  (p_wr_en[0]),
@@ -529,7 +530,7 @@ module sampan_core #(
   sampan_ram #(
       .WIDTH(COLS * 32),
       .DEPTH(P_ENTRIES),
-      .LOGIC(PARAM_LOGIC)
+      .LOGIC((PARAM_LOGIC >> 1) & 1)
   ) u_mult (
       .clk    (clk),
       .wr_en  (p_wr_en[1]),
@@ -542,7 +543,7 @@ module sampan_core #(
   sampan_ram #(
       .WIDTH(COLS * 32),
       .DEPTH(P_ENTRIES),
-      .LOGIC(PARAM_LOGIC)
+      .LOGIC((PARAM_LOGIC >> 2) & 1)
   ) u_shift (
       .clk    (clk),
       .wr_en  (p_wr_en[2]),

@@ -88,6 +88,8 @@ module sampan_store #(
   localparam [31:0] LAST_ROW = ROWS - 1;
   localparam [31:0] FIFO_DEPTH32 = FIFO_DEPTH;
   localparam [4:0] FIFO_ROWS = FIFO_DEPTH32[4:0];
+  // Width of the beat and burst counts of one STORE (at most BEATS_RAW).
+  localparam BW = $clog2(BEATS_RAW + 1);
 
   initial begin
     if (RPB_RAW < 1 || RPB_RAW * 4 * COLS != BUS_BYTES)
@@ -105,11 +107,11 @@ module sampan_store #(
   wire                 accept = cmd_valid && cmd_ready;
   wire                 finish;
 
-  reg  [31:0]          old_b_reg;      // B responses still due for the previous STORE
+  reg  [BW-1:0]        old_b_reg;      // B responses still due for the previous STORE
   reg  [31:0]          old_index_reg;  // its command index
 
   assign cmd_ready = !act_reg;
-  assign idle = !act_reg && old_b_reg == 32'd0;
+  assign idle = !act_reg && old_b_reg == {BW{1'b0}};
   // Parameters are read once, on accept, and stay on the RAM output.
   assign p_rd_en = accept;
   assign p_rd_addr = cmd_entry;
@@ -336,13 +338,13 @@ module sampan_store #(
   // -------------------------------------------------------------- AXI write
 
   reg [ADDR_WIDTH-1:0] aw_addr_reg;
-  reg [31:0]           aw_left_reg;    // beats not yet covered by an AW
-  reg [31:0]           aw_beats_reg;   // beats covered by accepted AWs
-  reg [31:0]           bursts_reg;     // AWs accepted
-  reg [31:0]           b_count_reg;    // B responses received
+  reg [BW-1:0]         aw_left_reg;    // beats not yet covered by an AW
+  reg [BW-1:0]         aw_beats_reg;   // beats covered by accepted AWs
+  reg [BW-1:0]         bursts_reg;     // AWs accepted
+  reg [BW-1:0]         b_count_reg;    // B responses received
   reg [ADDR_WIDTH-1:0] w_addr_reg;     // start of the next W burst
-  reg [31:0]           w_left_reg;     // beats not yet in a started W burst
-  reg [31:0]           w_sent_reg;     // W beats sent
+  reg [BW-1:0]         w_left_reg;     // beats not yet in a started W burst
+  reg [BW-1:0]         w_sent_reg;     // W beats sent
   reg [8:0]            w_rem_reg;      // beats left in the current W burst (0: none)
   wire [8:0]           aw_burst, w_burst;
 
@@ -351,7 +353,7 @@ module sampan_store #(
       .MAX_BURST(MAX_BURST)
   ) u_aw_burst (
       .addr (aw_addr_reg[11:0]),
-      .left (aw_left_reg),
+      .left ({{(32 - BW) {1'b0}}, aw_left_reg}),
       .beats(aw_burst)
   );
   sampan_burst #(
@@ -359,61 +361,64 @@ module sampan_store #(
       .MAX_BURST(MAX_BURST)
   ) u_w_burst (
       .addr (w_addr_reg[11:0]),
-      .left (w_left_reg),
+      .left ({{(32 - BW) {1'b0}}, w_left_reg}),
       .beats(w_burst)
   );
 
   wire [8:0] w_cur = (w_rem_reg != 9'd0) ? w_rem_reg : w_burst;
-  assign aw_valid = act_reg && aw_left_reg != 32'd0;
+  // A burst never exceeds the beats left, so its low BW bits are exact.
+  wire [BW-1:0]        aw_burst_n = aw_burst[BW-1:0];
+  wire [BW-1:0]        w_burst_n = w_burst[BW-1:0];
+  assign aw_valid = act_reg && aw_left_reg != {BW{1'b0}};
   assign aw_addr = aw_addr_reg;
   assign aw_len = aw_burst[7:0] - 8'd1;
   assign w_valid = beat_valid_reg && w_sent_reg != aw_beats_reg;
   assign w_data = beat_reg;
   assign w_last = w_cur == 9'd1;
   // B responses of the previous STORE come first (in order, one ID).
-  wire b_old = b_valid && old_b_reg != 32'd0;
-  wire b_cur = b_valid && old_b_reg == 32'd0;
-  assign finish = act_reg && aw_left_reg == 32'd0 && w_sent_reg == aw_beats_reg &&
-                  !beat_valid_reg && rd_row_reg == ROWS[6:0] && old_b_reg == 32'd0;
+  wire b_old = b_valid && old_b_reg != {BW{1'b0}};
+  wire b_cur = b_valid && old_b_reg == {BW{1'b0}};
+  assign finish = act_reg && aw_left_reg == {BW{1'b0}} && w_sent_reg == aw_beats_reg &&
+                  !beat_valid_reg && rd_row_reg == ROWS[6:0] && old_b_reg == {BW{1'b0}};
 
   always @(posedge clk) begin
     if (accept) begin
       aw_addr_reg <= cmd_addr;
-      aw_left_reg <= cmd_raw ? BEATS_RAW : BEATS_Q;
-      aw_beats_reg <= 32'd0;
-      bursts_reg <= 32'd0;
-      b_count_reg <= 32'd0;
+      aw_left_reg <= cmd_raw ? BEATS_RAW[BW-1:0] : BEATS_Q[BW-1:0];
+      aw_beats_reg <= {BW{1'b0}};
+      bursts_reg <= {BW{1'b0}};
+      b_count_reg <= {BW{1'b0}};
       w_addr_reg <= cmd_addr;
-      w_left_reg <= cmd_raw ? BEATS_RAW : BEATS_Q;
-      w_sent_reg <= 32'd0;
+      w_left_reg <= cmd_raw ? BEATS_RAW[BW-1:0] : BEATS_Q[BW-1:0];
+      w_sent_reg <= {BW{1'b0}};
       w_rem_reg <= 9'd0;
     end else begin
       if (aw_valid && aw_ready) begin
         aw_addr_reg <= aw_addr_reg + ({{(ADDR_WIDTH - 9) {1'b0}}, aw_burst} << LOG_B);
-        aw_left_reg <= aw_left_reg - {23'd0, aw_burst};
-        aw_beats_reg <= aw_beats_reg + {23'd0, aw_burst};
-        bursts_reg <= bursts_reg + 32'd1;
+        aw_left_reg <= aw_left_reg - aw_burst_n;
+        aw_beats_reg <= aw_beats_reg + aw_burst_n;
+        bursts_reg <= bursts_reg + 1'b1;
       end
       if (w_fire) begin
-        w_sent_reg <= w_sent_reg + 32'd1;
+        w_sent_reg <= w_sent_reg + 1'b1;
         w_rem_reg <= w_cur - 9'd1;
         if (w_rem_reg == 9'd0) begin
           w_addr_reg <= w_addr_reg + ({{(ADDR_WIDTH - 9) {1'b0}}, w_burst} << LOG_B);
-          w_left_reg <= w_left_reg - {23'd0, w_burst};
+          w_left_reg <= w_left_reg - w_burst_n;
         end
       end
-      if (b_cur) b_count_reg <= b_count_reg + 32'd1;
+      if (b_cur) b_count_reg <= b_count_reg + 1'b1;
     end
     // A finished STORE hands its outstanding B responses over.
     if (finish) begin
-      old_b_reg <= bursts_reg - b_count_reg - {31'd0, b_cur};
+      old_b_reg <= bursts_reg - b_count_reg - {{(BW - 1) {1'b0}}, b_cur};
       old_index_reg <= index_reg;
     end else if (b_old) begin
-      old_b_reg <= old_b_reg - 32'd1;
+      old_b_reg <= old_b_reg - 1'b1;
     end
     if (rst) begin
-      aw_left_reg <= 32'd0;
-      old_b_reg <= 32'd0;
+      aw_left_reg <= {BW{1'b0}};
+      old_b_reg <= {BW{1'b0}};
     end
   end
 

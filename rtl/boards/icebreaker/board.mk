@@ -24,7 +24,7 @@ ICE_SEED ?= 1
 # (synthesis) and of sampan_stream_top (the sim-usb-icebreaker model).
 ICE_PARAMS := ROWS=4 COLS=2 K_DEPTH=512 ACC_SLOTS=2 P_ENTRIES=2 \
               AXI_DATA_WIDTH=128 AXI_ADDR_WIDTH=32 FIFO_DEPTH=2 \
-              BANK_SHARED=1 ACC_COPIES=1 REQUANT_SERIAL=1 PARAM_LOGIC=1 COUNTER_WIDTH=32 \
+              BANK_SHARED=1 ACC_COPIES=1 REQUANT_SERIAL=1 PARAM_LOGIC=4 COUNTER_WIDTH=32 \
               MEM_SPRAM=1 MEM_BYTES=131072 MAX_DATA=4096 CLOCK_MHZ=$(ICE_FREQ)
 ICE_MEM_BYTES := 131072
 
@@ -65,7 +65,8 @@ $(ICE_ASC): $(ICE_JSON) $(ICE_PCF)
 	$(call msg,NEXTPNR,$@)
 	$(Q)$(NEXTPNR_ICE40) -q --up5k --package sg48 --pcf $(ICE_PCF) --json $(ICE_JSON) \
 	  --freq $(ICE_FREQ) --seed $(ICE_SEED) --report $(ICE_DIR)/report.json \
-	  -l $(ICE_DIR)/nextpnr.log --asc $@
+	  -l $(ICE_DIR)/nextpnr.log --asc $@ 2>/dev/null || \
+	  { rtl/boards/icebreaker/report.sh $(ICE_DIR) $(ICE_FREQ) failed; rm -f $@; exit 1; }
 
 $(ICE_BIN): $(ICE_ASC)
 	$(call msg,ICEPACK,$@)

@@ -1,16 +1,35 @@
 #!/bin/sh
-# report.sh DIR FREQ_MHZ - prints the iCEBreaker build's utilization and
-# achieved Fmax against the target from the nextpnr log in DIR, and fails
-# (exit 1) when the clock is not met or the log is incomplete.
+# report.sh DIR FREQ_MHZ [failed] - prints the iCEBreaker build's
+# utilization and achieved Fmax against the target from the nextpnr log in
+# DIR, and fails (exit 1) when the clock is not met or the log is
+# incomplete. With `failed` (nextpnr stopped), prints what Yosys mapped
+# against the UP5K's resources and nextpnr's error instead.
 set -eu
-if [ $# -ne 2 ]; then
-	echo "usage: $0 DIR FREQ_MHZ" >&2
+if [ $# -lt 2 ] || [ $# -gt 3 ]; then
+	echo "usage: $0 DIR FREQ_MHZ [failed]" >&2
 	exit 2
 fi
 dir=$1
 target=$2
 log=$dir/nextpnr.log
 bin=$dir/sampan.bin
+
+if [ "${3:-}" = failed ]; then
+	stat=$dir/yosys.stat
+	cells() { awk -v c="$1" '$1 == c { n = $2 } END { print n + 0 }' "$stat"; }
+	luts=$(cells SB_LUT4)
+	ffs=$(awk '$1 ~ /^SB_DFF/ { n += $2 } END { print n + 0 }' "$stat")
+	echo "bitstream-icebreaker: nextpnr-ice40 failed (full log: $log):" >&2
+	grep -E '^ERROR' "$log" | tail -3 | sed 's/^/  /' >&2 || true
+	echo "  packed for the UP5K (used / available):" >&2
+	grep -E '^Info:[[:space:]]+(ICESTORM_LC|ICESTORM_RAM|ICESTORM_DSP|ICESTORM_SPRAM|SB_IO):' "$log" |
+		sed 's/^Info:[[:space:]]*/    /' >&2 || true
+	echo "  Yosys mapped:" >&2
+	printf '    %-10s %s\n' SB_LUT4 "$luts" "flip-flops" "$ffs" SB_CARRY "$(cells SB_CARRY)" \
+		SB_MAC16 "$(cells SB_MAC16)" SB_RAM40_4K "$(cells SB_RAM40_4K)" \
+		SB_SPRAM256KA "$(cells SB_SPRAM256KA)" >&2
+	exit 1
+fi
 if [ ! -s "$log" ] || [ ! -s "$bin" ]; then
 	echo "bitstream-icebreaker: $log or $bin missing" >&2
 	exit 1
