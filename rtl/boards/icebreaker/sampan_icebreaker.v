@@ -30,7 +30,7 @@ module sampan_icebreaker #(
     parameter BANK_SHARED    = 1,          // both banks of an operand in one RAM
     parameter ACC_COPIES     = 1,          // one accumulator memory
     parameter REQUANT_SERIAL = 1,          // one sequential requantizer lane
-    parameter PARAM_LOGIC    = 4,          // shift parameters in flip-flops, bias and mult in EBR
+    parameter PARAM_LOGIC    = 4,          // shift parameters in flip-flops (2-entry bias/mult too: Yosys)
     parameter COUNTER_WIDTH  = 32,         // 32-bit counters (wrap after 358 s at 12 MHz)
     parameter MEM_SPRAM      = 1,          // card memory in the SPRAMs
     parameter MEM_BYTES      = 131072,     // card memory bytes (four SPRAMs)
