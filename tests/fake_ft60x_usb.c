@@ -35,6 +35,11 @@ struct libusb_device_handle {
 #define MAX_REQUESTS 64
 #define CFG_BYTES 152
 #define STEP_CYCLES 4000 /* simulated per event-handling call */
+/* Event-handling calls an IN transfer may starve (no read request while
+ * the FPGA has data) before the double fails it, so that a driver which
+ * forgets its requests fails at once instead of after all its retries. A
+ * real chip would just never answer. */
+#define STARVED_LIMIT 2000
 
 struct pending {
 	struct libusb_transfer *t;
@@ -58,6 +63,7 @@ static struct {
 	int npend;
 	struct fake_ft60x_stats st;
 	uint64_t time_base_us; /* device time of the boards already closed */
+	int starved;           /* consecutive calls with an IN transfer starved */
 } F;
 
 void fake_ft60x_attach(uint16_t pid, uint8_t mode, uint8_t channels)
@@ -396,8 +402,25 @@ int LIBUSB_CALL libusb_handle_events_timeout_completed(libusb_context *ctx, stru
 
 		for (int i = 0; i < F.npend; i++)
 			waiting |= F.pend[i].t->endpoint == 0x82 && !F.pend[i].done;
-		if (ssimusb_step(F.sim, STEP_CYCLES, waiting && F.req_count ? 1 : 0) < 0)
+		int64_t ran = ssimusb_step(F.sim, STEP_CYCLES, waiting ? 1 : 0);
+
+		if (ran < 0)
 			return LIBUSB_ERROR_IO;
+		/* The FPGA has data (the step stopped early), an IN transfer
+		 * waits, and no read request lets the chip serve it. */
+		if (waiting && !F.req_count && ran < STEP_CYCLES)
+			F.starved++;
+		else
+			F.starved = 0;
+		if (F.starved > STARVED_LIMIT) {
+			F.st.starved++;
+			for (int i = 0; i < F.npend; i++) {
+				if (F.pend[i].t->endpoint == 0x82 && !F.pend[i].done) {
+					F.pend[i].t->status = LIBUSB_TRANSFER_ERROR;
+					F.pend[i].done = 1;
+				}
+			}
+		}
 		serve_in();
 	}
 	/* Take the finished transfers off the list before any callback runs

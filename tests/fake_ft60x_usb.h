@@ -28,6 +28,7 @@ struct fake_ft60x_stats {
 	unsigned long config_reads;  /* configuration reads */
 	unsigned long bad_endpoint;  /* transfers to an endpoint of an unclaimed interface */
 	unsigned long in_transfers;  /* IN transfers completed with data */
+	unsigned long starved;       /* IN transfers failed: data waiting, no request */
 	unsigned long in_bytes, out_bytes;
 	unsigned long opens, closes;
 	int claimed;          /* interfaces claimed now (bit per interface) */

@@ -46,6 +46,7 @@ static void check_clean_session(void)
 	cr_assert_eq(st->other_control, 0, "FTDI vendor requests sent to an FT60x");
 	cr_assert_eq(st->bad_requests, 0);
 	cr_assert_eq(st->bad_endpoint, 0);
+	cr_assert_eq(st->starved, 0, "IN transfers waited for a read request");
 	cr_assert_gt(st->in_transfers, 0);
 	cr_assert_geq(st->requests, st->in_transfers);
 	cr_assert_eq(st->closes, st->opens);
