@@ -1678,6 +1678,88 @@ ParameterizedTest(struct qdq_param *p, onnx_qdq, fold, .timeout = 120)
 	qdq_case_destroy(&c);
 }
 
+/* Output @i of a 2x2, stride 1 max pool of the (1, C, H, W) tensor @x. */
+static int32_t max2x2(const struct onnx_tensor *x, size_t i)
+{
+	int64_t h = x->dims[2], w = x->dims[3], ow = w - 1, oh = h - 1;
+	int64_t c = (int64_t)i / (oh * ow), oy = (int64_t)i / ow % oh, ox = (int64_t)i % ow;
+	int32_t best = INT32_MIN;
+
+	for (int64_t ky = 0; ky < 2; ky++)
+		for (int64_t kx = 0; kx < 2; kx++) {
+			int32_t v = ival(x, (size_t)((c * h + oy + ky) * w + ox + kx));
+
+			best = v > best ? v : best;
+		}
+	return best;
+}
+
+/* DequantizeLinear -> MaxPool | Flatten -> QuantizeLinear with equal
+ * parameters folds into the MaxPool or Flatten on the 8-bit values, which
+ * is exactly the float path: the int8 max pool of the input and the
+ * input itself. Different parameters do not fold. */
+Test(onnx_qdq, passthrough_fold)
+{
+	static const int64_t xd[4] = {1, 3, 5, 7}, k[2] = {2, 2};
+	static const int64_t one = 1;
+	struct onnx_tensor *x, *s, *z, *s2, *out[1];
+	struct sampan_device *dev = open_dev("cpu");
+	char err[ERR_SIZE];
+
+	seed_rng("onnx_qdq::passthrough_fold");
+	x = rnd_tensor(ONNX_DT_INT8, 4, xd);
+	cr_assert_eq(onnx_tensor_create(&s, ONNX_DT_FLOAT, 0, NULL), SAMPAN_OK);
+	cr_assert_eq(onnx_tensor_create(&s2, ONNX_DT_FLOAT, 0, NULL), SAMPAN_OK);
+	cr_assert_eq(onnx_tensor_create(&z, ONNX_DT_INT8, 0, NULL), SAMPAN_OK);
+	((float *)s->data)[0] = 0.0371f;
+	((float *)s2->data)[0] = 0.0372f;
+	((int8_t *)z->data)[0] = -7;
+	for (int op = 0; op < 2; op++) {
+		for (int same = 1; same >= 0; same--) {
+			struct qdq_builder b;
+			struct onnx_model *m;
+
+			qb_init(&b, ONNX__TENSOR_PROTO__DATA_TYPE__INT8,
+			        ONNX__TENSOR_PROTO__DATA_TYPE__INT8);
+			qb_initializer(&b, "s", s);
+			qb_initializer(&b, "s2", s2);
+			qb_initializer(&b, "z", z);
+			qb_node(&b, "DequantizeLinear", "x", "s", "z", "xf");
+			if (op == 0) {
+				qb_node(&b, "MaxPool", "xf", NULL, NULL, "pf");
+				qb_attr(&b, "kernel_shape", 2, k);
+			} else {
+				qb_node(&b, "Flatten", "xf", NULL, NULL, "pf");
+				qb_attr(&b, "axis", 1, &one);
+			}
+			qb_node(&b, "QuantizeLinear", "pf", same ? "s" : "s2", "z", "y");
+			m = qb_load(&b);
+			cr_assert_eq(m->n_nodes, same ? 1 : 3, "%s: %d nodes",
+			             op ? "Flatten" : "MaxPool", m->n_nodes);
+			cr_assert_eq(rt_run(m, dev, &x, out, NULL, err, sizeof(err)), SAMPAN_OK,
+			             "%s", err);
+			cr_assert_eq(out[0]->dtype, ONNX_DT_INT8);
+			if (same && op == 1) {
+				cr_assert_eq(out[0]->count, x->count);
+				cr_assert_eq(memcmp(out[0]->data, x->data, x->count), 0);
+			} else if (same) {
+				/* 2x2 windows, stride 1: 4 x 6 outputs per channel */
+				cr_assert_eq(out[0]->count, (size_t)(3 * 4 * 6));
+				for (size_t i = 0; i < out[0]->count; i++)
+					cr_assert_eq(ival(out[0], i), max2x2(x, i), "output %zu",
+					             i);
+			}
+			onnx_tensor_destroy(out[0]);
+			onnx_model_destroy(m);
+		}
+	}
+	onnx_tensor_destroy(x);
+	onnx_tensor_destroy(s);
+	onnx_tensor_destroy(s2);
+	onnx_tensor_destroy(z);
+	sampan_close(dev);
+}
+
 /* ------------------------------------------------------------ sampan run */
 
 #ifndef SAMPAN_CLI

@@ -1296,6 +1296,62 @@ static int fold_one(struct onnx_model *m, int qi, bool *dead)
 	return 1;
 }
 
+/* Whether the per-tensor quantization parameters (scale, zero point) of
+ * two Q/DQ nodes are the same, bit for bit, for the same element type. */
+static bool same_qparams(const struct onnx_model *m, const struct onnx_node *a,
+                         const struct onnx_node *b)
+{
+	const struct onnx_tensor *sa = init_of(m, a->inputs[1]), *sb = init_of(m, b->inputs[1]);
+	const struct onnx_tensor *za = init_of(m, a->n_inputs > 2 ? a->inputs[2] : -1);
+	const struct onnx_tensor *zb = init_of(m, b->n_inputs > 2 ? b->inputs[2] : -1);
+
+	if (!sa || !sb || sa->count != 1 || sb->count != 1 || sa->dtype != ONNX_DT_FLOAT ||
+	    sb->dtype != ONNX_DT_FLOAT ||
+	    ((const float *)sa->data)[0] != ((const float *)sb->data)[0])
+		return false;
+	if ((a->n_inputs > 2 && a->inputs[2] >= 0 && !za) ||
+	    (b->n_inputs > 2 && b->inputs[2] >= 0 && !zb))
+		return false;
+	/* An absent zero point is 0 of type uint8. */
+	if ((za ? za->dtype : ONNX_DT_UINT8) != (zb ? zb->dtype : ONNX_DT_UINT8))
+		return false;
+	return (za ? onnx_tensor_i64(za, 0) : 0) == (zb ? onnx_tensor_i64(zb, 0) : 0);
+}
+
+/*
+ * Folds DequantizeLinear -> MaxPool | Flatten | Reshape -> QuantizeLinear
+ * (node @qi) with the same per-tensor scale and zero point on both sides
+ * into the MaxPool, Flatten or Reshape node alone, run on the 8-bit
+ * values. Exact: these ops only pick or move values, the maximum commutes
+ * with the monotone dequantization, and quantizing a dequantized 8-bit
+ * value with the same parameters gives it back (|x - z| <= 255, so the
+ * float round trip is off by far less than half a step). MaxPool's
+ * all-padding output (-inf) saturates to the type's least value either
+ * way. Returns whether it folded.
+ */
+static int fold_passthrough(struct onnx_model *m, int qi, bool *dead)
+{
+	struct onnx_node *q = &m->nodes[qi], *core, *dq;
+	int core_in = q->inputs[0];
+
+	if (core_in < 0 || m->values[core_in].producer < 0 || !used_once(m, core_in))
+		return 0;
+	core = &m->nodes[m->values[core_in].producer];
+	if (core->op != ONNX_OP_MAXPOOL && core->op != ONNX_OP_FLATTEN &&
+	    core->op != ONNX_OP_RESHAPE)
+		return 0;
+	dq = producer_of(m, core->inputs[0], ONNX_OP_DEQUANTIZELINEAR);
+	if (!dq || !is_q8(m->values[dq->inputs[0]].dtype) || !same_qparams(m, dq, q) ||
+	    !used_once(m, core->inputs[0]))
+		return 0;
+	core->inputs[0] = dq->inputs[0];
+	m->values[core_in].producer = -1;
+	core->outputs[0] = q->outputs[0];
+	m->values[q->outputs[0]].producer = (int)(core - m->nodes);
+	dead[qi] = true;
+	return 1;
+}
+
 /* Folds every QDQ pattern, then drops the nodes whose outputs nothing
  * reads any more (the weights' DequantizeLinear nodes and the like). */
 static int fold_qdq(struct loader *ld)
@@ -1311,10 +1367,17 @@ static int fold_qdq(struct loader *ld)
 		goto out;
 	}
 	for (int n = 0; n < m->n_nodes; n++) {
-		if (m->nodes[n].op == ONNX_OP_QUANTIZELINEAR && fold_one(m, n, dead) < 0) {
+		int folded;
+
+		if (m->nodes[n].op != ONNX_OP_QUANTIZELINEAR)
+			continue;
+		folded = fold_one(m, n, dead);
+		if (folded < 0) {
 			ret = lfail(ld, SAMPAN_ERROR_NO_MEM, "out of memory");
 			goto out;
 		}
+		if (!folded)
+			fold_passthrough(m, n, dead);
 	}
 	for (int i = 0; i < m->n_outputs; i++)
 		uses[m->outputs[i]]++;

@@ -186,8 +186,15 @@ struct onnx_node {
  * folded QLinearMatMul may carry the bias as a ninth input (int32, N) and
  * a transposed weight (trans_b: (N, K), from Gemm's transB); fused_relu
  * clamps the output from below at its zero point, which is exactly
- * Relu-then-quantize. Patterns that do not fit are left as they are and
- * run as float ops, with the same results up to float rounding.
+ * Relu-then-quantize (a Clip with min 0 folds like a Relu when the
+ * QuantizeLinear saturates at or below its max). Likewise
+ *
+ *   DequantizeLinear -> MaxPool | Flatten | Reshape -> QuantizeLinear
+ *
+ * with the same per-tensor scale and zero point on both sides becomes the
+ * MaxPool, Flatten or Reshape alone on the 8-bit values (exact: those ops
+ * only pick or move values). Patterns that do not fit are left as they
+ * are and run as float ops, with the same results up to float rounding.
  */
 
 struct onnx_model {
