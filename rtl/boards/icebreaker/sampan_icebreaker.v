@@ -32,6 +32,7 @@ module sampan_icebreaker #(
     parameter REQUANT_SERIAL = 1,          // one sequential requantizer lane
     parameter PARAM_LOGIC    = 4,          // shift parameters in flip-flops (2-entry bias/mult too: Yosys)
     parameter COUNTER_WIDTH  = 32,         // 32-bit counters (wrap after 358 s at 12 MHz)
+    parameter LITE           = 1,          // the compact sequential core (sampan_lite_core)
     parameter MEM_SPRAM      = 1,          // card memory in the SPRAMs
     parameter MEM_BYTES      = 131072,     // card memory bytes (four SPRAMs)
     parameter MAX_DATA       = 4096,       // largest memory-frame data in bytes
@@ -112,7 +113,8 @@ module sampan_icebreaker #(
       .ACC_COPIES    (ACC_COPIES),
       .REQUANT_SERIAL(REQUANT_SERIAL),
       .PARAM_LOGIC   (PARAM_LOGIC),
-      .COUNTER_WIDTH (COUNTER_WIDTH)
+      .COUNTER_WIDTH (COUNTER_WIDTH),
+      .LITE          (LITE)
   ) u_shell (
       .clk          (clk),
       .rst          (rst),
