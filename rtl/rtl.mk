@@ -18,7 +18,8 @@ RTL_SRCS := $(addprefix $(RTL_DIR)/,\
               sampan_fetch.v sampan_load.v sampan_exec.v sampan_store.v \
               sampan_counters.v sampan_array.v sampan_pe.v sampan_requant.v \
               sampan_ram.v sampan_fifo.v sampan_burst.v sampan_delay.v \
-              sampan_requant_seq.v sampan_lite_top.v sampan_lite_core.v)
+              sampan_requant_seq.v sampan_lite_top.v sampan_lite_core.v \
+              sampan_lite_mac.v)
 
 VERILATOR ?= verilator
 IVERILOG  ?= iverilog

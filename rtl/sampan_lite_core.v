@@ -167,7 +167,7 @@ module sampan_lite_core #(
   localparam [4:0] S_DONE = 5'd14;  // done pulse
   localparam [4:0] S_ST_P1 = 5'd15;  // STORE: bias of the value, read mult
   localparam [4:0] S_ST_P2 = 5'd16;  // STORE: mult of the value, read shift
-  localparam [4:0] S_ST_PAD = 5'd17;  // STORE: zero tail of a partial last beat
+  localparam [4:0] S_ST_SHIFT = 5'd17;  // STORE: bytes of the value (then zeros) into the beat
 
   reg [4:0]    state_reg;
   reg [127:0]  cmd_reg;
@@ -190,6 +190,7 @@ module sampan_lite_core #(
   reg          aw_done_reg, w_done_reg;
   reg [B*8-1:0] obuf_reg;    // STORE: beat being packed, filled from the top
   reg [LOG_B:0] fill_reg;    // STORE: bytes in obuf_reg
+  reg           pad_reg;     // STORE: values done, zeros fill the last beat
 
   // ----------------------------------------------------------- the command
 
@@ -318,7 +319,8 @@ module sampan_lite_core #(
   wire [COLS*8-1:0] w_vec = w_rd_data[w_pos_q1*COLS*8 +: COLS*8];
   wire clear_macs = state_reg == S_DECODE;
 
-  // One multiply-accumulator per (r, c): acc += (A[r] - za) * W[c].
+  // One multiply-accumulator per (r, c): acc += (A[r] - za) * W[c]
+  // (sampan_lite_mac, one SB_MAC16 each on iCE40).
   wire [NE*32-1:0] macc;
   genvar gr, gc;
   generate
@@ -328,15 +330,14 @@ module sampan_lite_core #(
       wire signed [8:0] a_z = $signed({a_vec[gr*8+7], a_vec[gr*8 +: 8]}) - $signed({f_za[7], f_za});
       wire signed [8:0] a_g = step_q1 ? a_z : 9'sd0;
       for (gc = 0; gc < COLS; gc = gc + 1) begin : gen_col
-        // A plain multiply-accumulate with a synchronous clear: Yosys puts
-        // all of it (multiplier, adder, accumulator register) into one
-        // SB_MAC16 on iCE40.
-        reg signed [31:0] acc_reg;
-        wire signed [31:0] prod = a_g * $signed(w_vec[gc*8 +: 8]);
-        always @(posedge clk) begin
-          if (clear_macs) acc_reg <= 32'sd0;
-          else acc_reg <= acc_reg + prod;
-        end
+        wire signed [31:0] acc_reg;
+        sampan_lite_mac u_mac (
+            .clk  (clk),
+            .clear(clear_macs),
+            .a    (a_g),
+            .w    ($signed(w_vec[gc*8 +: 8])),
+            .acc  (acc_reg)
+        );
         assign macc[(gr*COLS+gc)*32 +: 32] = acc_reg;
       end
     end
@@ -397,13 +398,16 @@ module sampan_lite_core #(
       .out_data (rq_data)
   );
 
-  // Where the value goes in the beat and whether it ends the beat.
-  wire [EW-1:0] e_last = NE[EW-1:0] - 1'b1;
-  // Values enter the beat at the top and shift down, so that value 0 ends
-  // at byte 0; a partial last beat is shifted on with zero bytes.
-  wire [LOG_B:0] fill_next = fill_reg + {{(LOG_B - 2) {1'b0}}, f_bank, 2'b00} + {{LOG_B{1'b0}}, !f_bank};
+  // Values enter the beat a byte a cycle at the top and shift down (a plain
+  // shift register), so that value 0 ends at byte 0; a partial last beat is
+  // shifted on with zero bytes (pad_reg). Raw values take 4 bytes, which
+  // never straddle a beat (B is a multiple of 4).
+  wire [EW-1:0]  e_last = NE[EW-1:0] - 1'b1;
   localparam [31:0] B32 = B;
   wire [LOG_B:0] fill_full = B32[LOG_B:0];
+  wire [LOG_B:0] fill_inc = fill_reg + 1'b1;
+  wire [7:0]     byte_in = pad_reg ? 8'd0 : rq_data[psub_reg*8 +: 8];
+  wire           value_done = !f_bank || psub_reg == 2'd3;
 
   // -------------------------------------------------------- state machine
 
@@ -449,6 +453,7 @@ module sampan_lite_core #(
         e_reg <= {EW{1'b0}};
         drain_ph_reg <= 1'b0;
         fill_reg <= {(LOG_B + 1) {1'b0}};
+        pad_reg <= 1'b0;
         if (cmd_error != 8'd0) begin
           error_reg <= cmd_error;
           err_index_reg <= index_reg;
@@ -500,24 +505,25 @@ module sampan_lite_core #(
       S_ST_REQ: if (rq_ready) state_reg <= S_ST_WAIT;
       S_ST_WAIT:
       if (rq_valid) begin
-        if (f_bank) obuf_reg <= {rq_data, obuf_reg[B*8-1:32]};
-        else obuf_reg <= {rq_data[7:0], obuf_reg[B*8-1:8]};
-        fill_reg <= fill_next;
+        psub_reg <= 2'd0;
+        state_reg <= S_ST_SHIFT;
+      end
+      S_ST_SHIFT: begin
+        obuf_reg <= {byte_in, obuf_reg[B*8-1:8]};
+        fill_reg <= fill_inc;
+        psub_reg <= psub_reg + 2'd1;
         aw_done_reg <= 1'b0;
         w_done_reg <= 1'b0;
-        if (fill_next == fill_full) begin
+        if (fill_inc == fill_full) begin
           state_reg <= S_ST_AW;
-        end else if (e_reg == e_last) begin
-          state_reg <= S_ST_PAD;
-        end else begin
-          e_reg <= e_reg + 1'b1;
-          state_reg <= S_ST_RD;
+        end else if (value_done && !pad_reg) begin
+          if (e_reg == e_last) begin
+            pad_reg <= 1'b1;
+          end else begin
+            e_reg <= e_reg + 1'b1;
+            state_reg <= S_ST_RD;
+          end
         end
-      end
-      S_ST_PAD: begin
-        obuf_reg <= {8'd0, obuf_reg[B*8-1:8]};
-        fill_reg <= fill_reg + 1'b1;
-        if (fill_reg + 1'b1 == fill_full) state_reg <= S_ST_AW;
       end
       S_ST_AW: begin
         if (aw_fire) aw_done_reg <= 1'b1;
