@@ -1,7 +1,8 @@
 # rtl/rtl.mk - the synthesizable Verilog of sampan: lint and synthesis.
 #
 #   make lint     verilator --lint-only -Wall on sampan_axi_top at 16x16, 4x4,
-#                 8x16 (and 8x8, 16x8), plus an Icarus (-g2012) compile
+#                 8x16 (and 8x8, 16x8), plus an Icarus (-g2012) compile; the
+#                 same for the lite core (sampan_lite_top) at 4x2, 4x4, 16x16
 #   make synth    Yosys synth_xilinx (UltraScale+) of sampan_core at 4x4 and
 #                 8x8 and synth_ice40 at 4x4; a resource table per
 #                 configuration, logs and stat reports under build/synth/.
@@ -50,6 +51,25 @@ rtl-lint: | $(DEPS_STAMP)
 	done
 	$(call msg,IVERILOG,$(RTL_TOP))
 	$(Q)mkdir -p $(BUILD)/rtl && $(IVERILOG) $(RTL_IVERILOG_FLAGS) -o $(BUILD)/rtl/$(RTL_TOP).vvp $(RTL_SRCS)
+
+# The lite core (sampan_lite_top: registers + sampan_lite_core), the small
+# part's core: the iCEBreaker shape on the narrowest bus, a square one and
+# the default array on the default bus.
+RTL_LITE_LINT := ROWS=4,COLS=2,AXI_DATA_WIDTH=128 ROWS=4,COLS=4,AXI_DATA_WIDTH=128 \
+                 ROWS=16,COLS=16,AXI_DATA_WIDTH=512,K_DEPTH=1024,ACC_SLOTS=4,P_ENTRIES=64,COUNTER_WIDTH=64
+
+.PHONY: rtl-lite-lint
+lint: rtl-lite-lint
+
+rtl-lite-lint: | $(DEPS_STAMP)
+	$(Q)set -e; for cfg in $(RTL_LITE_LINT); do \
+	  printf '  %-8s %s\n' LINT "sampan_lite_top $$cfg"; \
+	  $(VERILATOR) --lint-only -Wall --top-module sampan_lite_top \
+	    $$(echo $$cfg | tr ',' '\n' | sed 's/^/-G/') $(RTL_SRCS); \
+	done
+	$(call msg,IVERILOG,sampan_lite_top)
+	$(Q)mkdir -p $(BUILD)/rtl && $(IVERILOG) -g2012 -Wall -Wno-timescale -s sampan_lite_top \
+	  -o $(BUILD)/rtl/sampan_lite_top.vvp $(RTL_SRCS)
 
 # ----------------------------------------------------------------- synth
 
