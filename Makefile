@@ -35,7 +35,7 @@ CFLAGS_BASE := -std=c11 -O2 -g -fPIC -Wall -Wextra $(WERROR) \
                -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -MMD -MP
 SAN_FLAGS :=
 ifeq ($(SANITIZE),1)
-SAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+SAN_FLAGS := -fsanitize=address,undefined,float-cast-overflow -fno-omit-frame-pointer -fno-sanitize-recover=all
 endif
 ALL_CFLAGS  = $(CFLAGS_BASE) $(SAN_FLAGS) -Idriver/include $(CFLAGS)
 ALL_LDFLAGS = $(SAN_FLAGS) $(LDFLAGS)
