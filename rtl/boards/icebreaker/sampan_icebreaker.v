@@ -6,11 +6,15 @@
 // (3 Mbaud, 8N1, no flow control: only RX and TX reach the FPGA on a stock
 // board, and the stop-and-wait protocol never sends faster than the shell
 // takes bytes). Card memory: the four SPRAMs (128 KiB). Clock: the 12 MHz
-// oscillator, used directly (DIVISOR 4 clocks per bit at 3 Mbaud).
+// oscillator used directly (PLL=0, the default: UART DIVISOR 4 clocks per
+// bit at 3 Mbaud), or through the PLL to 18 MHz (PLL=1: DIVISOR 6). Simulation
+// and lint have no iCE40 primitives: there (no SYNTHESIS macro, which Yosys
+// defines) the oscillator is used directly whatever PLL says.
 //
 // Reset: power-on (a counter that runs after configuration, the iCE40's
 // flip-flops start at zero) and the user button (BTN_N, active low,
-// synchronised). LEDs (active low): green changes every 0.7 s while the
+// synchronised); the reset also holds until the PLL locks. LEDs (active
+// low): green changes every 0.7 s (12 MHz; 0.47 s at 18 MHz) while the
 // logic runs and flickers with UART traffic; red lights on a UART framing
 // error or overrun and stays on until the next reset.
 //
@@ -37,8 +41,9 @@ module sampan_icebreaker #(
     parameter MEM_BYTES      = 131072,     // card memory bytes (four SPRAMs)
     parameter MAX_DATA       = 4096,       // largest memory-frame data in bytes
     parameter FRAME_TIMEOUT  = 1 << 20,    // idle cycles that drop a partial frame
-    parameter CLOCK_MHZ      = 12,         // core clock, reported in CLOCK_MHZ
-    parameter UART_DIVISOR   = 4,          // clocks per UART bit (12 MHz / 3 Mbaud)
+    parameter PLL            = 0,          // 1: the PLL makes 18 MHz of the 12 MHz oscillator
+    parameter CLOCK_MHZ      = 12,         // core clock (12, or 18 with the PLL), reported in CLOCK_MHZ
+    parameter UART_DIVISOR   = CLOCK_MHZ / 3,  // clocks per UART bit at 3 Mbaud
     parameter POR_BITS       = 10          // power-on reset length: 2^POR_BITS cycles
 ) (
     input  wire CLK,     // 12 MHz oscillator (pin 35)
@@ -49,7 +54,40 @@ module sampan_icebreaker #(
     output wire LEDG_N   // green LED, low to light (pin 37)
 );
 
-  wire clk = CLK;
+  initial begin
+    if (PLL != 0 && CLOCK_MHZ != 18) $error("%m: CLOCK_MHZ %0d: the PLL makes 18 MHz", CLOCK_MHZ);
+    if (PLL == 0 && CLOCK_MHZ != 12) $error("%m: CLOCK_MHZ %0d: without the PLL the clock is 12 MHz", CLOCK_MHZ);
+    if (UART_DIVISOR * 3 != CLOCK_MHZ) $error("%m: UART_DIVISOR %0d does not give 3 Mbaud", UART_DIVISOR);
+  end
+
+  // ------------------------------------------------------------- clock
+  wire clk, pll_lock;
+`ifdef SYNTHESIS
+  generate
+    if (PLL != 0) begin : gen_pll
+      // 12 MHz * (DIVF+1) / (DIVR+1) = 576 MHz VCO, / 2^DIVQ = 18 MHz (icepll).
+      SB_PLL40_PAD #(
+          .FEEDBACK_PATH("SIMPLE"),
+          .DIVR         (4'b0000),
+          .DIVF         (7'b0101111),
+          .DIVQ         (3'b101),
+          .FILTER_RANGE (3'b001)
+      ) u_pll (
+          .PACKAGEPIN  (CLK),
+          .PLLOUTGLOBAL(clk),
+          .LOCK        (pll_lock),
+          .RESETB      (1'b1),
+          .BYPASS      (1'b0)
+      );
+    end else begin : gen_osc
+      assign clk = CLK;
+      assign pll_lock = 1'b1;
+    end
+  endgenerate
+`else
+  assign clk = CLK;
+  assign pll_lock = 1'b1;
+`endif
 
   // ------------------------------------------------------------- reset
   reg [POR_BITS-1:0] por_reg = {POR_BITS{1'b0}};
@@ -58,7 +96,7 @@ module sampan_icebreaker #(
   always @(posedge clk) begin
     btn_q1 <= !BTN_N;
     btn_q2 <= btn_q1;
-    if (btn_q2) por_reg <= {POR_BITS{1'b0}};
+    if (btn_q2 || !pll_lock) por_reg <= {POR_BITS{1'b0}};
     else if (!(&por_reg)) por_reg <= por_reg + 1'b1;
     rst <= !(&por_reg);
   end
