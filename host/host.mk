@@ -39,11 +39,14 @@ bench: cli sim
 # results stay in build/hil/<device>.junit.xml and .tap (device name with
 # ':' ',' '=' '/' turned into '_'). A device that is absent (selftest exits
 # 77: no board, no XRT) prints SKIPPED and succeeds; any failure fails.
-# `make hil-ci` runs it on sim and, when this build has it, on sim-usb.
+# `make hil-ci` runs it on sim and, when this build has it, on sim-usb
+# (clean and with link faults).
 # Exit status of selftest: 0 pass, 1 fail, 2 usage, 77 device absent.
 DEVICE      ?= sim
 HIL_DIR     := build/hil
-HIL_CI_DEVS := sim sim-usb
+# The USB path twice: clean, and with every link fault class injected
+# (each must end in a correct result after a retry or a clear error).
+HIL_CI_DEVS := sim sim-usb sim-usb:faults=drop+dup+corrupt+stall,every=3000,seed=7
 
 .PHONY: hil hil-ci
 # The simulators are built only for simulated devices: a lab machine that
@@ -60,7 +63,7 @@ hil: cli $(if $(filter sim%,$(DEVICE)),sim)
 
 hil-ci: cli sim
 	$(Q)for d in $(HIL_CI_DEVS); do \
-	  if [ $$d != sim ] && ! $(SAMPAN_CLI) devices | grep -q "^$$d "; then \
+	  if [ $$d != sim ] && ! $(SAMPAN_CLI) devices | grep -q "^$${d%%:*} "; then \
 	    echo "hil: $$d: not in this build, not run"; continue; \
 	  fi; \
 	  $(MAKE) --no-print-directory hil DEVICE=$$d || exit 1; \
