@@ -39,7 +39,7 @@ ARTY_VIVADO_FLAGS += -nojournal            # no vivado.jou in the work tree
 ARTY_VIVADO_FLAGS += -notrace              # the log without every Tcl line
 ARTY_VIVADO_FLAGS += -log $(ARTY_OUT)/vivado.log
 
-.PHONY: bitstream-arty program-arty estimate estimate-arty arty-lint arty-sim arty-selftest
+.PHONY: bitstream-arty flash-arty program-arty estimate estimate-arty arty-lint arty-sim arty-selftest
 
 .PHONY: arty-board-check
 arty-board-check:
@@ -65,6 +65,9 @@ bitstream-arty: $(ARTY_SRCS) $(ARTY_XDC) $(ARTY_DIR)/vivado/build.tcl | arty-boa
 	@grep '^sampan:' $(ARTY_OUT)/build.out || true
 	@sed -n '/^| Slice LUTs/p;/^| Slice Registers/p;/^| Block RAM Tile/p;/^| DSPs/p' \
 	  $(ARTY_OUT)/reports/utilization.rpt
+
+# `make flash BOARD=arty` is the same as program-arty.
+flash-arty: program-arty
 
 program-arty: | arty-board-check
 	@test -f $(ARTY_OUT)/sampan_arty.bit || { \

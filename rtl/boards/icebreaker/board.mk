@@ -89,9 +89,6 @@ $(ICE_BIN): $(ICE_ASC)
 flash-icebreaker: $(ICE_BIN)
 	$(ICEPROG) $(ICE_BIN)
 
-flash:
-	$(Q)if [ -z '$(BOARD)' ]; then echo "flash: say which board: make flash BOARD=icebreaker" >&2; exit 2; fi
-	$(Q)$(MAKE) --no-print-directory flash-$(BOARD)
 
 # ------------------------------------------------------------ simulation
 # The board's shell with the board's parameters behind the sim-usb link
