@@ -28,6 +28,7 @@
 #include "onnx/onnx_model.h"
 #include "sampan.h"
 #include "spawn.h"
+#include "util.h"
 
 #define ERR_SIZE 1024
 #define SAMPLES_DIR TEST_SRCDIR "/../host/models/samples"
@@ -78,23 +79,17 @@ static const char *tmp(const char *name)
 	return b;
 }
 
-static uint64_t rng_state;
+/* One generator per test process (tests/util.c). */
+static struct rng test_rng;
 
 static void seed_rng(void)
 {
-	const char *env = getenv("SAMPAN_TEST_SEED");
-
-	rng_state = env && *env ? strtoull(env, NULL, 0) : (uint64_t)time(NULL);
-	cr_log_info("seed %llu (SAMPAN_TEST_SEED)", (unsigned long long)rng_state);
+	rng_init(&test_rng, test_seed("test_eval"));
 }
 
 static uint64_t rnd(void)
 {
-	uint64_t z = (rng_state += 0x9e3779b97f4a7c15ull);
-
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-	return z ^ (z >> 31);
+	return rng_u64(&test_rng);
 }
 
 /* Writes @len bytes to @path, gzip-compressed if @gz. */

@@ -24,6 +24,7 @@
 #include "onnx/onnx_model.h"
 #include "sampan.h"
 #include "spawn.h"
+#include "util.h"
 
 TestSuite(png, .timeout = 60);
 TestSuite(png_cli, .timeout = 120);
@@ -33,25 +34,20 @@ TestSuite(png_cli, .timeout = 120);
 
 /* ---------------------------------------------------------------- random */
 
-static uint64_t rng_state;
+/* One generator per test process (tests/util.c), seeded per test. */
+static struct rng test_rng;
 
 static void rng_seed(const char *test)
 {
-	const char *env = getenv("SAMPAN_TEST_SEED");
+	char what[64];
 
-	rng_state = env && env[0] ? strtoull(env, NULL, 0) : (uint64_t)time(NULL);
-	fprintf(stderr, "[seed] png::%s: SAMPAN_TEST_SEED=%llu\n", test,
-	        (unsigned long long)rng_state);
-	rng_state = rng_state * 2654435761u + 1;
+	snprintf(what, sizeof(what), "png::%s", test);
+	rng_init(&test_rng, test_seed(what));
 }
 
 static uint32_t rng(void)
 {
-	/* xorshift64* */
-	rng_state ^= rng_state >> 12;
-	rng_state ^= rng_state << 25;
-	rng_state ^= rng_state >> 27;
-	return (uint32_t)((rng_state * 0x2545F4914F6CDD1DULL) >> 32);
+	return (uint32_t)(rng_u64(&test_rng) >> 32);
 }
 
 /* ---------------------------------------------------------- PNG encoder */

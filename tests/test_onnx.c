@@ -30,6 +30,7 @@
 #include "npyio.h"
 #include "sampan.h"
 #include "spawn.h"
+#include "util.h"
 
 TestSuite(onnx_conformance, .timeout = 120);
 TestSuite(onnx_import, .timeout = 60);
@@ -798,24 +799,17 @@ static struct onnx_model *one_node_load(struct one_node *b)
 }
 
 /* splitmix64, seeded from SAMPAN_TEST_SEED or the clock (printed). */
-static uint64_t rng_state;
+/* One generator per test process (tests/util.c), seeded per test. */
+static struct rng test_rng;
 
 static void seed_rng(const char *what)
 {
-	const char *env = getenv("SAMPAN_TEST_SEED");
-
-	rng_state = env && env[0] ? strtoull(env, NULL, 10)
-	                          : (uint64_t)time(NULL) ^ (uint64_t)getpid() << 20;
-	fprintf(stderr, "[seed] %s: SAMPAN_TEST_SEED=%llu\n", what, (unsigned long long)rng_state);
+	rng_init(&test_rng, test_seed(what));
 }
 
 static uint64_t rnd(void)
 {
-	uint64_t z = (rng_state += 0x9e3779b97f4a7c15ull);
-
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-	return z ^ (z >> 31);
+	return rng_u64(&test_rng);
 }
 
 static int64_t rnd_range(int64_t lo, int64_t hi)

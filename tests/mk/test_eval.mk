@@ -2,7 +2,7 @@
 # `sampan eval`. Links the ONNX library (idx reader, image reader) and
 # zlib, and builds its small models with the generated ONNX bindings.
 TEST_NAMES += test_eval
-TEST_OBJS_test_eval     := json spawn
+TEST_OBJS_test_eval     := json spawn util
 TEST_ARCHIVES_test_eval := $(ONNX_LIB)
 TEST_LDLIBS_test_eval   := $(ONNX_LIBS)
 $(TEST_DIR)/test_eval.o: TEST_CFLAGS += $(ONNX_CFLAGS)

@@ -2,7 +2,7 @@
 # `sampan quantize`): calibration methods, parameter rules, random models,
 # the ONNX node tests through quantization on cpu and sim, and the CLI.
 TEST_NAMES += test_quant
-TEST_OBJS_test_quant     := spawn json
+TEST_OBJS_test_quant     := spawn json util
 TEST_ARCHIVES_test_quant := $(ONNX_LIB)
 TEST_LDLIBS_test_quant   := $(ONNX_LIBS)
 $(TEST_DIR)/test_quant.o: TEST_CFLAGS += $(ONNX_CFLAGS)
