@@ -12,6 +12,12 @@
  *   acc[m][n] = bias[n] + sum_k (A[m][k] - za) * W[n][k]   (int32, wrapping)
  *   raw:        out[m][n] = acc[m][n]                         (int32)
  *   requant:    out[m][n] = clamp(MBQM(acc, mult[n], shift[n]) + zo, lo, hi)
+ *
+ * Block-scaled int8 (GGUF Q8_0), output float32 (rtl/ARCHITECTURE.md,
+ * "Block-scaled numerics", fixes every float rule):
+ *   out[m][n] = fadd(acc_f, bias[n]),  acc_f = +0.0 then for b = 0, 1, ...:
+ *   acc_f = fadd(acc_f, fmul((float)isum_b, f16(sw[n][b]) * f16(sa[m][b])))
+ *   isum_b = sum_{k in block b} A[m][k] * W[n][k]   (exact integer)
  */
 #ifndef SAMPAN_H
 #define SAMPAN_H
@@ -86,7 +92,14 @@ struct sampan_info {
 	unsigned bus_bytes;      /* card-memory bus width in bytes */
 	unsigned clock_mhz;      /* nominal clock (0: no clock, functional model) */
 	uint64_t mem_bytes;      /* card memory size */
+	uint64_t mem_used;       /* card memory allocated now (buffers, weights, jobs) */
+	unsigned features;       /* SAMPAN_FEATURE_* bits the hardware reports */
+	unsigned mv_rows;        /* rows of the matrix-vector engine (0: none) */
 };
+
+/* sampan_info.features */
+#define SAMPAN_FEATURE_BLOCK_SCALED 0x1u /* block-scaled Q8_0 commands */
+#define SAMPAN_FEATURE_MATVEC 0x2u       /* the wide matrix-vector engine */
 
 int sampan_get_info(struct sampan_device *dev, struct sampan_info *info);
 
@@ -118,6 +131,90 @@ struct sampan_gemm {
 	int raw;               /* 1: out is int32 acc; 0: out is requantized int8 */
 	void *out;             /* (M, N) row-major: int32_t if raw, else int8_t */
 };
+
+/* ------------------------------------------------------ block-scaled GEMM */
+
+/* Elements per scale block along K (GGUF Q8_0). */
+#define SAMPAN_QBLOCK 32
+
+/* One block-scaled GEMM (GGUF Q8_0 weights times Q8_0 activations).
+ * K must be a multiple of SAMPAN_QBLOCK (other K are refused with
+ * SAMPAN_ERROR_INVALID: pad with zero blocks). Scales are IEEE binary16
+ * bit patterns. */
+struct sampan_gemm_q8 {
+	int64_t m, k, n;          /* each >= 1, k % 32 == 0 */
+	const int8_t *a;          /* (M, K) row-major */
+	const uint16_t *a_scale;  /* (M, K/32) fp16 */
+	const int8_t *w;          /* (N, K) row-major */
+	const uint16_t *w_scale;  /* (N, K/32) fp16 */
+	const float *bias;        /* (N); NULL means +0.0 */
+	float *out;               /* (M, N) row-major */
+};
+
+/* Runs a block-scaled GEMM synchronously (weights are sent with it; see
+ * sampan_weights for weights that stay on the card). */
+int sampan_gemm_q8(struct sampan_device *dev, const struct sampan_gemm_q8 *g);
+
+/* ggml's quantize_row_q8_0_ref: for each block of 32 values of @x (K
+ * floats, K % 32 == 0) d = amax / 127, q = round-half-away(x / d) (0 where
+ * d == 0), d stored as fp16 (round to nearest even). Writes @q (K) and @d
+ * (K/32). */
+int sampan_quantize_q8_0(const float *x, int64_t k, int8_t *q, uint16_t *d);
+
+/* IEEE binary16 <-> binary32 (round to nearest even; NaN stays NaN). */
+float sampan_fp16_to_fp32(uint16_t h);
+uint16_t sampan_fp32_to_fp16(float f);
+
+/* ---------------------------------------------------------- resident weights */
+
+/* A layer's weights and parameters, uploaded to card memory once and used by
+ * any number of sampan_matmul() calls on the same device, with only the
+ * activations moving per call. Created and destroyed in pairs; destroy it
+ * before closing its device (sampan_close() frees what is left). */
+struct sampan_weights;
+
+enum sampan_format {
+	SAMPAN_FORMAT_INT8 = 0, /* TFLite per-channel int8 (struct sampan_gemm) */
+	SAMPAN_FORMAT_Q8_0 = 1, /* block-scaled (struct sampan_gemm_q8) */
+};
+
+/* What sampan_weights_create() uploads. The arrays are copied: the caller
+ * may free them on return. */
+struct sampan_weights_desc {
+	enum sampan_format format;
+	int64_t n, k;             /* output channels, inner dimension (Q8_0: k % 32 == 0) */
+	const int8_t *w;          /* (N, K) row-major */
+	const uint16_t *w_scale;  /* Q8_0: (N, K/32) fp16; INT8: unused */
+	const int32_t *bias;      /* INT8: (N) or NULL (zeros) */
+	const int32_t *mult;      /* INT8: (N) Q31 multipliers, or NULL (raw outputs only) */
+	const int32_t *shift;     /* INT8: (N) in [-31, 31], or NULL (raw outputs only) */
+	const float *fbias;       /* Q8_0: (N) or NULL (+0.0) */
+	const char *name;         /* for messages ("blk.3.attn_q.weight"); may be NULL */
+};
+
+/* Uploads the weights. Fails with SAMPAN_ERROR_DEVICE_MEM, and a message
+ * naming @desc->name and the bytes needed and free, when they do not fit. */
+int sampan_weights_create(struct sampan_device *dev, const struct sampan_weights_desc *desc,
+                          struct sampan_weights **wt);
+void sampan_weights_destroy(struct sampan_weights *wt);
+/* Card memory the weights occupy, in bytes. */
+uint64_t sampan_weights_bytes(const struct sampan_weights *wt);
+
+/* The activations of one sampan_matmul() call; out = A x W^T (+ bias). */
+struct sampan_matmul {
+	int64_t m;                /* rows of A, >= 1 */
+	const int8_t *a;          /* (M, K) row-major */
+	const uint16_t *a_scale;  /* Q8_0: (M, K/32) fp16 */
+	int32_t za, zo, lo, hi;   /* INT8: as in struct sampan_gemm */
+	int raw;                  /* INT8: 1 int32 out, 0 requantized int8 out */
+	void *out;                /* (M, N): float (Q8_0), int32_t (raw) or int8_t */
+};
+
+/* Runs A x W^T against resident weights synchronously. A product larger
+ * than the card memory left free is split into several device runs. Using
+ * weights of another device, or destroyed ones, is SAMPAN_ERROR_INVALID. */
+int sampan_matmul(struct sampan_device *dev, const struct sampan_weights *wt,
+                  const struct sampan_matmul *x);
 
 /* Statistics of one job, from the device's own counters. */
 struct sampan_stats {
@@ -153,7 +250,8 @@ int sampan_job_wait(struct sampan_job *job, int timeout_ms);
 int sampan_job_stats(const struct sampan_job *job, struct sampan_stats *stats);
 void sampan_job_destroy(struct sampan_job *job);
 
-/* Statistics of the last completed job on the device. */
+/* Statistics of the last completed job on the device; sampan_gemm_q8() and
+ * sampan_matmul() record the sum over the device runs they made. */
 int sampan_get_stats(struct sampan_device *dev, struct sampan_stats *stats);
 
 /* ------------------------------------------------------------ diagnostics */
