@@ -40,6 +40,11 @@ void isa_encode(const struct isa_cmd *c, uint8_t out[ISA_CMD_BYTES])
 		w[1] = (uint32_t)c->addr;
 		w[2] = (uint32_t)(c->addr >> 32);
 		break;
+	case ISA_OP_LOAD_S:
+		w[0] |= (c->bank & 1u) << 8 | (c->operand & 1u) << 9 | (c->count & 0xFFFFu) << 16;
+		w[1] = (uint32_t)c->addr;
+		w[2] = (uint32_t)(c->addr >> 32);
+		break;
 	case ISA_OP_LOAD_P:
 		w[0] |= (c->entry & 0xFFu) << 8 | (c->count & 0xFFFFu) << 16;
 		w[1] = (uint32_t)c->addr;
@@ -47,12 +52,14 @@ void isa_encode(const struct isa_cmd *c, uint8_t out[ISA_CMD_BYTES])
 		break;
 	case ISA_OP_COMPUTE:
 		w[0] |= (c->a_bank & 1u) << 8 | (c->w_bank & 1u) << 9 | (c->first & 1u) << 10 |
-		        (c->slot & 0xFu) << 12 | (c->k_len & 0xFFFFu) << 16;
+		        (c->q & 1u) << 11 | (c->slot & 0xFu) << 12 | (c->k_len & 0xFFFFu) << 16;
 		w[1] = i8_bits(c->za) | (c->m_valid & 0xFFu) << 8 | (c->n_valid & 0xFFu) << 16;
 		w[2] = (c->a_off & 0xFFFFu) | (c->w_off & 0xFFFFu) << 16;
+		w[3] = c->wide & 1u;
 		break;
 	case ISA_OP_STORE:
-		w[0] |= (c->raw & 1u) << 8 | (c->slot & 0xFu) << 12 | (c->entry & 0xFFFFu) << 16;
+		w[0] |= (c->raw & 1u) << 8 | (c->fstore & 1u) << 9 | (c->slot & 0xFu) << 12 |
+		        (c->entry & 0xFFFFu) << 16;
 		w[1] = (uint32_t)c->addr;
 		w[2] = (uint32_t)(c->addr >> 32);
 		w[3] = i8_bits(c->zo) | i8_bits(c->lo) << 8 | i8_bits(c->hi) << 16;
@@ -79,6 +86,12 @@ void isa_decode(const uint8_t in[ISA_CMD_BYTES], struct isa_cmd *c)
 		c->k_len = w[0] >> 16;
 		c->addr = (uint64_t)w[2] << 32 | w[1];
 		break;
+	case ISA_OP_LOAD_S:
+		c->bank = (w[0] >> 8) & 1u;
+		c->operand = (w[0] >> 9) & 1u;
+		c->count = w[0] >> 16;
+		c->addr = (uint64_t)w[2] << 32 | w[1];
+		break;
 	case ISA_OP_LOAD_P:
 		c->entry = (w[0] >> 8) & 0xFFu;
 		c->count = w[0] >> 16;
@@ -88,6 +101,8 @@ void isa_decode(const uint8_t in[ISA_CMD_BYTES], struct isa_cmd *c)
 		c->a_bank = (w[0] >> 8) & 1u;
 		c->w_bank = (w[0] >> 9) & 1u;
 		c->first = (w[0] >> 10) & 1u;
+		c->q = (w[0] >> 11) & 1u;
+		c->wide = w[3] & 1u;
 		c->slot = (w[0] >> 12) & 0xFu;
 		c->k_len = w[0] >> 16;
 		c->za = i8_value(w[1]);
@@ -98,6 +113,7 @@ void isa_decode(const uint8_t in[ISA_CMD_BYTES], struct isa_cmd *c)
 		break;
 	case ISA_OP_STORE:
 		c->raw = (w[0] >> 8) & 1u;
+		c->fstore = (w[0] >> 9) & 1u;
 		c->slot = (w[0] >> 12) & 0xFu;
 		c->entry = w[0] >> 16;
 		c->addr = (uint64_t)w[2] << 32 | w[1];
@@ -123,6 +139,8 @@ const char *isa_op_name(unsigned op)
 		return "COMPUTE";
 	case ISA_OP_STORE:
 		return "STORE";
+	case ISA_OP_LOAD_S:
+		return "LOAD_S";
 	default:
 		return "illegal";
 	}
@@ -143,6 +161,8 @@ const char *isa_status_name(unsigned status)
 		return "AXI read error response";
 	case ISA_STATUS_AXI_WRITE:
 		return "AXI write error response";
+	case ISA_STATUS_UNSUPPORTED:
+		return "command not supported by this core";
 	default:
 		return "unknown error";
 	}

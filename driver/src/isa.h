@@ -26,6 +26,7 @@
 #define ISA_REG_SLOTS 0x50
 #define ISA_REG_BUS_BYTES 0x54
 #define ISA_REG_CLOCK_MHZ 0x58
+#define ISA_REG_FEATURES 0x5C /* ISA 1.1: bit 0 block-scaled, bit 1 wide, [15:8] MV_ROWS */
 #define ISA_REG_STATUS 0x60
 #define ISA_REG_ERR_INDEX 0x64
 /* 64-bit counters: low word at the offset, high word at offset + 4. */
@@ -51,6 +52,11 @@
 
 #define ISA_ID 0x4E504D53u /* "SMPN" in memory order */
 #define ISA_VERSION 0x00010000u
+#define ISA_VERSION_1_1 0x00010100u /* block-scaled commands, FEATURES register */
+#define ISA_FEATURE_BLOCK 0x1u
+#define ISA_FEATURE_WIDE 0x2u
+#define ISA_FEATURE_MV_ROWS(f) (((f) >> 8) & 0xFFu)
+#define ISA_QBLOCK 32 /* k-steps per scale block */
 #define ISA_VERSION_MAJOR(v) ((v) >> 16)
 
 /* ------------------------------------------------------------ commands */
@@ -63,6 +69,7 @@ enum isa_op {
 	ISA_OP_LOAD_P = 3,
 	ISA_OP_COMPUTE = 4,
 	ISA_OP_STORE = 5,
+	ISA_OP_LOAD_S = 6, /* ISA 1.1: fp16 block scales into a scale bank */
 };
 
 /* STATUS error codes. */
@@ -73,14 +80,18 @@ enum isa_status {
 	ISA_STATUS_ALIGN = 3,     /* unaligned address */
 	ISA_STATUS_AXI_READ = 4,  /* AXI read error response */
 	ISA_STATUS_AXI_WRITE = 5, /* AXI write error response */
+	ISA_STATUS_UNSUPPORTED = 6, /* command not supported by this core */
 };
 
 /*
  * One decoded command. Only the fields of its opcode are meaningful:
  *   LOAD_A, LOAD_W: bank, k_len, addr
  *   LOAD_P:         entry (first entry), count, addr
- *   COMPUTE:        a_bank, w_bank, first, slot, k_len, za, m_valid, n_valid
- *   STORE:          raw, slot, entry, addr, zo, lo, hi
+ *   LOAD_S:         bank, operand (0 A, 1 W), count (blocks), addr
+ *   COMPUTE:        a_bank, w_bank, first, slot, k_len, za, m_valid, n_valid,
+ *                   a_off, w_off, q (block-scaled), wide (matrix-vector engine)
+ *   STORE:          raw, fstore (float; raw and fstore together are illegal),
+ *                   slot, entry, addr, zo, lo, hi
  */
 struct isa_cmd {
 	unsigned op;
@@ -92,6 +103,9 @@ struct isa_cmd {
 	unsigned entry, count;
 	unsigned m_valid, n_valid;
 	unsigned raw;
+	unsigned fstore;  /* STORE: fp32 acc + fp32 bias */
+	unsigned q, wide; /* COMPUTE: block-scaled, matrix-vector engine */
+	unsigned operand; /* LOAD_S: 0 A scales, 1 W scales */
 	int za, zo, lo, hi; /* int8 values */
 	uint64_t addr;
 };
