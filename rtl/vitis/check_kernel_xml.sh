@@ -93,6 +93,7 @@ foreach cmd {ipx::package_project package_xo ipx::associate_bus_interfaces ipx::
     if {[lsearch -glob \$::log "\$cmd *"] < 0} { puts stderr "not called: \$cmd"; exit 1 }
 }
 if {[lsearch -glob \$::log "package_xo * -kernel_name sampan *"] < 0} { puts stderr "package_xo not for kernel sampan"; exit 1 }
+if {[lsearch -glob \$::log "set_property file_type SystemVerilog *"] < 0} { puts stderr "sources not typed SystemVerilog (\\\$error checks)"; exit 1 }
 foreach {name offset size desc} [sampan_registers] {
     puts "\$name \$::regs(\$name,address_offset) \$::regs(\$name,size)"
 }

@@ -8,6 +8,7 @@
 # packaged from it (ipx::package_project), the kernel interfaces made
 # explicit (clock association of s_axi_control and m_axi_gmem, the
 # register map of rtl/ARCHITECTURE.md with cmd_addr bound to m_axi_gmem,
+# the sources typed SystemVerilog for their $error elaboration checks,
 # the Vitis kernel properties), then package_xo with kernel.xml.
 #
 # The procedures only call Vivado when run; check_kernel_xml.sh sources
@@ -72,6 +73,10 @@ proc sampan_package {args_dict} {
 
     create_project -force sampan_pack [file join $work project]
     add_files -norecurse $srcs
+    # The sources are Verilog-2005 plus the SystemVerilog that Verilator,
+    # Yosys and Icarus share: elaboration checks call $error, which plain
+    # Verilog mode rejects. Read them (and package them) as SystemVerilog.
+    set_property file_type SystemVerilog [get_files $srcs]
     set_property top sampan_kernel [current_fileset]
     update_compile_order -fileset sources_1
 
