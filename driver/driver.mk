@@ -18,7 +18,7 @@ DRIVER_OBJS := $(DRIVER_SRCS:driver/src/%.c=$(BUILD)/driver/%.o)
 # sim/sampan_sim.h is the ABI that backend_sim.c loads.
 DRIVER_CFLAGS := -Idriver/src -Isim
 # Where an installed sim backend finds the simulation library; the stamp
-# rebuilds backend_sim.o when PREFIX changes.
+# rebuilds simlib.o (the simulator library search) when PREFIX changes.
 DRIVER_SIM_LIBDIR := $(PREFIX)/lib/sampan
 DRIVER_PREFIX_STAMP := $(BUILD)/driver/prefix.stamp
 
@@ -30,10 +30,8 @@ $(BUILD)/driver/%.o: driver/src/%.c | $(DEPS_STAMP)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(ALL_CFLAGS) $(DRIVER_CFLAGS) -c $< -o $@
 
-$(BUILD)/driver/backend_sim.o: DRIVER_CFLAGS += -DSAMPAN_SIM_LIBDIR='"$(DRIVER_SIM_LIBDIR)"'
-$(BUILD)/driver/backend_sim.o: $(DRIVER_PREFIX_STAMP)
-$(BUILD)/driver/backend_simusb.o: DRIVER_CFLAGS += -DSAMPAN_SIM_LIBDIR='"$(DRIVER_SIM_LIBDIR)"'
-$(BUILD)/driver/backend_simusb.o: $(DRIVER_PREFIX_STAMP)
+$(BUILD)/driver/simlib.o: DRIVER_CFLAGS += -DSAMPAN_SIM_LIBDIR='"$(DRIVER_SIM_LIBDIR)"'
+$(BUILD)/driver/simlib.o: $(DRIVER_PREFIX_STAMP)
 $(BUILD)/driver/backend_usb.o: DRIVER_CFLAGS += $(LIBUSB_CFLAGS)
 
 $(DRIVER_PREFIX_STAMP): driver-prefix-check

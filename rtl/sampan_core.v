@@ -246,6 +246,7 @@ module sampan_core #(
       .fetch_stop       (fetch_stop),
       .fetch_idle       (fetch_idle),
       .fetch_err        (r_valid_q && !r_data_id_q && r_err_q),
+      .fetch_beat       (r_valid_q && !r_data_id_q),
       .beat_valid       (beat_valid),
       .beat_ready       (beat_ready),
       .beat_data        (beat_data),

@@ -15,12 +15,14 @@
 //                         COMPUTE into its slot has drained, so the commands
 //                         behind it keep flowing.
 //
-// Errors (codes as in ARCHITECTURE.md): an illegal opcode (1), field out of
-// range (2) or unaligned address (3) is found when the command reaches the
-// head; AXI error responses come from the units (4 read, 5 write). The first
-// error is kept with the index of its command; dispatching stops, the units
-// and the fetch finish what they hold, then done pulses. done also pulses
-// when all CMD_COUNT commands have been dispatched and every unit is idle.
+// Errors (codes as in ARCHITECTURE.md, "Errors"): an illegal opcode (1),
+// field out of range (2) or unaligned address (3) is found when the command
+// reaches the head; AXI error responses come from the units (4 read, 5
+// write), a failed command-fetch beat counts as one of the first command it
+// carries. The first error is kept with the index of its command;
+// dispatching stops, the head command is dropped, the units and the fetch
+// finish what they hold, then done pulses. done also pulses when all
+// CMD_COUNT commands have been dispatched and every unit is idle.
 //
 // Latency: one command per cycle at most. Parameters as in sampan_core.
 module sampan_seq #(
@@ -49,6 +51,7 @@ module sampan_seq #(
     output wire                         fetch_stop,
     input  wire                         fetch_idle,
     input  wire                         fetch_err,
+    input  wire                         fetch_beat,  // a command beat arrives (with fetch_err if failed)
     input  wire                         beat_valid,
     output wire                         beat_ready,
     input  wire [      BUS_BYTES*8-1:0] beat_data,
@@ -311,6 +314,13 @@ module sampan_seq #(
 
   assign done = running && !active && !cur_valid_reg && fetch_idle && ld_idle && ex_idle && st_idle;
 
+  // Command beats arrived so far: beat j carries commands j*CPB and up.
+  reg [31:0] fetched_reg;
+  always @(posedge clk) begin
+    if (start && !running) fetched_reg <= 32'd0;
+    else if (fetch_beat) fetched_reg <= fetched_reg + 32'd1;
+  end
+
   // First error wins; among simultaneous ones the lowest code.
   reg [7:0]  new_error;
   reg [31:0] new_index;
@@ -324,7 +334,7 @@ module sampan_seq #(
       new_index = ld_err_index;
     end else if (fetch_err) begin
       new_error = ERR_AXI_RD;
-      new_index = next_index_reg;
+      new_index = fetched_reg << LOG_CPB;
     end else if (st_err_valid) begin
       new_error = ERR_AXI_WR;
       new_index = st_err_index;
@@ -338,8 +348,10 @@ module sampan_seq #(
       next_index_reg <= next_index_reg + 32'd1;
       sel_reg <= beat_end ? {SW{1'b0}} : sel_reg + 1'b1;
     end
+    // After an error the head command is dropped (it will never fire), so
+    // that done can rise once the units are idle.
     if (take) cur_valid_reg <= 1'b1;
-    else if (fire || cur_bad) cur_valid_reg <= 1'b0;
+    else if (fire || cur_bad || error_code != 8'd0) cur_valid_reg <= 1'b0;
 
     if (running && error_code == 8'd0 && new_error != 8'd0) begin
       error_code <= new_error;

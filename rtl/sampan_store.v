@@ -9,7 +9,9 @@
 // data. Rows are packed into beats (raw: int32 at byte 4*(r*COLS+c);
 // requantized: int8 at byte r*COLS+c; the tail of a last partial beat is
 // zero) and written as AXI INCR bursts of up to MAX_BURST beats that never
-// cross 4 KiB. A W beat is only sent once its burst's AW has been accepted.
+// cross 4 KiB. W beats are offered as soon as they are packed, independently
+// of AW (AXI lets a slave wait for WVALID before it raises AWREADY); the W
+// bursts are counted apart from the AW ones, to place WLAST.
 // The command completes once its last W beat is sent; its B responses may
 // still be due while the next STORE runs (they arrive in order, so a count
 // tells whose they are). The one after that waits for them, and idle waits
@@ -372,7 +374,7 @@ module sampan_store #(
   assign aw_valid = act_reg && aw_left_reg != {BW{1'b0}};
   assign aw_addr = aw_addr_reg;
   assign aw_len = aw_burst[7:0] - 8'd1;
-  assign w_valid = beat_valid_reg && w_sent_reg != aw_beats_reg;
+  assign w_valid = beat_valid_reg;
   assign w_data = beat_reg;
   assign w_last = w_cur == 9'd1;
   // B responses of the previous STORE come first (in order, one ID).

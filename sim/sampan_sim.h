@@ -21,7 +21,7 @@ extern "C" {
 #endif
 
 /* Bumped on any incompatible change; the driver checks it after dlopen. */
-#define SSIM_ABI_VERSION 1
+#define SSIM_ABI_VERSION 2
 
 int ssim_abi_version(void);
 
@@ -34,6 +34,20 @@ struct ssim_config {
 	unsigned mem_bytes_per_cycle; /* memory bandwidth in bytes/cycle (default 64 = 512-bit) */
 	unsigned mem_outstanding;  /* read bursts accepted before AR stalls (default 8) */
 	const char *trace_path;    /* FST waveform file; NULL: no trace */
+	/* Fault injection and slave options of the memory model (0: off). */
+	uint64_t fault_read_beat;  /* the Nth R beat since creation (1-based, any ID) answers fault_resp */
+	uint64_t fault_write_resp; /* the Nth B response since creation answers fault_resp */
+	unsigned fault_resp;       /* 2 SLVERR (default) or 3 DECERR */
+	unsigned aw_wait_w;        /* 1: AWREADY only while WVALID is high and no burst waits for data */
+};
+
+/* What the memory model has answered since the card was created. */
+struct ssim_mem_stats {
+	uint64_t r_beats;    /* R beats handed over (every ID) */
+	uint64_t b_resps;    /* B responses handed over */
+	int fault_fired;     /* the injected fault has been answered */
+	int fault_write;     /* 1: it was a B response; 0: an R beat */
+	uint64_t fault_addr; /* R: card address of the failed beat; B: start address of the failed burst */
 };
 
 struct ssim;
@@ -57,6 +71,9 @@ int ssim_reg_read(struct ssim *sim, uint32_t offset, uint32_t *value);
  * the range falls outside the memory. */
 int ssim_mem_write(struct ssim *sim, uint64_t addr, const void *src, size_t n);
 int ssim_mem_read(struct ssim *sim, uint64_t addr, void *dst, size_t n);
+
+/* Counts of the memory model and where an injected fault fired. */
+int ssim_mem_stats(const struct ssim *sim, struct ssim_mem_stats *stats);
 
 /* Advances the clock by @cycles. */
 void ssim_step(struct ssim *sim, uint64_t cycles);

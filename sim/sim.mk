@@ -164,6 +164,33 @@ $(SIM_LIB_COV): $(call SIM_LINK_DEPS,top_cov,$(SIM_RT_COV))
 .PHONY: sim
 sim: $(SIM_LIB) $(SIM_LIB_TRACE)
 
+# ------------------------------------------------------ the lite core
+
+# The lite core (sampan_lite_top, the iCEBreaker's core: 4x2, 128-bit bus)
+# behind the same card-memory model and C ABI: build/sim/lite/libsampan_sim.so
+# (named like the plain build, for SAMPAN_SIM_LIB). Verilated under the
+# prefix of the full card, whose ports it shares, so ssim_device.cpp wraps
+# it unchanged. test_axi_faults_lite links it.
+SIM_LITE_DIR := $(SIM_DIR)/lite
+SIM_LITE_LIB := $(SIM_LITE_DIR)/libsampan_sim.so
+SIM_LITE_GEN := -GROWS=4 -GCOLS=2 -GK_DEPTH=512 -GACC_SLOTS=2 -GP_ENTRIES=2 -GAXI_DATA_WIDTH=128
+
+$(eval $(call SIM_MODEL,$(SIM_LITE_DIR)/top,Vsampan_axi_top,sampan_lite_top,$(SIM_LITE_GEN),$(SIM_RT)))
+
+$(SIM_LITE_DIR)/top/ssim_device.o: sim/ssim_device.cpp $(SIM_LITE_DIR)/top/Vsampan_axi_top.mk
+	$(call msg,CXX,$@)
+	$(Q)$(CXX) $(SIM_CXXFLAGS) -isystem $(SIM_LITE_DIR)/top -DVM_TRACE=0 -DVM_COVERAGE=0 -c -o $@ $<
+
+-include $(SIM_LITE_DIR)/top/ssim_device.d
+
+$(SIM_LITE_LIB): $(SIM_LITE_DIR)/top/ssim_device.o $(SIM_COMMON_OBJS) $(SIM_LITE_DIR)/top/Vsampan_axi_top__ALL.a \
+                 $(addprefix $(SIM_LITE_DIR)/top/,$(SIM_RT)) $(SIM_UNIT_LIBS) sim/sampan_sim.map
+	$(call msg,LD,$@)
+	$(Q)$(call SIM_LOCK,$@) $(CXX) $(SIM_LDFLAGS) -o $@ $(filter %.o %.a,$^) $(SIM_LDLIBS); $(call SIM_UNLOCK,$@)
+
+.PHONY: sim-lite
+sim-lite: $(SIM_LITE_LIB)
+
 # --------------------------------------------------- GEMM checker program
 
 # ssim_gemm runs GEMMs through any build of the library (dlopen), encoding

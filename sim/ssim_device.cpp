@@ -261,6 +261,15 @@ SSIM_EXPORT struct ssim *ssim_create(const struct ssim_config *cfg)
 			throw ssim_failure(ssim_format("mem_bytes_per_cycle %u: at most 65536", bpc));
 		if (outstanding > 256)
 			throw ssim_failure(ssim_format("mem_outstanding %u: at most 256", outstanding));
+		AxiFaults faults{};
+		faults.read_beat = c.fault_read_beat;
+		faults.write_resp = c.fault_write_resp;
+		faults.resp = c.fault_resp ? c.fault_resp : AxiMem::SLVERR;
+		faults.aw_wait_w = c.aw_wait_w != 0;
+		if (faults.resp != AxiMem::SLVERR && faults.resp != AxiMem::DECERR)
+			throw ssim_failure(ssim_format("fault_resp %u: 2 (SLVERR) or 3 (DECERR)", c.fault_resp));
+		if (c.aw_wait_w > 1)
+			throw ssim_failure(ssim_format("aw_wait_w %u: 0 or 1", c.aw_wait_w));
 
 		std::unique_ptr<struct ssim> s(new struct ssim);
 		s->ctx.reset(new VerilatedContext);
@@ -269,7 +278,7 @@ SSIM_EXPORT struct ssim *ssim_create(const struct ssim_config *cfg)
 		s->top.reset(new Vsampan_axi_top(s->ctx.get(), "sampan_axi_top"));
 		s->bus_bytes = sizeof(s->top->m_axi_rdata);
 		s->mem.reset(new CardMem(mem_bytes));
-		s->axi.reset(new AxiMem(*s->mem, s->bus_bytes, latency, bpc, outstanding));
+		s->axi.reset(new AxiMem(*s->mem, s->bus_bytes, latency, bpc, outstanding, faults));
 		if (c.trace_path)
 			trace_open(s.get(), c.trace_path);
 
@@ -364,6 +373,20 @@ SSIM_EXPORT int ssim_mem_read(struct ssim *sim, uint64_t addr, void *dst, size_t
 		sim->mem->read(addr, dst, n);
 		return 0;
 	});
+}
+
+SSIM_EXPORT int ssim_mem_stats(const struct ssim *sim, struct ssim_mem_stats *stats)
+{
+	if (!sim || !stats)
+		return -1;
+	const AxiCounts &n = sim->axi->counts();
+	memset(stats, 0, sizeof(*stats));
+	stats->r_beats = n.r_beats;
+	stats->b_resps = n.b_resps;
+	stats->fault_fired = n.fault_fired;
+	stats->fault_write = n.fault_write;
+	stats->fault_addr = n.fault_addr;
+	return 0;
 }
 
 SSIM_EXPORT void ssim_step(struct ssim *sim, uint64_t cycles)

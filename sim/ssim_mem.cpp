@@ -68,9 +68,10 @@ static unsigned log2u(unsigned v)
 	return l;
 }
 
-AxiMem::AxiMem(CardMem &mem, unsigned bus_bytes, unsigned latency, unsigned bytes_per_cycle, unsigned outstanding)
+AxiMem::AxiMem(CardMem &mem, unsigned bus_bytes, unsigned latency, unsigned bytes_per_cycle, unsigned outstanding,
+	       const AxiFaults &faults)
 	: mem_(mem), bus_(bus_bytes), latency_(latency), bpc_(bytes_per_cycle), outstanding_(outstanding),
-	  size_log2_(log2u(bus_bytes)), rbuf_(bus_bytes), strobe_((bus_bytes + 7) / 8)
+	  size_log2_(log2u(bus_bytes)), faults_(faults), rbuf_(bus_bytes), strobe_((bus_bytes + 7) / 8)
 {
 }
 
@@ -82,6 +83,7 @@ void AxiMem::reset()
 	r_shown_ = false;
 	credit_ = 0;
 	write_turn_ = false;
+	counts_ = AxiCounts{};
 }
 
 AxiMem::Burst AxiMem::accept(uint64_t addr, unsigned len, unsigned size, unsigned burst, uint32_t id) const
@@ -121,22 +123,31 @@ void AxiMem::drive(AxiOut &out, bool wvalid)
 	}
 
 	out.arready = reads_.size() < outstanding_;
-	out.awready = writes_.size() < outstanding_;
+	out.awready = writes_.size() < outstanding_ && (!faults_.aw_wait_w || (wvalid && writes_.empty()));
 	out.wready = !writes_.empty() && credit_ >= bus_;
 	out.rvalid = r_shown_;
 	out.rdata = rbuf_.data();
 	out.rid = r_shown_ ? reads_.front().id : 0;
 	out.rresp = r_shown_ ? reads_.front().resp : OKAY;
+	if (r_shown_ && counts_.r_beats + 1 == faults_.read_beat)
+		out.rresp = faults_.resp;
 	out.rlast = r_shown_ && reads_.front().done + 1 == reads_.front().beats;
 	out.bvalid = !bresps_.empty() && bresps_.front().ready_at <= now_;
 	out.bid = out.bvalid ? bresps_.front().id : 0;
 	out.bresp = out.bvalid ? bresps_.front().resp : OKAY;
+	if (out.bvalid && counts_.b_resps + 1 == faults_.write_resp)
+		out.bresp = faults_.resp;
 }
 
 void AxiMem::observe(const AxiIn &in, const AxiOut &out)
 {
 	if (out.rvalid && in.rready) {
 		Burst &b = reads_.front();
+		if (++counts_.r_beats == faults_.read_beat) {
+			counts_.fault_fired = true;
+			counts_.fault_write = false;
+			counts_.fault_addr = b.addr + (uint64_t)b.done * bus_;
+		}
 		r_shown_ = false;
 		if (++b.done == b.beats)
 			reads_.pop_front();
@@ -160,14 +171,20 @@ void AxiMem::observe(const AxiIn &in, const AxiOut &out)
 		if (in.wlast != last && b.resp == OKAY)
 			b.resp = SLVERR;
 		if (last || in.wlast) {
-			bresps_.push_back(Bresp{b.id, b.resp, now_ + latency_});
+			bresps_.push_back(Bresp{b.id, b.resp, now_ + latency_, b.addr + b.first_lane});
 			writes_.pop_front();
 		}
 	}
 	if (in.awvalid && out.awready)
 		writes_.push_back(accept(in.awaddr, in.awlen, in.awsize, in.awburst, in.awid));
 
-	if (out.bvalid && in.bready)
+	if (out.bvalid && in.bready) {
+		if (++counts_.b_resps == faults_.write_resp) {
+			counts_.fault_fired = true;
+			counts_.fault_write = true;
+			counts_.fault_addr = bresps_.front().addr;
+		}
 		bresps_.pop_front();
+	}
 	now_++;
 }

@@ -26,6 +26,14 @@
  *     addresses are aligned down to the bus width (the first beat's low
  *     lanes are masked on writes), as AXI4 defines.
  *   - 4 KiB boundary crossings are accepted (not flagged).
+ *   - Fault injection (AxiFaults): the read_beat-th R beat handed over
+ *     (counted from 1 since creation, every ID) answers `resp` instead of
+ *     its own response, and so does the write_resp-th B response; each
+ *     fires once. The data of a failed read beat is the memory's as usual;
+ *     a failed write burst is still applied.
+ *   - aw_wait_w: AWREADY is held low until WVALID is high and no accepted
+ *     burst still waits for data, as a slave may do (AXI4 A3.3.1): a
+ *     master that holds W back until its AW handshake deadlocks.
  */
 #ifndef SSIM_MEM_H
 #define SSIM_MEM_H
@@ -88,9 +96,28 @@ struct AxiOut {
 	bool rlast, rvalid;
 };
 
+/* Injected faults and slave behaviour options (all off when zero). */
+struct AxiFaults {
+	uint64_t read_beat;  /* 1-based index of the R beat that fails; 0: none */
+	uint64_t write_resp; /* 1-based index of the B response that fails; 0: none */
+	unsigned resp;       /* the response they give: SLVERR (2) or DECERR (3) */
+	bool aw_wait_w;      /* AWREADY only with WVALID, no burst waiting for data */
+};
+
+/* What the slave has answered so far. */
+struct AxiCounts {
+	uint64_t r_beats;    /* R beats handed over */
+	uint64_t b_resps;    /* B responses handed over */
+	bool fault_fired;    /* an injected fault has been answered */
+	bool fault_write;    /* it was a B response (else an R beat) */
+	uint64_t fault_addr; /* R: address of the beat; B: start of the burst */
+};
+
 class AxiMem {
 public:
-	AxiMem(CardMem &mem, unsigned bus_bytes, unsigned latency, unsigned bytes_per_cycle, unsigned outstanding);
+	AxiMem(CardMem &mem, unsigned bus_bytes, unsigned latency, unsigned bytes_per_cycle, unsigned outstanding,
+	       const AxiFaults &faults = AxiFaults{});
+	const AxiCounts &counts() const { return counts_; }
 	/* Drops every burst in flight (reset). */
 	void reset();
 	/* Computes this cycle's outputs. @wvalid is the master's registered
@@ -114,11 +141,14 @@ private:
 		uint32_t id;
 		unsigned resp;
 		uint64_t ready_at;
+		uint64_t addr; /* start of the burst */
 	};
 	Burst accept(uint64_t addr, unsigned len, unsigned size, unsigned burst, uint32_t id) const;
 
 	CardMem &mem_;
 	const unsigned bus_, latency_, bpc_, outstanding_, size_log2_;
+	const AxiFaults faults_;
+	AxiCounts counts_{};
 	uint64_t now_ = 0;
 	uint64_t credit_ = 0;
 	bool write_turn_ = false;

@@ -3,10 +3,8 @@
  * run time from libsampan_sim.so (C ABI: sim/sampan_sim.h).
  *
  * The library is $SAMPAN_SIM_LIB when that is set (and nothing else);
- * otherwise it is looked up next to the code of libsampan itself (the
- * shared library, or the executable a static libsampan is linked into):
- * DIR/, DIR/../, DIR/../lib/sampan/, DIR/sampan/; then the installed
- * SAMPAN_SIM_LIBDIR. With trace=FILE the trace build
+ * otherwise it is looked up as simlib.h describes (next to libsampan, then
+ * the installed SAMPAN_SIM_LIBDIR). With trace=FILE the trace build
  * libsampan_sim_trace.so is loaded from the directory of that library.
  */
 #define _GNU_SOURCE /* dladdr */
@@ -23,14 +21,14 @@
 #include "internal.h"
 #include "isa.h"
 #include "sampan_sim.h"
-
-#ifndef SAMPAN_SIM_LIBDIR
-#define SAMPAN_SIM_LIBDIR "/usr/local/lib/sampan"
-#endif
+#include "simlib.h"
 
 #define SIM_LIB "libsampan_sim.so"
 #define SIM_TRACE_LIB "libsampan_sim_trace.so"
-#define SIM_OPTIONS "trace=FILE.fst, latency=CYCLES, bw=BYTES_PER_CYCLE, mem=MiB"
+#define SIM_OPTIONS                                                                        \
+	"trace=FILE.fst, latency=CYCLES, bw=BYTES_PER_CYCLE, mem=MiB, rderr=N (the Nth read " \
+	"beat answers an error), wrerr=N (the Nth write response), resp=slverr|decerr, "      \
+	"awwait=0|1 (AWREADY only after WVALID)"
 #define SIM_DEFAULT_MEM_MIB 256
 
 /* The entry points of the library, resolved by name. */
@@ -58,69 +56,10 @@ struct sim_ctx {
 
 /* ================================================================ library lookup */
 
-/* Directory of the file holding this code: libsampan.so, or the executable
- * that libsampan.a is linked into. Returns 0 on success. */
-static int code_dir(char *dir, size_t len)
-{
-	char path[PATH_MAX];
-	Dl_info dl;
-	ssize_t n;
-
-	if (dladdr((const void *)&sim_backend, &dl) && dl.dli_fname && strchr(dl.dli_fname, '/') &&
-	    realpath(dl.dli_fname, path)) {
-		/* found */
-	} else if ((n = readlink("/proc/self/exe", path, sizeof(path) - 1)) > 0) {
-		path[n] = '\0';
-	} else {
-		return -1;
-	}
-	if ((size_t)snprintf(dir, len, "%s", dirname(path)) >= len)
-		return -1;
-	return 0;
-}
-
-/*
- * Finds the simulation library: $SAMPAN_SIM_LIB, or libsampan_sim.so along
- * the search path. On success writes its absolute path to @path and returns
- * 0; otherwise returns -1 and writes the list of paths tried to @tried.
- */
+/* libsampan_sim.so along the shared search of simlib.h. */
 static int find_library(char *path, size_t path_len, char *tried, size_t tried_len)
 {
-	static const char *const rel[] = {"", "../", "../lib/sampan/", "sampan/"};
-	char cands[6][PATH_MAX], base[PATH_MAX];
-	size_t n = 0, used = 0;
-	const char *env = getenv("SAMPAN_SIM_LIB");
-
-	/* An explicit $SAMPAN_SIM_LIB is the only candidate: a wrong one must
-	 * not silently fall back to another build. */
-	if (env && *env) {
-		snprintf(cands[n++], PATH_MAX, "%s", env);
-	} else {
-		if (code_dir(base, sizeof(base)) == 0)
-			for (size_t i = 0; i < sizeof(rel) / sizeof(rel[0]); i++)
-				if ((size_t)snprintf(cands[n], PATH_MAX, "%s/%s" SIM_LIB, base,
-				                     rel[i]) < PATH_MAX)
-					n++;
-		snprintf(cands[n++], PATH_MAX, "%s/" SIM_LIB, SAMPAN_SIM_LIBDIR);
-	}
-
-	tried[0] = '\0';
-	for (size_t i = 0; i < n; i++) {
-		if (access(cands[i], R_OK) == 0) {
-			char tmp[PATH_MAX];
-
-			/* dlopen() of a name without a slash would search the
-			 * system paths instead. */
-			if (!realpath(cands[i], tmp))
-				snprintf(tmp, sizeof(tmp), "%s", cands[i]);
-			snprintf(path, path_len, "%s", tmp);
-			return 0;
-		}
-		if (used < tried_len)
-			used += (size_t)snprintf(tried + used, tried_len - used, "%s%s",
-			                         i ? ", " : "", cands[i]);
-	}
-	return -1;
+	return drv_simlib_find(SIM_LIB, "SAMPAN_SIM_LIB", NULL, path, path_len, tried, tried_len);
 }
 
 /* Resolves every entry point of the ABI from the open library @path. */
@@ -258,6 +197,23 @@ static int sim_open(const char *options, void **ctx, uint64_t *mem_base, uint64_
 		} else if (!strcmp(key, "mem")) {
 			err = drv_opt_uint("sim", key, val, 1, 65536, &v);
 			cfg.mem_bytes = v << 20;
+		} else if (!strcmp(key, "rderr")) {
+			err = drv_opt_uint("sim", key, val, 1, UINT64_MAX >> 1, &v);
+			cfg.fault_read_beat = v;
+		} else if (!strcmp(key, "wrerr")) {
+			err = drv_opt_uint("sim", key, val, 1, UINT64_MAX >> 1, &v);
+			cfg.fault_write_resp = v;
+		} else if (!strcmp(key, "resp")) {
+			if (!strcmp(val, "slverr"))
+				cfg.fault_resp = 2;
+			else if (!strcmp(val, "decerr"))
+				cfg.fault_resp = 3;
+			else
+				err = drv_error(SAMPAN_ERROR_INVALID,
+				                "device 'sim': resp=%s: accepted are slverr, decerr", val);
+		} else if (!strcmp(key, "awwait")) {
+			err = drv_opt_uint("sim", key, val, 0, 1, &v);
+			cfg.aw_wait_w = (unsigned)v;
 		} else {
 			err = drv_opt_unknown("sim", key, SIM_OPTIONS);
 		}
