@@ -9,8 +9,9 @@
  * the middle of a transfer, each at random with a seed (options below).
  *
  * The library is $SAMPAN_SIMUSB_LIB when set; otherwise libsampan_simusb.so
- * in the directory of $SAMPAN_SIM_LIB (when set), next to the code of
- * libsampan (DIR/, DIR/../, DIR/../lib/sampan/), then SAMPAN_SIM_LIBDIR.
+ * in the directory of $SAMPAN_SIM_LIB (when set), then the search of
+ * simlib.h shared with the `sim` device (next to libsampan, then
+ * SAMPAN_SIM_LIBDIR).
  */
 #define _GNU_SOURCE /* dladdr */
 #include <dlfcn.h>
@@ -23,13 +24,10 @@
 #include <unistd.h>
 
 #include "internal.h"
+#include "simlib.h"
 #include "usb/sampan_simusb.h"
 #include "usb_proto.h"
 #include "usb_sim.h"
-
-#ifndef SAMPAN_SIM_LIBDIR
-#define SAMPAN_SIM_LIBDIR "/usr/local/lib/sampan"
-#endif
 
 #define SIMUSB_LIB "libsampan_simusb.so"
 #define SIMUSB_OPTIONS                                                                             \
@@ -69,57 +67,12 @@ struct simusb_ctx {
 
 /* ================================================================ library */
 
-static int lib_candidates(char cands[][PATH_MAX], size_t max)
+/* libsampan_simusb.so along the shared search of simlib.h, after the
+ * directory of $SAMPAN_SIM_LIB. */
+static int find_library(char *path, size_t path_len, char *tried, size_t tried_len)
 {
-	static const char *const rel[] = {"", "../", "../lib/sampan/"};
-	const char *env = getenv("SAMPAN_SIMUSB_LIB"), *sim = getenv("SAMPAN_SIM_LIB");
-	char path[PATH_MAX], tmp[PATH_MAX];
-	Dl_info dl;
-	size_t n = 0;
-
-	if (env && *env) {
-		snprintf(cands[n++], PATH_MAX, "%s", env);
-		return (int)n;
-	}
-	if (sim && *sim) {
-		snprintf(tmp, sizeof(tmp), "%s", sim);
-		snprintf(cands[n++], PATH_MAX, "%.4000s/" SIMUSB_LIB, dirname(tmp));
-	}
-	if (dladdr((const void *)&simusb_backend, &dl) && dl.dli_fname &&
-	    strchr(dl.dli_fname, '/') && realpath(dl.dli_fname, path)) {
-		/* libsampan.so itself */
-	} else {
-		ssize_t k = readlink("/proc/self/exe", path, sizeof(path) - 1);
-		if (k <= 0)
-			k = 0;
-		path[k] = '\0';
-	}
-	if (path[0]) {
-		char *dir = dirname(path);
-		for (size_t i = 0; i < sizeof(rel) / sizeof(rel[0]) && n < max; i++)
-			snprintf(cands[n++], PATH_MAX, "%.4000s/%s" SIMUSB_LIB, dir, rel[i]);
-	}
-	if (n < max)
-		snprintf(cands[n++], PATH_MAX, "%s/" SIMUSB_LIB, SAMPAN_SIM_LIBDIR);
-	return (int)n;
-}
-
-/* Writes the library's path to @path (0) or the list tried to @tried (-1). */
-static int find_library(char *path, char *tried, size_t tried_len)
-{
-	char cands[6][PATH_MAX];
-	int n = lib_candidates(cands, 6);
-	size_t used = 0;
-
-	tried[0] = '\0';
-	for (int i = 0; i < n; i++) {
-		if (access(cands[i], R_OK) == 0 && realpath(cands[i], path))
-			return 0;
-		if (used < tried_len)
-			used += (size_t)snprintf(tried + used, tried_len - used, "%s%s",
-			                         i ? ", " : "", cands[i]);
-	}
-	return -1;
+	return drv_simlib_find(SIMUSB_LIB, "SAMPAN_SIMUSB_LIB", "SAMPAN_SIM_LIB", path, path_len,
+	                       tried, tried_len);
 }
 
 static int load_library(struct simusb_ctx *c)
@@ -141,7 +94,7 @@ static int load_library(struct simusb_ctx *c)
 	};
 	char path[PATH_MAX], tried[4096];
 
-	if (find_library(path, tried, sizeof(tried)) < 0)
+	if (find_library(path, sizeof(path), tried, sizeof(tried)) < 0)
 		return drv_error(SAMPAN_ERROR_LIBRARY,
 		                 "device 'sim-usb': " SIMUSB_LIB " not found (tried %s); "
 		                 "`make sim` builds it",
@@ -351,7 +304,7 @@ static int simusb_enumerate(struct sampan_device_desc *out, size_t max, size_t *
 		return SAMPAN_OK;
 	memset(out, 0, sizeof(*out));
 	snprintf(out->name, sizeof(out->name), "sim-usb");
-	out->available = find_library(path, tried, sizeof(tried)) == 0;
+	out->available = find_library(path, sizeof(path), tried, sizeof(tried)) == 0;
 	snprintf(out->description, sizeof(out->description), "%s",
 	         out->available
 	             ? "the stream-shell RTL behind a simulated USB link"
