@@ -25,9 +25,9 @@
 
 #define SIM_LIB "libsampan_sim.so"
 #define SIM_TRACE_LIB "libsampan_sim_trace.so"
-#define SIM_OPTIONS                                                                        \
-	"trace=FILE.fst, latency=CYCLES, bw=BYTES_PER_CYCLE, mem=MiB, rderr=N (the Nth read " \
-	"beat answers an error), wrerr=N (the Nth write response), resp=slverr|decerr, "      \
+#define SIM_OPTIONS                                                                                \
+	"trace=FILE.fst, latency=CYCLES, bw=BYTES_PER_CYCLE, mem=MiB, rderr=N (the Nth read "      \
+	"beat answers an error), wrerr=N (the Nth write response), resp=slverr|decerr, "           \
 	"awwait=0|1 (AWREADY only after WVALID)"
 #define SIM_DEFAULT_MEM_MIB 256
 
@@ -209,8 +209,9 @@ static int sim_open(const char *options, void **ctx, uint64_t *mem_base, uint64_
 			else if (!strcmp(val, "decerr"))
 				cfg.fault_resp = 3;
 			else
-				err = drv_error(SAMPAN_ERROR_INVALID,
-				                "device 'sim': resp=%s: accepted are slverr, decerr", val);
+				err = drv_error(
+				    SAMPAN_ERROR_INVALID,
+				    "device 'sim': resp=%s: accepted are slverr, decerr", val);
 		} else if (!strcmp(key, "awwait")) {
 			err = drv_opt_uint("sim", key, val, 0, 1, &v);
 			cfg.aw_wait_w = (unsigned)v;
