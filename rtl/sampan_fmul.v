@@ -2,8 +2,9 @@
 // sampan_fmul: p = fmul((float)isum, s), a block's integer dot product times
 // its fp32 scale, rounded once (rtl/ARCHITECTURE.md, "Float rules").
 //
-// isum is a signed integer with |isum| <= 2^19 (so (float)isum is exact and
-// 0 converts to +0.0). The 20-bit magnitude times the 24-bit significand is
+// isum is a signed integer with |isum| < 2^20 (so (float)isum is exact and
+// 0 converts to +0.0; a block of 32 steps of (A - za) * W stays below
+// 32 * 255 * 128 < 2^20). The 20-bit magnitude times the 24-bit significand is
 // formed exactly (44 bits), then rounded to nearest, ties to even, with the
 // exponent unbounded; a result below 2^-126 becomes a zero of its sign,
 // one at or above 2^128 becomes Inf. A subnormal s reads as zero. Specials:
@@ -16,7 +17,7 @@
 // Parameters: none.
 module sampan_fmul (
     input  wire               clk,
-    input  wire signed [20:0] in_i,  // isum, |isum| <= 2^19
+    input  wire signed [20:0] in_i,  // isum, |isum| < 2^20
     input  wire        [31:0] in_f,  // binary32 scale
     output reg         [31:0] out_f  // binary32 product
 );
@@ -104,7 +105,7 @@ module sampan_fmul (
     else out_f <= {s_q4, e_r[7:0], frac_r};
   end
 
-  // |isum| <= 2^19 fits 20 bits: mag[20] is zero for every legal input.
+  // |isum| < 2^20 fits 20 bits: mag[20] is zero for every legal input.
   wire unused_fmul = &{1'b0, mag[20]};
 
 endmodule

@@ -125,7 +125,7 @@ int ssim_requant_run(struct ssim_requant *rq, const struct ssim_requant_in *in, 
  * @n inputs back to back (the pipelined ones) and read back in order:
  *   h2f:   out = h2f(h)                     binary16 -> binary32 bits
  *   scale: out = fmul(h2f(a), h2f(b))       exact, two fp16 scales
- *   mul:   out = fmul((float)isum, s)       |isum| <= 2^19, rounded once
+ *   mul:   out = fmul((float)isum, s)       |isum| < 2^20, rounded once
  *   add:   out = fadd(a, b)
  * under the float rules of rtl/ARCHITECTURE.md. */
 struct ssim_float;

@@ -362,8 +362,8 @@ SSIM_EXPORT int ssim_float_mul(struct ssim_float *f, const int32_t *isum, const 
 		if (!isum || !s || !out)
 			throw ssim_failure("ssim_float_mul: NULL in or out");
 		for (size_t i = 0; i < n; i++)
-			if (isum[i] < -(1 << 19) || isum[i] > (1 << 19))
-				throw ssim_failure(ssim_format("ssim_float_mul: isum %d out of +-2^19", isum[i]));
+			if (isum[i] <= -(1 << 20) || isum[i] >= (1 << 20))
+				throw ssim_failure(ssim_format("ssim_float_mul: |isum| %d not below 2^20", isum[i]));
 		Vsampan_fmul &t = f->mul;
 		float_stream(
 			t, FMUL_LATENCY, n,
