@@ -506,10 +506,43 @@ static int use_bank(const struct plan *p, struct cmd_list *l, struct banks *b, u
 	return SAMPAN_OK;
 }
 
+/* Emits the loads (if the banks do not hold them) and the COMPUTE of
+ * output tile (mt, nt), K chunk c, into @slot. */
+static int emit_compute(const struct plan *p, const struct spec *g, struct cmd_list *l,
+                        struct banks *a, struct banks *w, uint64_t mt, uint64_t nt, uint64_t c,
+                        unsigned slot)
+{
+	uint64_t m0 = mt * p->tm, n0 = nt * p->cols;
+	struct isa_cmd compute = {
+	    .op = ISA_OP_COMPUTE,
+	    .first = c == 0,
+	    .slot = slot,
+	    .k_len = chunk_len(p, c),
+	    .za = p->q ? 0 : g->za,
+	    .q = (unsigned)p->q,
+	    .wide = (unsigned)p->wide,
+	    .m_valid = (unsigned)(p->m - m0 < p->tm ? p->m - m0 : p->tm),
+	    .n_valid = (unsigned)(p->n - n0 < p->cols ? p->n - n0 : p->cols),
+	};
+	int err;
+
+	if ((err = use_bank(p, l, a, mt * p->k_chunks + c, &compute.a_bank, &compute.a_off)) <
+	        0 ||
+	    (err = use_bank(p, l, w, nt * p->k_chunks + c, &compute.w_bank, &compute.w_off)) <
+	        0 ||
+	    (err = push(l, &compute)) < 0)
+		return err;
+	a->last = compute.a_bank;
+	w->last = compute.w_bank;
+	return SAMPAN_OK;
+}
+
 /*
- * Emits the command list: loop order parameter group -> M tile -> N tile ->
- * K chunk, so that with one K chunk an A tile is loaded once per M tile and
- * reused across the N tiles. Addresses are offsets in the job region.
+ * Emits the command list: loop order parameter group -> M tile -> group of
+ * SLOTS N tiles -> K chunk -> N tile, so that an A chunk is loaded once
+ * per M tile and group (with one K chunk, once per M tile) and reused
+ * across the N tiles. Addresses are offsets in the job region (WT_REL:
+ * in the weights part).
  */
 static int schedule(const struct plan *p, const struct spec *g, struct cmd_list *l)
 {
@@ -546,64 +579,55 @@ static int schedule(const struct plan *p, const struct spec *g, struct cmd_list 
 		int load_p_due = 1;
 
 		for (uint64_t mt = 0; mt < p->m_tiles; mt++) {
-			for (uint64_t nt = nt0; nt < nt1; nt++, tile++) {
-				unsigned slot = (unsigned)(tile % p->slots);
-				uint64_t m0 = mt * p->tm, n0 = nt * p->cols;
+			/* Up to one N tile per slot accumulates at a time, K chunk
+			 * by K chunk, so that an A chunk is loaded once for all of
+			 * them rather than once per N tile. */
+			for (uint64_t ng = nt0; ng < nt1; ng += p->slots) {
+				uint64_t ne = ng + p->slots < nt1 ? ng + p->slots : nt1;
 
 				for (uint64_t c = 0; c < p->k_chunks; c++) {
-					uint64_t a_id = mt * p->k_chunks + c,
-					         w_id = nt * p->k_chunks + c;
-					unsigned len = chunk_len(p, c);
-					struct isa_cmd compute = {
-					    .op = ISA_OP_COMPUTE,
-					    .first = c == 0,
-					    .slot = slot,
-					    .k_len = len,
-					    .za = p->q ? 0 : g->za,
-					    .q = (unsigned)p->q,
-					    .wide = (unsigned)p->wide,
-					    .m_valid = (unsigned)(p->m - m0 < p->tm ? p->m - m0 : p->tm),
-					    .n_valid = (unsigned)(p->n - n0 < p->cols ? p->n - n0
-					                                              : p->cols),
-					};
+					for (uint64_t nt = ng; nt < ne; nt++) {
+						unsigned slot = (unsigned)((tile + nt - ng) % p->slots);
 
-					if ((err = use_bank(p, l, &a, a_id, &compute.a_bank,
-					                    &compute.a_off)) < 0 ||
-					    (err = use_bank(p, l, &w, w_id, &compute.w_bank,
-					                    &compute.w_off)) < 0 ||
-					    (err = push(l, &compute)) < 0)
-						return err;
-					a.last = compute.a_bank;
-					w.last = compute.w_bank;
+						if ((err = emit_compute(p, g, l, &a, &w, mt, nt, c,
+						                        slot)) < 0)
+							return err;
+						/* The previous tile's store goes behind this
+						 * COMPUTE; with one slot there is nothing to
+						 * overlap. */
+						if (pending && (err = push(l, &store)) < 0)
+							return err;
+						pending = 0;
+						/* The group's parameters follow its first
+						 * COMPUTEs (and the last store that reads the
+						 * old entries), so that the first operand
+						 * loads do not queue behind them. */
+						if (load_p_due && (err = push(l, &load_p)) < 0)
+							return err;
+						load_p_due = 0;
+						if (c + 1 < p->k_chunks)
+							continue;
+						store = (struct isa_cmd){
+						    .op = ISA_OP_STORE,
+						    .raw = !p->q && g->raw,
+						    .fstore = (unsigned)p->q,
+						    .slot = slot,
+						    .entry = (unsigned)(nt - nt0),
+						    .addr = p->o_off +
+						            (mt * p->n_tiles + nt) * p->o_stride,
+						    .zo = p->q ? 0 : g->zo,
+						    .lo = p->q ? 0 : g->lo,
+						    .hi = p->q ? 0 : g->hi,
+						};
+						pending = 1;
+						if (p->slots < 2) {
+							if ((err = push(l, &store)) < 0)
+								return err;
+							pending = 0;
+						}
+					}
 				}
-				/* The previous tile's store goes behind this tile's
-				 * COMPUTEs; with one slot there is nothing to overlap. */
-				if (pending && (err = push(l, &store)) < 0)
-					return err;
-				pending = 0;
-				/* The group's parameters follow its first COMPUTEs (and
-				 * the last store that reads the old entries), so that
-				 * the first operand loads do not queue behind them. */
-				if (load_p_due && (err = push(l, &load_p)) < 0)
-					return err;
-				load_p_due = 0;
-				store = (struct isa_cmd){
-				    .op = ISA_OP_STORE,
-				    .raw = !p->q && g->raw,
-				    .fstore = (unsigned)p->q,
-				    .slot = slot,
-				    .entry = (unsigned)(nt - nt0),
-				    .addr = p->o_off + (mt * p->n_tiles + nt) * p->o_stride,
-				    .zo = p->q ? 0 : g->zo,
-				    .lo = p->q ? 0 : g->lo,
-				    .hi = p->q ? 0 : g->hi,
-				};
-				pending = 1;
-				if (p->slots < 2) {
-					if ((err = push(l, &store)) < 0)
-						return err;
-					pending = 0;
-				}
+				tile += ne - ng;
 			}
 		}
 	}
