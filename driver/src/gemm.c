@@ -509,12 +509,12 @@ static int use_bank(const struct plan *p, struct cmd_list *l, struct banks *b, u
  * output tile (mt, nt), K chunk c, into @slot. */
 static int emit_compute(const struct plan *p, const struct spec *g, struct cmd_list *l,
                         struct banks *a, struct banks *w, uint64_t mt, uint64_t nt, uint64_t c,
-                        unsigned slot)
+                        int first, unsigned slot)
 {
 	uint64_t m0 = mt * p->tm, n0 = nt * p->cols;
 	struct isa_cmd compute = {
 	    .op = ISA_OP_COMPUTE,
-	    .first = c == 0,
+	    .first = (unsigned)first,
 	    .slot = slot,
 	    .k_len = chunk_len(p, c),
 	    .za = p->q ? 0 : g->za,
@@ -582,13 +582,20 @@ static int schedule(const struct plan *p, const struct spec *g, struct cmd_list 
 			for (uint64_t ng = nt0; ng < nt1; ng += p->slots) {
 				uint64_t ne = ng + p->slots < nt1 ? ng + p->slots : nt1;
 
-				for (uint64_t c = 0; c < p->k_chunks; c++) {
+				/* int8 sums commute: every other group runs the
+				 * chunks backwards and finds the last two A chunks
+				 * still in the banks. The float chain runs forwards. */
+				int back = !p->q && (ng - nt0) / p->slots % 2;
+
+				for (uint64_t i = 0; i < p->k_chunks; i++) {
+					uint64_t c = back ? p->k_chunks - 1 - i : i;
+
 					for (uint64_t nt = ng; nt < ne; nt++) {
 						unsigned slot =
 						    (unsigned)((tile + nt - ng) % p->slots);
 
 						if ((err = emit_compute(p, g, l, &a, &w, mt, nt, c,
-						                        slot)) < 0)
+						                        i == 0, slot)) < 0)
 							return err;
 						/* The previous tile's store goes behind this
 						 * COMPUTE; with one slot there is nothing to
@@ -603,7 +610,7 @@ static int schedule(const struct plan *p, const struct spec *g, struct cmd_list 
 						if (load_p_due && (err = push(l, &load_p)) < 0)
 							return err;
 						load_p_due = 0;
-						if (c + 1 < p->k_chunks)
+						if (i + 1 < p->k_chunks)
 							continue;
 						store = (struct isa_cmd){
 						    .op = ISA_OP_STORE,
