@@ -124,12 +124,15 @@ static uint64_t mul_add(uint64_t a, uint64_t b, uint64_t c)
 	return r;
 }
 
-/* Largest M that runs on the matrix-vector engine. Each wide tile of
- * MV_ROWS rows streams the weights once at the full bus width, the array
- * streams them at COLS bytes a cycle for ROWS rows at once. */
+/* Largest M that runs on the matrix-vector engine. A wide tile of MV_ROWS
+ * rows streams the weights at KW = bus/COLS steps a cycle, the array a
+ * tile of ROWS rows at one step a cycle: ceil(M / MV_ROWS) wide passes
+ * beat one array pass while fewer than KW of them are needed. */
 static uint64_t wide_max_m(const struct sampan_info *info)
 {
-	return info->mv_rows;
+	uint64_t kw = info->bus_bytes / info->cols;
+
+	return kw > 1 ? (uint64_t)info->mv_rows * (kw - 1) : info->mv_rows;
 }
 
 /*
