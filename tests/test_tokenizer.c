@@ -231,6 +231,7 @@ static const char *const bpe_merges[][2] = {
     {"4", "5"},       {"3", "4"},                                             /* 269-270 */
     {"'", "M"},       {"\xe9", "\xa6"},     {"\xe9\xa6", "\x99"},             /* 271-273 */
     {"\xe6", "\xb8"}, {"\xe6\xb8", "\xaf"}, {"\xe9\xa6\x99", "\xe6\xb8\xaf"}, /* 274-276 香港 */
+    {"a", "\xf0"},                                                            /* 277 */
 };
 #define N_BPE_MERGES (sizeof(bpe_merges) / sizeof(bpe_merges[0]))
 enum { BPE_EOT = 256 + N_BPE_MERGES, BPE_IM_START, BPE_IM_END, BPE_N };
@@ -440,6 +441,11 @@ Test(tokenizer, bpe_pretokenizers)
 	EXPECT(tq, "I'M", 0, 0, 'I', 271);
 	EXPECT(tg, "I'M", 0, 0, 'I', '\'', 'M');
 	EXPECT(tg, "I'm", 0, 0, 'I', '\'', 'm');
+	/* U+31350 (CJK extension H, Unicode 15) is a letter, as in
+	 * llama.cpp's tables, though PCRE2 10.42 knows Unicode 14 only: "a"
+	 * and it make one word, and "a" merges with its first byte */
+	EXPECT(tg, "a\xf0\xb1\x8d\x90", 0, 0, 277, 0xb1, 0x8d, 0x90);
+	EXPECT(tg, "a\xf0\x9f\x98\x80", 0, 0, 'a', 0xf0, 0x9f, 0x98, 0x80); /* an emoji is not */
 	/* llama3 takes a word that is a token whole (ignore_merges): "hello"
 	 * is; and the same through merges elsewhere */
 	EXPECT(tl, "hello", 0, 0, 259);

@@ -24,7 +24,8 @@
  *
  * Unicode categories (letters \p{L}, numbers \p{N}, punctuation \p{P})
  * come from Debian's libpcre2 (its Unicode tables), computed once into a
- * table of all code points; white space is Unicode's White_Space list.
+ * table of all code points, plus the code points Unicode 15.0 and 15.1
+ * added; white space is Unicode's White_Space list.
  */
 #include "tokenizer.h"
 
@@ -164,6 +165,25 @@ static size_t utf8_get(const unsigned char *s, size_t n, uint32_t *cp)
 	return 0;
 }
 
+/* Code points assigned in Unicode 15.0 and 15.1 that PCRE2 10.42 (Unicode
+ * 14) does not know, with their category (UnicodeData.txt): letters, digits
+ * and punctuation of Kawi, Nag Mundari, Kaktovik numerals, Cyrillic
+ * Extended-D, Devanagari Extended-A, CJK extensions H and I and a few
+ * more. llama.cpp's tables are of Unicode 15.1; with these the two agree
+ * on the L, N, P and white space of every code point. */
+static const struct {
+	uint32_t lo, hi;
+	uint8_t flag;
+} u_newer[] = {
+    {0x1123f, 0x11240, U_L}, {0x11b00, 0x11b09, U_P}, {0x11f02, 0x11f02, U_L},
+    {0x11f04, 0x11f10, U_L}, {0x11f12, 0x11f33, U_L}, {0x11f43, 0x11f4f, U_P},
+    {0x11f50, 0x11f59, U_N}, {0x1342f, 0x1342f, U_L}, {0x13441, 0x13446, U_L},
+    {0x1b132, 0x1b132, U_L}, {0x1b155, 0x1b155, U_L}, {0x1d2c0, 0x1d2d3, U_N},
+    {0x1df25, 0x1df2a, U_L}, {0x1e030, 0x1e06d, U_L}, {0x1e4d0, 0x1e4eb, U_L},
+    {0x1e4f0, 0x1e4f9, U_N}, {0x2b739, 0x2b739, U_L}, {0x2ebf0, 0x2ee5d, U_L},
+    {0x31350, 0x323af, U_L},
+};
+
 /* Fills u_flags: the text of every code point (surrogates left out) is
  * matched once against \p{L}+, \p{N}+ and \p{P}+ runs. On failure (out of
  * memory, no PCRE2) the table stays NULL and tok_create refuses. */
@@ -216,6 +236,10 @@ static void u_init(void)
 	}
 	pcre2_match_data_free(md);
 	pcre2_code_free(re);
+	for (size_t i = 0; i < sizeof(u_newer) / sizeof(u_newer[0]); i++)
+		for (uint32_t c = u_newer[i].lo; c <= u_newer[i].hi; c++)
+			if (!(fl[c] & (U_L | U_N | U_P)))
+				fl[c] |= u_newer[i].flag;
 	for (size_t i = 0; i < sizeof(white_space) / sizeof(white_space[0]); i++)
 		fl[white_space[i]] |= U_WS;
 	free(buf);
