@@ -488,6 +488,38 @@ Test(tokenizer, bpe_special_tokens)
 	vocab_close(&v);
 }
 
+/* Special tokens are cut out at character boundaries only: a token whose
+ * text is part of a character (here the last two bytes of 咗, E5 92 97)
+ * never splits one. Found by fuzz_gguf (such a split made valid text fail). */
+Test(tokenizer, special_tokens_whole_characters)
+{
+	struct vocab v = {.w = gguf_writer_create()};
+	static char buf[256][4];
+	const char *tok[258];
+	int32_t type[258];
+	const char *none[1] = {"a b"};
+
+	for (int b = 0; b < 256; b++) {
+		char raw[2] = {(char)b, 0};
+
+		strcpy(buf[b], b ? g2(raw) : "\xc4\x80");
+		tok[b] = buf[b];
+		type[b] = 1;
+	}
+	tok[256] = "\x92\x97";
+	tok[257] = "佢";
+	type[256] = type[257] = 4; /* user-defined: cut out even without special */
+	gguf_w_str(v.w, "tokenizer.ggml.model", "gpt2");
+	gguf_w_str(v.w, "tokenizer.ggml.pre", "qwen2");
+	gguf_w_arr_str(v.w, "tokenizer.ggml.tokens", tok, 258);
+	gguf_w_arr(v.w, "tokenizer.ggml.token_type", GGUF_VT_I32, type, 258);
+	gguf_w_arr_str(v.w, "tokenizer.ggml.merges", none, 0);
+	vocab_open(&v);
+	EXPECT(v.t, "咗", 0, 0, 0xe5, 0x92, 0x97);
+	EXPECT(v.t, "咗佢咗", 0, 0, 0xe5, 0x92, 0x97, 257, 0xe5, 0x92, 0x97);
+	vocab_close(&v);
+}
+
 /* ------------------------------------------------------------ round trips, refusals */
 
 static const char *const pool[] = {

@@ -8,7 +8,8 @@
  *  - Special tokens first: the text is cut at every occurrence of a
  *    control, user-defined or unknown token (longest texts first; control
  *    and unknown ones only when @special is set), and those pieces become
- *    their ids directly.
+ *    their ids directly. (Here only occurrences made of whole characters:
+ *    llama.cpp would also cut inside one and then fail on the pieces.)
  *  - SentencePiece ("llama"): each remaining piece, with a leading space
  *    when add_space_prefix is set and the piece starts the text or follows
  *    a special token, has its spaces replaced by U+2581; it is split into
@@ -1429,16 +1430,27 @@ static int partition(const struct tokenizer *t, const char *text, size_t len, in
 				frag_add(&next, f.id, f.off, f.len);
 				continue;
 			}
-			for (;;) {
-				const char *m = find(text + off, end - off, s, e->len);
+			for (size_t from = off;;) {
+				const char *m = find(text + from, end - from, s, e->len);
+				size_t at, stop;
 
 				if (!m)
 					break;
+				at = (size_t)(m - text);
+				stop = at + e->len;
+				/* only whole characters: a token whose text ends or
+				 * starts inside one (it is no valid UTF-8 itself)
+				 * would leave broken text around it */
+				if ((text[at] & 0xc0) == 0x80 ||
+				    (stop < len && (text[stop] & 0xc0) == 0x80)) {
+					from = at + 1;
+					continue;
+				}
 				changed = 1;
-				if ((size_t)(m - text) > off)
-					frag_add(&next, -1, off, (size_t)(m - text) - off);
+				if (at > off)
+					frag_add(&next, -1, off, at - off);
 				frag_add(&next, id, 0, 0);
-				off = (size_t)(m - text) + e->len;
+				off = from = stop;
 			}
 			if (off < end)
 				frag_add(&next, -1, off, end - off);
