@@ -12,10 +12,12 @@ cli: $(SAMPAN_CLI)
 
 # ONNX import and runtime: $(ONNX_LIB), $(ONNX_LIBS).
 include host/onnx/onnx.mk
+# GGUF reader and writer, tokenizers: $(LLM_LIB), $(LLM_LIBS).
+include host/llm/llm.mk
 
-$(SAMPAN_CLI): $(HOST_OBJS) $(ONNX_LIB) $(LIBSAMPAN_A)
+$(SAMPAN_CLI): $(HOST_OBJS) $(LLM_LIB) $(ONNX_LIB) $(LIBSAMPAN_A)
 	$(call msg,LD,$@)
-	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $(HOST_OBJS) $(ONNX_LIB) $(LIBSAMPAN_A) $(LIBSAMPAN_LIBS) $(ONNX_LIBS) -lm
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $(HOST_OBJS) $(LLM_LIB) $(ONNX_LIB) $(LIBSAMPAN_A) $(LIBSAMPAN_LIBS) $(LLM_LIBS) $(ONNX_LIBS) -lm
 
 $(BUILD)/host/%.o: host/%.c | $(DEPS_STAMP)
 	$(call msg,CC,$@)

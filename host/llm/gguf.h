@@ -41,6 +41,9 @@ struct gguf_kv {
 			enum gguf_vtype type;
 			uint64_t n;
 			const uint8_t *data; /* first element */
+			/* Arrays of strings: offset of each element from data,
+			 * built at open (what makes gguf_arr_str O(1)). */
+			const uint64_t *str_off;
 		} arr;
 	} v;
 };
