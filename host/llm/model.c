@@ -594,7 +594,7 @@ int llm_model_load(struct sampan_device *dev, const struct gguf *g, int64_t n_ct
 	struct llm_model *m;
 	struct llm_config *c;
 	struct sampan_info info;
-	uint64_t need, E;
+	uint64_t need, E, free_mem;
 	int failed;
 
 	if (gguf_get_str(g, "general.architecture", &arch)) {
@@ -627,17 +627,18 @@ int llm_model_load(struct sampan_device *dev, const struct gguf *g, int64_t n_ct
 	c->n_ctx = n_ctx ? n_ctx
 	                 : (c->n_ctx_train < LLM_DEFAULT_CTX_MAX ? c->n_ctx_train
 	                                                         : LLM_DEFAULT_CTX_MAX);
+	memset(&info, 0, sizeof(info));
 	if (sampan_get_info(dev, &info) != SAMPAN_OK) {
 		set_err(err, err_len, "cannot read the device info: %s", sampan_last_error());
 		goto err_free;
 	}
-	if (need > info.mem_bytes - (info.mem_used < info.mem_bytes ? info.mem_used : info.mem_bytes)) {
+	free_mem = info.mem_bytes - (info.mem_used < info.mem_bytes ? info.mem_used : info.mem_bytes);
+	if (need > free_mem) {
 		set_err(err, err_len,
 		        "%s: the model's projections need %llu bytes (%.1f MiB) of card memory as "
 		        "Q8_0; the device '%s' has %llu bytes (%.1f MiB) free of %llu",
 		        ld.path, (unsigned long long)need, (double)need / 1048576.0, info.name,
-		        (unsigned long long)(info.mem_bytes - info.mem_used),
-		        (double)(info.mem_bytes - info.mem_used) / 1048576.0,
+		        (unsigned long long)free_mem, (double)free_mem / 1048576.0,
 		        (unsigned long long)info.mem_bytes);
 		goto err_free;
 	}

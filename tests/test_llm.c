@@ -1,0 +1,970 @@
+/*
+ * test_llm.c - the language-model runtime (host/llm/model.c, sample.c) and
+ * the `sampan generate`, `chat` and `perplexity` commands, on random-weight
+ * llama and qwen2 GGUF files that the test writes (several shapes: GQA
+ * ratios, head sizes, partial RoPE, tied and separate output, qwen2 biases,
+ * Q8_0/Q4_0/F16/F32 weights, a tiny tokenizer), against an independent
+ * float reference of the forward pass written here.
+ */
+#include <criterion/criterion.h>
+#include <criterion/parameterized.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "json.h"
+#include "llm/gguf.h"
+#include "llm/gguf_write.h"
+#include "llm/model.h"
+#include "llm/sample.h"
+#include "sampan.h"
+#include "spawn.h"
+#include "util.h"
+
+/* ------------------------------------------------------------ random models */
+
+/* The shape of a random model. */
+struct spec {
+	const char *arch; /* "llama" or "qwen2" */
+	int n_embd, n_layer, n_ff, n_head, n_head_kv, head_dim;
+	int n_rot;        /* 0: head_dim */
+	int tied;         /* no output.weight */
+	enum gguf_ttype wtype; /* of the projections and token_embd */
+	float rope_base;
+	const char *name; /* for messages */
+};
+
+/* Vocabulary of the tiny tokenizers (see write_tokenizer). */
+#define SPM_WORDS 24
+#define N_VOCAB_SPM (3 + 256 + SPM_WORDS)
+#define N_VOCAB_BPE (256 + 24 + 3)
+#define CTX_TRAIN 96
+
+static int n_vocab_of(const struct spec *s)
+{
+	return strcmp(s->arch, "llama") == 0 ? N_VOCAB_SPM : N_VOCAB_BPE;
+}
+
+/* One weight matrix (n, k) as the file stores it and as floats. */
+struct mat {
+	int n, k;
+	float *w;  /* (n, k) the values the file holds, dequantized */
+	float *wq; /* the same sent to the device as Q8_0: == w unless F32/F16 */
+};
+
+struct ref_layer {
+	float *attn_norm, *ffn_norm;
+	struct mat q, k, v, o, gate, up, down;
+	float *bq, *bk, *bv; /* qwen2 */
+};
+
+/* The reference's copy of a random model. */
+struct ref_model {
+	struct spec s;
+	int n_vocab;
+	struct mat emb; /* (n_vocab, n_embd) */
+	struct ref_layer *layers;
+	float *out_norm;
+	struct mat out; /* == emb when tied */
+};
+
+static float frand(struct rng *r, float lo, float hi)
+{
+	return lo + (hi - lo) * (float)((double)(rng_u64(r) >> 11) / 9007199254740992.0);
+}
+
+/* fp16 (round to nearest even) of @f and back, by the compiler's own
+ * conversion: independent of the driver's and the writer's code. */
+static float f16_round(float f)
+{
+	return (float)(_Float16)f;
+}
+
+static uint16_t f16_bits(float f)
+{
+	_Float16 h = (_Float16)f;
+	uint16_t u;
+
+	memcpy(&u, &h, 2);
+	return u;
+}
+
+/* ggml's reference Q8_0 rule on one block of 32: the dequantized values
+ * (d = amax / 127 rounded to fp16, q = round-half-away(x / d)). */
+static void q8_block_ref(const float *x, float *y)
+{
+	float amax = 0, d, id;
+
+	for (int j = 0; j < 32; j++)
+		amax = fabsf(x[j]) > amax ? fabsf(x[j]) : amax;
+	d = amax / 127;
+	id = d != 0 ? 1.0f / d : 0;
+	for (int j = 0; j < 32; j++)
+		y[j] = roundf(x[j] * id) * f16_round(d);
+}
+
+/* Writes a random (n, k) matrix of type @t named @name, keeps its values. */
+static void rand_mat(struct gguf_writer *w, struct rng *r, const char *name, enum gguf_ttype t,
+                     int n, int k, float std, struct mat *m)
+{
+	uint64_t ne[2] = {(uint64_t)k, (uint64_t)n};
+	int nb = k / 32;
+
+	m->n = n;
+	m->k = k;
+	m->w = xmalloc((size_t)n * k * sizeof(float));
+	if (t == GGUF_TT_Q8_0 || t == GGUF_TT_Q4_0) {
+		size_t bs = t == GGUF_TT_Q8_0 ? 34 : 18;
+		uint8_t *raw = xmalloc((size_t)n * nb * bs);
+
+		for (int i = 0; i < n; i++)
+			for (int b = 0; b < nb; b++) {
+				uint8_t *p = raw + ((size_t)i * nb + b) * bs;
+				/* scales so that the values have about @std */
+				float d = f16_round(std * frand(r, 0.5f, 1.5f) /
+				                    (t == GGUF_TT_Q8_0 ? 73.0f : 4.6f));
+				uint16_t db = f16_bits(d);
+
+				p[0] = (uint8_t)db;
+				p[1] = (uint8_t)(db >> 8);
+				for (int j = 0; j < 32; j++) {
+					float *y = &m->w[(size_t)i * k + b * 32 + j];
+
+					if (t == GGUF_TT_Q8_0) {
+						int q = (int)rng_range(r, -127, 127);
+
+						p[2 + j] = (uint8_t)(int8_t)q;
+						*y = (float)q * d;
+					} else {
+						int q = (int)rng_range(r, 0, 15);
+
+						if (j < 16)
+							p[2 + j] = (uint8_t)q;
+						else
+							p[2 + j - 16] |= (uint8_t)(q << 4);
+						*y = (float)(q - 8) * d;
+					}
+				}
+			}
+		gguf_w_tensor_raw(w, name, t, 2, ne, raw);
+		free(raw);
+	} else {
+		/* F16 keeps what fp16 can hold */
+		for (size_t i = 0; i < (size_t)n * k; i++) {
+			m->w[i] = frand(r, -1.7f, 1.7f) * std;
+			if (t == GGUF_TT_F16)
+				m->w[i] = f16_round(m->w[i]);
+		}
+		gguf_w_tensor(w, name, t, 2, ne, m->w);
+		/* the runtime sends F32/F16 weights as Q8_0 (ggml's rule) */
+		m->wq = xmalloc((size_t)n * k * sizeof(float));
+		for (size_t i = 0; i < (size_t)n * k; i += 32)
+			q8_block_ref(m->w + i, m->wq + i);
+		return;
+	}
+	m->wq = m->w;
+}
+
+static void mat_free(struct mat *m)
+{
+	if (m->wq != m->w)
+		free(m->wq);
+	free(m->w);
+}
+
+static float *rand_vec(struct gguf_writer *w, struct rng *r, const char *name, int n, float lo,
+                       float hi)
+{
+	float *v = xmalloc((size_t)n * sizeof(float));
+	uint64_t ne[1] = {(uint64_t)n};
+
+	for (int i = 0; i < n; i++)
+		v[i] = frand(r, lo, hi);
+	gguf_w_tensor(w, name, GGUF_TT_F32, 1, ne, v);
+	return v;
+}
+
+/* GPT-2's printable stand-in of byte @b (the byte-level BPE alphabet). */
+static int bpe_char(int b)
+{
+	if ((b >= '!' && b <= '~') || (b >= 0xa1 && b <= 0xac) || (b >= 0xae && b <= 0xff))
+		return b;
+	{
+		int n = 0;
+
+		for (int c = 0; c < b; c++)
+			if (!((c >= '!' && c <= '~') || (c >= 0xa1 && c <= 0xac) ||
+			      (c >= 0xae && c <= 0xff)))
+				n++;
+		return 256 + n;
+	}
+}
+
+static int utf8_put(char *o, int cp)
+{
+	if (cp < 0x80) {
+		o[0] = (char)cp;
+		return 1;
+	}
+	o[0] = (char)(0xc0 | (cp >> 6));
+	o[1] = (char)(0x80 | (cp & 0x3f));
+	return 2;
+}
+
+/* The tokenizer metadata: SentencePiece for llama (<unk> <s> </s>, the 256
+ * byte pieces, a few words), byte-level BPE for qwen2 (the 256 byte
+ * characters, merges of a few words, <|endoftext|> <|im_start|> <|im_end|>). */
+static void write_tokenizer(struct gguf_writer *w, const struct spec *s)
+{
+	static const char *const words[SPM_WORDS] = {
+	    "▁", "▁the", "▁a", "e", "t", "o", "▁hello", "▁world", "▁to", "▁of", "in", "er",
+	    "▁is", "▁and", "s", "n", "▁香港", "香", "港", "▁I", "▁you", "ing", "▁it", "."};
+	char *toks[N_VOCAB_SPM > N_VOCAB_BPE ? N_VOCAB_SPM : N_VOCAB_BPE];
+	float scores[N_VOCAB_SPM];
+	int32_t types[N_VOCAB_SPM > N_VOCAB_BPE ? N_VOCAB_SPM : N_VOCAB_BPE];
+	int n = 0;
+
+	if (strcmp(s->arch, "llama") == 0) {
+		toks[n] = strdup("<unk>"), types[n] = 2, scores[n++] = 0;
+		toks[n] = strdup("<s>"), types[n] = 3, scores[n++] = 0;
+		toks[n] = strdup("</s>"), types[n] = 3, scores[n++] = 0;
+		for (int b = 0; b < 256; b++) {
+			char buf[8];
+
+			snprintf(buf, sizeof(buf), "<0x%02X>", b);
+			toks[n] = strdup(buf), types[n] = 6, scores[n++] = 0;
+		}
+		for (int i = 0; i < SPM_WORDS; i++)
+			toks[n] = strdup(words[i]), types[n] = 1, scores[n++] = -(float)i;
+		gguf_w_str(w, "tokenizer.ggml.model", "llama");
+		gguf_w_arr_str(w, "tokenizer.ggml.tokens", (const char *const *)toks, (uint64_t)n);
+		gguf_w_arr(w, "tokenizer.ggml.scores", GGUF_VT_F32, scores, (uint64_t)n);
+		gguf_w_arr(w, "tokenizer.ggml.token_type", GGUF_VT_I32, types, (uint64_t)n);
+		gguf_w_u32(w, "tokenizer.ggml.bos_token_id", 1);
+		gguf_w_u32(w, "tokenizer.ggml.eos_token_id", 2);
+		gguf_w_u32(w, "tokenizer.ggml.unknown_token_id", 0);
+		gguf_w_bool(w, "tokenizer.ggml.add_bos_token", 1);
+	} else {
+		static const char *const merges[] = {"Ġ t", "h e", "Ġt he", "Ġ a", "i n", "e r",
+		                                     "o n", "Ġ w", "o r", "Ġw or", "Ġwor l",
+		                                     "Ġworl d", "Ġ h", "Ġh e", "l l", "Ġhe ll",
+		                                     "Ġhell o", "Ġ i", "Ġi s", "a n", "Ġa n",
+		                                     "Ġan d", "Ġ o", "Ġo f"};
+		char *merge_res[24];
+
+		for (int b = 0; b < 256; b++) {
+			char buf[4] = {0};
+
+			utf8_put(buf, bpe_char(b));
+			toks[n] = strdup(buf), types[n++] = 1;
+		}
+		for (int i = 0; i < 24; i++) {
+			char buf[32];
+			const char *sp = strchr(merges[i], ' ');
+
+			snprintf(buf, sizeof(buf), "%.*s%s", (int)(sp - merges[i]), merges[i], sp + 1);
+			merge_res[i] = strdup(buf);
+			toks[n] = merge_res[i], types[n++] = 1;
+		}
+		toks[n] = strdup("<|endoftext|>"), types[n++] = 3;
+		toks[n] = strdup("<|im_start|>"), types[n++] = 3;
+		toks[n] = strdup("<|im_end|>"), types[n++] = 3;
+		gguf_w_str(w, "tokenizer.ggml.model", "gpt2");
+		gguf_w_str(w, "tokenizer.ggml.pre", "qwen2");
+		gguf_w_arr_str(w, "tokenizer.ggml.tokens", (const char *const *)toks, (uint64_t)n);
+		gguf_w_arr(w, "tokenizer.ggml.token_type", GGUF_VT_I32, types, (uint64_t)n);
+		gguf_w_arr_str(w, "tokenizer.ggml.merges", merges, 24);
+		gguf_w_u32(w, "tokenizer.ggml.bos_token_id", (uint32_t)(n - 3));
+		gguf_w_u32(w, "tokenizer.ggml.eos_token_id", (uint32_t)(n - 1));
+		gguf_w_bool(w, "tokenizer.ggml.add_bos_token", 0);
+	}
+	cr_assert_eq(n, n_vocab_of(s));
+	for (int i = 0; i < n; i++)
+		free(toks[i]);
+}
+
+static void ref_model_free(struct ref_model *rm);
+
+/* Hooks that break a model on purpose (refusal tests). */
+struct breakage {
+	const char *arch;       /* written as general.architecture */
+	int drop_tensor;        /* leave out blk.0.ffn_up.weight */
+	int bad_shape;          /* blk.0.attn_k.weight one row short */
+	int norm_q8;            /* blk.0.attn_norm.weight stored as Q8_0 */
+	int no_tokenizer;
+	int head_count_kv;      /* != 0: written instead of the spec's */
+};
+
+/* Writes the model of @s with seed @seed to @path; fills @rm if not NULL. */
+static void write_model(const struct spec *s, uint64_t seed, const char *path,
+                        struct ref_model *rm, const struct breakage *br)
+{
+	struct gguf_writer *w = gguf_writer_create();
+	struct rng r;
+	char key[96], err[256];
+	const char *a = br && br->arch ? br->arch : s->arch;
+	int E = s->n_embd, hd = s->head_dim, Q = s->n_head * hd, KV = s->n_head_kv * hd;
+	int V = n_vocab_of(s);
+	struct ref_model tmp;
+
+	if (!rm)
+		rm = &tmp;
+	memset(rm, 0, sizeof(*rm));
+	rm->s = *s;
+	rm->n_vocab = V;
+	rng_init(&r, seed);
+	gguf_w_str(w, "general.architecture", a);
+	gguf_w_str(w, "general.name", s->name);
+#define K(suffix) (snprintf(key, sizeof(key), "%s." suffix, a), key)
+	gguf_w_u32(w, K("context_length"), CTX_TRAIN);
+	gguf_w_u32(w, K("embedding_length"), (uint32_t)E);
+	gguf_w_u32(w, K("block_count"), (uint32_t)s->n_layer);
+	gguf_w_u64(w, K("feed_forward_length"), (uint64_t)s->n_ff); /* u64 accepted too */
+	gguf_w_u32(w, K("attention.head_count"), (uint32_t)s->n_head);
+	gguf_w_u32(w, K("attention.head_count_kv"),
+	           (uint32_t)(br && br->head_count_kv ? br->head_count_kv : s->n_head_kv));
+	if (hd != E / s->n_head) {
+		gguf_w_u32(w, K("attention.key_length"), (uint32_t)hd);
+		gguf_w_u32(w, K("attention.value_length"), (uint32_t)hd);
+	}
+	gguf_w_f32(w, K("attention.layer_norm_rms_epsilon"), 1e-5f);
+	gguf_w_f32(w, K("rope.freq_base"), s->rope_base);
+	if (s->n_rot)
+		gguf_w_u32(w, K("rope.dimension_count"), (uint32_t)s->n_rot);
+#undef K
+	if (!(br && br->no_tokenizer))
+		write_tokenizer(w, s);
+
+	rand_mat(w, &r, "token_embd.weight", s->wtype, V, E, 1.0f, &rm->emb);
+	rm->layers = xmalloc((size_t)s->n_layer * sizeof(*rm->layers));
+	for (int l = 0; l < s->n_layer; l++) {
+		struct ref_layer *L = &rm->layers[l];
+		char n[64];
+
+#define N(suffix) (snprintf(n, sizeof(n), "blk.%d." suffix, l), n)
+		memset(L, 0, sizeof(*L));
+		if (br && br->norm_q8 && l == 0) {
+			uint64_t ne[1] = {(uint64_t)E};
+
+			L->attn_norm = xmalloc((size_t)E * sizeof(float));
+			for (int i = 0; i < E; i++)
+				L->attn_norm[i] = 1;
+			gguf_w_tensor(w, N("attn_norm.weight"), GGUF_TT_Q8_0, 1, ne, L->attn_norm);
+		} else {
+			L->attn_norm = rand_vec(w, &r, N("attn_norm.weight"), E, 0.8f, 1.2f);
+		}
+		rand_mat(w, &r, N("attn_q.weight"), s->wtype, Q, E, 1.0f / sqrtf((float)E), &L->q);
+		rand_mat(w, &r, N("attn_k.weight"), s->wtype,
+		         br && br->bad_shape && l == 0 ? KV - 1 : KV, E, 1.0f / sqrtf((float)E),
+		         &L->k);
+		rand_mat(w, &r, N("attn_v.weight"), s->wtype, KV, E, 1.0f / sqrtf((float)E), &L->v);
+		if (strcmp(s->arch, "qwen2") == 0) {
+			L->bq = rand_vec(w, &r, N("attn_q.bias"), Q, -0.5f, 0.5f);
+			L->bk = rand_vec(w, &r, N("attn_k.bias"), KV, -0.5f, 0.5f);
+			L->bv = rand_vec(w, &r, N("attn_v.bias"), KV, -0.5f, 0.5f);
+		}
+		rand_mat(w, &r, N("attn_output.weight"), s->wtype, E, Q, 1.0f / sqrtf((float)Q),
+		         &L->o);
+		L->ffn_norm = rand_vec(w, &r, N("ffn_norm.weight"), E, 0.8f, 1.2f);
+		rand_mat(w, &r, N("ffn_gate.weight"), s->wtype, s->n_ff, E, 1.0f / sqrtf((float)E),
+		         &L->gate);
+		if (!(br && br->drop_tensor && l == 0))
+			rand_mat(w, &r, N("ffn_up.weight"), s->wtype, s->n_ff, E,
+			         1.0f / sqrtf((float)E), &L->up);
+		rand_mat(w, &r, N("ffn_down.weight"), s->wtype, E, s->n_ff,
+		         1.0f / sqrtf((float)s->n_ff), &L->down);
+#undef N
+	}
+	rm->out_norm = rand_vec(w, &r, "output_norm.weight", E, 0.8f, 1.2f);
+	if (s->tied)
+		rm->out = rm->emb;
+	else
+		rand_mat(w, &r, "output.weight", s->wtype, V, E, 2.0f / sqrtf((float)E), &rm->out);
+	cr_assert_eq(gguf_writer_save(w, path, err, sizeof(err)), 0, "%s", err);
+	gguf_writer_destroy(w);
+	if (rm == &tmp) {
+		/* the caller wants the file only */
+		ref_model_free(&tmp);
+	}
+}
+
+/* ------------------------------------------------------- float reference */
+
+/* The forward pass in double from the dequantized weights, written from
+ * the llama/qwen2 definitions (Touvron et al.; Hugging Face's modeling
+ * code, with llama.cpp's RoPE pair layout per architecture), sharing no
+ * code with host/llm/model.c. Activations are not quantized. */
+struct ref_state {
+	const struct ref_model *m;
+	int n_ctx, pos;
+	int quant; /* 1: activations rounded to Q8_0 before each projection */
+	double *kc, *vc; /* (layer, ctx, n_head_kv * hd) */
+};
+
+static void ref_init(struct ref_state *st, const struct ref_model *m, int n_ctx, int quant)
+{
+	int KV = m->s.n_head_kv * m->s.head_dim;
+
+	st->m = m;
+	st->n_ctx = n_ctx;
+	st->pos = 0;
+	st->quant = quant;
+	st->kc = calloc((size_t)m->s.n_layer * n_ctx * KV, sizeof(double));
+	st->vc = calloc((size_t)m->s.n_layer * n_ctx * KV, sizeof(double));
+	cr_assert(st->kc && st->vc);
+}
+
+static void ref_free(struct ref_state *st)
+{
+	free(st->kc);
+	free(st->vc);
+}
+
+/* y = W x + bias. With @quant (the device's input rule) x is first
+ * rounded to Q8_0 blocks by q8_block_ref. */
+static void matvec(const struct mat *m, const double *x, const float *bias, double *y, int quant)
+{
+	double *xq = xmalloc((size_t)m->k * sizeof(double));
+
+	for (int j = 0; j < m->k; j += 32) {
+		float b[32];
+
+		for (int i = 0; i < 32; i++)
+			b[i] = (float)x[j + i];
+		if (quant)
+			q8_block_ref(b, b);
+		for (int i = 0; i < 32; i++)
+			xq[j + i] = quant ? b[i] : x[j + i];
+	}
+	for (int i = 0; i < m->n; i++) {
+		double s = 0;
+
+		for (int j = 0; j < m->k; j++)
+			s += (double)m->wq[(size_t)i * m->k + j] * xq[j];
+		y[i] = s + (bias ? bias[i] : 0);
+	}
+	free(xq);
+}
+
+static void rms(const double *x, const float *w, int n, double *y)
+{
+	double ss = 0;
+
+	for (int i = 0; i < n; i++)
+		ss += x[i] * x[i];
+	ss = 1 / sqrt(ss / n + 1e-5);
+	for (int i = 0; i < n; i++)
+		y[i] = x[i] * ss * w[i];
+}
+
+/* Rotates one head at position @pos. */
+static void ref_rope(const struct spec *s, double *v, int pos)
+{
+	int nr = s->n_rot ? s->n_rot : s->head_dim;
+	int neox = strcmp(s->arch, "qwen2") == 0;
+
+	for (int i = 0; i < nr / 2; i++) {
+		double th = pos * pow(s->rope_base, -2.0 * i / nr);
+		int a = neox ? i : 2 * i, b = neox ? i + nr / 2 : 2 * i + 1;
+		double x0 = v[a], x1 = v[b];
+
+		v[a] = x0 * cos(th) - x1 * sin(th);
+		v[b] = x0 * sin(th) + x1 * cos(th);
+	}
+}
+
+/* One token through the model; logits (n_vocab) out. */
+static void ref_step(struct ref_state *st, int tok, double *logits)
+{
+	const struct ref_model *m = st->m;
+	const struct spec *s = &m->s;
+	int E = s->n_embd, hd = s->head_dim, H = s->n_head, HKV = s->n_head_kv;
+	int Q = H * hd, KV = HKV * hd, F = s->n_ff, pos = st->pos;
+	int big = E > Q ? (E > F ? E : F) : (Q > F ? Q : F);
+	double *x = calloc((size_t)E, sizeof(double)), *xn = calloc((size_t)big, sizeof(double));
+	double *q = calloc((size_t)Q, sizeof(double)), *att = calloc((size_t)Q, sizeof(double));
+	double *g = calloc((size_t)F, sizeof(double)), *u = calloc((size_t)F, sizeof(double));
+	double *y = calloc((size_t)big, sizeof(double)), *sc = calloc((size_t)pos + 1, sizeof(double));
+
+	cr_assert(pos < st->n_ctx);
+	for (int i = 0; i < E; i++)
+		x[i] = m->emb.w[(size_t)tok * E + i];
+	for (int l = 0; l < s->n_layer; l++) {
+		const struct ref_layer *L = &m->layers[l];
+		double *kc = st->kc + ((size_t)l * st->n_ctx) * KV;
+		double *vc = st->vc + ((size_t)l * st->n_ctx) * KV;
+
+		rms(x, L->attn_norm, E, xn);
+		matvec(&L->q, xn, L->bq, q, st->quant);
+		matvec(&L->k, xn, L->bk, kc + (size_t)pos * KV, st->quant);
+		matvec(&L->v, xn, L->bv, vc + (size_t)pos * KV, st->quant);
+		for (int h = 0; h < H; h++)
+			ref_rope(s, q + h * hd, pos);
+		for (int h = 0; h < HKV; h++)
+			ref_rope(s, kc + (size_t)pos * KV + h * hd, pos);
+		for (int h = 0; h < H; h++) {
+			int kh = h * HKV / H; /* query heads share kv heads in runs */
+			double mx = -1e300, sum = 0;
+
+			for (int p = 0; p <= pos; p++) {
+				double d = 0;
+
+				for (int i = 0; i < hd; i++)
+					d += q[h * hd + i] * kc[(size_t)p * KV + kh * hd + i];
+				sc[p] = d / sqrt(hd);
+				mx = sc[p] > mx ? sc[p] : mx;
+			}
+			for (int p = 0; p <= pos; p++)
+				sum += sc[p] = exp(sc[p] - mx);
+			for (int i = 0; i < hd; i++) {
+				double o = 0;
+
+				for (int p = 0; p <= pos; p++)
+					o += sc[p] / sum * vc[(size_t)p * KV + kh * hd + i];
+				att[h * hd + i] = o;
+			}
+		}
+		matvec(&L->o, att, NULL, y, st->quant);
+		for (int i = 0; i < E; i++)
+			x[i] += y[i];
+		rms(x, L->ffn_norm, E, xn);
+		matvec(&L->gate, xn, NULL, g, st->quant);
+		matvec(&L->up, xn, NULL, u, st->quant);
+		for (int i = 0; i < F; i++)
+			g[i] = g[i] / (1 + exp(-g[i])) * u[i];
+		matvec(&L->down, g, NULL, y, st->quant);
+		for (int i = 0; i < E; i++)
+			x[i] += y[i];
+	}
+	rms(x, m->out_norm, E, xn);
+	matvec(&m->out, xn, NULL, logits, st->quant);
+	st->pos++;
+	free(x), free(xn), free(q), free(att), free(g), free(u), free(y), free(sc);
+}
+
+static void ref_model_free(struct ref_model *rm)
+{
+	mat_free(&rm->emb);
+	for (int l = 0; l < rm->s.n_layer; l++) {
+		struct ref_layer *L = &rm->layers[l];
+
+		free(L->attn_norm), free(L->ffn_norm), free(L->bq), free(L->bk), free(L->bv);
+		mat_free(&L->q), mat_free(&L->k), mat_free(&L->v), mat_free(&L->o);
+		mat_free(&L->gate), mat_free(&L->up), mat_free(&L->down);
+	}
+	free(rm->layers);
+	free(rm->out_norm);
+	if (!rm->s.tied)
+		mat_free(&rm->out);
+}
+
+/* ----------------------------------------------------------------- shapes */
+
+static const struct spec specs[] = {
+    {"llama", 64, 2, 96, 4, 4, 16, 0, 0, GGUF_TT_Q8_0, 10000, "llama MHA hd16 untied Q8_0"},
+    {"llama", 64, 2, 128, 4, 1, 16, 0, 1, GGUF_TT_Q4_0, 10000, "llama GQA 4:1 tied Q4_0"},
+    {"llama", 96, 1, 64, 3, 1, 32, 16, 0, GGUF_TT_F16, 500, "llama GQA 3:1 hd32 rope16 F16"},
+    {"qwen2", 64, 2, 96, 4, 2, 16, 0, 0, GGUF_TT_Q8_0, 1000000, "qwen2 GQA 2:1 biases untied"},
+    {"qwen2", 128, 1, 64, 2, 2, 64, 0, 1, GGUF_TT_F32, 10000, "qwen2 MHA hd64 tied F32"},
+    {"qwen2", 64, 2, 64, 8, 2, 16, 0, 1, GGUF_TT_Q4_0, 10000, "qwen2 GQA 4:1 hd16 tied Q4_0"},
+};
+#define N_SPECS (sizeof(specs) / sizeof(specs[0]))
+
+/* A temporary file name of this process. */
+static void tmp_path(char *buf, size_t n, const char *tag)
+{
+	snprintf(buf, n, "/tmp/sampan_test_llm_%d_%s.gguf", (int)getpid(), tag);
+}
+
+static struct gguf *open_gguf(const char *path)
+{
+	struct gguf *g = NULL;
+	char err[512];
+
+	cr_assert_eq(gguf_open(path, &g, err, sizeof(err)), 0, "%s", err);
+	return g;
+}
+
+static struct sampan_device *open_dev(const char *name)
+{
+	struct sampan_device *d = NULL;
+
+	cr_assert_eq(sampan_open(&d, name), SAMPAN_OK, "open %s: %s", name, sampan_last_error());
+	return d;
+}
+
+/* ------------------------------------------------------------ model tests */
+
+/* Two references. The first rounds each projection's input to Q8_0 as the
+ * device contract says and multiplies exactly (in double): the runtime
+ * differs from it only by float rounding in the host ops and the device's
+ * float accumulation (relative 1e-6 each), and by the rare activation that
+ * this rounding moves across a quantization boundary (one step, amax/127,
+ * of one of K inputs). TOL_EMU, 1% of the rms of the logits for the largest
+ * difference, covers that with room; a wrong pair layout, head mapping,
+ * bias, norm or cache slot is off by tens of percent.
+ * The second is the float forward pass without activation quantization.
+ * Each rounding perturbs an input by up to half a step, amax/254 (rms
+ * amax/440, about 0.3% of the rms of these inputs); four projections a
+ * layer and the output compound to about 1-1.5% rms on the logits, and the
+ * largest of a few hundred differences is about three times that. TOL_FLOAT
+ * is 15% of the rms of the logits, about twice the worst these shapes showed
+ * (8%; the test prints its worst case). */
+#define TOL_EMU 0.01
+#define TOL_FLOAT 0.15
+
+static void compare_logits(const float *got, const double *want, int n, double tol,
+                           const char *what, double *worst)
+{
+	double ss = 0, maxd = 0;
+	int at = 0;
+
+	for (int i = 0; i < n; i++)
+		ss += want[i] * want[i];
+	ss = sqrt(ss / n);
+	for (int i = 0; i < n; i++) {
+		double d = fabs(got[i] - want[i]);
+
+		cr_assert(isfinite(got[i]), "%s: logit %d is %g", what, i, got[i]);
+		if (d > maxd)
+			maxd = d, at = i;
+	}
+	if (maxd / ss > *worst)
+		*worst = maxd / ss;
+	cr_assert(maxd <= tol * ss + 1e-4,
+	          "%s: logit %d is %.6f, reference %.6f (|diff| %.5f > %.0f%% of rms %.4f)", what,
+	          at, got[at], want[at], maxd, 100 * tol, ss);
+}
+
+/* Prefill of 9 tokens (all logits), then 6 decode steps, against the
+ * reference; the batched prefill must equal token-by-token decoding bit for
+ * bit (each row of a device product is computed alone). */
+static void check_model(const char *devname, const struct spec *s, uint64_t seed)
+{
+	char path[128], err[512];
+	struct ref_model rm;
+	struct ref_state sq, sf;
+	struct gguf *g;
+	struct sampan_device *dev = open_dev(devname);
+	struct llm_model *m = NULL;
+	int V, np = 9, nd = 6;
+	int32_t toks[16];
+	float *lg, *lg2;
+	double *want, worst = 0, worst_emu = 0;
+	struct rng r;
+
+	tmp_path(path, sizeof(path), "model");
+	write_model(s, seed, path, &rm, NULL);
+	g = open_gguf(path);
+	cr_assert_eq(llm_model_load(dev, g, 32, &m, err, sizeof(err)), 0, "%s: %s", s->name, err);
+	V = rm.n_vocab;
+	cr_assert_eq(llm_model_config(m)->n_vocab, V);
+	cr_assert_eq(llm_model_config(m)->tied_output, s->tied);
+	cr_assert_eq(llm_model_config(m)->qkv_bias, strcmp(s->arch, "qwen2") == 0);
+	cr_assert_gt(llm_model_weight_bytes(m), 0);
+	lg = xmalloc((size_t)np * V * sizeof(float));
+	lg2 = xmalloc((size_t)V * sizeof(float));
+	want = xmalloc((size_t)V * sizeof(double));
+	rng_init(&r, seed ^ 0x5eed);
+	for (int i = 0; i < np + nd; i++)
+		toks[i] = (int32_t)rng_range(&r, 0, V - 1);
+
+	cr_assert_eq(llm_forward(m, toks, np, 0, lg, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(llm_model_pos(m), np);
+	ref_init(&sq, &rm, 32, 1);
+	ref_init(&sf, &rm, 32, 0);
+	for (int t = 0; t < np + nd; t++) {
+		char what[160];
+		const float *got = lg + (size_t)t * V;
+
+		if (t >= np) {
+			cr_assert_eq(llm_forward(m, &toks[t], 1, 0, lg2, err, sizeof(err)), 0, "%s",
+			             err);
+			got = lg2;
+		}
+		snprintf(what, sizeof(what), "%s on %s, %s token %d (Q8_0-input reference)",
+		         s->name, devname, t < np ? "prefill" : "decode", t);
+		ref_step(&sq, toks[t], want);
+		compare_logits(got, want, V, TOL_EMU, what, &worst_emu);
+		snprintf(what, sizeof(what), "%s on %s, %s token %d (float reference)", s->name,
+		         devname, t < np ? "prefill" : "decode", t);
+		ref_step(&sf, toks[t], want);
+		compare_logits(got, want, V, TOL_FLOAT, what, &worst);
+	}
+	/* token-by-token from an empty cache: the prefill's rows exactly */
+	llm_model_reset(m);
+	for (int t = 0; t < np; t++) {
+		cr_assert_eq(llm_forward(m, &toks[t], 1, 0, lg2, err, sizeof(err)), 0, "%s", err);
+		cr_assert(memcmp(lg2, lg + (size_t)t * V, (size_t)V * sizeof(float)) == 0,
+		          "%s on %s: token %d decoded alone differs from the batched prefill",
+		          s->name, devname, t);
+	}
+	fprintf(stderr,
+	        "[llm] %s on %s: largest |logit - reference| / rms: %.5f (Q8_0 inputs), %.4f "
+	        "(float)\n",
+	        s->name, devname, worst_emu, worst);
+	ref_free(&sq);
+	ref_free(&sf);
+	free(lg), free(lg2), free(want);
+	llm_model_destroy(m);
+	gguf_close(g);
+	sampan_close(dev);
+	ref_model_free(&rm);
+	unlink(path);
+}
+
+ParameterizedTestParameters(model, matches_reference_cpu)
+{
+	static int idx[N_SPECS];
+
+	for (size_t i = 0; i < N_SPECS; i++)
+		idx[i] = (int)i;
+	return cr_make_param_array(int, idx, N_SPECS);
+}
+
+ParameterizedTest(int *i, model, matches_reference_cpu, .timeout = 120)
+{
+	check_model("cpu", &specs[*i], test_seed(specs[*i].name));
+}
+
+Test(model, context_and_token_checks)
+{
+	char path[128], err[512];
+	struct gguf *g;
+	struct sampan_device *dev = open_dev("cpu");
+	struct llm_model *m = NULL;
+	int32_t toks[8] = {1, 2, 3, 4, 5, 6, 7, 8};
+	float *lg;
+
+	tmp_path(path, sizeof(path), "ctx");
+	write_model(&specs[0], 7, path, NULL, NULL);
+	g = open_gguf(path);
+	cr_assert_eq(llm_model_load(dev, g, 6, &m, err, sizeof(err)), 0, "%s", err);
+	lg = xmalloc((size_t)8 * N_VOCAB_SPM * sizeof(float));
+	cr_assert_eq(llm_forward(m, toks, 7, 6, lg, err, sizeof(err)), -1);
+	cr_assert(strstr(err, "context"), "%s", err);
+	cr_assert_eq(llm_model_pos(m), 0);
+	cr_assert_eq(llm_forward(m, toks, 4, 3, lg, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(llm_forward(m, toks, 3, 2, lg, err, sizeof(err)), -1);
+	cr_assert_eq(llm_model_pos(m), 4);
+	toks[0] = N_VOCAB_SPM;
+	cr_assert_eq(llm_forward(m, toks, 1, 0, lg, err, sizeof(err)), -1);
+	cr_assert(strstr(err, "token id"), "%s", err);
+	toks[0] = -1;
+	cr_assert_eq(llm_forward(m, toks, 1, 0, lg, err, sizeof(err)), -1);
+	cr_assert_eq(llm_model_pos(m), 4);
+	free(lg);
+	llm_model_destroy(m);
+	gguf_close(g);
+	sampan_close(dev);
+	unlink(path);
+}
+
+/* Loading @br of specs[@si] fails with a message holding @what. */
+static void refused(int si, const struct breakage *br, const char *devname, const char *what)
+{
+	char path[128], err[512] = "";
+	struct gguf *g;
+	struct sampan_device *dev = open_dev(devname);
+	struct llm_model *m = NULL;
+
+	tmp_path(path, sizeof(path), "bad");
+	write_model(&specs[si], 3, path, NULL, br);
+	g = open_gguf(path);
+	cr_assert_eq(llm_model_load(dev, g, 0, &m, err, sizeof(err)), -1, "accepted (%s)", what);
+	cr_assert_null(m);
+	cr_assert(strstr(err, what), "message '%s' lacks '%s'", err, what);
+	gguf_close(g);
+	sampan_close(dev);
+	unlink(path);
+}
+
+Test(model, refusals)
+{
+	struct breakage b;
+
+	memset(&b, 0, sizeof(b));
+	b.arch = "gpt2";
+	refused(0, &b, "cpu", "unsupported architecture 'gpt2'");
+	memset(&b, 0, sizeof(b));
+	b.drop_tensor = 1;
+	refused(0, &b, "cpu", "blk.0.ffn_up.weight is missing");
+	memset(&b, 0, sizeof(b));
+	b.bad_shape = 1;
+	refused(3, &b, "cpu", "blk.0.attn_k.weight has shape");
+	memset(&b, 0, sizeof(b));
+	b.norm_q8 = 1;
+	refused(0, &b, "cpu", "blk.0.attn_norm.weight has type Q8_0");
+	memset(&b, 0, sizeof(b));
+	b.head_count_kv = 3;
+	refused(0, &b, "cpu", "not a multiple of head_count_kv");
+	/* 1 MiB of card memory is too small for this model's 2.3 MB */
+	memset(&b, 0, sizeof(b));
+	{
+		static const struct spec big = {"llama", 256, 4, 512, 4, 4, 64, 0, 0,
+		                                GGUF_TT_Q8_0, 10000, "big"};
+		char path[128], err[512] = "";
+		struct gguf *g;
+		struct sampan_device *dev = open_dev("cpu:mem=1");
+		struct llm_model *m = NULL;
+
+		tmp_path(path, sizeof(path), "big");
+		write_model(&big, 3, path, NULL, NULL);
+		g = open_gguf(path);
+		cr_assert_eq(llm_model_load(dev, g, 0, &m, err, sizeof(err)), -1);
+		cr_assert(strstr(err, "card memory") && strstr(err, "bytes"), "%s", err);
+		gguf_close(g);
+		sampan_close(dev);
+		unlink(path);
+	}
+}
+
+Test(model, shape_not_in_blocks_refused)
+{
+	/* embedding_length 48: F32 weights can hold it, the device's blocks of
+	 * 32 along K cannot */
+	static const struct spec s = {"llama", 48, 1, 64, 3, 3, 16, 0, 1, GGUF_TT_F32, 10000, "e48"};
+	struct gguf_writer *w = gguf_writer_create();
+	char path[128], err[512] = "";
+	struct rng r;
+	struct gguf *g;
+	struct sampan_device *dev = open_dev("cpu");
+	struct llm_model *m = NULL;
+	float *z = calloc(48 * 300, sizeof(float));
+	uint64_t ne[2] = {48, 300};
+
+	rng_init(&r, 1);
+	(void)r;
+	gguf_w_str(w, "general.architecture", "llama");
+	gguf_w_u32(w, "llama.context_length", 64);
+	gguf_w_u32(w, "llama.embedding_length", 48);
+	gguf_w_u32(w, "llama.block_count", 1);
+	gguf_w_u32(w, "llama.feed_forward_length", 64);
+	gguf_w_u32(w, "llama.attention.head_count", 3);
+	gguf_w_f32(w, "llama.attention.layer_norm_rms_epsilon", 1e-5f);
+	gguf_w_tensor(w, "token_embd.weight", GGUF_TT_F32, 2, ne, z);
+	tmp_path(path, sizeof(path), "e48");
+	cr_assert_eq(gguf_writer_save(w, path, err, sizeof(err)), 0, "%s", err);
+	gguf_writer_destroy(w);
+	g = open_gguf(path);
+	cr_assert_eq(llm_model_load(dev, g, 0, &m, err, sizeof(err)), -1);
+	cr_assert(strstr(err, "embedding_length = 48 is not a multiple of 32"), "%s", err);
+	(void)s;
+	free(z);
+	gguf_close(g);
+	sampan_close(dev);
+	unlink(path);
+}
+
+/* ----------------------------------------------------------------- sample */
+
+Test(sample, greedy_and_invalid)
+{
+	float lg[6] = {0.5f, 2.0f, -1.0f, 2.0f, NAN, 1.0f};
+	struct llm_sample_params p = {0, 0, 1, 1};
+	const char *why = NULL;
+	struct llm_sampler *s;
+
+	cr_assert_eq(llm_argmax(lg, 6), 1); /* equal maxima: the lower id */
+	s = llm_sampler_create(&p, 6, &why);
+	cr_assert_not_null(s);
+	for (int i = 0; i < 10; i++)
+		cr_assert_eq(llm_sample(s, lg), 1);
+	llm_sampler_destroy(s);
+	/* top-k 1 is greedy at any temperature */
+	p.temp = 5;
+	p.top_k = 1;
+	s = llm_sampler_create(&p, 6, &why);
+	for (int i = 0; i < 50; i++)
+		cr_assert_eq(llm_sample(s, lg), 1);
+	llm_sampler_destroy(s);
+
+	p = (struct llm_sample_params){-0.1f, 0, 1, 1};
+	cr_assert_null(llm_sampler_create(&p, 6, &why));
+	cr_assert(strstr(why, "temperature"));
+	p = (struct llm_sample_params){NAN, 0, 1, 1};
+	cr_assert_null(llm_sampler_create(&p, 6, &why));
+	p = (struct llm_sample_params){INFINITY, 0, 1, 1};
+	cr_assert_null(llm_sampler_create(&p, 6, &why));
+	p = (struct llm_sample_params){1, -1, 1, 1};
+	cr_assert_null(llm_sampler_create(&p, 6, &why));
+	cr_assert(strstr(why, "top-k"));
+	p = (struct llm_sample_params){1, 0, 0, 1};
+	cr_assert_null(llm_sampler_create(&p, 6, &why));
+	cr_assert(strstr(why, "top-p"));
+	p = (struct llm_sample_params){1, 0, 1.01f, 1};
+	cr_assert_null(llm_sampler_create(&p, 6, &why));
+	p = (struct llm_sample_params){1, 0, NAN, 1};
+	cr_assert_null(llm_sampler_create(&p, 6, &why));
+}
+
+/* Draws @n tokens from @lg (3 logits) with @p into @count. */
+static void draw(const struct llm_sample_params *p, const float *lg, int n, int *count,
+                 int32_t *seq)
+{
+	const char *why;
+	struct llm_sampler *s = llm_sampler_create(p, 3, &why);
+
+	cr_assert_not_null(s);
+	for (int i = 0; i < n; i++) {
+		int32_t t = llm_sample(s, lg);
+
+		cr_assert(t >= 0 && t < 3);
+		count[t]++;
+		if (seq)
+			seq[i] = t;
+	}
+	llm_sampler_destroy(s);
+}
+
+Test(sample, distribution_topk_topp_seed)
+{
+	/* probabilities 0.5, 0.3, 0.2 at temperature 1 */
+	const float lg[3] = {logf(0.5f), logf(0.3f), logf(0.2f)};
+	const int n = 20000;
+	int c[3] = {0}, c2[3] = {0};
+	int32_t s1[64], s2[64], s3[64];
+	struct llm_sample_params p = {1, 0, 1, 12345};
+
+	/* a fixed seed: deterministic; the bounds are 4.5 sigma */
+	draw(&p, lg, n, c, NULL);
+	cr_assert(fabs(c[0] - 0.5 * n) < 4.5 * sqrt(n * 0.25), "%d", c[0]);
+	cr_assert(fabs(c[1] - 0.3 * n) < 4.5 * sqrt(n * 0.21), "%d", c[1]);
+	cr_assert(fabs(c[2] - 0.2 * n) < 4.5 * sqrt(n * 0.16), "%d", c[2]);
+	/* temperature 2: probabilities ~ sqrt(p), renormalized */
+	p.temp = 2;
+	memset(c, 0, sizeof(c));
+	draw(&p, lg, n, c, NULL);
+	{
+		double z = sqrt(0.5) + sqrt(0.3) + sqrt(0.2), q0 = sqrt(0.5) / z;
+
+		cr_assert(fabs(c[0] - q0 * n) < 4.5 * sqrt(n * q0 * (1 - q0)), "%d", c[0]);
+	}
+	/* top-k 2: ids 0 and 1 only, in the ratio 5:3 */
+	p = (struct llm_sample_params){1, 2, 1, 99};
+	memset(c, 0, sizeof(c));
+	draw(&p, lg, n, c, NULL);
+	cr_assert_eq(c[2], 0);
+	cr_assert(fabs(c[0] - 0.625 * n) < 4.5 * sqrt(n * 0.625 * 0.375), "%d", c[0]);
+	/* top-p 0.6: 0.5 is not enough, 0.5 + 0.3 is: ids 0 and 1 */
+	p = (struct llm_sample_params){1, 0, 0.6f, 7};
+	memset(c, 0, sizeof(c));
+	draw(&p, lg, n, c, NULL);
+	cr_assert_eq(c[2], 0);
+	cr_assert_gt(c[1], 0);
+	/* top-p 0.5: the first token alone */
+	p = (struct llm_sample_params){1, 0, 0.5f, 7};
+	memset(c, 0, sizeof(c));
+	draw(&p, lg, 200, c, NULL);
+	cr_assert_eq(c[0], 200);
+	/* a seed gives its sequence; another seed another one */
+	p = (struct llm_sample_params){1, 0, 1, 42};
+	draw(&p, lg, 64, c2, s1);
+	draw(&p, lg, 64, c2, s2);
+	p.seed = 43;
+	draw(&p, lg, 64, c2, s3);
+	cr_assert(memcmp(s1, s2, sizeof(s1)) == 0);
+	cr_assert(memcmp(s1, s3, sizeof(s1)) != 0);
+}
