@@ -47,7 +47,7 @@ ALL_LDFLAGS = $(SAN_FLAGS) $(LDFLAGS)
 DEPS_PKGS := build-essential pkg-config verilator yosys iverilog \
              libcriterion-dev libusb-1.0-0-dev lcov libxml2-utils tcl \
              protobuf-c-compiler libprotobuf-c-dev python3-onnx libonnx-testdata \
-             zlib1g-dev dataset-fashion-mnist
+             zlib1g-dev dataset-fashion-mnist libpcre2-dev
 DEPS_STAMP := build/.deps-ok
 
 .PHONY: deps

@@ -3,7 +3,8 @@
 # tests link before libsampan, with $(LLM_LIBS). Included by host/host.mk.
 
 LLM_LIB  := $(BUILD)/libsampan_llm.a
-LLM_LIBS :=
+# The tokenizers take Unicode categories from PCRE2 (Debian's libpcre2-dev).
+LLM_LIBS := -lpcre2-8
 LLM_SRCS := $(sort $(wildcard host/llm/*.c))
 LLM_OBJS := $(LLM_SRCS:host/%.c=$(BUILD)/host/%.o)
 

@@ -32,7 +32,8 @@ int tok_add_bos(const struct tokenizer *t); /* tokenizer.ggml.add_bos_token */
 /* Encodes UTF-8 @text (@len bytes) as llama.cpp's llama_tokenize does with
  * add_special = @add_bos and parse_special = @special (control tokens written
  * in the text, such as <|im_start|>, become their ids). Writes at most @max ids
- * to @ids and returns the count needed; -1 if @text is not valid UTF-8. */
+ * to @ids and returns the count needed; -1 if @text is not valid UTF-8 (or
+ * is over 1 GiB, or memory runs out). */
 int64_t tok_encode(const struct tokenizer *t, const char *text, size_t len, int add_bos,
                    int special, int32_t *ids, int64_t max);
 
