@@ -742,6 +742,101 @@ ParameterizedTest(int *i, model, matches_reference_cpu, .timeout = 120)
 	check_model("cpu", &specs[*i], test_seed(specs[*i].name));
 }
 
+/* 1 if the simulated device has the block-scaled commands (ISA 1.1). */
+static int sim_has_q8(unsigned *version)
+{
+	struct sampan_device *d = NULL;
+	struct sampan_info info;
+	int ok;
+
+	memset(&info, 0, sizeof(info));
+	cr_assert_eq(sampan_open(&d, "sim"), SAMPAN_OK, "%s", sampan_last_error());
+	cr_assert_eq(sampan_get_info(d, &info), SAMPAN_OK);
+	ok = (info.features & SAMPAN_FEATURE_BLOCK_SCALED) != 0;
+	*version = info.hw_version;
+	sampan_close(d);
+	return ok;
+}
+
+#define SKIP_WITHOUT_SIM_Q8()                                                                   \
+	do {                                                                                    \
+		unsigned v_;                                                                    \
+		if (!sim_has_q8(&v_))                                                           \
+			cr_skip_test("sim (hardware version 0x%08x) has no block-scaled commands", \
+			             v_);                                                       \
+	} while (0)
+
+ParameterizedTestParameters(model, matches_reference_sim)
+{
+	static int idx[N_SPECS];
+
+	for (size_t i = 0; i < N_SPECS; i++)
+		idx[i] = (int)i;
+	return cr_make_param_array(int, idx, N_SPECS);
+}
+
+ParameterizedTest(int *i, model, matches_reference_sim, .timeout = 600)
+{
+	SKIP_WITHOUT_SIM_Q8();
+	check_model("sim", &specs[*i], test_seed(specs[*i].name));
+}
+
+/* Every logit of a prefill and 16 greedy decode steps bit for bit equal on
+ * sim and cpu, for every shape; so the greedy tokens are the same. */
+Test(model, sim_equals_cpu_bit_exact, .timeout = 900)
+{
+	uint64_t seed = test_seed("sim_equals_cpu");
+
+	SKIP_WITHOUT_SIM_Q8();
+	for (size_t si = 0; si < N_SPECS; si++) {
+		const struct spec *s = &specs[si];
+		char path[128], err[512];
+		struct gguf *g;
+		struct sampan_device *d[2] = {open_dev("cpu"), open_dev("sim")};
+		struct llm_model *m[2] = {NULL, NULL};
+		int V = n_vocab_of(s), np = 6, nd = 16;
+		int32_t toks[2][32];
+		float *lg[2];
+		struct rng r;
+
+		tmp_path(path, sizeof(path), "simcpu");
+		write_model(s, seed + si, path, NULL, NULL);
+		g = open_gguf(path);
+		rng_init(&r, seed ^ si);
+		for (int t = 0; t < np; t++)
+			toks[0][t] = toks[1][t] = (int32_t)rng_range(&r, 0, V - 1);
+		for (int k = 0; k < 2; k++) {
+			cr_assert_eq(llm_model_load(d[k], g, 32, &m[k], err, sizeof(err)), 0, "%s",
+			             err);
+			lg[k] = xmalloc((size_t)np * V * sizeof(float));
+			cr_assert_eq(llm_forward(m[k], toks[k], np, 0, lg[k], err, sizeof(err)), 0,
+			             "%s", err);
+		}
+		cr_assert(memcmp(lg[0], lg[1], (size_t)np * V * sizeof(float)) == 0,
+		          "%s: prefill logits differ between cpu and sim", s->name);
+		for (int t = np; t < np + nd; t++) {
+			for (int k = 0; k < 2; k++) {
+				toks[k][t] = llm_argmax(lg[k], V);
+				cr_assert_eq(llm_forward(m[k], &toks[k][t], 1, 0, lg[k], err,
+				                         sizeof(err)),
+				             0, "%s", err);
+			}
+			cr_assert_eq(toks[0][t], toks[1][t], "%s: greedy token %d: cpu %d, sim %d",
+			             s->name, t - np, toks[0][t], toks[1][t]);
+			cr_assert(memcmp(lg[0], lg[1], (size_t)V * sizeof(float)) == 0,
+			          "%s: decode step %d: logits differ between cpu and sim", s->name,
+			          t - np);
+		}
+		for (int k = 0; k < 2; k++) {
+			free(lg[k]);
+			llm_model_destroy(m[k]);
+			sampan_close(d[k]);
+		}
+		gguf_close(g);
+		unlink(path);
+	}
+}
+
 Test(model, context_and_token_checks)
 {
 	char path[128], err[512];
@@ -1147,6 +1242,42 @@ Test(cli, generate_llama_cpu, .timeout = 200)
 Test(cli, generate_qwen2_cpu, .timeout = 200)
 {
 	check_generate(&cli_qwen, "cpu");
+}
+
+/* On sim: the same greedy tokens as cpu, and the device figures filled. */
+Test(cli, generate_sim, .timeout = 900)
+{
+	char path[128];
+	struct spawn_result r[2];
+	const char *devs[2] = {"cpu", "sim"};
+	int32_t t[2][64];
+	int n[2];
+	double v;
+
+	SKIP_WITHOUT_SIM_Q8();
+	check_generate(&cli_llama, "sim");
+	tmp_path(path, sizeof(path), "gensim");
+	write_model(&cli_qwen, 17, path, NULL, NULL);
+	for (int k = 0; k < 2; k++) {
+		const char *args[] = {"generate", path, "-d", devs[k], "-p", "the world", "-n", "8",
+		                      "--temp", "0", "--json", NULL};
+
+		cr_assert_eq(run_cli(args, &r[k]), 0, "%s", r[k].err);
+		n[k] = json_ints(r[k].out, "tokens", t[k], 64);
+	}
+	cr_assert_eq(n[0], n[1]);
+	cr_assert(memcmp(t[0], t[1], (size_t)n[0] * sizeof(int32_t)) == 0,
+	          "greedy tokens differ between cpu and sim");
+	cr_assert_eq(json_member(r[1].out, "device_cycles_per_token", &v, NULL, 0), 1, "%s",
+	             r[1].out);
+	cr_assert_gt(v, 0);
+	cr_assert_eq(json_member(r[1].out, "utilization_prefill", &v, NULL, 0), 1);
+	cr_assert(v > 0 && v <= 1, "utilization_prefill %g", v);
+	cr_assert_eq(json_member(r[1].out, "bandwidth_fraction_decode", &v, NULL, 0), 1);
+	cr_assert(v > 0 && v <= 1, "bandwidth_fraction_decode %g", v);
+	for (int k = 0; k < 2; k++)
+		spawn_result_free(&r[k]);
+	unlink(path);
 }
 
 /* Sampling is reproducible by seed. */
