@@ -35,6 +35,8 @@ struct spec {
 	enum gguf_ttype wtype; /* of the projections and token_embd */
 	float rope_base;
 	const char *name; /* for messages */
+	int u64_keys;     /* integer hyperparameters as u64 (the spec's type; llama.cpp
+	                   * itself reads only u32) */
 };
 
 /* Vocabulary of the tiny tokenizers (see write_tokenizer). */
@@ -322,7 +324,10 @@ static void write_model(const struct spec *s, uint64_t seed, const char *path,
 	gguf_w_u32(w, K("context_length"), CTX_TRAIN);
 	gguf_w_u32(w, K("embedding_length"), (uint32_t)E);
 	gguf_w_u32(w, K("block_count"), (uint32_t)s->n_layer);
-	gguf_w_u64(w, K("feed_forward_length"), (uint64_t)s->n_ff); /* u64 accepted too */
+	if (s->u64_keys)
+		gguf_w_u64(w, K("feed_forward_length"), (uint64_t)s->n_ff);
+	else
+		gguf_w_u32(w, K("feed_forward_length"), (uint32_t)s->n_ff);
 	gguf_w_u32(w, K("attention.head_count"), (uint32_t)s->n_head);
 	gguf_w_u32(w, K("attention.head_count_kv"),
 	           (uint32_t)(br && br->head_count_kv ? br->head_count_kv : s->n_head_kv));
@@ -564,12 +569,14 @@ static void ref_model_free(struct ref_model *rm)
 /* ----------------------------------------------------------------- shapes */
 
 static const struct spec specs[] = {
-    {"llama", 64, 2, 96, 4, 4, 16, 0, 0, GGUF_TT_Q8_0, 10000, "llama MHA hd16 untied Q8_0"},
-    {"llama", 64, 2, 128, 4, 1, 16, 0, 1, GGUF_TT_Q4_0, 10000, "llama GQA 4:1 tied Q4_0"},
-    {"llama", 96, 1, 64, 3, 1, 32, 16, 0, GGUF_TT_F16, 500, "llama GQA 3:1 hd32 rope16 F16"},
-    {"qwen2", 64, 2, 96, 4, 2, 16, 0, 0, GGUF_TT_Q8_0, 1000000, "qwen2 GQA 2:1 biases untied"},
-    {"qwen2", 128, 1, 64, 2, 2, 64, 0, 1, GGUF_TT_F32, 10000, "qwen2 MHA hd64 tied F32"},
-    {"qwen2", 64, 2, 64, 8, 2, 16, 0, 1, GGUF_TT_Q4_0, 10000, "qwen2 GQA 4:1 hd16 tied Q4_0"},
+    {"llama", 64, 2, 96, 4, 4, 16, 0, 0, GGUF_TT_Q8_0, 10000, "llama MHA hd16 untied Q8_0", 0},
+    {"llama", 64, 2, 128, 4, 1, 16, 0, 1, GGUF_TT_Q4_0, 10000, "llama GQA 4:1 tied Q4_0", 0},
+    {"llama", 96, 1, 64, 3, 1, 32, 0, 0, GGUF_TT_F16, 500, "llama GQA 3:1 hd32 F16", 0},
+    {"llama", 64, 1, 64, 2, 1, 64, 0, 0, GGUF_TT_Q8_0, 10000, "llama GQA 2:1 hd64 key_length", 0},
+    {"qwen2", 64, 2, 96, 4, 2, 16, 0, 0, GGUF_TT_Q8_0, 1000000, "qwen2 GQA 2:1 biases untied", 0},
+    {"qwen2", 128, 1, 64, 2, 2, 64, 32, 1, GGUF_TT_F32, 10000, "qwen2 MHA hd64 rope32 tied F32",
+     1},
+    {"qwen2", 128, 2, 64, 8, 2, 16, 0, 1, GGUF_TT_Q4_0, 10000, "qwen2 GQA 4:1 hd16 tied Q4_0", 0},
 };
 #define N_SPECS (sizeof(specs) / sizeof(specs[0]))
 
@@ -901,18 +908,44 @@ Test(model, refusals)
 	refused(0, &b, "cpu", "blk.0.ffn_up.weight is missing");
 	memset(&b, 0, sizeof(b));
 	b.bad_shape = 1;
-	refused(3, &b, "cpu", "blk.0.attn_k.weight has shape");
+	refused(4, &b, "cpu", "blk.0.attn_k.weight has shape");
 	memset(&b, 0, sizeof(b));
 	b.norm_q8 = 1;
 	refused(0, &b, "cpu", "blk.0.attn_norm.weight has type Q8_0");
 	memset(&b, 0, sizeof(b));
 	b.head_count_kv = 3;
 	refused(0, &b, "cpu", "not a multiple of head_count_kv");
+	/* what llama.cpp refuses too: partial RoPE on llama, qwen2 heads that
+	 * do not tile the embedding */
+	{
+		static const struct spec bad[] = {
+		    {"llama", 64, 1, 64, 4, 4, 16, 8, 0, GGUF_TT_Q8_0, 10000, "llama rope8", 0},
+		    {"qwen2", 64, 1, 64, 2, 2, 64, 0, 0, GGUF_TT_Q8_0, 10000, "qwen2 hd64 x2", 0}};
+		const char *what[] = {"rope.dimension_count 8 differs from the head size 16",
+		                      "qwen2 needs head_count * head size = embedding_length"};
+
+		for (int i = 0; i < 2; i++) {
+			char path[128], err[512] = "";
+			struct gguf *g;
+			struct sampan_device *dev = open_dev("cpu");
+			struct llm_model *m = NULL;
+
+			tmp_path(path, sizeof(path), "bad2");
+			write_model(&bad[i], 3, path, NULL, NULL);
+			g = open_gguf(path);
+			cr_assert_eq(llm_model_load(dev, g, 0, &m, err, sizeof(err)), -1, "%s",
+			             bad[i].name);
+			cr_assert(strstr(err, what[i]), "%s", err);
+			gguf_close(g);
+			sampan_close(dev);
+			unlink(path);
+		}
+	}
 	/* 1 MiB of card memory is too small for this model's 2.3 MB */
 	memset(&b, 0, sizeof(b));
 	{
 		static const struct spec big = {"llama", 256, 4, 512, 4, 4, 64, 0, 0,
-		                                GGUF_TT_Q8_0, 10000, "big"};
+		                                GGUF_TT_Q8_0, 10000, "big", 0};
 		char path[128], err[512] = "";
 		struct gguf *g;
 		struct sampan_device *dev = open_dev("cpu:mem=1");
@@ -933,7 +966,7 @@ Test(model, shape_not_in_blocks_refused)
 {
 	/* embedding_length 48: F32 weights can hold it, the device's blocks of
 	 * 32 along K cannot */
-	static const struct spec s = {"llama", 48, 1, 64, 3, 3, 16, 0, 1, GGUF_TT_F32, 10000, "e48"};
+	static const struct spec s = {"llama", 48, 1, 64, 3, 3, 16, 0, 1, GGUF_TT_F32, 10000, "e48", 0};
 	struct gguf_writer *w = gguf_writer_create();
 	char path[128], err[512] = "";
 	struct rng r;
@@ -1140,9 +1173,9 @@ static void write_file(const char *path, const void *data, size_t n)
 }
 
 static const struct spec cli_llama = {"llama", 64, 2, 96, 4, 2, 16, 0, 0, GGUF_TT_Q8_0, 10000,
-                                      "cli llama"};
+                                      "cli llama", 0};
 static const struct spec cli_qwen = {"qwen2", 64, 2, 96, 4, 2, 16, 0, 1, GGUF_TT_Q8_0, 1000000,
-                                     "cli qwen2"};
+                                     "cli qwen2", 0};
 
 static const char *const gen_keys[] = {
     "prompt_tokens",       "tokens",           "text",

@@ -399,6 +399,21 @@ static int read_config(struct loader *ld, struct llm_config *c)
 		return -1;
 	}
 	c->n_rot = (int64_t)u;
+	/* llama.cpp's limits, so that what loads here loads there too */
+	if (c->arch == LLM_ARCH_LLAMA && c->n_rot != c->head_dim) {
+		set_err(ld->err, ld->err_len,
+		        "%s: unsupported shape: llama.rope.dimension_count %lld differs from the "
+		        "head size %lld (llama rotates whole heads)",
+		        ld->path, (long long)c->n_rot, (long long)c->head_dim);
+		return -1;
+	}
+	if (c->arch == LLM_ARCH_QWEN2 && c->n_head * c->head_dim != c->n_embd) {
+		set_err(ld->err, ld->err_len,
+		        "%s: unsupported shape: qwen2 needs head_count * head size = "
+		        "embedding_length (%lld * %lld != %lld)",
+		        ld->path, (long long)c->n_head, (long long)c->head_dim, (long long)c->n_embd);
+		return -1;
+	}
 	if (!(c->rms_eps >= 0) || !(c->rope_base > 0)) {
 		set_err(ld->err, ld->err_len,
 		        "%s: layer_norm_rms_epsilon %g must be >= 0 and rope.freq_base %g > 0",
