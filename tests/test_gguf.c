@@ -45,8 +45,8 @@ static void refused(const uint8_t *b, size_t n, const char *what)
 	cr_assert_eq(gguf_open_memory(b, n, NAME, &g, err, sizeof(err)), -1,
 	             "accepted (expected '%s')", what);
 	cr_assert_null(g);
-	cr_assert(strncmp(err, NAME ": ", strlen(NAME) + 2) == 0, "message '%s' does not name the file",
-	          err);
+	cr_assert(strncmp(err, NAME ": ", strlen(NAME) + 2) == 0,
+	          "message '%s' does not name the file", err);
 	if (what)
 		cr_assert(strstr(err, what), "message '%s' lacks '%s'", err, what);
 }
@@ -120,8 +120,8 @@ static struct gguf_writer *all_types_writer(void)
 	return w;
 }
 
-static int arr_eq(const struct gguf *g, const char *key, enum gguf_vtype t, const void *v,
-                  size_t n, size_t es)
+static int arr_eq(const struct gguf *g, const char *key, enum gguf_vtype t, const void *v, size_t n,
+                  size_t es)
 {
 	const struct gguf_kv *kv = gguf_find(g, key);
 
@@ -222,10 +222,31 @@ Test(gguf, metadata_round_trip)
 	for (int i = 4; i >= 0; i--) { /* any order: random access */
 		struct gguf_str e = gguf_arr_str(kv, (uint64_t)i);
 
-		cr_assert(e.len == strlen(strs[i]) && !memcmp(e.p, strs[i], e.len), "element %d", i);
+		cr_assert(e.len == strlen(strs[i]) && !memcmp(e.p, strs[i], e.len), "element %d",
+		          i);
 	}
 	kv = gguf_find(g, "a.str0");
 	cr_assert(kv && kv->v.arr.n == 0);
+	gguf_close(g);
+	free(b);
+}
+
+/* Arrays of strings that are all empty (no element offsets to keep):
+ * found by fuzz_gguf (an offset applied to a null pointer, which clang's
+ * UBSan reports and gcc's does not). */
+Test(gguf, empty_string_arrays_only)
+{
+	struct gguf_writer *w = gguf_writer_create();
+	const char *none[1] = {""};
+	size_t n;
+	uint8_t *b;
+	struct gguf *g;
+
+	gguf_w_arr_str(w, "a", none, 0);
+	gguf_w_arr_str(w, "b", none, 0);
+	b = bytes_of(w, &n);
+	g = open_ok(b, n);
+	cr_assert_eq(gguf_find(g, "b")->v.arr.n, 0);
 	gguf_close(g);
 	free(b);
 }
@@ -296,8 +317,8 @@ Test(gguf, f16_every_value)
 		if (isnan(r))
 			cr_assert(isnan(y[i]), "half %04x", i);
 		else
-			cr_assert(y[i] == r && signbit(y[i]) == signbit(r), "half %04x: %g != %g", i,
-			          y[i], r);
+			cr_assert(y[i] == r && signbit(y[i]) == signbit(r), "half %04x: %g != %g",
+			          i, y[i], r);
 		/* back: exact for every non-NaN half */
 		if (!isnan(r))
 			cr_assert_eq(gguf_f32_to_f16(r), (uint16_t)i, "half %04x", i);
@@ -415,10 +436,11 @@ Test(gguf, tensors_round_trip)
 			cr_assert_eq(t->n_dims, ndims[si]);
 			for (int d = 0; d < 4; d++)
 				cr_assert_eq(t->ne[d], shapes[si][d]);
-			cr_assert_eq(t->nelem, shapes[si][0] * shapes[si][1] * shapes[si][2] *
-			                           shapes[si][3]);
+			cr_assert_eq(t->nelem,
+			             shapes[si][0] * shapes[si][1] * shapes[si][2] * shapes[si][3]);
 			cr_assert_eq(t->bytes, gguf_type_bytes(t->type, t->nelem));
-			cr_assert_eq(((const uint8_t *)t->data - g->map) % 64, 0, "%s aligned", name);
+			cr_assert_eq(((const uint8_t *)t->data - g->map) % 64, 0, "%s aligned",
+			             name);
 			for (uint64_t row = 0; row < t->nelem / t->ne[0]; row++) {
 				const float *xr = x[k] + row * t->ne[0];
 				const uint8_t *raw = (const uint8_t *)t->data +
@@ -430,11 +452,14 @@ Test(gguf, tensors_round_trip)
 					float d, want;
 
 					switch (t->type) {
-					case GGUF_TT_F32: want = xr[i]; break;
+					case GGUF_TT_F32:
+						want = xr[i];
+						break;
 					case GGUF_TT_F16: {
 						float h = half_ref(gguf_f32_to_f16(xr[i]));
 						/* nearest: within half an ulp of the half */
-						cr_assert(fabsf(h - xr[i]) <= fabsf(xr[i]) * 0x1p-11f + 0x1p-25f);
+						cr_assert(fabsf(h - xr[i]) <=
+						          fabsf(xr[i]) * 0x1p-11f + 0x1p-25f);
 						want = h;
 						break;
 					}
@@ -445,11 +470,13 @@ Test(gguf, tensors_round_trip)
 							amax = fmaxf(amax, fabsf(xr[blk * 32 + m]));
 						d = half_ref((uint16_t)(raw[blk * 34] |
 						                        raw[blk * 34 + 1] << 8));
-						cr_assert_eq(d, half_ref(gguf_f32_to_f16(amax / 127.0f)));
+						cr_assert_eq(
+						    d, half_ref(gguf_f32_to_f16(amax / 127.0f)));
 						want = (float)(int8_t)raw[blk * 34 + 2 + j] * d;
-						cr_assert(fabsf(want - xr[i]) <= 0.5f * d * 1.01f + amax * 0.002f,
-						          "%s[%llu] %g vs %g", name, (unsigned long long)i, want,
-						          xr[i]);
+						cr_assert(fabsf(want - xr[i]) <=
+						              0.5f * d * 1.01f + amax * 0.002f,
+						          "%s[%llu] %g vs %g", name,
+						          (unsigned long long)i, want, xr[i]);
 						break;
 					}
 					default: {
@@ -461,20 +488,23 @@ Test(gguf, tensors_round_trip)
 							amax = fmaxf(amax, fabsf(xr[blk * 32 + m]));
 						d = half_ref((uint16_t)(raw[blk * 18] |
 						                        raw[blk * 18 + 1] << 8));
-						cr_assert_eq(fabsf(d), half_ref(gguf_f32_to_f16(amax / 8.0f)));
+						cr_assert_eq(fabsf(d), half_ref(gguf_f32_to_f16(
+						                           amax / 8.0f)));
 						want = (float)(nib - 8) * d;
 						/* nibble 15 may be clamped: the far
 						 * end of the range is 7 steps, not 8 */
 						cr_assert(fabsf(want - xr[i]) <=
-						                  (nib == 15 ? 1.01f : 0.505f) * fabsf(d) +
-						                          amax * 0.002f,
-						          "%s[%llu] %g vs %g", name, (unsigned long long)i, want,
-						          xr[i]);
+						              (nib == 15 ? 1.01f : 0.505f) *
+						                      fabsf(d) +
+						                  amax * 0.002f,
+						          "%s[%llu] %g vs %g", name,
+						          (unsigned long long)i, want, xr[i]);
 						break;
 					}
 					}
 					cr_assert_eq(y[i], want, "%s[%llu][%llu]", name,
-					             (unsigned long long)row, (unsigned long long)i);
+					             (unsigned long long)row,
+					             (unsigned long long)i);
 				}
 			}
 		}

@@ -103,16 +103,36 @@ static char *decode(const struct tokenizer *t, const int32_t *ids, int64_t n, si
 enum { SPM_FIRST = 259 };
 
 static const char *const spm_pieces[] = {
-	"\xe2\x96\x81", "h", "e", "l", "o", "w", "r", "d", "a",
-	"ll", "llo", "he", "hello", "\xe2\x96\x81hello", "\xe2\x96\x81h",
-	"or", "wor", "ld", "world", "\xe2\x96\x81world", "\xe2\x96\x81w",
-	"aa", "香", "港", "香港", "<|user|>",
+    "\xe2\x96\x81",
+    "h",
+    "e",
+    "l",
+    "o",
+    "w",
+    "r",
+    "d",
+    "a",
+    "ll",
+    "llo",
+    "he",
+    "hello",
+    "\xe2\x96\x81hello",
+    "\xe2\x96\x81h",
+    "or",
+    "wor",
+    "ld",
+    "world",
+    "\xe2\x96\x81world",
+    "\xe2\x96\x81w",
+    "aa",
+    "香",
+    "港",
+    "香港",
+    "<|user|>",
 };
 static const float spm_scores[] = {
-	-5, -6, -6, -6, -6, -6, -6, -6, -6,
-	-1, -1.5f, -2, -0.5f, -0.2f, -3,
-	-2.5f, -2.2f, -2.6f, -0.4f, -0.3f, -4,
-	-1, -3, -3, -1, 0,
+    -5,    -6, -6,    -6,    -6,    -6,    -6,    -6, -6, -1, -1.5f, -2, -0.5f,
+    -0.2f, -3, -2.5f, -2.2f, -2.6f, -0.4f, -0.3f, -4, -1, -3, -3,    -1, 0,
 };
 #define N_SPM_PIECES (sizeof(spm_pieces) / sizeof(spm_pieces[0]))
 #define SPM_ID(k) (SPM_FIRST + (k))
@@ -202,12 +222,15 @@ struct bpe_def {
 };
 
 static const char *const bpe_merges[][2] = {
-	{"h", "e"}, {"l", "l"}, {"he", "ll"}, {"hell", "o"},             /* 256-259 */
-	{" ", "w"}, {"o", "r"}, {" w", "or"}, {"l", "d"}, {" wor", "ld"}, /* 260-264 */
-	{" ", " "}, {" ", "b"}, {"\n", "\n"}, {"(", "h"},                /* 265-268 */
-	{"4", "5"}, {"3", "4"},                                          /* 269-270 */
-	{"'", "M"}, {"\xe9", "\xa6"}, {"\xe9\xa6", "\x99"},              /* 271-273 */
-	{"\xe6", "\xb8"}, {"\xe6\xb8", "\xaf"}, {"\xe9\xa6\x99", "\xe6\xb8\xaf"}, /* 274-276 香港 */
+    {"h", "e"},       {"l", "l"},           {"he", "ll"},
+    {"hell", "o"}, /* 256-259 */
+    {" ", "w"},       {"o", "r"},           {" w", "or"},
+    {"l", "d"},       {" wor", "ld"}, /* 260-264 */
+    {" ", " "},       {" ", "b"},           {"\n", "\n"},
+    {"(", "h"},                                                               /* 265-268 */
+    {"4", "5"},       {"3", "4"},                                             /* 269-270 */
+    {"'", "M"},       {"\xe9", "\xa6"},     {"\xe9\xa6", "\x99"},             /* 271-273 */
+    {"\xe6", "\xb8"}, {"\xe6\xb8", "\xaf"}, {"\xe9\xa6\x99", "\xe6\xb8\xaf"}, /* 274-276 香港 */
 };
 #define N_BPE_MERGES (sizeof(bpe_merges) / sizeof(bpe_merges[0]))
 enum { BPE_EOT = 256 + N_BPE_MERGES, BPE_IM_START, BPE_IM_END, BPE_N };
@@ -462,10 +485,50 @@ Test(tokenizer, bpe_special_tokens)
 /* ------------------------------------------------------------ round trips, refusals */
 
 static const char *const pool[] = {
-	"a", "Z", "0", "7", " ", "  ", "\n", "\r\n", "\t", ".", ",", "'s", "'LL", "!", "?", "(",
-	"香", "港", "咗", "嘅", "唔", "佢", "啲", "你", "好", "，", "。", "😀", "🇭🇰", "é", "ß", "Ω",
-	"\xe2\x96\x81", "\xc2\xa0", "\xe3\x80\x80", "١", "Ⅻ", "<s>", "<|im_end|>", "\x01", "\x7f",
-	"hello", " world", "123456",
+    "a",
+    "Z",
+    "0",
+    "7",
+    " ",
+    "  ",
+    "\n",
+    "\r\n",
+    "\t",
+    ".",
+    ",",
+    "'s",
+    "'LL",
+    "!",
+    "?",
+    "(",
+    "香",
+    "港",
+    "咗",
+    "嘅",
+    "唔",
+    "佢",
+    "啲",
+    "你",
+    "好",
+    "，",
+    "。",
+    "😀",
+    "🇭🇰",
+    "é",
+    "ß",
+    "Ω",
+    "\xe2\x96\x81",
+    "\xc2\xa0",
+    "\xe3\x80\x80",
+    "١",
+    "Ⅻ",
+    "<s>",
+    "<|im_end|>",
+    "\x01",
+    "\x7f",
+    "hello",
+    " world",
+    "123456",
 };
 
 /* Random strings of pool pieces and random code points. */
@@ -550,8 +613,8 @@ Test(tokenizer, round_trips)
 				cr_assert(n == 0 ? dn == 0 : (dn == wn && !memcmp(d, want, wn)),
 				          "spm: '%s' -> '%s'", text, d);
 			} else {
-				cr_assert(dn == n && !memcmp(d, text, n), "vocab %d: '%s' -> '%s'", k,
-				          text, d);
+				cr_assert(dn == n && !memcmp(d, text, n), "vocab %d: '%s' -> '%s'",
+				          k, text, d);
 			}
 			free(d);
 		}
@@ -564,9 +627,21 @@ Test(tokenizer, invalid_utf8_refused)
 {
 	struct vocab s = {.w = spm_writer()}, b;
 	const char *bad[] = {
-		"\xff", "a\xfe", "\x80", "\xc3", "abc\xe9\xa6", "\xc0\xaf", "\xc1\xbf",
-		"\xe0\x80\xaf", "\xed\xa0\x80", "\xed\xbf\xbf", "\xf4\x90\x80\x80", "\xf5\x80\x80\x80",
-		"\xf0\x8f\xbf\xbf", "香\xe6\xb8", "ok\xc3(",
+	    "\xff",
+	    "a\xfe",
+	    "\x80",
+	    "\xc3",
+	    "abc\xe9\xa6",
+	    "\xc0\xaf",
+	    "\xc1\xbf",
+	    "\xe0\x80\xaf",
+	    "\xed\xa0\x80",
+	    "\xed\xbf\xbf",
+	    "\xf4\x90\x80\x80",
+	    "\xf5\x80\x80\x80",
+	    "\xf0\x8f\xbf\xbf",
+	    "香\xe6\xb8",
+	    "ok\xc3(",
 	};
 	int32_t ids[16];
 
@@ -577,7 +652,8 @@ Test(tokenizer, invalid_utf8_refused)
 		cr_assert_eq(tok_encode(b.t, bad[i], strlen(bad[i]), 1, 1, ids, 16), -1, "%zu", i);
 	}
 	/* the edges of the valid range are accepted */
-	cr_assert(tok_encode(b.t, "\xf4\x8f\xbf\xbf\xee\x80\x80\xed\x9f\xbf", 10, 0, 0, ids, 16) > 0);
+	cr_assert(tok_encode(b.t, "\xf4\x8f\xbf\xbf\xee\x80\x80\xed\x9f\xbf", 10, 0, 0, ids, 16) >
+	          0);
 	vocab_close(&s);
 	vocab_close(&b);
 }
@@ -595,7 +671,8 @@ static void refused_meta(struct gguf_writer *w, const char *what)
 	cr_assert_eq(gguf_open_memory(bytes, n, "m.gguf", &g, err, sizeof(err)), 0, "%s", err);
 	cr_assert_eq(tok_create(g, &t, err, sizeof(err)), -1, "accepted (wanted '%s')", what);
 	cr_assert_null(t);
-	cr_assert(strstr(err, "m.gguf: ") == err && strstr(err, what), "'%s' lacks '%s'", err, what);
+	cr_assert(strstr(err, "m.gguf: ") == err && strstr(err, what), "'%s' lacks '%s'", err,
+	          what);
 	gguf_close(g);
 	free(bytes);
 }

@@ -34,8 +34,8 @@
 /* What gguf_open hands out: the public part first. */
 struct gguf_priv {
 	struct gguf pub;
-	int mapped;           /* map came from mmap (unmap at close) */
-	uint64_t *str_offs;   /* every string array's element offsets */
+	int mapped;         /* map came from mmap (unmap at close) */
+	uint64_t *str_offs; /* every string array's element offsets */
 };
 
 /* ------------------------------------------------------------ little helpers */
@@ -87,10 +87,22 @@ static float f16_to_f32(uint16_t h)
 static void type_block(enum gguf_ttype type, uint64_t *vals, uint64_t *bytes)
 {
 	switch (type) {
-	case GGUF_TT_F32: *vals = 1; *bytes = 4; return;
-	case GGUF_TT_F16: *vals = 1; *bytes = 2; return;
-	case GGUF_TT_Q4_0: *vals = 32; *bytes = 18; return;
-	case GGUF_TT_Q8_0: *vals = 32; *bytes = 34; return;
+	case GGUF_TT_F32:
+		*vals = 1;
+		*bytes = 4;
+		return;
+	case GGUF_TT_F16:
+		*vals = 1;
+		*bytes = 2;
+		return;
+	case GGUF_TT_Q4_0:
+		*vals = 32;
+		*bytes = 18;
+		return;
+	case GGUF_TT_Q8_0:
+		*vals = 32;
+		*bytes = 34;
+		return;
 	}
 	*vals = 0;
 	*bytes = 0;
@@ -110,10 +122,10 @@ const char *gguf_type_name(enum gguf_ttype type)
 {
 	/* ggml's numbering: named here so that a refusal names the type. */
 	static const char *const names[] = {
-		"F32", "F16", "Q4_0", "Q4_1", "Q4_2", "Q4_3", "Q5_0", "Q5_1", "Q8_0", "Q8_1",
-		"Q2_K", "Q3_K", "Q4_K", "Q5_K", "Q6_K", "Q8_K", "IQ2_XXS", "IQ2_XS", "IQ3_XXS",
-		"IQ1_S", "IQ4_NL", "IQ3_S", "IQ2_S", "IQ4_XS", "I8", "I16", "I32", "I64", "F64",
-		"IQ1_M", "BF16",
+	    "F32",     "F16",    "Q4_0",    "Q4_1",  "Q4_2",   "Q4_3",  "Q5_0",  "Q5_1",
+	    "Q8_0",    "Q8_1",   "Q2_K",    "Q3_K",  "Q4_K",   "Q5_K",  "Q6_K",  "Q8_K",
+	    "IQ2_XXS", "IQ2_XS", "IQ3_XXS", "IQ1_S", "IQ4_NL", "IQ3_S", "IQ2_S", "IQ4_XS",
+	    "I8",      "I16",    "I32",     "I64",   "F64",    "IQ1_M", "BF16",
 	};
 
 	if ((unsigned)type < sizeof(names) / sizeof(names[0]))
@@ -123,9 +135,8 @@ const char *gguf_type_name(enum gguf_ttype type)
 
 static const char *vtype_name(uint32_t t)
 {
-	static const char *const names[] = {"u8",  "i8",     "u16",   "i16", "u32",
-	                                    "i32", "f32",    "bool",  "string",
-	                                    "array", "u64",  "i64",   "f64"};
+	static const char *const names[] = {"u8",   "i8",     "u16",   "i16", "u32", "i32", "f32",
+	                                    "bool", "string", "array", "u64", "i64", "f64"};
 
 	return t < sizeof(names) / sizeof(names[0]) ? names[t] : "unknown";
 }
@@ -134,10 +145,21 @@ static const char *vtype_name(uint32_t t)
 static uint64_t vtype_size(uint32_t t)
 {
 	switch (t) {
-	case GGUF_VT_U8: case GGUF_VT_I8: case GGUF_VT_BOOL: return 1;
-	case GGUF_VT_U16: case GGUF_VT_I16: return 2;
-	case GGUF_VT_U32: case GGUF_VT_I32: case GGUF_VT_F32: return 4;
-	case GGUF_VT_U64: case GGUF_VT_I64: case GGUF_VT_F64: return 8;
+	case GGUF_VT_U8:
+	case GGUF_VT_I8:
+	case GGUF_VT_BOOL:
+		return 1;
+	case GGUF_VT_U16:
+	case GGUF_VT_I16:
+		return 2;
+	case GGUF_VT_U32:
+	case GGUF_VT_I32:
+	case GGUF_VT_F32:
+		return 4;
+	case GGUF_VT_U64:
+	case GGUF_VT_I64:
+	case GGUF_VT_F64:
+		return 8;
 	}
 	return 0;
 }
@@ -276,8 +298,9 @@ static int rd_value(struct rd *r, struct gguf_kv *kv, uint32_t t, uint64_t **str
 
 			/* every string needs at least its 8-byte length */
 			if (n > left(r) / 8)
-				return fail(r, "key '%s': array of %llu strings runs past the end of "
-				               "the file",
+				return fail(r,
+				            "key '%s': array of %llu strings runs past the end of "
+				            "the file",
 				            k, (unsigned long long)n);
 			if (str_off_next)
 				kv->v.arr.str_off = *str_off_next;
@@ -289,19 +312,19 @@ static int rd_value(struct rd *r, struct gguf_kv *kv, uint32_t t, uint64_t **str
 				if (rd_str(r, &s, "an array string"))
 					return -1;
 			}
-			if (str_off_next)
+			if (str_off_next && n)
 				*str_off_next += n;
 			return 0;
 		}
 		es = vtype_size(et);
 		if (n > left(r) / es)
-			return fail(r, "key '%s': array of %llu %s runs past the end of the file", k,
-			            (unsigned long long)n, vtype_name(et));
+			return fail(r, "key '%s': array of %llu %s runs past the end of the file",
+			            k, (unsigned long long)n, vtype_name(et));
 		if (et == GGUF_VT_BOOL) {
 			for (uint64_t i = 0; i < n; i++)
 				if (r->base[r->pos + i] > 1)
-					return fail(r, "key '%s': element %llu is not a bool (%u)", k,
-					            (unsigned long long)i, r->base[r->pos + i]);
+					return fail(r, "key '%s': element %llu is not a bool (%u)",
+					            k, (unsigned long long)i, r->base[r->pos + i]);
 		}
 		r->pos += n * es;
 		return 0;
@@ -310,20 +333,38 @@ static int rd_value(struct rd *r, struct gguf_kv *kv, uint32_t t, uint64_t **str
 		return -1;
 	p = r->base + r->pos;
 	switch (t) {
-	case GGUF_VT_U8: kv->v.u = p[0]; break;
-	case GGUF_VT_I8: kv->v.i = (int8_t)p[0]; break;
-	case GGUF_VT_U16: kv->v.u = ld16(p); break;
-	case GGUF_VT_I16: kv->v.i = (int16_t)ld16(p); break;
-	case GGUF_VT_U32: kv->v.u = ld32(p); break;
-	case GGUF_VT_I32: kv->v.i = (int32_t)ld32(p); break;
-	case GGUF_VT_F32: kv->v.f = ldf32(p); break;
+	case GGUF_VT_U8:
+		kv->v.u = p[0];
+		break;
+	case GGUF_VT_I8:
+		kv->v.i = (int8_t)p[0];
+		break;
+	case GGUF_VT_U16:
+		kv->v.u = ld16(p);
+		break;
+	case GGUF_VT_I16:
+		kv->v.i = (int16_t)ld16(p);
+		break;
+	case GGUF_VT_U32:
+		kv->v.u = ld32(p);
+		break;
+	case GGUF_VT_I32:
+		kv->v.i = (int32_t)ld32(p);
+		break;
+	case GGUF_VT_F32:
+		kv->v.f = ldf32(p);
+		break;
 	case GGUF_VT_BOOL:
 		if (p[0] > 1)
 			return fail(r, "key '%s': not a bool (%u)", k, p[0]);
 		kv->v.u = p[0];
 		break;
-	case GGUF_VT_U64: kv->v.u = ld64(p); break;
-	case GGUF_VT_I64: kv->v.i = (int64_t)ld64(p); break;
+	case GGUF_VT_U64:
+		kv->v.u = ld64(p);
+		break;
+	case GGUF_VT_I64:
+		kv->v.i = (int64_t)ld64(p);
+		break;
 	case GGUF_VT_F64: {
 		uint64_t u = ld64(p);
 		double d;
@@ -451,8 +492,8 @@ static int rd_tensor_info(struct rd *r, struct gguf_tensor *t, uint64_t *offset)
 		            nm, type, gguf_type_name((enum gguf_ttype)type));
 	t->type = (enum gguf_ttype)type;
 	if (t->ne[0] % vals)
-		return fail(r, "tensor '%s': %s rows of %llu values are not whole blocks of %llu", nm,
-		            gguf_type_name(t->type), (unsigned long long)t->ne[0],
+		return fail(r, "tensor '%s': %s rows of %llu values are not whole blocks of %llu",
+		            nm, gguf_type_name(t->type), (unsigned long long)t->ne[0],
 		            (unsigned long long)vals);
 	t->nelem = nelem;
 	/* nelem < 2^63 and bsz / vals <= 4: no overflow */
@@ -479,7 +520,11 @@ static void free_priv(struct gguf_priv *gp)
 static int parse(struct gguf_priv *gp, const char *name, char *err, size_t err_len)
 {
 	struct gguf *g = &gp->pub;
-	struct rd r = {.base = g->map, .size = g->size, .pos = 0, .name = name, .err = err,
+	struct rd r = {.base = g->map,
+	               .size = g->size,
+	               .pos = 0,
+	               .name = name,
+	               .err = err,
 	               .err_len = err_len};
 	uint64_t kv_start, n_str = 0, *str_next, *offsets = NULL, data_start, data_size;
 	uint32_t version;
@@ -573,8 +618,9 @@ static int parse(struct gguf_priv *gp, const char *name, char *err, size_t err_l
 		if (g->n_tensors) {
 			free(offsets);
 			r.pos = g->size;
-			return fail(&r, "truncated: the data section (offset %llu) starts past the end "
-			                "of the file",
+			return fail(&r,
+			            "truncated: the data section (offset %llu) starts past the end "
+			            "of the file",
 			            (unsigned long long)data_start);
 		}
 		data_start = g->size;
@@ -591,8 +637,9 @@ static int parse(struct gguf_priv *gp, const char *name, char *err, size_t err_l
 			return -1;
 		}
 		if (offsets[i] > data_size || t->bytes > data_size - offsets[i]) {
-			fail(&r, "tensor '%s': data at offset %llu (%llu bytes) runs past the end of "
-			         "the file (data section of %llu bytes)",
+			fail(&r,
+			     "tensor '%s': data at offset %llu (%llu bytes) runs past the end of "
+			     "the file (data section of %llu bytes)",
 			     show(b, sizeof(b), t->name), (unsigned long long)offsets[i],
 			     (unsigned long long)t->bytes, (unsigned long long)data_size);
 			free(offsets);
@@ -604,8 +651,8 @@ static int parse(struct gguf_priv *gp, const char *name, char *err, size_t err_l
 	return check_sets(&r, g);
 }
 
-int gguf_open_memory(const void *data, size_t size, const char *name, struct gguf **out,
-                     char *err, size_t err_len)
+int gguf_open_memory(const void *data, size_t size, const char *name, struct gguf **out, char *err,
+                     size_t err_len)
 {
 	struct gguf_priv *gp = calloc(1, sizeof(*gp));
 
@@ -695,10 +742,16 @@ int gguf_get_uint(const struct gguf *g, const char *key, uint64_t *out)
 	if (!kv)
 		return -1;
 	switch (kv->type) {
-	case GGUF_VT_U8: case GGUF_VT_U16: case GGUF_VT_U32: case GGUF_VT_U64:
+	case GGUF_VT_U8:
+	case GGUF_VT_U16:
+	case GGUF_VT_U32:
+	case GGUF_VT_U64:
 		*out = kv->v.u;
 		return 0;
-	case GGUF_VT_I8: case GGUF_VT_I16: case GGUF_VT_I32: case GGUF_VT_I64:
+	case GGUF_VT_I8:
+	case GGUF_VT_I16:
+	case GGUF_VT_I32:
+	case GGUF_VT_I64:
 		if (kv->v.i < 0)
 			return -1;
 		*out = (uint64_t)kv->v.i;

@@ -19,9 +19,9 @@ struct buf {
 };
 
 struct gguf_writer {
-	struct buf kv;      /* the key/value records */
-	struct buf ti;      /* the tensor infos */
-	struct buf data;    /* the data section */
+	struct buf kv;   /* the key/value records */
+	struct buf ti;   /* the tensor infos */
+	struct buf data; /* the data section */
 	uint64_t n_kv, n_tensors;
 	uint32_t alignment;
 	int failed;
@@ -200,11 +200,23 @@ void gguf_w_str(struct gguf_writer *w, const char *k, const char *v)
 static size_t scalar_size(enum gguf_vtype t)
 {
 	switch (t) {
-	case GGUF_VT_U8: case GGUF_VT_I8: case GGUF_VT_BOOL: return 1;
-	case GGUF_VT_U16: case GGUF_VT_I16: return 2;
-	case GGUF_VT_U32: case GGUF_VT_I32: case GGUF_VT_F32: return 4;
-	case GGUF_VT_U64: case GGUF_VT_I64: case GGUF_VT_F64: return 8;
-	default: return 0;
+	case GGUF_VT_U8:
+	case GGUF_VT_I8:
+	case GGUF_VT_BOOL:
+		return 1;
+	case GGUF_VT_U16:
+	case GGUF_VT_I16:
+		return 2;
+	case GGUF_VT_U32:
+	case GGUF_VT_I32:
+	case GGUF_VT_F32:
+		return 4;
+	case GGUF_VT_U64:
+	case GGUF_VT_I64:
+	case GGUF_VT_F64:
+		return 8;
+	default:
+		return 0;
 	}
 }
 
@@ -378,8 +390,8 @@ void gguf_w_tensor_raw(struct gguf_writer *w, const char *name, enum gguf_ttype 
 		put(w, &w->data, data, (size_t)bytes);
 }
 
-void gguf_w_tensor(struct gguf_writer *w, const char *name, enum gguf_ttype type,
-                   uint32_t n_dims, const uint64_t *ne, const float *x)
+void gguf_w_tensor(struct gguf_writer *w, const char *name, enum gguf_ttype type, uint32_t n_dims,
+                   const uint64_t *ne, const float *x)
 {
 	uint64_t bytes = tensor_info(w, name, type, n_dims, ne), nelem, row_bytes;
 	uint8_t *q;
@@ -406,8 +418,12 @@ void gguf_w_tensor(struct gguf_writer *w, const char *name, enum gguf_ttype type
 			for (uint64_t i = 0; i < ne[0]; i++)
 				st16(qr + 2 * i, gguf_f32_to_f16(xr[i]));
 			break;
-		case GGUF_TT_Q8_0: gguf_quantize_q8_0(xr, ne[0], qr); break;
-		case GGUF_TT_Q4_0: gguf_quantize_q4_0(xr, ne[0], qr); break;
+		case GGUF_TT_Q8_0:
+			gguf_quantize_q8_0(xr, ne[0], qr);
+			break;
+		case GGUF_TT_Q4_0:
+			gguf_quantize_q4_0(xr, ne[0], qr);
+			break;
 		}
 	}
 	if (type != GGUF_TT_F32)
@@ -417,8 +433,7 @@ void gguf_w_tensor(struct gguf_writer *w, const char *name, enum gguf_ttype type
 
 /* ------------------------------------------------------------ output */
 
-int gguf_writer_bytes(struct gguf_writer *w, uint8_t **out, size_t *size, char *err,
-                      size_t err_len)
+int gguf_writer_bytes(struct gguf_writer *w, uint8_t **out, size_t *size, char *err, size_t err_len)
 {
 	struct buf f = {0};
 	static const uint8_t zeros[64];

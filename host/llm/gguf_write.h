@@ -50,8 +50,8 @@ void gguf_w_alignment(struct gguf_writer *w, uint32_t alignment);
 /* A tensor of @n_dims (1..4) dimensions @ne (ne[0] contiguous) from
  * nelem floats @x, stored as @type (Q8_0 and Q4_0: ne[0] a multiple of
  * 32). */
-void gguf_w_tensor(struct gguf_writer *w, const char *name, enum gguf_ttype type,
-                   uint32_t n_dims, const uint64_t *ne, const float *x);
+void gguf_w_tensor(struct gguf_writer *w, const char *name, enum gguf_ttype type, uint32_t n_dims,
+                   const uint64_t *ne, const float *x);
 /* The same from the raw bytes of the stored type (gguf_type_bytes of them). */
 void gguf_w_tensor_raw(struct gguf_writer *w, const char *name, enum gguf_ttype type,
                        uint32_t n_dims, const uint64_t *ne, const void *data);

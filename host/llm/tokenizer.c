@@ -97,9 +97,9 @@ static pthread_once_t u_once = PTHREAD_ONCE_INIT;
 
 /* Unicode's White_Space property (PropList.txt). */
 static const uint32_t white_space[] = {
-	0x09, 0x0a, 0x0b, 0x0c, 0x0d, 0x20, 0x85, 0xa0, 0x1680, 0x2000, 0x2001, 0x2002, 0x2003,
-	0x2004, 0x2005, 0x2006, 0x2007, 0x2008, 0x2009, 0x200a, 0x2028, 0x2029, 0x202f, 0x205f,
-	0x3000,
+    0x09,   0x0a,   0x0b,   0x0c,   0x0d,   0x20,   0x85,   0xa0,   0x1680,
+    0x2000, 0x2001, 0x2002, 0x2003, 0x2004, 0x2005, 0x2006, 0x2007, 0x2008,
+    0x2009, 0x200a, 0x2028, 0x2029, 0x202f, 0x205f, 0x3000,
 };
 
 static size_t utf8_put(uint32_t c, char *o)
@@ -200,7 +200,7 @@ static void u_init(void)
 		if (rc < 0)
 			break;
 		ov = pcre2_get_ovector_pointer(md);
-		f = (rc >= 2 && ov[2] != PCRE2_UNSET) ? U_L
+		f = (rc >= 2 && ov[2] != PCRE2_UNSET)   ? U_L
 		    : (rc >= 3 && ov[4] != PCRE2_UNSET) ? U_N
 		                                        : U_P;
 		for (size_t p = ov[0]; p < ov[1];) {
@@ -229,7 +229,7 @@ err_free:
 /* ------------------------------------------------------------ helpers */
 
 static int fail(char *err, size_t err_len, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 
 static int fail(char *err, size_t err_len, const char *fmt, ...)
 {
@@ -351,31 +351,49 @@ static void push(struct ids *v, int32_t id)
 /* ------------------------------------------------------------ creation */
 
 static const char *const eog_texts[] = {
-	"<|eot_id|>", "<|im_end|>", "<|end|>", "<|return|>", "<|call|>", "<|flush|>", "<|calls|>",
-	"<end_of_turn>", "<|endoftext|>", "</s>", "<|eom_id|>", "<EOT>", "_<EOT>", "[EOT]",
-	"[EOS]", "<|end_of_text|>", "<end_of_utterance>", "<eos>", "<turn|>", "<|tool_response>",
-	"<\xef\xbd\x9c" "end\xe2\x96\x81of\xe2\x96\x81sentence\xef\xbd\x9c>", "[e~[",
+    "<|eot_id|>",
+    "<|im_end|>",
+    "<|end|>",
+    "<|return|>",
+    "<|call|>",
+    "<|flush|>",
+    "<|calls|>",
+    "<end_of_turn>",
+    "<|endoftext|>",
+    "</s>",
+    "<|eom_id|>",
+    "<EOT>",
+    "_<EOT>",
+    "[EOT]",
+    "[EOS]",
+    "<|end_of_text|>",
+    "<end_of_utterance>",
+    "<eos>",
+    "<turn|>",
+    "<|tool_response>",
+    "<｜end▁of▁sentence｜>",
+    "[e~[",
 };
 
 /* Texts llama.cpp takes for end-of-turn and fill-in-the-middle tokens:
  * they become control tokens (and FIM pad/repo/sep end generation). */
 static const char *const eot_texts[] = {
-	"<|eot_id|>", "<|im_end|>", "<|end|>", "<end_of_turn>", "<|endoftext|>",
-	"<|end_of_text|>", "<EOT>", "_<EOT>", "[EOT]",
-	"<\xef\xbd\x9c" "end\xe2\x96\x81of\xe2\x96\x81sentence\xef\xbd\x9c>", "<end_of_utterance>",
+    "<|eot_id|>",         "<|im_end|>", "<|end|>", "<end_of_turn>", "<|endoftext|>",
+    "<|end_of_text|>",    "<EOT>",      "_<EOT>",  "[EOT]",         "<｜end▁of▁sentence｜>",
+    "<end_of_utterance>",
 };
 static const char *const fim_eog_texts[] = {
-	"<|fim_pad|>", "<fim-pad>", "<fim_pad>", "<PAD>", "[PAD]",
-	"<|fim_repo|>", "<|repo_name|>", "<fim-repo>", "<REPO>", "<reponame>",
-	"<|file_sep|>",
+    "<|fim_pad|>",   "<fim-pad>",  "<fim_pad>", "<PAD>",      "[PAD]",        "<|fim_repo|>",
+    "<|repo_name|>", "<fim-repo>", "<REPO>",    "<reponame>", "<|file_sep|>",
 };
 static const char *const fim_other_texts[] = {
-	"<|fim_prefix|>", "<fim-prefix>", "<fim_prefix>", "<\xef\xbd\x9c" "fim\xe2\x96\x81" "begin\xef\xbd\x9c>",
-	"<PRE>", "\xe2\x96\x81<PRE>", "<|code_prefix|>", "<|prefix|>",
-	"<|fim_suffix|>", "<fim-suffix>", "<fim_suffix>", "<\xef\xbd\x9c" "fim\xe2\x96\x81hole\xef\xbd\x9c>",
-	"<SUF>", "\xe2\x96\x81<SUF>", "<|code_suffix|>", "<|suffix|>",
-	"<|fim_middle|>", "<fim-middle>", "<fim_middle>", "<\xef\xbd\x9c" "fim\xe2\x96\x81" "end\xef\xbd\x9c>",
-	"<MID>", "\xe2\x96\x81<MID>", "<|code_middle|>", "<|middle|>", "<|eom_id|>",
+    "<|fim_prefix|>", "<fim-prefix>",      "<fim_prefix>",    "<｜fim▁begin｜>",
+    "<PRE>",          "\xe2\x96\x81<PRE>", "<|code_prefix|>", "<|prefix|>",
+    "<|fim_suffix|>", "<fim-suffix>",      "<fim_suffix>",    "<｜fim▁hole｜>",
+    "<SUF>",          "\xe2\x96\x81<SUF>", "<|code_suffix|>", "<|suffix|>",
+    "<|fim_middle|>", "<fim-middle>",      "<fim_middle>",    "<｜fim▁end｜>",
+    "<MID>",          "\xe2\x96\x81<MID>", "<|code_middle|>", "<|middle|>",
+    "<|eom_id|>",
 };
 
 static int in_list(const char *s, size_t n, const char *const *list, size_t count)
@@ -431,9 +449,9 @@ static int load_vocab(struct tokenizer *t, const struct gguf *g, const char *nam
 	if (n == 0 || n > INT32_MAX - 1)
 		return fail(err, err_len, "%s: tokenizer.ggml.tokens has %llu tokens", name,
 		            (unsigned long long)n);
-	if (sc && (sc->type != GGUF_VT_ARRAY ||
-	           (sc->v.arr.type != GGUF_VT_F32 && sc->v.arr.type != GGUF_VT_I32) ||
-	           sc->v.arr.n < n))
+	if (sc &&
+	    (sc->type != GGUF_VT_ARRAY ||
+	     (sc->v.arr.type != GGUF_VT_F32 && sc->v.arr.type != GGUF_VT_I32) || sc->v.arr.n < n))
 		return fail(err, err_len,
 		            "%s: tokenizer.ggml.scores is not an array of f32 or i32 with a score "
 		            "for each of the %llu tokens",
@@ -492,13 +510,27 @@ static int load_vocab(struct tokenizer *t, const struct gguf *g, const char *nam
 
 			memcpy(&v, ty->v.arr.data + 4 * i, 4);
 			switch (v) {
-			case 1: e->attr = ATTR_NORMAL; break;
-			case 2: e->attr = ATTR_UNKNOWN; break;
-			case 3: e->attr = ATTR_CONTROL; break;
-			case 4: e->attr = ATTR_USER_DEFINED; break;
-			case 5: e->attr = ATTR_UNUSED; break;
-			case 6: e->attr = ATTR_BYTE; break;
-			default: e->attr = ATTR_UNDEFINED; break;
+			case 1:
+				e->attr = ATTR_NORMAL;
+				break;
+			case 2:
+				e->attr = ATTR_UNKNOWN;
+				break;
+			case 3:
+				e->attr = ATTR_CONTROL;
+				break;
+			case 4:
+				e->attr = ATTR_USER_DEFINED;
+				break;
+			case 5:
+				e->attr = ATTR_UNUSED;
+				break;
+			case 6:
+				e->attr = ATTR_BYTE;
+				break;
+			default:
+				e->attr = ATTR_UNDEFINED;
+				break;
 			}
 		}
 		if (lookup(t, t->arena + e->off, e->len) >= 0) {
@@ -506,8 +538,9 @@ static int load_vocab(struct tokenizer *t, const struct gguf *g, const char *nam
 
 			snprintf(show, sizeof(show), "%.*s", (int)(e->len < 32 ? e->len : 32),
 			         t->arena + e->off);
-			return fail(err, err_len, "%s: token %llu ('%s') appears twice in the vocabulary",
-			            name, (unsigned long long)i, show);
+			return fail(err, err_len,
+			            "%s: token %llu ('%s') appears twice in the vocabulary", name,
+			            (unsigned long long)i, show);
 		}
 		for (h = hash2(t->arena + e->off, e->len, NULL, 0) & t->ht_mask; t->ht[h];
 		     h = (h + 1) & t->ht_mask)
@@ -524,8 +557,8 @@ static int load_merges(struct tokenizer *t, const struct gguf *g, const char *na
 	uint64_t total = 0, n;
 
 	if (!mk)
-		return fail(err, err_len, "%s: no tokenizer.ggml.merges (byte-level BPE needs them)",
-		            name);
+		return fail(err, err_len,
+		            "%s: no tokenizer.ggml.merges (byte-level BPE needs them)", name);
 	if (mk->type != GGUF_VT_ARRAY || mk->v.arr.type != GGUF_VT_STRING)
 		return fail(err, err_len, "%s: tokenizer.ggml.merges is not an array of strings",
 		            name);
@@ -621,8 +654,8 @@ int tok_create(const struct gguf *g, struct tokenizer **out, char *err, size_t e
 #undef PRE_IS
 		}
 	} else {
-		fail(err, err_len, "%s: tokenizer model '%.*s' is not supported (llama, gpt2)", name,
-		     (int)(model.len < 40 ? model.len : 40), model.p);
+		fail(err, err_len, "%s: tokenizer model '%.*s' is not supported (llama, gpt2)",
+		     name, (int)(model.len < 40 ? model.len : 40), model.p);
 		tok_destroy(t);
 		return -1;
 	}
@@ -1224,9 +1257,15 @@ static int pretokenize(const struct tokenizer *t, const struct cps *c, struct cu
 	int ret = 0;
 
 	switch (t->pre) {
-	case PRE_GPT2: split_gpt2(c, 0, c->n, words); break;
-	case PRE_LLAMA3: split_llama3(c, 0, c->n, 3, words); break;
-	case PRE_QWEN2: split_llama3(c, 0, c->n, 1, words); break;
+	case PRE_GPT2:
+		split_gpt2(c, 0, c->n, words);
+		break;
+	case PRE_LLAMA3:
+		split_llama3(c, 0, c->n, 3, words);
+		break;
+	case PRE_QWEN2:
+		split_llama3(c, 0, c->n, 1, words);
+		break;
 	case PRE_DEFAULT:
 		/* four expressions in turn, each splitting the pieces of the last */
 		split_runs(c, 0, c->n, is_default_punct, &b);
@@ -1462,7 +1501,8 @@ int64_t tok_encode(const struct tokenizer *t, const char *text, size_t len, int 
 	if (out.oom)
 		goto out;
 	if (ids && max > 0 && out.n)
-		memcpy(ids, out.p, (size_t)((int64_t)out.n < max ? (int64_t)out.n : max) * sizeof(*ids));
+		memcpy(ids, out.p,
+		       (size_t)((int64_t)out.n < max ? (int64_t)out.n : max) * sizeof(*ids));
 	ret = (int64_t)out.n;
 out:
 	free(buf);

@@ -2,7 +2,7 @@
 # libFuzzer (clang), included by the top-level Makefile.
 #
 #   make fuzz                    every harness for FUZZ_SECONDS (default 150 s
-#                                each, 12.5 minutes in all), seeded with the
+#                                each, 17.5 minutes in all), seeded with the
 #                                committed corpus and the bug reproducers of
 #                                tests/fuzz/regress/; new inputs go to
 #                                build/fuzz/corpus/<harness>/, crashes to
@@ -19,7 +19,10 @@
 # Harnesses (tests/fuzz/<name>.c): fuzz_onnx (onnx_model_load_buffer),
 # fuzz_onnx_run (import, then a run on device cpu with zero inputs),
 # fuzz_image (PGM and PNG decoding into a tensor), fuzz_npy (npy_read_any),
-# fuzz_tensor_pb (onnx_tensor_read_pb, the node tests' TensorProto files).
+# fuzz_tensor_pb (onnx_tensor_read_pb, the node tests' TensorProto files),
+# fuzz_gguf (gguf_open_memory, then every value, row and the tokenizer of an
+# opened file), fuzz_tokenizer (tok_encode and tok_piece on text, with
+# round trips checked).
 #
 # Both fuzz builds lower the runtime's limits so that a hostile model costs
 # milliseconds, not minutes: tensors of at most 2^20 elements instead of
@@ -27,23 +30,24 @@
 # the same; only the thresholds differ.
 
 FUZZ_SECONDS ?= 150
-FUZZ_TARGETS ?= fuzz_onnx fuzz_onnx_run fuzz_image fuzz_npy fuzz_tensor_pb
+FUZZ_TARGETS ?= fuzz_onnx fuzz_onnx_run fuzz_image fuzz_npy fuzz_tensor_pb fuzz_gguf fuzz_tokenizer
 # Extra libFuzzer flags, e.g. FUZZ_FLAGS=-jobs=2.
 FUZZ_FLAGS   ?=
 FUZZ_CC      ?= clang
 FUZZ_DIR     := build/fuzz
 FUZZ_REG_DIR := build/fuzz-regress
 FUZZ_CORPUS  := tests/fuzz/corpus
-FUZZ_HARNESSES := fuzz_onnx fuzz_onnx_run fuzz_image fuzz_npy fuzz_tensor_pb
+FUZZ_HARNESSES := fuzz_onnx fuzz_onnx_run fuzz_image fuzz_npy fuzz_tensor_pb fuzz_gguf fuzz_tokenizer
 
 # What the harnesses link: the importer, runtime and image readers, the
-# .npy reader, the generated protobuf-c bindings and libsampan (cpu).
+# .npy reader, the GGUF reader/writer and tokenizers (host/llm), the
+# generated protobuf-c bindings and libsampan (cpu).
 FUZZ_LIB_SRCS := host/onnx/onnx_import.c host/onnx/image.c $(wildcard host/runtime/*.c) \
-                 host/npy.c $(DRIVER_SRCS) $(ONNX_GEN)/onnx.pb-c.c
+                 host/npy.c $(LLM_SRCS) $(DRIVER_SRCS) $(ONNX_GEN)/onnx.pb-c.c
 FUZZ_DEFS  := -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE \
               -D'ONNX_MAX_ELEMENTS=((int64_t)1 << 20)' -D'HOST_MAX_WORK=((int64_t)1 << 24)'
 FUZZ_INCS  := -Idriver/include -Idriver/src -Isim -Ihost -I$(ONNX_GEN) $(LIBUSB_CFLAGS)
-FUZZ_LIBS  := $(ONNX_LIBS) $(LIBSAMPAN_LIBS) -lm
+FUZZ_LIBS  := $(ONNX_LIBS) $(LLM_LIBS) $(LIBSAMPAN_LIBS) -lm
 # float-cast-overflow: part of clang's "undefined", not of gcc's.
 FUZZ_SAN   := -fsanitize=address,undefined,float-cast-overflow -fno-sanitize-recover=all \
               -fno-omit-frame-pointer
@@ -104,8 +108,10 @@ fuzz: fuzz-build
 	  mkdir -p $(FUZZ_DIR)/corpus/$$h $(FUZZ_CORPUS)/$$h; \
 	  echo "fuzz: $$h for $(FUZZ_SECONDS) s (log $(FUZZ_DIR)/logs/$$h.log)"; \
 	  dict=$$(case $$h in fuzz_onnx*|fuzz_tensor_pb) echo tests/fuzz/onnx.dict;; \
-	         fuzz_image) echo tests/fuzz/image.dict;; fuzz_npy) echo tests/fuzz/npy.dict;; esac); \
-	  maxlen=$$(case $$h in fuzz_onnx*) echo 65536;; fuzz_image) echo 32768;; *) echo 8192;; esac); \
+	         fuzz_image) echo tests/fuzz/image.dict;; fuzz_npy) echo tests/fuzz/npy.dict;; \
+	         fuzz_gguf) echo tests/fuzz/gguf.dict;; fuzz_tokenizer) echo tests/fuzz/tokenizer.dict;; esac); \
+	  maxlen=$$(case $$h in fuzz_onnx*) echo 65536;; fuzz_image) echo 32768;; fuzz_gguf) echo 16384;; \
+	           fuzz_tokenizer) echo 4096;; *) echo 8192;; esac); \
 	  if $(FUZZ_DIR)/bin/$$h $(FUZZ_DIR)/corpus/$$h $(FUZZ_CORPUS)/$$h \
 	       $$(test -d tests/fuzz/regress/$$h && echo tests/fuzz/regress/$$h) \
 	       -max_total_time=$(FUZZ_SECONDS) -max_len=$$maxlen -timeout=10 -rss_limit_mb=2048 \
