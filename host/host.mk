@@ -3,7 +3,8 @@
 
 HOST_SRCS := host/main.c host/cli.c host/cmd_devices.c host/cmd_gemm.c \
              host/cmd_bench.c host/cmd_selftest.c host/gemm_data.c host/npy.c host/ref.c \
-             host/cmd_run.c host/cmd_quantize.c host/cmd_eval.c host/input.c
+             host/cmd_run.c host/cmd_quantize.c host/cmd_eval.c host/input.c \
+             host/llm_cmd.c host/cmd_generate.c host/cmd_chat.c host/cmd_perplexity.c
 HOST_OBJS := $(HOST_SRCS:host/%.c=$(BUILD)/host/%.o)
 SAMPAN_CLI := $(BUILD)/sampan
 

@@ -21,6 +21,9 @@ static const char main_help[] =
 	"  run       one inference of an ONNX model (float or int8)\n"
 	"  quantize  float ONNX model -> int8 QDQ model, calibrated on sample inputs\n"
 	"  eval      accuracy and speed of a model on a labelled data set\n"
+	"  generate  text from a GGUF language model (llama, qwen2), streamed\n"
+	"  chat      interactive chat with a GGUF language model\n"
+	"  perplexity  llama.cpp's perplexity of a GGUF model on a text file\n"
 	"\n"
 	"'sampan COMMAND --help' describes each one. Every command that prints\n"
 	"figures takes --json and then prints one JSON object on stdout;\n"
@@ -44,6 +47,9 @@ static const struct {
 	{"run", cmd_run},
 	{"quantize", cmd_quantize},
 	{"eval", cmd_eval},
+	{"generate", cmd_generate},
+	{"chat", cmd_chat},
+	{"perplexity", cmd_perplexity},
 };
 
 int main(int argc, char **argv)
