@@ -11,6 +11,7 @@
 #include "onnx_model.h"
 
 #include <errno.h>
+#include <float.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -345,220 +346,257 @@ out:
 #define T_F T_FLOAT
 #define T_ALL (T_FLOAT | T_U8 | T_I8 | T_I32 | T_I64)
 
+/* 1 + the index of an input, for the fields below where 0 means none. */
+#define INPUT(i) ((i) + 1)
+
 /* What the importer knows of an op: inputs with their allowed types, and
  * where the output's type comes from. */
 struct op_input {
 	const char *name;
 	unsigned types; /* mask of 1 << dtype */
-	int same_as;    /* index of an input whose type this one shares, or -1 */
+	int same_as;    /* INPUT(i) of an input whose type this one shares, or 0 */
 	bool optional;
 };
 
-/* Attributes each op takes, as " name name ... " (see parse_attr). */
+/* Attributes each op takes, as " name name ... " (see parse_attr); which
+ * of them exist in which version of the op is in attr_versions[]. */
 #define A_CONV " kernel_shape strides dilations pads group auto_pad "
 #define A_POOL " kernel_shape strides pads auto_pad ceil_mode "
+
+/* Most "since" versions of one op up to ONNX_OPSET_MAX. */
+#define OP_MAX_VERSIONS 8
 
 struct op_desc {
 	const char *name;
 	enum onnx_op op;
+	/* The op's versions ("since" opsets) up to ONNX_OPSET_MAX, ascending;
+	 * a node runs with the last one not above the model's opset. */
+	int versions[OP_MAX_VERSIONS];
 	int n_in;
 	struct op_input in[9];
 	const char *attrs;         /* accepted attributes */
-	int out_from;              /* input whose type the output has, or -1 */
+	int out_from;              /* INPUT(i) whose type the output has, or 0 */
 	enum onnx_dtype out_dtype; /* otherwise (or when that input is omitted) */
 	bool variadic;             /* the last input repeats (Concat) */
 };
 
 static const struct op_desc op_table[] = {
-    {"QLinearMatMul",
-     ONNX_OP_QLINEARMATMUL,
-     8,
-     {{"a", T_Q, -1, false},
-      {"a_scale", T_FLOAT, -1, false},
-      {"a_zero_point", T_Q, 0, false},
-      {"b", T_Q, -1, false},
-      {"b_scale", T_FLOAT, -1, false},
-      {"b_zero_point", T_Q, 3, false},
-      {"y_scale", T_FLOAT, -1, false},
-      {"y_zero_point", T_Q, -1, false}},
-     "",
-     7,
-     ONNX_DT_UNKNOWN,
-     false},
-    {"MatMulInteger",
-     ONNX_OP_MATMULINTEGER,
-     4,
-     {{"A", T_Q, -1, false},
-      {"B", T_Q, -1, false},
-      {"a_zero_point", T_Q, 0, true},
-      {"b_zero_point", T_Q, 1, true}},
-     "",
-     -1,
-     ONNX_DT_INT32,
-     false},
-    {"QLinearConv",
-     ONNX_OP_QLINEARCONV,
-     9,
-     {{"x", T_Q, -1, false},
-      {"x_scale", T_FLOAT, -1, false},
-      {"x_zero_point", T_Q, 0, false},
-      {"w", T_Q, -1, false},
-      {"w_scale", T_FLOAT, -1, false},
-      {"w_zero_point", T_Q, 3, false},
-      {"y_scale", T_FLOAT, -1, false},
-      {"y_zero_point", T_Q, -1, false},
-      {"B", T_I32, -1, true}},
-     A_CONV,
-     7,
-     ONNX_DT_UNKNOWN,
-     false},
-    {"ConvInteger",
-     ONNX_OP_CONVINTEGER,
-     4,
-     {{"x", T_Q, -1, false},
-      {"w", T_Q, -1, false},
-      {"x_zero_point", T_Q, 0, true},
-      {"w_zero_point", T_Q, 1, true}},
-     A_CONV,
-     -1,
-     ONNX_DT_INT32,
-     false},
-    {"QuantizeLinear",
-     ONNX_OP_QUANTIZELINEAR,
-     3,
-     {{"x", T_FLOAT, -1, false}, {"y_scale", T_FLOAT, -1, false}, {"y_zero_point", T_Q, -1, true}},
-     " axis ",
-     2,
-     ONNX_DT_UINT8,
-     false},
-    {"DequantizeLinear",
-     ONNX_OP_DEQUANTIZELINEAR,
-     3,
-     {{"x", T_Q | T_I32, -1, false},
-      {"x_scale", T_FLOAT, -1, false},
-      {"x_zero_point", T_Q | T_I32, 0, true}},
-     " axis ",
-     -1,
-     ONNX_DT_FLOAT,
-     false},
-    {"MaxPool",
-     ONNX_OP_MAXPOOL,
-     1,
-     {{"X", T_F | T_Q, -1, false}},
-     A_POOL "dilations storage_order ",
-     0,
-     ONNX_DT_UNKNOWN,
-     false},
-    {"AveragePool",
-     ONNX_OP_AVERAGEPOOL,
-     1,
-     {{"X", T_F, -1, false}},
-     A_POOL "count_include_pad ",
-     0,
-     ONNX_DT_UNKNOWN,
-     false},
-    {"GlobalAveragePool",
-     ONNX_OP_GLOBALAVERAGEPOOL,
-     1,
-     {{"X", T_F, -1, false}},
-     "",
-     0,
-     ONNX_DT_UNKNOWN,
-     false},
-    {"Add",
-     ONNX_OP_ADD,
-     2,
-     {{"A", T_ALL, -1, false}, {"B", T_ALL, 0, false}},
-     "",
-     0,
-     ONNX_DT_UNKNOWN,
-     false},
-    {"Concat",
-     ONNX_OP_CONCAT,
-     1,
-     {{"inputs", T_ALL, 0, false}},
-     " axis ",
-     0,
-     ONNX_DT_UNKNOWN,
-     true},
-    {"Flatten",
-     ONNX_OP_FLATTEN,
-     1,
-     {{"input", T_ALL, -1, false}},
-     " axis ",
-     0,
-     ONNX_DT_UNKNOWN,
-     false},
-    {"Reshape",
-     ONNX_OP_RESHAPE,
-     2,
-     {{"data", T_ALL, -1, false}, {"shape", T_I64, -1, false}},
-     " allowzero ",
-     0,
-     ONNX_DT_UNKNOWN,
-     false},
-    {"Relu",
-     ONNX_OP_RELU,
-     1,
-     {{"X", T_F | T_I8 | T_I32 | T_I64, -1, false}},
-     "",
-     0,
-     ONNX_DT_UNKNOWN,
-     false},
-    {"Clip",
-     ONNX_OP_CLIP,
-     3,
-     {{"input", T_F | T_Q | T_I32 | T_I64, -1, false},
-      {"min", T_F | T_Q | T_I32 | T_I64, 0, true},
-      {"max", T_F | T_Q | T_I32 | T_I64, 0, true}},
-     "",
-     0,
-     ONNX_DT_UNKNOWN,
-     false},
-    {"Softmax",
-     ONNX_OP_SOFTMAX,
-     1,
-     {{"input", T_F, -1, false}},
-     " axis ",
-     0,
-     ONNX_DT_UNKNOWN,
-     false},
-    {"Gemm",
-     ONNX_OP_GEMM,
-     3,
-     {{"A", T_F, -1, false}, {"B", T_F, -1, false}, {"C", T_F, -1, true}},
-     " alpha beta transA transB ",
-     0,
-     ONNX_DT_UNKNOWN,
-     false},
-    {"MatMul",
-     ONNX_OP_MATMUL,
-     2,
-     {{"A", T_F, -1, false}, {"B", T_F, -1, false}},
-     "",
-     0,
-     ONNX_DT_UNKNOWN,
-     false},
-    {"Conv",
-     ONNX_OP_CONV,
-     3,
-     {{"X", T_F, -1, false}, {"W", T_F, -1, false}, {"B", T_F, -1, true}},
-     A_CONV,
-     0,
-     ONNX_DT_UNKNOWN,
-     false},
-    {"BatchNormalization",
-     ONNX_OP_BATCHNORM,
-     5,
-     {{"X", T_F, -1, false},
-      {"scale", T_F, -1, false},
-      {"B", T_F, -1, false},
-      {"input_mean", T_F, -1, false},
-      {"input_var", T_F, -1, false}},
-     " epsilon momentum training_mode ",
-     0,
-     ONNX_DT_UNKNOWN,
-     false},
+    {
+        .name = "QLinearMatMul",
+        .op = ONNX_OP_QLINEARMATMUL,
+        .versions = {10, 21},
+        .n_in = 8,
+        .in = {{"a", T_Q},
+               {"a_scale", T_FLOAT},
+               {"a_zero_point", T_Q, INPUT(0)},
+               {"b", T_Q},
+               {"b_scale", T_FLOAT},
+               {"b_zero_point", T_Q, INPUT(3)},
+               {"y_scale", T_FLOAT},
+               {"y_zero_point", T_Q}},
+        .attrs = "",
+        .out_from = INPUT(7),
+    },
+    {
+        .name = "MatMulInteger",
+        .op = ONNX_OP_MATMULINTEGER,
+        .versions = {10},
+        .n_in = 4,
+        .in = {{"A", T_Q},
+               {"B", T_Q},
+               {"a_zero_point", T_Q, INPUT(0), true},
+               {"b_zero_point", T_Q, INPUT(1), true}},
+        .attrs = "",
+        .out_dtype = ONNX_DT_INT32,
+    },
+    {
+        .name = "QLinearConv",
+        .op = ONNX_OP_QLINEARCONV,
+        .versions = {10},
+        .n_in = 9,
+        .in = {{"x", T_Q},
+               {"x_scale", T_FLOAT},
+               {"x_zero_point", T_Q, INPUT(0)},
+               {"w", T_Q},
+               {"w_scale", T_FLOAT},
+               {"w_zero_point", T_Q, INPUT(3)},
+               {"y_scale", T_FLOAT},
+               {"y_zero_point", T_Q},
+               {"B", T_I32, 0, true}},
+        .attrs = A_CONV,
+        .out_from = INPUT(7),
+    },
+    {
+        .name = "ConvInteger",
+        .op = ONNX_OP_CONVINTEGER,
+        .versions = {10},
+        .n_in = 4,
+        .in = {{"x", T_Q},
+               {"w", T_Q},
+               {"x_zero_point", T_Q, INPUT(0), true},
+               {"w_zero_point", T_Q, INPUT(1), true}},
+        .attrs = A_CONV,
+        .out_dtype = ONNX_DT_INT32,
+    },
+    {
+        .name = "QuantizeLinear",
+        .op = ONNX_OP_QUANTIZELINEAR,
+        .versions = {10, 13, 19, 21},
+        .n_in = 3,
+        .in = {{"x", T_FLOAT}, {"y_scale", T_FLOAT}, {"y_zero_point", T_Q, 0, true}},
+        .attrs = " axis saturate block_size output_dtype ",
+        .out_from = INPUT(2),
+        .out_dtype = ONNX_DT_UINT8,
+    },
+    {
+        .name = "DequantizeLinear",
+        .op = ONNX_OP_DEQUANTIZELINEAR,
+        .versions = {10, 13, 19, 21},
+        .n_in = 3,
+        .in = {{"x", T_Q | T_I32},
+               {"x_scale", T_FLOAT},
+               {"x_zero_point", T_Q | T_I32, INPUT(0), true}},
+        .attrs = " axis block_size ",
+        .out_dtype = ONNX_DT_FLOAT,
+    },
+    {
+        .name = "MaxPool",
+        .op = ONNX_OP_MAXPOOL,
+        .versions = {1, 8, 10, 11, 12},
+        .n_in = 1,
+        .in = {{"X", T_F | T_Q}},
+        .attrs = A_POOL "dilations storage_order ",
+        .out_from = INPUT(0),
+    },
+    {
+        .name = "AveragePool",
+        .op = ONNX_OP_AVERAGEPOOL,
+        .versions = {1, 7, 10, 11, 19},
+        .n_in = 1,
+        .in = {{"X", T_F}},
+        .attrs = A_POOL "count_include_pad dilations ",
+        .out_from = INPUT(0),
+    },
+    {
+        .name = "GlobalAveragePool",
+        .op = ONNX_OP_GLOBALAVERAGEPOOL,
+        .versions = {1},
+        .n_in = 1,
+        .in = {{"X", T_F}},
+        .attrs = "",
+        .out_from = INPUT(0),
+    },
+    {
+        .name = "Add",
+        .op = ONNX_OP_ADD,
+        .versions = {1, 6, 7, 13, 14},
+        .n_in = 2,
+        .in = {{"A", T_ALL}, {"B", T_ALL, INPUT(0)}},
+        .attrs = "",
+        .out_from = INPUT(0),
+    },
+    {
+        .name = "Concat",
+        .op = ONNX_OP_CONCAT,
+        .versions = {1, 4, 11, 13},
+        .n_in = 1,
+        .in = {{"inputs", T_ALL, INPUT(0)}},
+        .attrs = " axis ",
+        .out_from = INPUT(0),
+        .variadic = true,
+    },
+    {
+        .name = "Flatten",
+        .op = ONNX_OP_FLATTEN,
+        .versions = {1, 9, 11, 13, 21},
+        .n_in = 1,
+        .in = {{"input", T_ALL}},
+        .attrs = " axis ",
+        .out_from = INPUT(0),
+    },
+    {
+        .name = "Reshape",
+        .op = ONNX_OP_RESHAPE,
+        .versions = {1, 5, 13, 14, 19, 21},
+        .n_in = 2,
+        .in = {{"data", T_ALL}, {"shape", T_I64}},
+        .attrs = " allowzero ",
+        .out_from = INPUT(0),
+    },
+    {
+        .name = "Relu",
+        .op = ONNX_OP_RELU,
+        .versions = {1, 6, 13, 14},
+        .n_in = 1,
+        .in = {{"X", T_F | T_I8 | T_I32 | T_I64}},
+        .attrs = "",
+        .out_from = INPUT(0),
+    },
+    {
+        .name = "Clip",
+        .op = ONNX_OP_CLIP,
+        .versions = {1, 6, 11, 12, 13},
+        .n_in = 3,
+        .in = {{"input", T_F | T_Q | T_I32 | T_I64},
+               {"min", T_F | T_Q | T_I32 | T_I64, INPUT(0), true},
+               {"max", T_F | T_Q | T_I32 | T_I64, INPUT(0), true}},
+        .attrs = " min max ",
+        .out_from = INPUT(0),
+    },
+    {
+        .name = "Softmax",
+        .op = ONNX_OP_SOFTMAX,
+        .versions = {1, 11, 13},
+        .n_in = 1,
+        .in = {{"input", T_F}},
+        .attrs = " axis ",
+        .out_from = INPUT(0),
+    },
+    {
+        .name = "Gemm",
+        .op = ONNX_OP_GEMM,
+        .versions = {1, 6, 7, 9, 11, 13},
+        .n_in = 3,
+        .in = {{"A", T_F}, {"B", T_F}, {"C", T_F, 0, true}},
+        .attrs = " alpha beta transA transB ",
+        .out_from = INPUT(0),
+    },
+    {
+        .name = "MatMul",
+        .op = ONNX_OP_MATMUL,
+        .versions = {1, 9, 13},
+        .n_in = 2,
+        .in = {{"A", T_F}, {"B", T_F}},
+        .attrs = "",
+        .out_from = INPUT(0),
+    },
+    {
+        .name = "Conv",
+        .op = ONNX_OP_CONV,
+        .versions = {1, 11},
+        .n_in = 3,
+        .in = {{"X", T_F}, {"W", T_F}, {"B", T_F, 0, true}},
+        .attrs = A_CONV,
+        .out_from = INPUT(0),
+    },
+    {
+        .name = "BatchNormalization",
+        .op = ONNX_OP_BATCHNORM,
+        .versions = {1, 6, 7, 9, 14, 15},
+        .n_in = 5,
+        .in = {{"X", T_F}, {"scale", T_F}, {"B", T_F}, {"input_mean", T_F}, {"input_var", T_F}},
+        .attrs = " epsilon momentum training_mode spatial ",
+        .out_from = INPUT(0),
+    },
+    {
+        .name = "ReduceMean",
+        .op = ONNX_OP_REDUCEMEAN,
+        .versions = {1, 11, 13, 18},
+        .n_in = 2,
+        .in = {{"data", T_F}, {"axes", T_I64, 0, true}},
+        .attrs = " axes keepdims noop_with_empty_axes ",
+        .out_from = INPUT(0),
+    },
 };
 
 #define N_OPS (sizeof(op_table) / sizeof(op_table[0]))
@@ -570,6 +608,57 @@ const char *onnx_op_name(enum onnx_op op)
 			return op_table[i].name;
 	return "?";
 }
+
+/*
+ * What changed between versions of an op, beyond what the runtime reads
+ * from onnx_node.version: attributes that exist only in some versions, and
+ * input types added by a version. Version ranges are of "since" versions,
+ * inclusive.
+ */
+struct attr_version {
+	enum onnx_op op;
+	const char *attr;
+	int first, last;
+};
+
+static const struct attr_version attr_versions[] = {
+    {ONNX_OP_MAXPOOL, "storage_order", 8, ONNX_OPSET_MAX},
+    {ONNX_OP_MAXPOOL, "ceil_mode", 10, ONNX_OPSET_MAX},
+    {ONNX_OP_MAXPOOL, "dilations", 10, ONNX_OPSET_MAX},
+    {ONNX_OP_AVERAGEPOOL, "count_include_pad", 7, ONNX_OPSET_MAX},
+    {ONNX_OP_AVERAGEPOOL, "ceil_mode", 10, ONNX_OPSET_MAX},
+    {ONNX_OP_AVERAGEPOOL, "dilations", 19, ONNX_OPSET_MAX},
+    {ONNX_OP_RESHAPE, "allowzero", 14, ONNX_OPSET_MAX},
+    {ONNX_OP_CLIP, "min", 1, 6},
+    {ONNX_OP_CLIP, "max", 1, 6},
+    {ONNX_OP_BATCHNORM, "spatial", 1, 7},
+    {ONNX_OP_BATCHNORM, "training_mode", 14, ONNX_OPSET_MAX},
+    {ONNX_OP_QUANTIZELINEAR, "axis", 13, ONNX_OPSET_MAX},
+    {ONNX_OP_QUANTIZELINEAR, "saturate", 19, ONNX_OPSET_MAX},
+    {ONNX_OP_QUANTIZELINEAR, "block_size", 21, ONNX_OPSET_MAX},
+    {ONNX_OP_QUANTIZELINEAR, "output_dtype", 21, ONNX_OPSET_MAX},
+    {ONNX_OP_DEQUANTIZELINEAR, "axis", 13, ONNX_OPSET_MAX},
+    {ONNX_OP_DEQUANTIZELINEAR, "block_size", 21, ONNX_OPSET_MAX},
+    {ONNX_OP_REDUCEMEAN, "axes", 1, 13},
+    {ONNX_OP_REDUCEMEAN, "noop_with_empty_axes", 18, ONNX_OPSET_MAX},
+};
+
+/* Types of an op's input (and of the inputs sharing its type) that only
+ * versions from @since accept. */
+struct type_version {
+	enum onnx_op op;
+	int input;
+	unsigned types;
+	int since;
+};
+
+static const struct type_version type_versions[] = {
+    {ONNX_OP_ADD, 0, T_Q, 14},
+    {ONNX_OP_RELU, 0, T_I8 | T_I32 | T_I64, 14},
+    {ONNX_OP_MAXPOOL, 0, T_Q, 12},
+    {ONNX_OP_CLIP, 0, T_Q | T_I32 | T_I64, 12},
+    {ONNX_OP_FLATTEN, 0, T_ALL & ~T_F, 9},
+};
 
 /* ----------------------------------------------------------------- loader */
 
@@ -775,6 +864,7 @@ static int attr_default_only(struct loader *ld, const struct onnx_node *node,
 static int parse_attr(struct loader *ld, struct onnx_node *node, const Onnx__AttributeProto *a)
 {
 	struct onnx_conv_attrs *c = &node->conv;
+	int64_t ignored_int;
 	float ignored;
 
 	if (strcmp(a->name, "kernel_shape") == 0)
@@ -805,6 +895,47 @@ static int parse_attr(struct loader *ld, struct onnx_node *node, const Onnx__Att
 		return attr_float(ld, node, a, &node->epsilon);
 	if (strcmp(a->name, "momentum") == 0) /* training only */
 		return attr_float(ld, node, a, &ignored);
+	if (strcmp(a->name, "min") == 0) /* Clip before 11 */
+		return attr_float(ld, node, a, &node->clip_min);
+	if (strcmp(a->name, "max") == 0)
+		return attr_float(ld, node, a, &node->clip_max);
+	if (strcmp(a->name, "keepdims") == 0)
+		return attr_int(ld, node, a, 0, 1, &node->keepdims);
+	if (strcmp(a->name, "noop_with_empty_axes") == 0)
+		return attr_int(ld, node, a, 0, 1, &node->noop_with_empty_axes);
+	if (strcmp(a->name, "axes") == 0) {
+		if (a->type != ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INTS ||
+		    a->n_ints > ONNX_MAX_DIMS)
+			return lfail(ld, SAMPAN_ERROR_INVALID,
+			             "node '%s' (%s): attribute 'axes' must be a list of at most "
+			             "%d ints",
+			             node->name, onnx_op_name(node->op), ONNX_MAX_DIMS);
+		node->n_axes = (int)a->n_ints;
+		return attr_ints(ld, node, a, a->n_ints, -ONNX_MAX_DIMS, ONNX_MAX_DIMS - 1,
+		                 node->axes);
+	}
+	/* Saturation only differs for float8 outputs, which are not supported. */
+	if (strcmp(a->name, "saturate") == 0)
+		return attr_int(ld, node, a, 0, 1, &ignored_int);
+	if (strcmp(a->name, "output_dtype") == 0) {
+		int64_t t = 0;
+		int ret = attr_int(ld, node, a, 0, INT32_MAX, &t);
+
+		if (ret)
+			return ret;
+		if (t != 0 && t != ONNX_DT_UINT8 && t != ONNX_DT_INT8)
+			return lfail(ld, SAMPAN_ERROR_NOT_SUPPORTED,
+			             "node '%s' (%s): output_dtype %lld is not supported (uint8 "
+			             "and int8 are)",
+			             node->name, onnx_op_name(node->op), (long long)t);
+		node->q_dtype = (enum onnx_dtype)t;
+		return SAMPAN_OK;
+	}
+	/* Blocked quantization (21) is not supported: only whole axes. */
+	if (strcmp(a->name, "block_size") == 0)
+		return attr_default_only(ld, node, a, 0);
+	if (strcmp(a->name, "spatial") == 0) /* BatchNormalization before 9 */
+		return attr_default_only(ld, node, a, 1);
 	/* A shape of 0 would make an empty tensor, which the runtime has not. */
 	if (strcmp(a->name, "allowzero") == 0 || strcmp(a->name, "storage_order") == 0 ||
 	    strcmp(a->name, "training_mode") == 0)
@@ -831,6 +962,25 @@ static int parse_attr(struct loader *ld, struct onnx_node *node, const Onnx__Att
 	             onnx_op_name(node->op), a->name);
 }
 
+/* Whether attribute @name exists in the node's version of its op. */
+static int check_attr_version(struct loader *ld, const struct onnx_node *node,
+                              const struct op_desc *desc, const char *name)
+{
+	for (size_t i = 0; i < sizeof(attr_versions) / sizeof(attr_versions[0]); i++) {
+		const struct attr_version *av = &attr_versions[i];
+
+		if (av->op != node->op || strcmp(av->attr, name) != 0)
+			continue;
+		if (node->version < av->first || node->version > av->last)
+			return lfail(ld, SAMPAN_ERROR_INVALID,
+			             "node '%s' (%s-%d, opset %lld): attribute '%s' does not exist "
+			             "in this version of the op",
+			             node->name, desc->name, node->version, (long long)ld->m->opset,
+			             name);
+	}
+	return SAMPAN_OK;
+}
+
 static int parse_attrs(struct loader *ld, struct onnx_node *node, const struct op_desc *desc,
                        const Onnx__NodeProto *np)
 {
@@ -843,8 +993,13 @@ static int parse_attrs(struct loader *ld, struct onnx_node *node, const struct o
 	node->alpha = 1.0f;
 	node->beta = 1.0f;
 	node->epsilon = 1e-5f;
+	node->clip_attrs = node->op == ONNX_OP_CLIP && node->version < 11;
+	node->clip_min = -FLT_MAX;
+	node->clip_max = FLT_MAX;
+	node->n_axes = -1;
+	node->keepdims = 1;
 	if (node->op == ONNX_OP_SOFTMAX) {
-		node->softmax_2d = ld->m->opset < 13;
+		node->softmax_2d = node->version < 13;
 		node->axis = node->softmax_2d ? 1 : -1;
 	}
 	for (size_t i = 0; i < np->n_attribute; i++) {
@@ -859,6 +1014,9 @@ static int parse_attrs(struct loader *ld, struct onnx_node *node, const struct o
 			return lfail(ld, SAMPAN_ERROR_NOT_SUPPORTED,
 			             "node '%s' (%s): attribute '%s' is not supported", node->name,
 			             desc->name, a->name);
+		ret = check_attr_version(ld, node, desc, a->name);
+		if (ret)
+			return ret;
 		ret = parse_attr(ld, node, a);
 		if (ret)
 			return ret;
@@ -885,6 +1043,18 @@ static const struct op_desc *find_op(const char *op_type)
 	return NULL;
 }
 
+/* The version of @desc's op in @opset (its last "since" version not above
+ * it), or 0 if the op does not exist yet. */
+static int op_version(const struct op_desc *desc, int64_t opset)
+{
+	int v = 0;
+
+	for (int i = 0; i < OP_MAX_VERSIONS && desc->versions[i]; i++)
+		if (desc->versions[i] <= opset)
+			v = desc->versions[i];
+	return v;
+}
+
 /* Writes the names of the ops the runtime executes, comma separated. */
 static const char *supported_ops(char *list, size_t size)
 {
@@ -903,7 +1073,7 @@ static int read_node(struct loader *ld, int idx, const Onnx__NodeProto *np)
 	struct onnx_node *node = &ld->m->nodes[idx];
 	const struct op_desc *desc;
 	char name[32], ops[512];
-	int n_in;
+	int n_in, max_in;
 
 	snprintf(name, sizeof(name), "#%d", idx);
 	node->name = strdup(np->name && np->name[0] ? np->name : name);
@@ -921,11 +1091,23 @@ static int read_node(struct loader *ld, int idx, const Onnx__NodeProto *np)
 		             "node '%s': unsupported op '%s' (this runtime executes %s)",
 		             node->name, np->op_type, supported_ops(ops, sizeof(ops)));
 	node->op = desc->op;
-	n_in = desc->variadic ? (int)np->n_input : desc->n_in;
-	if (np->n_input > (size_t)(desc->variadic ? ONNX_MAX_NODE_INPUTS : desc->n_in) || n_in < 1)
+	node->version = op_version(desc, ld->m->opset);
+	if (!node->version)
+		return lfail(ld, SAMPAN_ERROR_NOT_SUPPORTED,
+		             "node '%s': op '%s' does not exist in opset %lld (it was added in "
+		             "opset %d)",
+		             node->name, desc->name, (long long)ld->m->opset, desc->versions[0]);
+	max_in = desc->n_in;
+	/* Clip's bounds and ReduceMean's axes were attributes before. */
+	if ((node->op == ONNX_OP_CLIP && node->version < 11) ||
+	    (node->op == ONNX_OP_REDUCEMEAN && node->version < 18))
+		max_in = 1;
+	n_in = desc->variadic ? (int)np->n_input : max_in;
+	if (np->n_input > (size_t)(desc->variadic ? ONNX_MAX_NODE_INPUTS : max_in) || n_in < 1)
 		return lfail(ld, SAMPAN_ERROR_INVALID,
-		             "node '%s' (%s): %zu inputs, expected 1 to %d", node->name, desc->name,
-		             np->n_input, desc->variadic ? ONNX_MAX_NODE_INPUTS : desc->n_in);
+		             "node '%s' (%s-%d): %zu inputs, expected 1 to %d", node->name,
+		             desc->name, node->version, np->n_input,
+		             desc->variadic ? ONNX_MAX_NODE_INPUTS : max_in);
 	if (np->n_output < 1 || !np->output[0] || !np->output[0][0])
 		return lfail(ld, SAMPAN_ERROR_INVALID, "node '%s' (%s): expected a named output",
 		             node->name, desc->name);
@@ -960,6 +1142,12 @@ static int read_node(struct loader *ld, int idx, const Onnx__NodeProto *np)
 			             "or node output",
 			             node->name, desc->name, in);
 	}
+	/* Gemm's C is optional from 11. */
+	if (node->op == ONNX_OP_GEMM && node->version < 11 && node->inputs[2] < 0)
+		return lfail(ld, SAMPAN_ERROR_INVALID,
+		             "node '%s' (Gemm-%d, opset %lld): input 'C' is required before "
+		             "opset 11",
+		             node->name, node->version, (long long)ld->m->opset);
 	return parse_attrs(ld, node, desc, np);
 }
 
@@ -1049,6 +1237,20 @@ out:
 	return ret;
 }
 
+/* Types of input @i of @node that its op's version accepts. */
+static unsigned version_types(const struct onnx_node *node, const struct op_desc *desc, int i)
+{
+	const struct op_input *spec = &desc->in[i < desc->n_in ? i : desc->n_in - 1];
+	unsigned types = spec->types;
+	int base = spec->same_as ? spec->same_as - 1 : i;
+
+	for (size_t t = 0; t < sizeof(type_versions) / sizeof(type_versions[0]); t++)
+		if (type_versions[t].op == node->op && type_versions[t].input == base &&
+		    node->version < type_versions[t].since)
+			types &= ~type_versions[t].types;
+	return types;
+}
+
 /* Checks input types along the sorted graph and derives output types. */
 static int check_types(struct loader *ld)
 {
@@ -1076,20 +1278,37 @@ static int check_types(struct loader *ld)
 				             "is not supported here",
 				             node->name, desc->name, spec->name, m->values[v].name,
 				             onnx_dtype_name(t));
-			if (spec->same_as >= 0 && node->inputs[spec->same_as] >= 0) {
-				enum onnx_dtype o = m->values[node->inputs[spec->same_as]].dtype;
+			if (!(version_types(node, desc, i) & (1u << t)))
+				return lfail(ld, SAMPAN_ERROR_NOT_SUPPORTED,
+				             "node '%s' (%s-%d, opset %lld): input '%s' ('%s') has "
+				             "type %s, which this version of the op does not take",
+				             node->name, desc->name, node->version,
+				             (long long)m->opset, spec->name, m->values[v].name,
+				             onnx_dtype_name(t));
+			if (spec->same_as && node->inputs[spec->same_as - 1] >= 0) {
+				enum onnx_dtype o =
+				    m->values[node->inputs[spec->same_as - 1]].dtype;
 
 				if (o != ONNX_DT_UNKNOWN && o != t)
 					return lfail(
 					    ld, SAMPAN_ERROR_INVALID,
 					    "node '%s' (%s): input '%s' is %s but '%s' is %s",
 					    node->name, desc->name, spec->name, onnx_dtype_name(t),
-					    desc->in[spec->same_as].name, onnx_dtype_name(o));
+					    desc->in[spec->same_as - 1].name, onnx_dtype_name(o));
 			}
 		}
 		out->dtype = desc->out_dtype;
-		if (desc->out_from >= 0 && node->inputs[desc->out_from] >= 0)
-			out->dtype = m->values[node->inputs[desc->out_from]].dtype;
+		if (desc->out_from && node->inputs[desc->out_from - 1] >= 0)
+			out->dtype = m->values[node->inputs[desc->out_from - 1]].dtype;
+		if (node->op == ONNX_OP_QUANTIZELINEAR && node->q_dtype != ONNX_DT_UNKNOWN) {
+			if (node->inputs[2] >= 0 && out->dtype != node->q_dtype)
+				return lfail(ld, SAMPAN_ERROR_INVALID,
+				             "node '%s' (QuantizeLinear): output_dtype %s differs "
+				             "from the zero point's type %s",
+				             node->name, onnx_dtype_name(node->q_dtype),
+				             onnx_dtype_name(out->dtype));
+			out->dtype = node->q_dtype;
+		}
 	}
 	return SAMPAN_OK;
 }
@@ -1190,6 +1409,13 @@ static bool clip_is_relu(const struct onnx_model *m, const struct onnx_node *cli
 	const struct onnx_tensor *hi = init_of(m, clip->n_inputs > 2 ? clip->inputs[2] : -1);
 	float top;
 
+	if (clip->clip_attrs) { /* before opset 11: attributes */
+		if (clip->clip_min != 0.0f || sy->dtype != ONNX_DT_FLOAT)
+			return false;
+		top = rintf(clip->clip_max / ((const float *)sy->data)[0]) +
+		      (float)onnx_tensor_i64(zy, 0);
+		return top >= (zy->dtype == ONNX_DT_UINT8 ? 255.0f : 127.0f);
+	}
 	if (!lo || lo->dtype != ONNX_DT_FLOAT || lo->count != 1 ||
 	    ((const float *)lo->data)[0] != 0.0f || sy->dtype != ONNX_DT_FLOAT)
 		return false;

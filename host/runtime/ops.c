@@ -596,6 +596,12 @@ static int axis_params(struct rt_ctx *ctx, const struct onnx_tensor *x,
 	*inner = 1;
 	if (scale->count == 1 && (!zp || zp->count == 1))
 		return check_scales(ctx, scale, "the scale");
+	/* Per-axis parameters exist from opset 13. */
+	if (ctx->node->version < 13)
+		return rt_fail(ctx, SAMPAN_ERROR_INVALID,
+		               "the scale and zero point of version %d of the op must be scalars "
+		               "(per-axis parameters exist from opset 13)",
+		               ctx->node->version);
 	if (axis < 0)
 		axis += x->ndim;
 	if (axis < 0 || axis >= x->ndim)
@@ -614,7 +620,9 @@ static int run_quantizelinear(struct rt_ctx *ctx, struct onnx_tensor *const *in,
                               struct onnx_tensor **out)
 {
 	const struct onnx_tensor *x = in[0], *scale = in[1], *zp = in[2];
-	enum onnx_dtype dtype = zp ? zp->dtype : ONNX_DT_UINT8;
+	enum onnx_dtype dtype = zp                                      ? zp->dtype
+	                        : ctx->node->q_dtype != ONNX_DT_UNKNOWN ? ctx->node->q_dtype
+	                                                                : ONNX_DT_UINT8;
 	struct onnx_tensor *y;
 	int64_t channels, inner;
 	int32_t lo, hi;
