@@ -1,5 +1,5 @@
 /*
- * test_image.c - the PNG reader (host/onnx/image.c) against PNG files that
+ * test_image.c - the PNG reader (host/data/image.c) against PNG files that
  * this test writes itself with an encoder of its own (below): every colour
  * type and bit depth, each of the five row filters, Adam7 interlacing,
  * image data split over many IDAT chunks; colour to grey (BT.601 luma) and
@@ -21,7 +21,7 @@
 #include <unistd.h>
 #include <zlib.h>
 
-#include "onnx/image.h"
+#include "data/image.h"
 #include "onnx/onnx_model.h"
 #include "sampan.h"
 #include "spawn.h"

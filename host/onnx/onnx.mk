@@ -11,7 +11,7 @@ ONNX_GEN   := $(BUILD)/onnx-gen
 ONNX_LIB   := $(BUILD)/libsampan_onnx.a
 ONNX_LIBS  := -lprotobuf-c -lz
 ONNX_SRCS  := host/onnx/onnx_import.c host/runtime/runtime.c host/runtime/ops.c \
-              host/runtime/host_ops.c host/onnx/image.c host/fileio.c \
+              host/runtime/host_ops.c host/fileio.c \
               $(sort $(wildcard host/quant/*.c host/data/*.c))
 ONNX_OBJS  := $(ONNX_SRCS:host/%.c=$(BUILD)/host/%.o)
 # Objects that include the generated header.

@@ -20,6 +20,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "fileio.h"
 #include "onnx.pb-c.h"
 #include "sampan.h"
 
@@ -257,43 +258,7 @@ err_destroy:
 /* Reads a whole regular file of at most ONNX_MAX_FILE_BYTES. */
 static int read_file(const char *path, uint8_t **data, size_t *len, char *err, size_t err_size)
 {
-	struct stat st;
-	uint8_t *buf;
-	FILE *f;
-	int ret;
-
-	f = fopen(path, "rb");
-	if (!f)
-		return fail(err, err_size, SAMPAN_ERROR_IO, "%s: cannot open: %s", path,
-		            strerror(errno));
-	if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
-		ret = fail(err, err_size, SAMPAN_ERROR_IO, "%s: not a regular file", path);
-		goto err_close;
-	}
-	if ((uint64_t)st.st_size > ONNX_MAX_FILE_BYTES) {
-		ret = fail(err, err_size, SAMPAN_ERROR_INVALID,
-		           "%s: %lld bytes, larger than the %zu MiB limit", path,
-		           (long long)st.st_size, ONNX_MAX_FILE_BYTES >> 20);
-		goto err_close;
-	}
-	buf = malloc((size_t)st.st_size + 1);
-	if (!buf) {
-		ret = fail(err, err_size, SAMPAN_ERROR_NO_MEM, "%s: out of memory", path);
-		goto err_close;
-	}
-	if (fread(buf, 1, (size_t)st.st_size, f) != (size_t)st.st_size) {
-		ret = fail(err, err_size, SAMPAN_ERROR_IO, "%s: read error", path);
-		free(buf);
-		goto err_close;
-	}
-	fclose(f);
-	*data = buf;
-	*len = (size_t)st.st_size;
-	return SAMPAN_OK;
-
-err_close:
-	fclose(f);
-	return ret;
+	return file_read_all(path, ONNX_MAX_FILE_BYTES, data, len, err, err_size);
 }
 
 int onnx_tensor_read_pb(const char *path, struct onnx_tensor **t, char **name, char *err,

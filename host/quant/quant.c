@@ -34,6 +34,7 @@
 #include <unistd.h>
 
 #include "onnx.pb-c.h"
+#include "fileio.h"
 #include "quant/quant.h"
 
 /* --------------------------------------------------------------- context */
@@ -1416,40 +1417,5 @@ out:
 
 int quant_write_file(const char *path, const void *data, size_t len, char *err, size_t err_size)
 {
-	size_t plen = strlen(path) + 16;
-	char *tmp = malloc(plen);
-	FILE *f;
-	int fd;
-
-	if (!tmp) {
-		snprintf(err, err_size, "out of memory");
-		return SAMPAN_ERROR_NO_MEM;
-	}
-	snprintf(tmp, plen, "%s.XXXXXX", path);
-	fd = mkstemp(tmp);
-	if (fd < 0) {
-		snprintf(err, err_size, "%s: cannot create a temporary file: %s", path,
-		         strerror(errno));
-		free(tmp);
-		return SAMPAN_ERROR_IO;
-	}
-	f = fdopen(fd, "wb");
-	if (!f || fwrite(data, 1, len, f) != len || fflush(f) != 0 || fsync(fileno(f)) != 0) {
-		snprintf(err, err_size, "%s: write failed: %s", tmp, strerror(errno));
-		if (f)
-			fclose(f);
-		else
-			close(fd);
-		unlink(tmp);
-		free(tmp);
-		return SAMPAN_ERROR_IO;
-	}
-	if (fclose(f) != 0 || rename(tmp, path) != 0) {
-		snprintf(err, err_size, "%s: %s", path, strerror(errno));
-		unlink(tmp);
-		free(tmp);
-		return SAMPAN_ERROR_IO;
-	}
-	free(tmp);
-	return SAMPAN_OK;
+	return file_write_atomic(path, data, len, err, err_size);
 }

@@ -5,7 +5,7 @@
  * of 8-bit samples, one (grey) or three (R, G, B) per pixel, which is then
  * laid out as the tensor the graph input declares.
  */
-#include "onnx/image.h"
+#include "data/image.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -17,6 +17,7 @@
 #include <sys/stat.h>
 #include <zlib.h>
 
+#include "fileio.h"
 #include "sampan.h"
 
 /* A decoded image: (h, w, channels) samples, channels 1 or 3; 8-bit
@@ -728,41 +729,7 @@ int onnx_image_decode(const void *data, size_t len, const char *name, const stru
 /* Reads the whole of @path into @data (malloc'd, at least one byte). */
 static int read_file(const char *path, uint8_t **data, size_t *len, char *err, size_t err_size)
 {
-	struct stat sb;
-	uint8_t *buf;
-	FILE *f;
-	int ret;
-
-	f = fopen(path, "rb");
-	if (!f)
-		return fail(err, err_size, SAMPAN_ERROR_IO, path, "cannot open: %s",
-		            strerror(errno));
-	if (fstat(fileno(f), &sb) != 0 || !S_ISREG(sb.st_mode)) {
-		ret = fail(err, err_size, SAMPAN_ERROR_IO, path, "not a regular file");
-		goto out_close;
-	}
-	if ((uint64_t)sb.st_size > ONNX_IMAGE_MAX_FILE_BYTES) {
-		ret = fail(err, err_size, SAMPAN_ERROR_INVALID, path,
-		           "larger than %zu bytes, the largest image file read",
-		           ONNX_IMAGE_MAX_FILE_BYTES);
-		goto out_close;
-	}
-	buf = malloc((size_t)sb.st_size + 1);
-	if (!buf) {
-		ret = fail(err, err_size, SAMPAN_ERROR_NO_MEM, path, "out of memory");
-		goto out_close;
-	}
-	if (fread(buf, 1, (size_t)sb.st_size, f) != (size_t)sb.st_size) {
-		free(buf);
-		ret = fail(err, err_size, SAMPAN_ERROR_IO, path, "read error");
-		goto out_close;
-	}
-	*data = buf;
-	*len = (size_t)sb.st_size;
-	ret = SAMPAN_OK;
-out_close:
-	fclose(f);
-	return ret;
+	return file_read_all(path, ONNX_IMAGE_MAX_FILE_BYTES, data, len, err, err_size);
 }
 
 /* Reads @path; @want is the format it must have, or NONE for any. */
