@@ -24,7 +24,7 @@
 #include <unistd.h>
 
 #include "onnx.pb-c.h"
-#include "onnx/image.h"
+#include "data/image.h"
 #include "onnx/onnx_model.h"
 #include "runtime/runtime.h"
 #include "npyio.h"
