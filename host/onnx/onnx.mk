@@ -10,7 +10,8 @@ ONNX_PROTO ?= /usr/lib/python3/dist-packages/onnx/onnx.proto
 ONNX_GEN   := $(BUILD)/onnx-gen
 ONNX_LIB   := $(BUILD)/libsampan_onnx.a
 ONNX_LIBS  := -lprotobuf-c -lz
-ONNX_SRCS  := host/onnx/onnx_import.c host/runtime/runtime.c host/runtime/ops.c \
+ONNX_SRCS  := host/onnx/onnx_import.c host/onnx/tensor.c host/onnx/qdq_fold.c \
+              host/runtime/runtime.c host/runtime/ops.c \
               host/runtime/host_ops.c host/fileio.c \
               $(sort $(wildcard host/quant/*.c host/data/*.c))
 ONNX_OBJS  := $(ONNX_SRCS:host/%.c=$(BUILD)/host/%.o)

@@ -1,29 +1,15 @@
 /*
- * ops.c - the operators of the runtime (see runtime.h for the numerics).
+ * ops.c - the quantized operators of the runtime: the int8 products on the
+ * device and QuantizeLinear / DequantizeLinear (see runtime.h for the
+ * numerics); the weights they keep on the device.
  */
 #include <math.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "runtime/runtime.h"
-
-int rt_fail(struct rt_ctx *ctx, int code, const char *fmt, ...)
-{
-	va_list ap;
-	int n;
-
-	n = snprintf(ctx->err, ctx->err_size, "node '%s' (%s): ", ctx->node->name,
-	             onnx_op_name(ctx->node->op));
-	if (n < 0 || (size_t)n >= ctx->err_size)
-		return code;
-	va_start(ap, fmt);
-	vsnprintf(ctx->err + n, ctx->err_size - (size_t)n, fmt, ap);
-	va_end(ap);
-	return code;
-}
 
 static int no_mem(struct rt_ctx *ctx)
 {
@@ -413,77 +399,6 @@ static int run_qlinearmatmul(struct rt_ctx *ctx, struct onnx_tensor *const *in,
 
 /* ------------------------------------------------------------------ Conv */
 
-/* Output size and padding before along one axis. */
-static int conv_axis(struct rt_ctx *ctx, const struct onnx_conv_attrs *a, int axis, int64_t in,
-                     int64_t k, int64_t *outsz, int64_t *pad)
-{
-	int64_t s = a->strides[axis], ek = (k - 1) * a->dilations[axis] + 1;
-	int64_t pb = a->pads[axis], pe = a->pads[axis + 2], total;
-
-	switch (a->auto_pad) {
-	case ONNX_PAD_SAME_UPPER:
-	case ONNX_PAD_SAME_LOWER:
-		*outsz = (in + s - 1) / s;
-		total = (*outsz - 1) * s + ek - in;
-		total = total > 0 ? total : 0;
-		*pad = a->auto_pad == ONNX_PAD_SAME_UPPER ? total / 2 : total - total / 2;
-		return SAMPAN_OK;
-	case ONNX_PAD_VALID:
-		pb = pe = 0;
-		break;
-	case ONNX_PAD_NOTSET:
-		break;
-	}
-	if (in + pb + pe < ek)
-		return rt_fail(
-		    ctx, SAMPAN_ERROR_INVALID,
-		    "the kernel (%lld with dilation) is larger than the padded input (%lld)",
-		    (long long)ek, (long long)(in + pb + pe));
-	*outsz = (in + pb + pe - ek) / s + 1;
-	*pad = pb;
-	return SAMPAN_OK;
-}
-
-int rt_conv_geometry(struct rt_ctx *ctx, const struct onnx_tensor *x, const struct onnx_tensor *w,
-                     struct rt_conv_geom *g)
-{
-	const struct onnx_conv_attrs *a = &ctx->node->conv;
-	int ret;
-
-	if (x->ndim != 4 || w->ndim != 4)
-		return rt_fail(
-		    ctx, SAMPAN_ERROR_NOT_SUPPORTED,
-		    "only 2-D convolutions are supported (x %d-D, w %d-D; both must be 4-D)",
-		    x->ndim, w->ndim);
-	*g = (struct rt_conv_geom){.n = x->dims[0],
-	                           .c = x->dims[1],
-	                           .h = x->dims[2],
-	                           .w = x->dims[3],
-	                           .m = w->dims[0],
-	                           .kh = w->dims[2],
-	                           .kw = w->dims[3],
-	                           .sh = a->strides[0],
-	                           .sw = a->strides[1],
-	                           .dh = a->dilations[0],
-	                           .dw = a->dilations[1],
-	                           .group = a->group};
-	if ((a->kernel[0] && a->kernel[0] != g->kh) || (a->kernel[1] && a->kernel[1] != g->kw))
-		return rt_fail(ctx, SAMPAN_ERROR_INVALID,
-		               "kernel_shape [%lld, %lld] differs from the weights' [%lld, %lld]",
-		               (long long)a->kernel[0], (long long)a->kernel[1], (long long)g->kh,
-		               (long long)g->kw);
-	if (g->c % g->group || g->m % g->group || w->dims[1] != g->c / g->group)
-		return rt_fail(ctx, SAMPAN_ERROR_INVALID,
-		               "%lld input channels, %lld output channels and weights of %lld "
-		               "channels do not fit group %lld",
-		               (long long)g->c, (long long)g->m, (long long)w->dims[1],
-		               (long long)g->group);
-	g->cg = g->c / g->group;
-	g->mg = g->m / g->group;
-	ret = conv_axis(ctx, a, 0, g->h, g->kh, &g->oh, &g->ph);
-	return ret ? ret : conv_axis(ctx, a, 1, g->w, g->kw, &g->ow, &g->pw);
-}
-
 /* acc = conv(x - zx, w - zw) + bias as int32 (N, M, OH, OW), by im2col
  * onto the device: per group one product of all the images, A = (N * OH *
  * OW, Cg * KH * KW) with padding at the zero point, W = the group's rows
@@ -804,18 +719,9 @@ out:
 
 /* ------------------------------------------------------------- dispatch */
 
-int rt_op_run(struct rt_ctx *ctx, struct onnx_tensor *const *in, struct onnx_tensor **out)
+int rt_device_op_run(struct rt_ctx *ctx, struct onnx_tensor *const *in, struct onnx_tensor **out)
 {
-	const struct onnx_node *node = ctx->node;
-
-	/* Types were checked at load time against declared inputs; values
-	 * fed at run time are checked against their declarations too, so
-	 * only an undeclared type could differ. */
-	for (int i = 0; i < node->n_inputs; i++)
-		if (in[i] && onnx_dtype_size(in[i]->dtype) == 0)
-			return rt_fail(ctx, SAMPAN_ERROR_INVALID, "input %d has an unknown type",
-			               i);
-	switch (node->op) {
+	switch (ctx->node->op) {
 	case ONNX_OP_QLINEARMATMUL:
 		return run_qlinearmatmul(ctx, in, out);
 	case ONNX_OP_MATMULINTEGER:
@@ -829,7 +735,6 @@ int rt_op_run(struct rt_ctx *ctx, struct onnx_tensor *const *in, struct onnx_ten
 	case ONNX_OP_DEQUANTIZELINEAR:
 		return run_dequantizelinear(ctx, in, out);
 	default:
-		return rt_host_op_run(ctx, in, out);
+		return rt_fail(ctx, SAMPAN_ERROR_NOT_SUPPORTED, "no implementation");
 	}
-	return rt_fail(ctx, SAMPAN_ERROR_NOT_SUPPORTED, "no implementation");
 }

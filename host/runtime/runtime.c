@@ -1,8 +1,12 @@
 /*
- * runtime.c - runs an imported graph node by node (see runtime.h).
+ * runtime.c - runs an imported graph node by node (see runtime.h): the
+ * sessions, the run loop, the dispatch of each node to the device ops
+ * (ops.c) or the host ops (host_ops.c), and what both op files share
+ * (messages, convolution geometry).
  */
 #include "runtime/runtime.h"
 
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,6 +29,120 @@ static int copy_tensor(const struct onnx_tensor *src, struct onnx_tensor **dst)
 		return ret;
 	memcpy((*dst)->data, src->data, src->count * onnx_dtype_size(src->dtype));
 	return SAMPAN_OK;
+}
+
+/* ------------------------------------------------- shared by the op files */
+
+int rt_fail(struct rt_ctx *ctx, int code, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	n = snprintf(ctx->err, ctx->err_size, "node '%s' (%s): ", ctx->node->name,
+	             onnx_op_name(ctx->node->op));
+	if (n < 0 || (size_t)n >= ctx->err_size)
+		return code;
+	va_start(ap, fmt);
+	vsnprintf(ctx->err + n, ctx->err_size - (size_t)n, fmt, ap);
+	va_end(ap);
+	return code;
+}
+
+/* Output size and padding before along one axis. */
+static int conv_axis(struct rt_ctx *ctx, const struct onnx_conv_attrs *a, int axis, int64_t in,
+                     int64_t k, int64_t *outsz, int64_t *pad)
+{
+	int64_t s = a->strides[axis], ek = (k - 1) * a->dilations[axis] + 1;
+	int64_t pb = a->pads[axis], pe = a->pads[axis + 2], total;
+
+	switch (a->auto_pad) {
+	case ONNX_PAD_SAME_UPPER:
+	case ONNX_PAD_SAME_LOWER:
+		*outsz = (in + s - 1) / s;
+		total = (*outsz - 1) * s + ek - in;
+		total = total > 0 ? total : 0;
+		*pad = a->auto_pad == ONNX_PAD_SAME_UPPER ? total / 2 : total - total / 2;
+		return SAMPAN_OK;
+	case ONNX_PAD_VALID:
+		pb = pe = 0;
+		break;
+	case ONNX_PAD_NOTSET:
+		break;
+	}
+	if (in + pb + pe < ek)
+		return rt_fail(
+		    ctx, SAMPAN_ERROR_INVALID,
+		    "the kernel (%lld with dilation) is larger than the padded input (%lld)",
+		    (long long)ek, (long long)(in + pb + pe));
+	*outsz = (in + pb + pe - ek) / s + 1;
+	*pad = pb;
+	return SAMPAN_OK;
+}
+
+int rt_conv_geometry(struct rt_ctx *ctx, const struct onnx_tensor *x, const struct onnx_tensor *w,
+                     struct rt_conv_geom *g)
+{
+	const struct onnx_conv_attrs *a = &ctx->node->conv;
+	int ret;
+
+	if (x->ndim != 4 || w->ndim != 4)
+		return rt_fail(
+		    ctx, SAMPAN_ERROR_NOT_SUPPORTED,
+		    "only 2-D convolutions are supported (x %d-D, w %d-D; both must be 4-D)",
+		    x->ndim, w->ndim);
+	*g = (struct rt_conv_geom){.n = x->dims[0],
+	                           .c = x->dims[1],
+	                           .h = x->dims[2],
+	                           .w = x->dims[3],
+	                           .m = w->dims[0],
+	                           .kh = w->dims[2],
+	                           .kw = w->dims[3],
+	                           .sh = a->strides[0],
+	                           .sw = a->strides[1],
+	                           .dh = a->dilations[0],
+	                           .dw = a->dilations[1],
+	                           .group = a->group};
+	if ((a->kernel[0] && a->kernel[0] != g->kh) || (a->kernel[1] && a->kernel[1] != g->kw))
+		return rt_fail(ctx, SAMPAN_ERROR_INVALID,
+		               "kernel_shape [%lld, %lld] differs from the weights' [%lld, %lld]",
+		               (long long)a->kernel[0], (long long)a->kernel[1], (long long)g->kh,
+		               (long long)g->kw);
+	if (g->c % g->group || g->m % g->group || w->dims[1] != g->c / g->group)
+		return rt_fail(ctx, SAMPAN_ERROR_INVALID,
+		               "%lld input channels, %lld output channels and weights of %lld "
+		               "channels do not fit group %lld",
+		               (long long)g->c, (long long)g->m, (long long)w->dims[1],
+		               (long long)g->group);
+	g->cg = g->c / g->group;
+	g->mg = g->m / g->group;
+	ret = conv_axis(ctx, a, 0, g->h, g->kh, &g->oh, &g->ph);
+	return ret ? ret : conv_axis(ctx, a, 1, g->w, g->kw, &g->ow, &g->pw);
+}
+
+/* ------------------------------------------------------------- dispatch */
+
+int rt_op_run(struct rt_ctx *ctx, struct onnx_tensor *const *in, struct onnx_tensor **out)
+{
+	const struct onnx_node *node = ctx->node;
+
+	/* Types were checked at load time against declared inputs; values
+	 * fed at run time are checked against their declarations too, so
+	 * only an undeclared type could differ. */
+	for (int i = 0; i < node->n_inputs; i++)
+		if (in[i] && onnx_dtype_size(in[i]->dtype) == 0)
+			return rt_fail(ctx, SAMPAN_ERROR_INVALID, "input %d has an unknown type",
+			               i);
+	switch (node->op) {
+	case ONNX_OP_QLINEARMATMUL:
+	case ONNX_OP_MATMULINTEGER:
+	case ONNX_OP_QLINEARCONV:
+	case ONNX_OP_CONVINTEGER:
+	case ONNX_OP_QUANTIZELINEAR:
+	case ONNX_OP_DEQUANTIZELINEAR:
+		return rt_device_op_run(ctx, in, out);
+	default:
+		return rt_host_op_run(ctx, in, out);
+	}
 }
 
 /* ----------------------------------------------------------------- sessions */

@@ -128,6 +128,10 @@ struct rt_ctx {
  * message in ctx->err. */
 int rt_op_run(struct rt_ctx *ctx, struct onnx_tensor *const *in, struct onnx_tensor **out);
 
+/* rt_op_run for the quantized ops (ops.c): the int8 products on the
+ * device, QuantizeLinear and DequantizeLinear. */
+int rt_device_op_run(struct rt_ctx *ctx, struct onnx_tensor *const *in, struct onnx_tensor **out);
+
 /* The same for the ops that run on the host only (host_ops.c): pools,
  * elementwise and shape ops, and the float reference ops. */
 int rt_host_op_run(struct rt_ctx *ctx, struct onnx_tensor *const *in, struct onnx_tensor **out);
