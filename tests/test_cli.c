@@ -123,11 +123,15 @@ Test(cli, gemm_sim_check_json, .timeout = 600)
 
 Test(cli, gemm_cpu_check, .timeout = 300)
 {
+	char seed[32];
 	const char *plain[] = { "gemm", "-d", "cpu", "-m", "100", "-k", "1500", "-n", "33",
-				"--check", "--seed", "5", NULL };
+				"--check", "--seed", seed, NULL };
 	const char *raw[] = { "gemm", "-d", "cpu", "-m", "1", "-k", "1", "-n", "300", "--raw",
 			      "--check", "--json", NULL };
 	struct spawn_result res;
+
+	snprintf(seed, sizeof(seed), "%llu",
+		 (unsigned long long)(test_seed("cli::gemm_cpu_check") % 1000000007u));
 
 	cli(&res, plain, NULL);
 	cr_expect_eq(res.status, 0, "exit %d; stderr:\n%s", res.status, res.err);

@@ -16,6 +16,7 @@
 
 #include "sampan.h"
 #include "spawn.h"
+#include "util.h"
 /* The lock is internal to libsampan (linked statically here). */
 #include "../driver/src/devlock.h"
 
@@ -161,15 +162,23 @@ ParameterizedTest(struct dev_case *p, selftest, passes_with_reports, .timeout = 
 /* The suite's JSON names every test and its result. */
 Test(selftest, json_summary, .timeout = 120)
 {
-	const char *args[] = {"selftest", "-d", "cpu", "--json", "--seed", "7", NULL};
+	char seed[32];
+	const char *args[] = {"selftest", "-d", "cpu", "--json", "--seed", seed, NULL};
 	struct spawn_result res;
 
+	snprintf(seed, sizeof(seed), "%llu",
+	         (unsigned long long)(test_seed("selftest::json_summary") % 1000000007u));
+
+	char want_json[48], want_err[48];
+
+	snprintf(want_json, sizeof(want_json), "\"seed\": %s,", seed);
+	snprintf(want_err, sizeof(want_err), "seed %s", seed);
 	cli(&res, args, NULL);
 	cr_expect_eq(res.status, 0, "exit %d; stderr:\n%s", res.status, res.err);
-	cr_expect(strstr(res.out, "\"seed\": 7") && strstr(res.out, "\"failed\": 0") &&
+	cr_expect(strstr(res.out, want_json) && strstr(res.out, "\"failed\": 0") &&
 			  strstr(res.out, "\"requant.corners\""),
 		  "unexpected JSON:\n%s", res.out);
-	cr_expect(strstr(res.err, "seed 7"), "seed not printed:\n%s", res.err);
+	cr_expect(strstr(res.err, want_err), "seed not printed:\n%s", res.err);
 	spawn_result_free(&res);
 }
 
