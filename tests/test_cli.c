@@ -538,3 +538,25 @@ Test(cli, bad_shift_file_and_unwritable_out, .timeout = 120)
 	spawn_result_free(&res);
 	scratch_remove();
 }
+
+/* The help names every device kind of the contract, and `run --help`
+ * every input format. */
+Test(cli, help_names_devices_and_formats, .timeout = 60)
+{
+	static const char *const kinds[] = { "\n  sim[", "\n  sim-usb[", "\n  cpu[", "\n  xrt[",
+					     "\n  usb[" };
+	const char *top[] = { "--help", NULL }, *run[] = { "run", "--help", NULL };
+	struct spawn_result res;
+
+	cli(&res, top, NULL);
+	cr_assert_eq(res.status, 0);
+	for (size_t i = 0; i < COUNT(kinds); i++)
+		cr_expect(strstr(res.out, kinds[i]), "no '%s' in:\n%s", kinds[i] + 3, res.out);
+	spawn_result_free(&res);
+	cli(&res, run, NULL);
+	cr_assert_eq(res.status, 0);
+	cr_expect(strstr(res.out, "PNG") && strstr(res.out, "PGM") && strstr(res.out, ".npy") &&
+			  strstr(res.out, "--labels"),
+		  "%s", res.out);
+	spawn_result_free(&res);
+}
