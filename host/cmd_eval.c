@@ -74,12 +74,18 @@ enum {
 };
 
 static const struct cli_option eval_options[] = {
-    {"help", 'h', false, OPT_HELP},        {"device", 'd', true, OPT_DEVICE},
-    {"data", 0, true, OPT_DATA},           {"images", 0, true, OPT_IMAGES},
-    {"labels", 0, true, OPT_LABELS},       {"limit", 'n', true, OPT_LIMIT},
-    {"pixel-max", 0, true, OPT_PIXEL_MAX}, {"predictions", 'p', true, OPT_PREDICTIONS},
-    {"list", 'l', false, OPT_LIST},        {"quiet", 'q', false, OPT_QUIET},
-    {"json", 0, false, OPT_JSON},          {"batch", 'b', true, OPT_BATCH},
+    {"help", 'h', false, OPT_HELP},
+    {"device", 'd', true, OPT_DEVICE},
+    {"data", 0, true, OPT_DATA},
+    {"images", 0, true, OPT_IMAGES},
+    {"labels", 0, true, OPT_LABELS},
+    {"limit", 'n', true, OPT_LIMIT},
+    {"pixel-max", 0, true, OPT_PIXEL_MAX},
+    {"predictions", 'p', true, OPT_PREDICTIONS},
+    {"list", 'l', false, OPT_LIST},
+    {"quiet", 'q', false, OPT_QUIET},
+    {"json", 0, false, OPT_JSON},
+    {"batch", 'b', true, OPT_BATCH},
     {NULL, 0, false, 0},
 };
 
@@ -609,8 +615,8 @@ static int run_all(const struct eval_args *a, const struct onnx_model *m,
 			if (pr.tty)
 				fputs("\r\033[K", stderr);
 			if (nb > 1)
-				cli_error("%s: images %zu to %zu failed: %s", m->path, i, i + nb - 1,
-				          err);
+				cli_error("%s: images %zu to %zu failed: %s", m->path, i,
+				          i + nb - 1, err);
 			else
 				cli_error("%s: image %zu%s%s failed: %s", m->path, i,
 				          ds->names ? " " : "", ds->names ? ds->names[i] : "", err);

@@ -996,25 +996,29 @@ Test(eval_cli, fmnist_int8_sim_matches_cpu, .init = setup, .fini = cleanup)
 	 * device jobs per image; the class names beside the classes. */
 	{
 		char pfile[256], *batched;
-		const char *args[] = {"eval",     model,   "-d",   "sim",  "--data", SAMPLES_DIR,
-		                      "--batch",  "4",     "-p",   pfile,  "--labels",
-		                      LABELS_FILE, "--list", NULL};
+		const char *args[] = {"eval",      model,       "-d",     "sim", "--data",
+		                      SAMPLES_DIR, "--batch",   "4",      "-p",  pfile,
+		                      "--labels",  LABELS_FILE, "--list", NULL};
 
 		snprintf(pfile, sizeof(pfile), "%s", tmp("sim4.txt"));
 		cr_assert_eq(run_cli(args, &res), 0, "exit %d: %s", res.status, res.err);
-		cr_assert(strstr(res.out, "0_9.pgm          class 9 (Ankle boot)  label 9 (Ankle boot)  ok"),
+		cr_assert(strstr(res.out,
+		                 "0_9.pgm          class 9 (Ankle boot)  label 9 (Ankle boot)  ok"),
 		          "%s", res.out);
 		cr_assert(strstr(res.out, "per image 1.2 device jobs"), "%s", res.out);
-		cr_assert(strstr(res.out, "batch 4); weights resident on the card: "), "%s", res.out);
+		cr_assert(strstr(res.out, "batch 4); weights resident on the card: "), "%s",
+		          res.out);
 		spawn_result_free(&res);
 		batched = read_text(pfile);
-		cr_assert_str_eq(preds[0], batched, "batch 1:\n%s\nbatch 4:\n%s", preds[0], batched);
+		cr_assert_str_eq(preds[0], batched, "batch 1:\n%s\nbatch 4:\n%s", preds[0],
+		                 batched);
 		free(batched);
 	}
 	/* `sampan run --labels`: the name beside the class. */
 	{
-		const char *args[] = {"run",    model,       "-d",  "cpu", "--input", SAMPLES_DIR "/0_9.pgm",
-		                      "--top",  "1",         "--labels", LABELS_FILE, NULL};
+		const char *args[] = {
+		    "run",   model, "-d",       "cpu",       "--input", SAMPLES_DIR "/0_9.pgm",
+		    "--top", "1",   "--labels", LABELS_FILE, NULL};
 
 		cr_assert_eq(run_cli(args, &res), 0, "exit %d: %s", res.status, res.err);
 		cr_assert(strstr(res.out, "  1. class 9 (Ankle boot)  score "), "%s", res.out);
@@ -1040,8 +1044,9 @@ Test(eval_cli, labels_files, .init = setup, .fini = cleanup)
 
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		const char *path = tmp("names.txt");
-		const char *args[] = {"run",     FLOAT_MODEL, "-d",       "cpu",
-		                      "--input", SAMPLES_DIR "/0_9.pgm", "--labels", path, NULL};
+		const char *args[] = {"run",      FLOAT_MODEL, "-d",
+		                      "cpu",      "--input",   SAMPLES_DIR "/0_9.pgm",
+		                      "--labels", path,        NULL};
 
 		write_file(path, false, bad[i].text, i == 2 ? 7 : strlen(bad[i].text));
 		cr_assert_eq(run_cli(args, &res), 1, "%zu: exit %d", i, res.status);
@@ -1050,8 +1055,9 @@ Test(eval_cli, labels_files, .init = setup, .fini = cleanup)
 		spawn_result_free(&res);
 	}
 	{
-		const char *args[] = {"run",     FLOAT_MODEL, "-d",       "cpu",
-		                      "--input", SAMPLES_DIR "/0_9.pgm", "--labels", "/no/such", NULL};
+		const char *args[] = {"run",      FLOAT_MODEL, "-d",
+		                      "cpu",      "--input",   SAMPLES_DIR "/0_9.pgm",
+		                      "--labels", "/no/such",  NULL};
 
 		cr_assert_eq(run_cli(args, &res), 1);
 		cr_assert(strstr(res.err, "/no/such: cannot open"), "%s", res.err);
@@ -1062,9 +1068,9 @@ Test(eval_cli, labels_files, .init = setup, .fini = cleanup)
 	{
 		const char *path = tmp("names.txt");
 		const char *text = "  zero \r\none\r\ntwo";
-		const char *args[] = {"run",     FLOAT_MODEL, "-d",       "cpu",  "--input",
-		                      SAMPLES_DIR "/19_0.pgm", "--top",   "10",   "--labels", path,
-		                      NULL};
+		const char *args[] = {
+		    "run",   FLOAT_MODEL, "-d",       "cpu", "--input", SAMPLES_DIR "/19_0.pgm",
+		    "--top", "10",        "--labels", path,  NULL};
 
 		write_file(path, false, text, strlen(text));
 		cr_assert_eq(run_cli(args, &res), 0, "exit %d: %s", res.status, res.err);

@@ -328,8 +328,8 @@ static void check_roundtrip(struct png_opts *o)
 			/* Grey from the 16-bit samples, then to 8 bits. */
 			const uint16_t *p = s + i * (size_t)samples_per_pixel(o->ctype);
 			bool colour = o->ctype == 2 || o->ctype == 6;
-			unsigned y = colour ? (299u * p[0] + 587u * p[1] + 114u * p[2] + 500) / 1000
-			                    : p[0];
+			unsigned y =
+			    colour ? (299u * p[0] + 587u * p[1] + 114u * p[2] + 500) / 1000 : p[0];
 
 			cr_assert_eq(g[i], to8(y, 16), "%s: grey pixel %zu", what, i);
 		} else {
@@ -448,8 +448,8 @@ Test(png, sixteen_bit_scaled)
 	static const struct {
 		uint16_t v;
 		uint8_t u8;
-	} edges[] = {{0, 0}, {1, 0}, {128, 0}, {129, 1}, {0x8180, 129}, {0x80ff, 128},
-	             {65406, 254}, {65407, 255}, {65535, 255}};
+	} edges[] = {{0, 0},        {1, 0},       {128, 0},     {129, 1},    {0x8180, 129},
+	             {0x80ff, 128}, {65406, 254}, {65407, 255}, {65535, 255}};
 	struct onnx_tensor *t16, *t8, *u;
 	uint16_t *s16, *s8;
 	struct buf p16, p8;
@@ -460,12 +460,12 @@ Test(png, sixteen_bit_scaled)
 	for (size_t i = 0; i < sizeof(edges) / sizeof(edges[0]); i++)
 		s16[i] = edges[i].v;
 	p16 = png_encode(&o16, s16);
-	cr_assert_eq(onnx_image_decode(p16.p, p16.len, "t.png", &fdecl, 255.0f, &t16, err,
-	                               sizeof(err)),
-	             SAMPAN_OK, "%s", err);
-	cr_assert_eq(onnx_image_decode(p16.p, p16.len, "t.png", &udecl, 255.0f, &u, err,
-	                               sizeof(err)),
-	             SAMPAN_OK, "%s", err);
+	cr_assert_eq(
+	    onnx_image_decode(p16.p, p16.len, "t.png", &fdecl, 255.0f, &t16, err, sizeof(err)),
+	    SAMPAN_OK, "%s", err);
+	cr_assert_eq(
+	    onnx_image_decode(p16.p, p16.len, "t.png", &udecl, 255.0f, &u, err, sizeof(err)),
+	    SAMPAN_OK, "%s", err);
 	for (size_t i = 0; i < 30; i++) {
 		float want = s16[i] % 257 ? (float)((double)s16[i] / 257.0 / 255.0)
 		                          : (float)(s16[i] / 257) / 255.0f;
@@ -488,9 +488,9 @@ Test(png, sixteen_bit_scaled)
 		s16[i] = (uint16_t)(s8[i] * 257);
 	p16 = png_encode(&o16, s16);
 	p8 = png_encode(&o8, s8);
-	cr_assert_eq(onnx_image_decode(p16.p, p16.len, "a.png", &fdecl, 255.0f, &t16, err,
-	                               sizeof(err)),
-	             SAMPAN_OK, "%s", err);
+	cr_assert_eq(
+	    onnx_image_decode(p16.p, p16.len, "a.png", &fdecl, 255.0f, &t16, err, sizeof(err)),
+	    SAMPAN_OK, "%s", err);
 	cr_assert_eq(
 	    onnx_image_decode(p8.p, p8.len, "b.png", &fdecl, 255.0f, &t8, err, sizeof(err)),
 	    SAMPAN_OK, "%s", err);

@@ -478,7 +478,7 @@ static const struct opset_case opset_cases[] = {
     {"node/test_clip", 11, 21}, /* min and max inputs from 11 */
     {"node/test_clip_default_min", 11, 21},
     {"node/test_clip_splitbounds", 11, 21},
-    {"node/test_clip_default_int8_min", 12, 21}, /* integer Clip from 12 */
+    {"node/test_clip_default_int8_min", 12, 21},    /* integer Clip from 12 */
     {"pytorch-operator/test_operator_clip", 7, 10}, /* min and max attributes */
     {"node/test_concat_2d_axis_0", 7, 21},
     {"node/test_concat_3d_axis_2", 7, 21},
@@ -534,7 +534,8 @@ struct opset_param {
 
 ParameterizedTestParameters(onnx_opsets, node)
 {
-	static struct opset_param params[COUNT(opset_cases) * (ONNX_OPSET_MAX - ONNX_OPSET_MIN + 1)];
+	static struct opset_param
+	    params[COUNT(opset_cases) * (ONNX_OPSET_MAX - ONNX_OPSET_MIN + 1)];
 	size_t n = 0;
 
 	for (size_t t = 0; t < COUNT(opset_cases); t++)
@@ -582,7 +583,8 @@ Test(onnx_opsets, refused)
 	     "(Gemm-9, opset 10): input 'C' is required"},
 	    {"node/test_maxpool_2d_ceil", 9, SAMPAN_ERROR_INVALID,
 	     "(MaxPool-8, opset 9): attribute 'ceil_mode' does not exist"},
-	    {"node/test_add", 6, SAMPAN_ERROR_NOT_SUPPORTED, "opset 6 is not supported (7 to 21 are)"},
+	    {"node/test_add", 6, SAMPAN_ERROR_NOT_SUPPORTED,
+	     "opset 6 is not supported (7 to 21 are)"},
 	    {"node/test_add", 22, SAMPAN_ERROR_NOT_SUPPORTED, "opset 22 is not supported"},
 	};
 	char path[1200], root[1000], err[ERR_SIZE];
@@ -667,7 +669,8 @@ Test(onnx_opsets, softmax_coerced_before_13)
 			for (int64_t c = 0; c < cols; c++)
 				sum += exp((double)in[c] - mx);
 			for (int64_t c = 0; c < cols; c++)
-				cr_assert(float_close(out[c], (float)(exp((double)in[c] - mx) / sum),
+				cr_assert(float_close(out[c],
+				                      (float)(exp((double)in[c] - mx) / sum),
 				                      HOST_FLOAT_TOL),
 				          "axis %d, row %lld, column %lld: %g", axis, (long long)r,
 				          (long long)c, (double)out[c]);
@@ -2447,8 +2450,7 @@ ParameterizedTest(struct dev_only *p, onnx_session, resident_batched, .timeout =
 	cr_assert_geq(during.mem_used, before.mem_used + rt_session_weight_bytes(s));
 	rt_session_set_batch(s, 1);
 	xb = rnd_tensor(c.x->dtype, 4, xdims);
-	cr_assert_eq(rt_session_run(s, &xb, yb, &st, NULL, err, sizeof(err)), SAMPAN_OK, "%s",
-	             err);
+	cr_assert_eq(rt_session_run(s, &xb, yb, &st, NULL, err, sizeof(err)), SAMPAN_OK, "%s", err);
 	cr_assert_eq(st.gemms, 1u, "the batch ran as one device job");
 	cr_assert_eq(st.batch, 4);
 	cr_assert_eq(yb[0]->dims[0], 4);
