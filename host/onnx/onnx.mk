@@ -39,12 +39,3 @@ $(ONNX_LIB): $(ONNX_OBJS) $(ONNX_GEN)/onnx.pb-c.o
 	$(Q)rm -f $@ && ar rcs $@ $^
 
 -include $(ONNX_OBJS:.o=.d) $(ONNX_GEN)/onnx.pb-c.d
-
-# The importer and runtime follow the tree's .clang-format.
-.PHONY: onnx-lint
-lint: onnx-lint
-onnx-lint:
-	$(call msg,FORMAT,host/onnx host/runtime)
-	$(Q)if command -v clang-format >/dev/null; then \
-	  clang-format --dry-run --Werror host/onnx/*.[ch] host/runtime/*.[ch] host/cmd_run.c; \
-	else echo "onnx-lint: clang-format not installed, format check skipped"; fi
