@@ -34,7 +34,7 @@ struct cpu_card {
 	unsigned rows, cols, k_depth, slots, entries, bus;
 	unsigned block;   /* 1: block-scaled commands (FEATURES bit 0) */
 	unsigned mv_rows; /* rows of the wide engine (0: none, FEATURES bit 1) */
-	uint8_t *mem; /* card memory at CPU_MEM_BASE */
+	uint8_t *mem;     /* card memory at CPU_MEM_BASE */
 	uint64_t mem_size;
 
 	/* register file */
@@ -46,19 +46,19 @@ struct cpu_card {
 	uint64_t busy, macs, bytes_rd, bytes_wr, cmds;
 
 	/* on-chip memories */
-	int8_t *a_bank[2]; /* (k_depth, rows): word k, byte r */
-	int8_t *w_bank[2]; /* (k_depth, cols): word k, byte c */
-	int32_t *acc;      /* (slots, rows, cols) */
-	int32_t *p_bias;   /* (entries, cols) */
-	int32_t *p_mult;   /* (entries, cols) */
-	int32_t *p_shift;  /* (entries, cols) */
-	int32_t *tile;     /* (rows, cols) scratch for one COMPUTE */
+	int8_t *a_bank[2];    /* (k_depth, rows): word k, byte r */
+	int8_t *w_bank[2];    /* (k_depth, cols): word k, byte c */
+	int32_t *acc;         /* (slots, rows, cols) */
+	int32_t *p_bias;      /* (entries, cols) */
+	int32_t *p_mult;      /* (entries, cols) */
+	int32_t *p_shift;     /* (entries, cols) */
+	int32_t *tile;        /* (rows, cols) scratch for one COMPUTE */
 	uint16_t *a_scale[2]; /* (k_depth / 32, rows): fp16 scales of A bank b */
 	uint16_t *w_scale[2]; /* (k_depth / 32, cols): fp16 scales of W bank b */
 };
 
-#define CPU_OPTIONS                                                                     \
-	"mem=MiB, rows=N, cols=N, k_depth=N, slots=N, entries=N, mv_rows=N (0: no wide " \
+#define CPU_OPTIONS                                                                                \
+	"mem=MiB, rows=N, cols=N, k_depth=N, slots=N, entries=N, mv_rows=N (0: no wide "           \
 	"engine), block=0|1 (0: no block-scaled commands)"
 
 /* mv_rows before the options are parsed: not given. */
@@ -93,7 +93,6 @@ static uint64_t beats_bytes(const struct cpu_card *c, uint64_t n)
 {
 	return (n + c->bus - 1) / c->bus * c->bus;
 }
-
 
 /* ================================================================ float rules */
 
@@ -260,19 +259,19 @@ static unsigned exec_load_p(struct cpu_card *c, const struct isa_cmd *cmd)
 }
 
 /*
- * tile[r][col] = sum_{k < k_len} (a[k][r] - za) * w[k][col]. The products
- * fit 17 bits and k_len <= 65535, so int32 sums cannot overflow. @cols is a
- * parameter so that the compiler can specialise the inner loop for a
- * constant width.
+ * tile[r][col] = sum_{k < k_len} (a[k][r] - za) * w[k][col] for rows r <
+ * @done of the @rows lanes. The products fit 17 bits and k_len <= 65535,
+ * so int32 sums cannot overflow. @cols is a parameter so that the compiler
+ * can specialise the inner loop for a constant width.
  */
 static inline void mac_tile(int32_t *tile, const int8_t *a, const int8_t *w, unsigned k_len, int za,
-                            unsigned rows, unsigned cols)
+                            unsigned rows, unsigned done, unsigned cols)
 {
-	memset(tile, 0, sizeof(*tile) * rows * cols);
+	memset(tile, 0, sizeof(*tile) * done * cols);
 	for (unsigned k = 0; k < k_len; k++) {
 		const int8_t *ak = a + (size_t)k * rows, *wk = w + (size_t)k * cols;
 
-		for (unsigned r = 0; r < rows; r++) {
+		for (unsigned r = 0; r < done; r++) {
 			int32_t av = ak[r] - za;
 			int32_t *row = tile + (size_t)r * cols;
 
@@ -293,27 +292,33 @@ static void q_chain(struct cpu_card *c, const struct isa_cmd *cmd, uint32_t *slo
 {
 	size_t n = (size_t)c->rows * c->cols;
 	unsigned blocks = cmd->k_len / ISA_QBLOCK;
+	float fw[64]; /* COLS <= 64 */
 
 	for (size_t i = 0; i < n; i++)
 		if (cmd->first)
 			slot[i] = 0; /* +0.0 */
 	for (unsigned j = 0; j < blocks; j++) {
-		const int8_t *a = c->a_bank[cmd->a_bank] +
-		                  (size_t)(cmd->a_off + j * ISA_QBLOCK) * c->rows;
-		const int8_t *w = c->w_bank[cmd->w_bank] +
-		                  (size_t)(cmd->w_off + j * ISA_QBLOCK) * c->cols;
+		const int8_t *a =
+		    c->a_bank[cmd->a_bank] + (size_t)(cmd->a_off + j * ISA_QBLOCK) * c->rows;
+		const int8_t *w =
+		    c->w_bank[cmd->w_bank] + (size_t)(cmd->w_off + j * ISA_QBLOCK) * c->cols;
 		const uint16_t *sa =
 		    c->a_scale[cmd->a_bank] + (size_t)(cmd->a_off / ISA_QBLOCK + j) * c->rows;
 		const uint16_t *sw =
 		    c->w_scale[cmd->w_bank] + (size_t)(cmd->w_off / ISA_QBLOCK + j) * c->cols;
 
-		mac_tile(c->tile, a, w, ISA_QBLOCK, cmd->za, c->rows, c->cols);
+		if (c->cols == 16)
+			mac_tile(c->tile, a, w, ISA_QBLOCK, cmd->za, c->rows, rows_done, 16);
+		else
+			mac_tile(c->tile, a, w, ISA_QBLOCK, cmd->za, c->rows, rows_done, c->cols);
+		for (unsigned col = 0; col < c->cols; col++)
+			fw[col] = cpu_h2f(sw[col]);
 		for (unsigned r = 0; r < rows_done; r++) {
 			float fa = cpu_h2f(sa[r]);
 
 			for (unsigned col = 0; col < c->cols; col++) {
 				size_t i = (size_t)r * c->cols + col;
-				float s_b = cpu_fmul(cpu_h2f(sw[col]), fa);
+				float s_b = cpu_fmul(fw[col], fa);
 				float t = cpu_fmul((float)c->tile[i], s_b);
 
 				slot[i] = u_of(cpu_fadd(f_of(slot[i]), t));
@@ -337,8 +342,8 @@ static unsigned exec_compute(struct cpu_card *c, const struct isa_cmd *cmd)
 	    cmd->n_valid > c->cols || cmd->a_off + cmd->k_len > c->k_depth ||
 	    cmd->w_off + cmd->k_len > c->k_depth)
 		return ISA_STATUS_RANGE;
-	if (cmd->q && (cmd->k_len % ISA_QBLOCK || cmd->a_off % ISA_QBLOCK ||
-	               cmd->w_off % ISA_QBLOCK))
+	if (cmd->q &&
+	    (cmd->k_len % ISA_QBLOCK || cmd->a_off % ISA_QBLOCK || cmd->w_off % ISA_QBLOCK))
 		return ISA_STATUS_RANGE;
 	if (cmd->wide) {
 		if (cmd->m_valid > c->mv_rows || c->rows > c->cols || cmd->k_len % kw ||
@@ -354,9 +359,9 @@ static unsigned exec_compute(struct cpu_card *c, const struct isa_cmd *cmd)
 		a = c->a_bank[cmd->a_bank] + (size_t)cmd->a_off * c->rows;
 		w = c->w_bank[cmd->w_bank] + (size_t)cmd->w_off * c->cols;
 		if (c->cols == 16)
-			mac_tile(c->tile, a, w, cmd->k_len, cmd->za, c->rows, 16);
+			mac_tile(c->tile, a, w, cmd->k_len, cmd->za, c->rows, rows_done, 16);
 		else
-			mac_tile(c->tile, a, w, cmd->k_len, cmd->za, c->rows, c->cols);
+			mac_tile(c->tile, a, w, cmd->k_len, cmd->za, c->rows, rows_done, c->cols);
 		/* The slot accumulates in wrapping int32: add as unsigned. */
 		for (size_t i = 0; i < (size_t)rows_done * c->cols; i++)
 			slot[i] = (cmd->first ? 0 : slot[i]) + (uint32_t)c->tile[i];
@@ -393,8 +398,8 @@ static unsigned exec_store(struct cpu_card *c, const struct isa_cmd *cmd)
 			uint32_t v = slot[i] + (uint32_t)c->p_bias[e];
 
 			if (cmd->fstore)
-				put_le32(dst + 4 * i,
-				         u_of(cpu_fadd(f_of(slot[i]), f_of((uint32_t)c->p_bias[e]))));
+				put_le32(dst + 4 * i, u_of(cpu_fadd(f_of(slot[i]),
+				                                    f_of((uint32_t)c->p_bias[e]))));
 			else if (cmd->raw)
 				put_le32(dst + 4 * i, v);
 			else
@@ -685,9 +690,9 @@ static int cpu_parse_options(struct cpu_card *c, const char *options, unsigned *
 		uint64_t min, max;
 		unsigned *dst;
 	} opts[] = {
-	    {"mem", 1, 65536, mem_mib},  {"rows", 1, 64, &c->rows},
-	    {"cols", 1, 64, &c->cols},   {"k_depth", 1, 65535, &c->k_depth},
-	    {"slots", 1, 16, &c->slots}, {"entries", 1, 256, &c->entries},
+	    {"mem", 1, 65536, mem_mib},      {"rows", 1, 64, &c->rows},
+	    {"cols", 1, 64, &c->cols},       {"k_depth", 1, 65535, &c->k_depth},
+	    {"slots", 1, 16, &c->slots},     {"entries", 1, 256, &c->entries},
 	    {"mv_rows", 0, 64, &c->mv_rows}, {"block", 0, 1, &c->block},
 	};
 	char key[32], val[32];
@@ -721,11 +726,12 @@ static int cpu_parse_options(struct cpu_card *c, const char *options, unsigned *
 	if (c->mv_rows == CPU_MV_DEFAULT)
 		c->mv_rows = c->rows > c->cols ? 0 : c->rows < 4 ? c->rows : 4;
 	if (c->mv_rows > c->rows || (c->mv_rows && c->rows > c->cols))
-		return drv_error(SAMPAN_ERROR_INVALID,
-		                 "device 'cpu': illegal configuration mv_rows=%u with a %ux%u array: "
-		                 "the wide engine needs mv_rows <= rows <= cols (mv_rows=0 leaves it "
-		                 "out)",
-		                 c->mv_rows, c->rows, c->cols);
+		return drv_error(
+		    SAMPAN_ERROR_INVALID,
+		    "device 'cpu': illegal configuration mv_rows=%u with a %ux%u array: "
+		    "the wide engine needs mv_rows <= rows <= cols (mv_rows=0 leaves it "
+		    "out)",
+		    c->mv_rows, c->rows, c->cols);
 	return SAMPAN_OK;
 }
 

@@ -13,11 +13,10 @@
  * each in the layouts of rtl/ARCHITECTURE.md, every tile at a bus-aligned
  * stride. A plain GEMM puts both parts in one region (weights first);
  * resident weights (sampan_weights) keep the weights part on the card and
- * each sampan_matmul() job region has only the job part. The command list is software-pipelined: operand banks
- * are reused when they already hold the needed tile and otherwise loaded
- * into the bank the running COMPUTE does not read, accumulator slots rotate,
- * and each output tile is stored only after the next tile's COMPUTEs are
- * queued, so the array never waits for a store.
+ * each sampan_matmul() job region has only the job part. The command list is software-pipelined:
+ * operand banks are reused when they already hold the needed tile and otherwise loaded into the
+ * bank the running COMPUTE does not read, accumulator slots rotate, and each output tile is stored
+ * only after the next tile's COMPUTEs are queued, so the array never waits for a store.
  */
 #include <inttypes.h>
 #include <pthread.h>
@@ -36,16 +35,16 @@
 struct spec {
 	enum sampan_format format;
 	uint64_t m, k, n;
-	const int8_t *a;         /* (M, K) row-major */
-	const uint16_t *a_scale; /* Q8_0: (M, K/32) */
-	const int8_t *w;         /* (N, K); unused when resident */
-	const uint16_t *w_scale; /* Q8_0: (N, K/32) */
+	const int8_t *a;                    /* (M, K) row-major */
+	const uint16_t *a_scale;            /* Q8_0: (M, K/32) */
+	const int8_t *w;                    /* (N, K); unused when resident */
+	const uint16_t *w_scale;            /* Q8_0: (N, K/32) */
 	const int32_t *bias, *mult, *shift; /* INT8: (N) or NULL */
 	const float *fbias;                 /* Q8_0: (N) or NULL */
 	int32_t za, zo, lo, hi;
 	int raw;
-	void *out;   /* (M, ldo) row-major: float, int32_t or int8_t */
-	uint64_t ldo; /* elements between output rows (>= N) */
+	void *out;                       /* (M, ldo) row-major: float, int32_t or int8_t */
+	uint64_t ldo;                    /* elements between output rows (>= N) */
 	const struct sampan_weights *wt; /* resident weights, or NULL */
 };
 
@@ -125,12 +124,15 @@ static uint64_t mul_add(uint64_t a, uint64_t b, uint64_t c)
 	return r;
 }
 
-/* Largest M that runs on the matrix-vector engine. Each wide tile of
- * MV_ROWS rows streams the weights once at the full bus width, the array
- * streams them at COLS bytes a cycle for ROWS rows at once. */
+/* Largest M that runs on the matrix-vector engine. A wide tile of MV_ROWS
+ * rows streams the weights at KW = bus/COLS steps a cycle, the array a
+ * tile of ROWS rows at one step a cycle: ceil(M / MV_ROWS) wide passes
+ * beat one array pass while fewer than KW of them are needed. */
 static uint64_t wide_max_m(const struct sampan_info *info)
 {
-	return info->mv_rows;
+	uint64_t kw = info->bus_bytes / info->cols;
+
+	return kw > 1 ? (uint64_t)info->mv_rows * (kw - 1) : info->mv_rows;
 }
 
 /*
@@ -510,12 +512,12 @@ static int use_bank(const struct plan *p, struct cmd_list *l, struct banks *b, u
  * output tile (mt, nt), K chunk c, into @slot. */
 static int emit_compute(const struct plan *p, const struct spec *g, struct cmd_list *l,
                         struct banks *a, struct banks *w, uint64_t mt, uint64_t nt, uint64_t c,
-                        unsigned slot)
+                        int first, unsigned slot)
 {
 	uint64_t m0 = mt * p->tm, n0 = nt * p->cols;
 	struct isa_cmd compute = {
 	    .op = ISA_OP_COMPUTE,
-	    .first = c == 0,
+	    .first = (unsigned)first,
 	    .slot = slot,
 	    .k_len = chunk_len(p, c),
 	    .za = p->q ? 0 : g->za,
@@ -526,10 +528,8 @@ static int emit_compute(const struct plan *p, const struct spec *g, struct cmd_l
 	};
 	int err;
 
-	if ((err = use_bank(p, l, a, mt * p->k_chunks + c, &compute.a_bank, &compute.a_off)) <
-	        0 ||
-	    (err = use_bank(p, l, w, nt * p->k_chunks + c, &compute.w_bank, &compute.w_off)) <
-	        0 ||
+	if ((err = use_bank(p, l, a, mt * p->k_chunks + c, &compute.a_bank, &compute.a_off)) < 0 ||
+	    (err = use_bank(p, l, w, nt * p->k_chunks + c, &compute.w_bank, &compute.w_off)) < 0 ||
 	    (err = push(l, &compute)) < 0)
 		return err;
 	a->last = compute.a_bank;
@@ -585,12 +585,20 @@ static int schedule(const struct plan *p, const struct spec *g, struct cmd_list 
 			for (uint64_t ng = nt0; ng < nt1; ng += p->slots) {
 				uint64_t ne = ng + p->slots < nt1 ? ng + p->slots : nt1;
 
-				for (uint64_t c = 0; c < p->k_chunks; c++) {
+				/* int8 sums commute: every other group runs the
+				 * chunks backwards and finds the last two A chunks
+				 * still in the banks. The float chain runs forwards. */
+				int back = !p->q && (ng - nt0) / p->slots % 2;
+
+				for (uint64_t i = 0; i < p->k_chunks; i++) {
+					uint64_t c = back ? p->k_chunks - 1 - i : i;
+
 					for (uint64_t nt = ng; nt < ne; nt++) {
-						unsigned slot = (unsigned)((tile + nt - ng) % p->slots);
+						unsigned slot =
+						    (unsigned)((tile + nt - ng) % p->slots);
 
 						if ((err = emit_compute(p, g, l, &a, &w, mt, nt, c,
-						                        slot)) < 0)
+						                        i == 0, slot)) < 0)
 							return err;
 						/* The previous tile's store goes behind this
 						 * COMPUTE; with one slot there is nothing to
@@ -605,7 +613,7 @@ static int schedule(const struct plan *p, const struct spec *g, struct cmd_list 
 						if (load_p_due && (err = push(l, &load_p)) < 0)
 							return err;
 						load_p_due = 0;
-						if (c + 1 < p->k_chunks)
+						if (i + 1 < p->k_chunks)
 							continue;
 						store = (struct isa_cmd){
 						    .op = ISA_OP_STORE,
@@ -709,7 +717,8 @@ static int start(struct sampan_job *job, const uint8_t *img)
 		struct isa_cmd c = job->cmds.v[i];
 
 		if (c.op != ISA_OP_COMPUTE)
-			c.addr = c.addr & WT_REL ? job->wbase + (c.addr & ~WT_REL) : job->card + c.addr;
+			c.addr =
+			    c.addr & WT_REL ? job->wbase + (c.addr & ~WT_REL) : job->card + c.addr;
 		isa_encode(&c, enc + i * ISA_CMD_BYTES);
 	}
 	if ((err = ops->mem_write(dev->ctx, job->card + p->in_off, img, p->in_bytes)) < 0 ||
@@ -1116,8 +1125,8 @@ static int run_split(struct sampan_device *dev, const struct spec *s, struct sam
 		return run_split(dev, &hi, sum);
 	}
 	return drv_error(SAMPAN_ERROR_DEVICE_MEM,
-	                 "device '%s': a %" PRIu64 "x%" PRIu64 "x%" PRIu64
-	                 " product needs %" PRIu64 " bytes of card memory even in its smallest "
+	                 "device '%s': a %" PRIu64 "x%" PRIu64 "x%" PRIu64 " product needs %" PRIu64
+	                 " bytes of card memory even in its smallest "
 	                 "run; %" PRIu64 " bytes are free in one piece",
 	                 dev->info.name, s->m, s->k, s->n, need, free_bytes);
 }
@@ -1156,7 +1165,8 @@ static int validate_q8(const char *fn, int64_t m, int64_t k, int64_t n, const vo
 		                 fn, m, k, n);
 	if (k % SAMPAN_QBLOCK)
 		return drv_error(SAMPAN_ERROR_INVALID,
-		                 "%s: k=%" PRId64 " is not a multiple of %d (the Q8_0 block): pad K "
+		                 "%s: k=%" PRId64
+		                 " is not a multiple of %d (the Q8_0 block): pad K "
 		                 "with zero blocks",
 		                 fn, k, SAMPAN_QBLOCK);
 	if (mul_add((uint64_t)m, (uint64_t)k, 0) > SIZE_MAX / 4 ||
@@ -1168,7 +1178,9 @@ static int validate_q8(const char *fn, int64_t m, int64_t k, int64_t n, const vo
 		                 fn, m, k, n);
 	if (!a || !a_scale || !out)
 		return drv_error(SAMPAN_ERROR_INVALID, "%s: NULL %s array", fn,
-		                 !a ? "a" : !a_scale ? "a_scale" : "out");
+		                 !a         ? "a"
+		                 : !a_scale ? "a_scale"
+		                            : "out");
 	return SAMPAN_OK;
 }
 
@@ -1273,8 +1285,9 @@ int sampan_weights_create(struct sampan_device *dev, const struct sampan_weights
 		return drv_error(SAMPAN_ERROR_INVALID, "sampan_weights_create: NULL argument");
 	name = d->name ? d->name : "weights";
 	if (d->format != SAMPAN_FORMAT_INT8 && d->format != SAMPAN_FORMAT_Q8_0)
-		return drv_error(SAMPAN_ERROR_INVALID, "sampan_weights_create: %s: unknown format %d",
-		                 name, (int)d->format);
+		return drv_error(SAMPAN_ERROR_INVALID,
+		                 "sampan_weights_create: %s: unknown format %d", name,
+		                 (int)d->format);
 	if (d->n < 1 || d->k < 1 || !d->w)
 		return drv_error(SAMPAN_ERROR_INVALID,
 		                 "sampan_weights_create: %s: n=%" PRId64 " k=%" PRId64
@@ -1298,9 +1311,10 @@ int sampan_weights_create(struct sampan_device *dev, const struct sampan_weights
 			return err;
 	} else {
 		if (!d->mult != !d->shift)
-			return drv_error(SAMPAN_ERROR_INVALID,
-			                 "sampan_weights_create: %s: give both mult and shift, or neither",
-			                 name);
+			return drv_error(
+			    SAMPAN_ERROR_INVALID,
+			    "sampan_weights_create: %s: give both mult and shift, or neither",
+			    name);
 		for (int64_t i = 0; d->shift && i < d->n; i++)
 			if (d->shift[i] < -31 || d->shift[i] > 31)
 				return drv_error(SAMPAN_ERROR_INVALID,
@@ -1336,9 +1350,8 @@ int sampan_weights_create(struct sampan_device *dev, const struct sampan_weights
 	snprintf(wt->name, sizeof(wt->name), "%s", name);
 	if (p.wt_bytes > dev->mem_size || drv_mem_alloc(dev, p.wt_bytes, name, &wt->addr) < 0) {
 		err = drv_error(SAMPAN_ERROR_DEVICE_MEM,
-		                "sampan_weights_create: %s (%" PRId64 "x%" PRId64
-		                ") needs %" PRIu64 " bytes of card memory; %" PRIu64
-		                " of %" PRIu64 " are free",
+		                "sampan_weights_create: %s (%" PRId64 "x%" PRId64 ") needs %" PRIu64
+		                " bytes of card memory; %" PRIu64 " of %" PRIu64 " are free",
 		                name, d->n, d->k, p.wt_bytes, dev->mem_size - drv_mem_used(dev),
 		                dev->mem_size);
 		goto err_free_wt;
