@@ -99,6 +99,7 @@ all: lib sim cli
 FMNIST_FLOAT   := host/models/fmnist_cnn.onnx
 FMNIST_CALIB   := host/models/calib
 FMNIST_SAMPLES := host/models/samples
+FMNIST_LABELS  := host/models/fmnist_labels.txt
 FMNIST_INT8    := $(BUILD)/models/fmnist_cnn_int8.onnx
 
 $(FMNIST_INT8): $(FMNIST_FLOAT) $(SAMPAN_CLI) $(wildcard $(FMNIST_CALIB)/*)
@@ -109,7 +110,7 @@ $(FMNIST_INT8): $(FMNIST_FLOAT) $(SAMPAN_CLI) $(wildcard $(FMNIST_CALIB)/*)
 
 run: all $(FMNIST_INT8)
 	$(BUILD)/sampan info -d sim
-	$(BUILD)/sampan eval $(FMNIST_INT8) -d sim --data $(FMNIST_SAMPLES) --list
+	$(BUILD)/sampan eval $(FMNIST_INT8) -d sim --data $(FMNIST_SAMPLES) --labels $(FMNIST_LABELS) --list
 	$(BUILD)/sampan gemm -d sim -m 37 -k 300 -n 53 --check
 	$(BUILD)/sampan gemm -d sim -m 256 -k 512 -n 256 --check
 

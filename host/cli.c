@@ -50,7 +50,7 @@ void cli_parser_init(struct cli_parser *p, int argc, char **argv)
 /* The option named by @arg ("--name" or "--name=value" without the dashes,
  * or a short letter); NULL if none. */
 static const struct cli_option *find_long(const struct cli_option *opts, const char *arg,
-					  size_t len)
+                                          size_t len)
 {
 	for (; opts->name; opts++)
 		if (strlen(opts->name) == len && strncmp(opts->name, arg, len) == 0)
@@ -129,20 +129,21 @@ int cli_next_option(struct cli_parser *p, const struct cli_option *opts, const c
 }
 
 bool cli_parse_int(const char *cmd, const char *what, const char *text, int64_t min, int64_t max,
-		   int64_t *out)
+                   int64_t *out)
 {
 	char *end;
 	long long v;
 
 	errno = 0;
 	v = strtoll(text, &end, 10);
-	if (text[0] == '\0' || *end != '\0' || (text[0] != '-' && (text[0] < '0' || text[0] > '9'))) {
+	if (text[0] == '\0' || *end != '\0' ||
+	    (text[0] != '-' && (text[0] < '0' || text[0] > '9'))) {
 		cli_usage_error(cmd, "%s: '%s' is not an integer", what, text);
 		return false;
 	}
 	if (errno == ERANGE || v < min || v > max) {
 		cli_usage_error(cmd, "%s: %s is out of range [%lld, %lld]", what, text,
-				(long long)min, (long long)max);
+		                (long long)min, (long long)max);
 		return false;
 	}
 	*out = v;
@@ -311,7 +312,7 @@ int cli_open_device(const char *name, struct sampan_device **dev, struct sampan_
 	err = sampan_open(dev, name);
 	if (err != SAMPAN_OK) {
 		cli_error("cannot open device '%s': %s", shown,
-			  sampan_last_error()[0] ? sampan_last_error() : sampan_strerror(err));
+		          sampan_last_error()[0] ? sampan_last_error() : sampan_strerror(err));
 		return err == SAMPAN_ERROR_INVALID ? CLI_EXIT_USAGE : CLI_EXIT_FAIL;
 	}
 	err = sampan_get_info(*dev, info);

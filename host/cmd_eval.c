@@ -11,6 +11,7 @@
 
 #include "cli.h"
 #include "data/idx.h"
+#include "data/labels.h"
 #include "data/profile.h"
 #include "onnx/onnx_model.h"
 #include "runtime/runtime.h"
@@ -34,10 +35,17 @@ static const char eval_help[] =
     "                          t10k-labels-idx1-ubyte[.gz], or images named\n"
     "                          <index>_<label>.pgm or .png (as host/models/samples)\n"
     "      --images F          an idx images file (gzip or plain), with --labels\n"
-    "      --labels F          its idx labels file\n"
-    "                          (default: the Fashion-MNIST test split,\n"
+    "      --labels F          its idx labels file (told by its content: gzip or\n"
+    "                          idx), or class names, one a line (line N names\n"
+    "                          class N), printed beside the class numbers; may be\n"
+    "                          given twice, once of each kind\n"
+    "                          (default data: the Fashion-MNIST test split,\n"
     "                          " EVAL_DATA_DIR ")\n"
     "  -n, --limit N           only the first N images\n"
+    "  -b, --batch N           N images per run (default 1): each device product\n"
+    "                          of the model gets N times the rows, the figures\n"
+    "                          stay per image; the model must batch (a leading\n"
+    "                          dimension of 1 on its input and outputs)\n"
     "      --pixel-max V       a float input gets pixel / V (default 255); a uint8\n"
     "                          input gets the pixels as they are\n"
     "  -p, --predictions FILE  write the predicted class of each image, one a line\n"
@@ -62,26 +70,52 @@ enum {
 	OPT_LIST,
 	OPT_QUIET,
 	OPT_JSON,
+	OPT_BATCH,
 };
 
 static const struct cli_option eval_options[] = {
-    {"help", 'h', false, OPT_HELP},        {"device", 'd', true, OPT_DEVICE},
-    {"data", 0, true, OPT_DATA},           {"images", 0, true, OPT_IMAGES},
-    {"labels", 0, true, OPT_LABELS},       {"limit", 'n', true, OPT_LIMIT},
-    {"pixel-max", 0, true, OPT_PIXEL_MAX}, {"predictions", 'p', true, OPT_PREDICTIONS},
-    {"list", 'l', false, OPT_LIST},        {"quiet", 'q', false, OPT_QUIET},
-    {"json", 0, false, OPT_JSON},          {NULL, 0, false, 0},
+    {"help", 'h', false, OPT_HELP},
+    {"device", 'd', true, OPT_DEVICE},
+    {"data", 0, true, OPT_DATA},
+    {"images", 0, true, OPT_IMAGES},
+    {"labels", 0, true, OPT_LABELS},
+    {"limit", 'n', true, OPT_LIMIT},
+    {"pixel-max", 0, true, OPT_PIXEL_MAX},
+    {"predictions", 'p', true, OPT_PREDICTIONS},
+    {"list", 'l', false, OPT_LIST},
+    {"quiet", 'q', false, OPT_QUIET},
+    {"json", 0, false, OPT_JSON},
+    {"batch", 'b', true, OPT_BATCH},
+    {NULL, 0, false, 0},
 };
 
 struct eval_args {
 	const char *model;
 	const char *device;
 	const char *data, *images, *labels;
-	int64_t limit; /* 0: all */
+	const char *names; /* class names file */
+	int64_t limit;     /* 0: all */
+	int64_t batch;     /* 0: 1 */
 	float pixel_max;
 	const char *predictions;
 	bool list, quiet, json;
 };
+
+/* Whether @path begins with the gzip or the idx magic (an unreadable file
+ * counts as idx, so that the idx reader reports it). */
+static bool is_idx_or_gzip(const char *path)
+{
+	unsigned char b[4] = {0};
+	FILE *f = fopen(path, "rb");
+	size_t n;
+
+	if (!f)
+		return true;
+	n = fread(b, 1, sizeof(b), f);
+	fclose(f);
+	return (n >= 2 && b[0] == 0x1f && b[1] == 0x8b) ||
+	       (n == 4 && b[0] == 0 && b[1] == 0 && b[2] == 8);
+}
 
 /* Returns an exit code, or -1 after printing the help. */
 static int parse_args(int argc, char **argv, struct eval_args *a)
@@ -113,7 +147,21 @@ static int parse_args(int argc, char **argv, struct eval_args *a)
 			a->images = v;
 			break;
 		case OPT_LABELS:
-			a->labels = v;
+			/* An idx labels file starts with gzip's or idx's magic
+			 * (0x1f 0x8b, 0 0 8 1), never with text. */
+			if (is_idx_or_gzip(v)) {
+				if (a->labels)
+					return cli_usage_error("eval", "two idx --labels files");
+				a->labels = v;
+			} else {
+				if (a->names)
+					return cli_usage_error("eval", "two --labels name files");
+				a->names = v;
+			}
+			break;
+		case OPT_BATCH:
+			if (!cli_parse_int("eval", "--batch", v, 1, 4096, &a->batch))
+				return CLI_EXIT_USAGE;
 			break;
 		case OPT_LIMIT:
 			if (!cli_parse_int("eval", "--limit", v, 1, IDX_MAX_ITEMS, &a->limit))
@@ -244,27 +292,31 @@ static int check_classes(const struct onnx_model *m, const struct eval_model *em
 	return CLI_EXIT_OK;
 }
 
-/* Writes image @i of @ds into @t as the model's input. */
-static void fill_input(struct onnx_tensor *t, const struct idx_dataset *ds, size_t i, float pmax)
+/* Writes image @i of @ds into slot @slot of the batch @t (the model's
+ * input). */
+static void fill_input(struct onnx_tensor *t, size_t slot, const struct idx_dataset *ds, size_t i,
+                       float pmax)
 {
-	const uint8_t *px = ds->pixels + i * (size_t)ds->h * ds->w;
+	size_t size = (size_t)ds->h * ds->w;
+	const uint8_t *px = ds->pixels + i * size;
 
 	if (t->dtype == ONNX_DT_UINT8) {
-		memcpy(t->data, px, t->count);
+		memcpy((uint8_t *)t->data + slot * size, px, size);
 		return;
 	}
-	for (size_t k = 0; k < t->count; k++)
-		((float *)t->data)[k] = (float)px[k] / pmax;
+	for (size_t k = 0; k < size; k++)
+		((float *)t->data)[slot * size + k] = (float)px[k] / pmax;
 }
 
-/* The index of the highest score, ties to the lower class; NaN never wins. */
-static int64_t argmax(const struct onnx_tensor *t)
+/* The index of the highest of the @n scores of row @row of @t, ties to the
+ * lower class; NaN never wins. */
+static int64_t argmax(const struct onnx_tensor *t, size_t row, size_t n)
 {
 	int64_t best = 0;
 	double bs = -INFINITY;
 
-	for (size_t c = 0; c < t->count; c++) {
-		double s = onnx_tensor_f64(t, c);
+	for (size_t c = 0; c < n; c++) {
+		double s = onnx_tensor_f64(t, row * n + c);
 
 		if (s > bs) {
 			bs = s;
@@ -336,11 +388,24 @@ struct eval_result {
 	int64_t *pred;       /* (n) */
 };
 
+/* " (NAME)" of class @c when @names has it, else "". */
+static const char *name_of(const struct labels *names, int64_t c, char *buf, size_t size)
+{
+	const char *n = labels_name(names, c);
+
+	if (!n)
+		return "";
+	snprintf(buf, size, " (%s)", n);
+	return buf;
+}
+
 static void print_text(const struct eval_args *a, const struct onnx_model *m,
                        const struct idx_dataset *ds, size_t total, const struct eval_model *em,
                        const struct sampan_info *info, const struct profile *prof,
-                       const struct eval_result *r)
+                       const struct eval_result *r, const struct labels *names,
+                       uint64_t weight_bytes)
 {
+	char nb1[LABELS_NAME_MAX + 4], nb2[LABELS_NAME_MAX + 4];
 	double n = (double)r->done;
 	const struct rt_stats *t = &prof->total;
 	double util =
@@ -352,8 +417,10 @@ static void print_text(const struct eval_args *a, const struct onnx_model *m,
 			char idx[32];
 
 			snprintf(idx, sizeof(idx), "image %zu", i);
-			printf("%-16s class %lld  label %u  %s\n", ds->names ? ds->names[i] : idx,
-			       (long long)r->pred[i], ds->labels[i],
+			printf("%-16s class %lld%s  label %u%s  %s\n",
+			       ds->names ? ds->names[i] : idx, (long long)r->pred[i],
+			       name_of(names, r->pred[i], nb1, sizeof(nb1)), ds->labels[i],
+			       name_of(names, ds->labels[i], nb2, sizeof(nb2)),
 			       r->pred[i] == ds->labels[i] ? "ok" : "WRONG");
 		}
 	printf("model     %s\n", m->path);
@@ -376,6 +443,11 @@ static void print_text(const struct eval_args *a, const struct onnx_model *m,
 		snprintf(ustr, sizeof(ustr), "utilization %.1f%%", 100.0 * util);
 	printf("per image %.4g device jobs, %.0f cycles, %.0f MACs: %s\n", (double)t->gemms / n,
 	       (double)t->cycles / n, (double)t->macs / n, ustr);
+	printf("moved     %.0f bytes per image between host and card (%.0f in, %.0f out; "
+	       "batch %lld); weights resident on the card: %llu bytes\n",
+	       (double)(t->host_bytes_in + t->host_bytes_out) / n, (double)t->host_bytes_in / n,
+	       (double)t->host_bytes_out / n, (long long)(a->batch > 1 ? a->batch : 1),
+	       (unsigned long long)weight_bytes);
 	printf("per class");
 	for (int64_t c = 0; c < em->classes; c++) {
 		uint64_t images = 0;
@@ -383,7 +455,7 @@ static void print_text(const struct eval_args *a, const struct onnx_model *m,
 		for (int64_t p = 0; p < em->classes; p++)
 			images += r->confusion[c * em->classes + p];
 		if (images)
-			printf(" %lld:%.1f%%", (long long)c,
+			printf(" %lld%s:%.1f%%", (long long)c, name_of(names, c, nb1, sizeof(nb1)),
 			       100.0 * (double)r->confusion[c * em->classes + c] / (double)images);
 	}
 	printf("\n");
@@ -393,7 +465,8 @@ static void print_text(const struct eval_args *a, const struct onnx_model *m,
 static void print_json(const struct eval_args *a, const struct onnx_model *m,
                        const struct idx_dataset *ds, size_t total, const struct eval_model *em,
                        const struct sampan_info *info, const struct profile *prof,
-                       const struct eval_result *r)
+                       const struct eval_result *r, const struct labels *names,
+                       uint64_t weight_bytes)
 {
 	double n = (double)r->done;
 	const struct rt_stats *t = &prof->total;
@@ -420,6 +493,11 @@ static void print_json(const struct eval_args *a, const struct onnx_model *m,
 	json_double(&j, "gemms_per_image", (double)t->gemms / n);
 	json_double(&j, "cycles_per_image", (double)t->cycles / n);
 	json_double(&j, "macs_per_image", (double)t->macs / n);
+	json_int(&j, "batch", a->batch > 1 ? a->batch : 1);
+	json_double(&j, "host_bytes_in_per_image", (double)t->host_bytes_in / n);
+	json_double(&j, "host_bytes_out_per_image", (double)t->host_bytes_out / n);
+	json_double(&j, "bytes_per_image", (double)(t->host_bytes_in + t->host_bytes_out) / n);
+	json_uint(&j, "weight_bytes", weight_bytes);
 	/* null without cycles (the functional model has no clock). */
 	json_double(&j, "utilization",
 	            t->cycles ? (double)t->macs / ((double)t->cycles * info->rows * info->cols)
@@ -432,6 +510,8 @@ static void print_json(const struct eval_args *a, const struct onnx_model *m,
 			images += r->confusion[c * em->classes + p];
 		json_object_begin(&j, NULL);
 		json_int(&j, "class", c);
+		if (labels_name(names, c))
+			json_string(&j, "name", labels_name(names, c));
 		json_uint(&j, "images", images);
 		json_uint(&j, "correct", r->confusion[c * em->classes + c]);
 		json_object_end(&j);
@@ -456,6 +536,8 @@ static void print_json(const struct eval_args *a, const struct onnx_model *m,
 				json_string(&j, "file", ds->names[i]);
 			json_uint(&j, "label", ds->labels[i]);
 			json_int(&j, "class", r->pred[i]);
+			if (labels_name(names, r->pred[i]))
+				json_string(&j, "name", labels_name(names, r->pred[i]));
 			json_object_end(&j);
 		}
 		json_array_end(&j);
@@ -487,36 +569,57 @@ static int load_data(const struct eval_args *a, struct idx_dataset **ds)
 	return CLI_EXIT_OK;
 }
 
-/* Runs every image of @ds; exit code. On a failure the message says how
- * far it got. */
+/* Runs every image of @ds, a->batch at a time, on session @sess; exit
+ * code. On a failure the message says how far it got. */
 static int run_all(const struct eval_args *a, const struct onnx_model *m,
-                   const struct idx_dataset *ds, struct eval_model *em, struct sampan_device *dev,
+                   const struct idx_dataset *ds, struct eval_model *em, struct rt_session *sess,
                    struct profile *prof, FILE *pf, struct eval_result *r)
 {
 	struct onnx_tensor *in = NULL, *out = NULL;
+	size_t batch = a->batch > 1 ? (size_t)a->batch : 1;
 	struct rt_hooks hooks;
 	struct progress pr;
 	char err[1024];
 	int ret = CLI_EXIT_FAIL;
 	double t0;
 
-	if (onnx_tensor_create(&in, em->in->dtype, em->ndim, em->dims) != SAMPAN_OK) {
-		cli_error("out of memory");
+	if (batch > 1 && em->ndim < 3) {
+		cli_error("%s: input '%s' has no batch dimension (it is %d-D); run with --batch 1",
+		          m->path, em->in->name, em->ndim);
 		return CLI_EXIT_FAIL;
 	}
+	rt_session_set_batch(sess, batch > 1);
 	profile_hooks(prof, &hooks);
 	progress_init(&pr, a, ds->n);
 	t0 = cli_now();
-	for (size_t i = 0; i < ds->n; i++) {
+	for (size_t i = 0; i < ds->n; i += batch) {
+		size_t nb = ds->n - i < batch ? ds->n - i : batch;
 		struct rt_stats st;
-		int64_t pred;
 
-		fill_input(in, ds, i, a->pixel_max > 0 ? a->pixel_max : 255.0f);
-		if (rt_run_ex(m, dev, &in, &out, &st, &hooks, err, sizeof(err)) != SAMPAN_OK) {
+		if (!in || (size_t)in->dims[0] != nb) {
+			int64_t dims[ONNX_MAX_DIMS];
+
+			memcpy(dims, em->dims, sizeof(dims));
+			if (batch > 1)
+				dims[0] = (int64_t)nb;
+			onnx_tensor_destroy(in);
+			in = NULL;
+			if (onnx_tensor_create(&in, em->in->dtype, em->ndim, dims) != SAMPAN_OK) {
+				cli_error("out of memory");
+				goto out;
+			}
+		}
+		for (size_t k = 0; k < nb; k++)
+			fill_input(in, k, ds, i + k, a->pixel_max > 0 ? a->pixel_max : 255.0f);
+		if (rt_session_run(sess, &in, &out, &st, &hooks, err, sizeof(err)) != SAMPAN_OK) {
 			if (pr.tty)
 				fputs("\r\033[K", stderr);
-			cli_error("%s: image %zu%s%s failed: %s", m->path, i, ds->names ? " " : "",
-			          ds->names ? ds->names[i] : "", err);
+			if (nb > 1)
+				cli_error("%s: images %zu to %zu failed: %s", m->path, i,
+				          i + nb - 1, err);
+			else
+				cli_error("%s: image %zu%s%s failed: %s", m->path, i,
+				          ds->names ? " " : "", ds->names ? ds->names[i] : "", err);
 			if (i)
 				cli_error("stopped after %zu of %zu images (%zu correct, %.2f%%)",
 				          i, ds->n, r->correct,
@@ -530,24 +633,29 @@ static int run_all(const struct eval_args *a, const struct onnx_model *m,
 			if (check_classes(m, em, ds))
 				goto out_tensor;
 		}
-		if ((int64_t)out->count != em->classes) {
+		if ((int64_t)out->count != em->classes * (int64_t)nb) {
 			cli_error("%s: image %zu: output '%s' has %zu values, expected one score "
-			          "per class (%lld)",
-			          m->path, i, em->out->name, out->count, (long long)em->classes);
+			          "per class (%lld)%s",
+			          m->path, i, em->out->name, out->count, (long long)em->classes,
+			          nb > 1 ? " per image" : "");
 			goto out_tensor;
 		}
-		pred = argmax(out);
+		profile_add_run(prof, &st);
+		for (size_t k = 0; k < nb; k++) {
+			int64_t pred = argmax(out, k, (size_t)em->classes);
+			size_t idx = i + k;
+
+			r->pred[idx] = pred;
+			r->confusion[ds->labels[idx] * em->classes + pred]++;
+			r->correct += pred == ds->labels[idx];
+			r->done = idx + 1;
+			if (pf && fprintf(pf, "%lld\n", (long long)pred) < 0) {
+				cli_error("%s: cannot write", a->predictions);
+				goto out_tensor;
+			}
+		}
 		onnx_tensor_destroy(out);
 		out = NULL;
-		profile_add_run(prof, &st);
-		r->pred[i] = pred;
-		r->confusion[ds->labels[i] * em->classes + pred]++;
-		r->correct += pred == ds->labels[i];
-		r->done = i + 1;
-		if (pf && fprintf(pf, "%lld\n", (long long)pred) < 0) {
-			cli_error("%s: cannot write", a->predictions);
-			goto out;
-		}
 		progress_update(&pr, r->done, ds->n, r->correct);
 	}
 	r->wall = cli_now() - t0;
@@ -569,6 +677,8 @@ int cmd_eval(int argc, char **argv)
 	struct eval_model em = {0};
 	struct eval_result r = {0};
 	struct profile *prof = NULL;
+	struct rt_session *sess = NULL;
+	struct labels *names = NULL;
 	FILE *pf = NULL;
 	char err[1024];
 	size_t total;
@@ -577,8 +687,13 @@ int cmd_eval(int argc, char **argv)
 	ret = parse_args(argc, argv, &a);
 	if (ret)
 		return ret < 0 ? CLI_EXIT_OK : ret;
+	if (a.names && labels_read(a.names, &names, err, sizeof(err)) != SAMPAN_OK) {
+		cli_error("%s", err);
+		return CLI_EXIT_FAIL;
+	}
 	if (onnx_model_load(a.model, &m, err, sizeof(err)) != SAMPAN_OK) {
 		cli_error("%s", err);
+		labels_destroy(names);
 		return CLI_EXIT_FAIL;
 	}
 	ret = load_data(&a, &ds);
@@ -618,14 +733,23 @@ int cmd_eval(int argc, char **argv)
 		ret = CLI_EXIT_FAIL;
 		goto out_close;
 	}
-	ret = run_all(&a, m, ds, &em, dev, prof, pf, &r);
+	if (rt_session_create(m, dev, &sess, err, sizeof(err)) != SAMPAN_OK) {
+		cli_error("%s: uploading the weights to the device failed: %s", a.model, err);
+		cli_error("stopped at the first of %zu images", ds->n);
+		ret = CLI_EXIT_FAIL;
+		goto out_profile;
+	}
+	ret = run_all(&a, m, ds, &em, sess, prof, pf, &r);
 	if (ret)
 		goto out_profile;
 	if (a.json)
-		print_json(&a, m, ds, total, &em, &info, prof, &r);
+		print_json(&a, m, ds, total, &em, &info, prof, &r, names,
+		           rt_session_weight_bytes(sess));
 	else
-		print_text(&a, m, ds, total, &em, &info, prof, &r);
+		print_text(&a, m, ds, total, &em, &info, prof, &r, names,
+		           rt_session_weight_bytes(sess));
 out_profile:
+	rt_session_destroy(sess);
 	profile_destroy(prof);
 out_close:
 	sampan_close(dev);
@@ -640,6 +764,7 @@ out_result:
 out_data:
 	idx_dataset_destroy(ds);
 out_model:
+	labels_destroy(names);
 	onnx_model_destroy(m);
 	return ret;
 }

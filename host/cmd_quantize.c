@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 
 #include "cli.h"
+#include "fileio.h"
 #include "input.h"
 #include "onnx/onnx_model.h"
 #include "quant/quant.h"
@@ -170,35 +171,14 @@ static bool same_file(const char *a, const char *b)
 /* Reads a whole file of at most ONNX_MAX_FILE_BYTES; exit code. */
 static int read_model_file(const char *path, void **data, size_t *len)
 {
-	FILE *f = fopen(path, "rb");
-	long size;
-	void *buf;
+	char err[1024];
+	uint8_t *buf;
 
-	if (!f) {
-		cli_error("%s: %s", path, strerror(errno));
+	if (file_read_all(path, ONNX_MAX_FILE_BYTES, &buf, len, err, sizeof(err)) != SAMPAN_OK) {
+		cli_error("%s", err);
 		return CLI_EXIT_FAIL;
 	}
-	if (fseek(f, 0, SEEK_END) != 0 || (size = ftell(f)) < 0 || fseek(f, 0, SEEK_SET) != 0) {
-		cli_error("%s: cannot read (not a regular file?)", path);
-		fclose(f);
-		return CLI_EXIT_FAIL;
-	}
-	if ((unsigned long)size > ONNX_MAX_FILE_BYTES) {
-		cli_error("%s: %ld bytes, larger than the %zu accepted", path, size,
-		          (size_t)ONNX_MAX_FILE_BYTES);
-		fclose(f);
-		return CLI_EXIT_FAIL;
-	}
-	buf = malloc(size ? (size_t)size : 1);
-	if (!buf || fread(buf, 1, (size_t)size, f) != (size_t)size) {
-		cli_error("%s: %s", path, buf ? "read failed" : "out of memory");
-		free(buf);
-		fclose(f);
-		return CLI_EXIT_FAIL;
-	}
-	fclose(f);
 	*data = buf;
-	*len = (size_t)size;
 	return CLI_EXIT_OK;
 }
 

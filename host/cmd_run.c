@@ -9,6 +9,7 @@
 #include "cli.h"
 #include "npy.h"
 #include "input.h"
+#include "data/labels.h"
 #include "data/profile.h"
 #include "onnx/onnx_model.h"
 #include "runtime/runtime.h"
@@ -23,14 +24,20 @@ static const char run_help[] =
     "\n"
     "  -d, --device DEV        device to use (default: sim); see 'sampan devices'\n"
     "  -i, --input [NAME=]FILE a graph input as .npy (uint8, int8, int32 or\n"
-    "                          float32, of the type the model declares) or as a\n"
-    "                          binary PGM image (P5, 8-bit); once per input, in\n"
-    "                          the model's order or by NAME\n"
+    "                          float32, of the type the model declares) or as an\n"
+    "                          image (PGM P5 8/16-bit, PNG); once per input, in\n"
+    "                          the model's order or by NAME. A .npy with N in\n"
+    "                          the leading dimension where the model declares 1\n"
+    "                          is a batch: the N images run as one (M = N rows\n"
+    "                          per device product)\n"
     "      --pixel-max V       an image feeds a float input as pixel / V\n"
     "                          (default 255: pixels in [0, 1]); uint8 inputs\n"
     "                          get the pixels as they are\n"
-    "  -k, --top K             print the K highest scores of the first output\n"
-    "                          (default 5 when an input is an image, else 0)\n"
+    "  -k, --top K             print the K highest scores of the first output,\n"
+    "                          per image of a batch (default 5 when an input is\n"
+    "                          an image, else 0)\n"
+    "      --labels FILE       class names, one a line (line N names class N),\n"
+    "                          printed beside the class numbers\n"
     "  -o, --out FILE          write the (first) output tensor to a .npy file,\n"
     "                          with its ONNX element type and shape\n"
     "      --profile           print per layer (node) where it ran, device jobs,\n"
@@ -40,7 +47,8 @@ static const char run_help[] =
     "  -h, --help              this help\n"
     "\n"
     "Prints each output's type and shape and the device figures: GEMM jobs,\n"
-    "cycles, MACs, utilization.\n"
+    "cycles, MACs, utilization, bytes moved between host and card (the layers'\n"
+    "weights stay on the card: uploaded once, counted apart).\n"
     "Exit status: 0 ok, 1 failure (bad model, input or device), 2 usage error.\n";
 
 enum {
@@ -51,19 +59,16 @@ enum {
 	OPT_JSON,
 	OPT_PIXEL_MAX,
 	OPT_TOP,
-	OPT_PROFILE
+	OPT_PROFILE,
+	OPT_LABELS
 };
 
 static const struct cli_option run_options[] = {
-    {"help", 'h', false, OPT_HELP},
-    {"device", 'd', true, OPT_DEVICE},
-    {"input", 'i', true, OPT_INPUT},
-    {"out", 'o', true, OPT_OUT},
-    {"json", 0, false, OPT_JSON},
-    {"pixel-max", 0, true, OPT_PIXEL_MAX},
-    {"top", 'k', true, OPT_TOP},
-    {"profile", 0, false, OPT_PROFILE},
-    {NULL, 0, false, 0},
+    {"help", 'h', false, OPT_HELP},  {"device", 'd', true, OPT_DEVICE},
+    {"input", 'i', true, OPT_INPUT}, {"out", 'o', true, OPT_OUT},
+    {"json", 0, false, OPT_JSON},    {"pixel-max", 0, true, OPT_PIXEL_MAX},
+    {"top", 'k', true, OPT_TOP},     {"profile", 0, false, OPT_PROFILE},
+    {"labels", 0, true, OPT_LABELS}, {NULL, 0, false, 0},
 };
 
 /* Most classes --top prints. */
@@ -77,6 +82,7 @@ struct run_args {
 	const char *inputs[RUN_MAX_INPUTS];
 	int n_inputs;
 	const char *out;
+	const char *labels;
 	bool json;
 	bool profile;
 	float pixel_max; /* 0: not given (255) */
@@ -121,6 +127,9 @@ static int parse_args(int argc, char **argv, struct run_args *a)
 			break;
 		case OPT_PROFILE:
 			a->profile = true;
+			break;
+		case OPT_LABELS:
+			a->labels = v;
 			break;
 		case OPT_PIXEL_MAX: {
 			char *end;
@@ -265,15 +274,16 @@ struct top_entry {
 	double score;
 };
 
-/* The @k highest scores of @t's first row (its last dimension), highest
- * first, ties to the lower class; returns how many there are. */
-static int top_k(const struct onnx_tensor *t, int k, struct top_entry *top)
+/* The @k highest scores of row @row of @t (rows along its last
+ * dimension), highest first, ties to the lower class; returns how many
+ * there are. */
+static int top_k(const struct onnx_tensor *t, int64_t row, int k, struct top_entry *top)
 {
 	int64_t n = t->ndim ? t->dims[t->ndim - 1] : 1;
 	int have = 0;
 
 	for (int64_t c = 0; c < n; c++) {
-		double s = onnx_tensor_f64(t, (size_t)c);
+		double s = onnx_tensor_f64(t, (size_t)(row * n + c));
 		int pos = have;
 
 		while (pos > 0 && s > top[pos - 1].score)
@@ -288,15 +298,45 @@ static int top_k(const struct onnx_tensor *t, int k, struct top_entry *top)
 	return have;
 }
 
-static void print_result(const struct run_args *a, const struct onnx_model *m,
-                         const struct sampan_info *info, struct onnx_tensor **outs,
-                         const struct rt_stats *st, const struct profile *prof)
+/* Rows of scores in @t: one per image of the batch. */
+static int64_t score_rows(const struct onnx_tensor *t)
+{
+	int64_t n = t->ndim ? t->dims[t->ndim - 1] : 1;
+
+	return (int64_t)t->count / n;
+}
+
+/* The top @k of row @row of @t as a JSON array (named @key). */
+static void json_top(struct json *j, const char *key, const struct onnx_tensor *t, int64_t row,
+                     int k, const struct labels *labels)
 {
 	struct top_entry top[RUN_MAX_TOP];
-	int n_top = a->top > 0 ? top_k(outs[0], a->top, top) : 0;
+	int n_top = top_k(t, row, k, top);
 
+	json_array_begin(j, key);
+	for (int i = 0; i < n_top; i++) {
+		const char *name = labels_name(labels, top[i].cls);
+
+		json_object_begin(j, NULL);
+		json_int(j, "class", top[i].cls);
+		if (name)
+			json_string(j, "label", name);
+		json_double(j, "score", top[i].score);
+		json_object_end(j);
+	}
+	json_array_end(j);
+}
+
+static void print_result(const struct run_args *a, const struct onnx_model *m,
+                         const struct sampan_info *info, struct onnx_tensor **outs,
+                         const struct rt_stats *st, const struct profile *prof,
+                         const struct labels *labels, uint64_t weight_bytes)
+{
+	struct top_entry top[RUN_MAX_TOP];
+	int64_t rows = a->top > 0 ? score_rows(outs[0]) : 0;
 	double util =
 	    st->cycles ? (double)st->macs / ((double)st->cycles * info->rows * info->cols) : 0;
+	int64_t batch = st->batch > 0 ? st->batch : 1;
 	char shape[128];
 
 	if (!a->json) {
@@ -307,12 +347,30 @@ static void print_result(const struct run_args *a, const struct onnx_model *m,
 		printf("device %s: %llu GEMM jobs, %llu MACs, %llu cycles, utilization %.1f%%\n",
 		       info->name, (unsigned long long)st->gemms, (unsigned long long)st->macs,
 		       (unsigned long long)st->cycles, 100.0 * util);
+		printf("moved: %llu bytes to the card, %llu back (%.0f per image, batch %lld); "
+		       "weights resident: %llu bytes\n",
+		       (unsigned long long)st->host_bytes_in,
+		       (unsigned long long)st->host_bytes_out,
+		       (double)(st->host_bytes_in + st->host_bytes_out) / (double)batch,
+		       (long long)batch, (unsigned long long)weight_bytes);
 		printf("time: %.3f s (device %.3f s)\n", st->total_seconds, st->device_seconds);
-		if (n_top)
-			printf("top %d of output %s:\n", n_top, m->values[m->outputs[0]].name);
-		for (int i = 0; i < n_top; i++)
-			printf("  %d. class %lld  score %.6g\n", i + 1, (long long)top[i].cls,
-			       top[i].score);
+		for (int64_t r = 0; r < rows; r++) {
+			int n_top = top_k(outs[0], r, a->top, top);
+
+			if (rows > 1)
+				printf("image %lld: top %d of output %s:\n", (long long)r, n_top,
+				       m->values[m->outputs[0]].name);
+			else
+				printf("top %d of output %s:\n", n_top,
+				       m->values[m->outputs[0]].name);
+			for (int i = 0; i < n_top; i++) {
+				const char *name = labels_name(labels, top[i].cls);
+
+				printf("  %d. class %lld%s%s%s  score %.6g\n", i + 1,
+				       (long long)top[i].cls, name ? " (" : "", name ? name : "",
+				       name ? ")" : "", top[i].score);
+			}
+		}
 		if (prof)
 			profile_print(prof, info, stdout);
 		return;
@@ -337,20 +395,25 @@ static void print_result(const struct run_args *a, const struct onnx_model *m,
 		json_object_end(&j);
 	}
 	json_array_end(&j);
+	json_int(&j, "batch", batch);
 	json_uint(&j, "gemms", st->gemms);
 	json_uint(&j, "macs", st->macs);
 	json_uint(&j, "cycles", st->cycles);
 	json_double(&j, "utilization", util);
+	json_uint(&j, "host_bytes_in", st->host_bytes_in);
+	json_uint(&j, "host_bytes_out", st->host_bytes_out);
+	json_double(&j, "bytes_per_image",
+	            (double)(st->host_bytes_in + st->host_bytes_out) / (double)batch);
+	json_uint(&j, "weight_bytes", weight_bytes);
 	json_double(&j, "device_seconds", st->device_seconds);
 	json_double(&j, "wall_seconds", st->total_seconds);
-	if (n_top) {
-		json_array_begin(&j, "top");
-		for (int i = 0; i < n_top; i++) {
-			json_object_begin(&j, NULL);
-			json_int(&j, "class", top[i].cls);
-			json_double(&j, "score", top[i].score);
-			json_object_end(&j);
-		}
+	/* "top": the first image's; with a batch, "images": each one's. */
+	if (rows > 0)
+		json_top(&j, "top", outs[0], 0, a->top, labels);
+	if (rows > 1) {
+		json_array_begin(&j, "images");
+		for (int64_t r = 0; r < rows; r++)
+			json_top(&j, NULL, outs[0], r, a->top, labels);
 		json_array_end(&j);
 	}
 	if (prof)
@@ -369,6 +432,8 @@ int cmd_run(int argc, char **argv)
 	struct sampan_info info;
 	struct rt_stats st;
 	struct profile *prof = NULL;
+	struct rt_session *sess = NULL;
+	struct labels *labels = NULL;
 	struct rt_hooks hooks;
 	char err[1024];
 	int ret;
@@ -376,8 +441,13 @@ int cmd_run(int argc, char **argv)
 	ret = parse_args(argc, argv, &a);
 	if (ret)
 		return ret < 0 ? CLI_EXIT_OK : ret;
+	if (a.labels && labels_read(a.labels, &labels, err, sizeof(err)) != SAMPAN_OK) {
+		cli_error("%s", err);
+		return CLI_EXIT_FAIL;
+	}
 	if (onnx_model_load(a.model, &m, err, sizeof(err)) != SAMPAN_OK) {
 		cli_error("%s", err);
+		labels_destroy(labels);
 		return CLI_EXIT_FAIL;
 	}
 	if (m->n_inputs > RUN_MAX_INPUTS) {
@@ -413,7 +483,13 @@ int cmd_run(int argc, char **argv)
 		}
 		profile_hooks(prof, &hooks);
 	}
-	if (rt_run_ex(m, dev, ins, outs, &st, prof ? &hooks : NULL, err, sizeof(err)) !=
+	if (rt_session_create(m, dev, &sess, err, sizeof(err)) != SAMPAN_OK) {
+		cli_error("%s: %s", a.model, err);
+		ret = CLI_EXIT_FAIL;
+		goto out_close;
+	}
+	rt_session_set_batch(sess, 1);
+	if (rt_session_run(sess, ins, outs, &st, prof ? &hooks : NULL, err, sizeof(err)) !=
 	    SAMPAN_OK) {
 		cli_error("%s: %s", a.model, err);
 		ret = CLI_EXIT_FAIL;
@@ -426,11 +502,12 @@ int cmd_run(int argc, char **argv)
 	}
 	if (prof)
 		profile_add_run(prof, &st);
-	print_result(&a, m, &info, outs, &st, prof);
+	print_result(&a, m, &info, outs, &st, prof, labels, rt_session_weight_bytes(sess));
 out_outputs:
 	for (int o = 0; o < m->n_outputs; o++)
 		onnx_tensor_destroy(outs[o]);
 out_close:
+	rt_session_destroy(sess);
 	profile_destroy(prof);
 	sampan_close(dev);
 out_inputs:
@@ -438,6 +515,7 @@ out_inputs:
 	for (int i = 0; i < m->n_inputs; i++)
 		onnx_tensor_destroy(ins[i]);
 out_model:
+	labels_destroy(labels);
 	onnx_model_destroy(m);
 	return ret;
 }

@@ -24,36 +24,36 @@
 #define SELFTEST_EXIT_SKIP 77
 
 static const char selftest_help[] =
-	"usage: sampan selftest [-d DEV] [--junit FILE] [--tap FILE] [--json] [--seed S]\n"
-	"\n"
-	"Runs the conformance suite against a device: identity and shape\n"
-	"registers, register read-back, card memory at the window edges, random\n"
-	"GEMMs and requantizer corners against the CLI's reference, error\n"
-	"status and recovery after illegal commands, and a job wait that times\n"
-	"out and resumes. Progress goes to stderr.\n"
-	"\n"
-	"  -d, --device DEV     device to test (default: sim)\n"
-	"      --junit FILE     write JUnit XML results to FILE\n"
-	"      --tap FILE       write TAP version 13 results to FILE\n"
-	"      --json           one JSON object on stdout: {\"device\", \"seed\",\n"
-	"                       \"passed\", \"failed\", \"skipped\", \"tests\": [...]}\n"
-	"      --seed S         seed of the random data (default: from the clock;\n"
-	"                       $SAMPAN_SELFTEST_SEED overrides the default)\n"
-	"  -h, --help           this help\n"
-	"\n"
-	"Exit status: 0 all passed, 1 a check failed, 2 usage error, 77 device\n"
-	"absent (skipped; result files then record one skipped test).\n";
+    "usage: sampan selftest [-d DEV] [--junit FILE] [--tap FILE] [--json] [--seed S]\n"
+    "\n"
+    "Runs the conformance suite against a device: identity and shape\n"
+    "registers, register read-back, card memory at the window edges, random\n"
+    "GEMMs and requantizer corners against the CLI's reference, error\n"
+    "status and recovery after illegal commands, and a job wait that times\n"
+    "out and resumes. Progress goes to stderr.\n"
+    "\n"
+    "  -d, --device DEV     device to test (default: sim)\n"
+    "      --junit FILE     write JUnit XML results to FILE\n"
+    "      --tap FILE       write TAP version 13 results to FILE\n"
+    "      --json           one JSON object on stdout: {\"device\", \"seed\",\n"
+    "                       \"passed\", \"failed\", \"skipped\", \"tests\": [...]}\n"
+    "      --seed S         seed of the random data (default: from the clock;\n"
+    "                       $SAMPAN_SELFTEST_SEED overrides the default)\n"
+    "  -h, --help           this help\n"
+    "\n"
+    "Exit status: 0 all passed, 1 a check failed, 2 usage error, 77 device\n"
+    "absent (skipped; result files then record one skipped test).\n";
 
 enum { OPT_HELP = 1, OPT_DEVICE, OPT_JUNIT, OPT_TAP, OPT_JSON, OPT_SEED };
 
 static const struct cli_option selftest_options[] = {
-	{"help", 'h', false, OPT_HELP},
-	{"device", 'd', true, OPT_DEVICE},
-	{"junit", 0, true, OPT_JUNIT},
-	{"tap", 0, true, OPT_TAP},
-	{"json", 0, false, OPT_JSON},
-	{"seed", 0, true, OPT_SEED},
-	{NULL, 0, false, 0},
+    {"help", 'h', false, OPT_HELP},
+    {"device", 'd', true, OPT_DEVICE},
+    {"junit", 0, true, OPT_JUNIT},
+    {"tap", 0, true, OPT_TAP},
+    {"json", 0, false, OPT_JSON},
+    {"seed", 0, true, OPT_SEED},
+    {NULL, 0, false, 0},
 };
 
 /* ---------------------------------------------------- the register map */
@@ -137,8 +137,9 @@ static bool check_identity(struct st *s, char *msg)
 	if (id != HW_ID)
 		return fail(msg, "ID reads 0x%08" PRIx32 ", want 0x%08" PRIx32, id, HW_ID);
 	if (version >> 16 != 1 || version != s->info.hw_version)
-		return fail(msg, "VERSION 0x%08" PRIx32 " (info says 0x%08" PRIx32 "), want major 1",
-			    version, s->info.hw_version);
+		return fail(msg,
+		            "VERSION 0x%08" PRIx32 " (info says 0x%08" PRIx32 "), want major 1",
+		            version, s->info.hw_version);
 	return true;
 }
 
@@ -157,15 +158,16 @@ static bool check_shape(struct st *s, char *msg)
 	if ((shape & 0xFFFF) != i->rows || shape >> 16 != i->cols || kd != i->k_depth ||
 	    (slots & 0xFFFF) != i->acc_slots || slots >> 16 != i->param_entries ||
 	    bus != i->bus_bytes || clock != i->clock_mhz)
-		return fail(msg, "registers (SHAPE 0x%08" PRIx32 " K_DEPTH %" PRIu32
-			    " SLOTS 0x%08" PRIx32 " BUS %" PRIu32 " CLOCK %" PRIu32
-			    ") disagree with sampan_get_info",
-			    shape, kd, slots, bus, clock);
+		return fail(msg,
+		            "registers (SHAPE 0x%08" PRIx32 " K_DEPTH %" PRIu32
+		            " SLOTS 0x%08" PRIx32 " BUS %" PRIu32 " CLOCK %" PRIu32
+		            ") disagree with sampan_get_info",
+		            shape, kd, slots, bus, clock);
 	/* The legal combinations of ARCHITECTURE.md. */
 	if (i->rows < 1 || i->rows > 64 || i->cols < 1 || i->cols > 64 || bus % i->rows ||
 	    bus % (4 * i->cols) || i->k_depth % (bus / i->rows) || i->k_depth % (bus / i->cols))
 		return fail(msg, "illegal configuration: %ux%u array, K_DEPTH %u, %u-byte bus",
-			    i->rows, i->cols, i->k_depth, bus);
+		            i->rows, i->cols, i->k_depth, bus);
 	/* Boards keep card memory on chip (the Arty A7-35T: 64 KiB); the
 	 * suite's GEMMs and memory spans fit in that. */
 	if (i->mem_bytes < (1u << 16))
@@ -192,9 +194,10 @@ static bool check_readback(struct st *s, char *msg)
 			if ((err = sampan_reg_read(s->dev, regs[r], &v)) < 0)
 				return lib_fail(msg, "reading an argument register", err);
 			if (v != (pats[p] ^ (uint32_t)r))
-				return fail(msg, "register 0x%02" PRIx32 " reads 0x%08" PRIx32
-					    " after writing 0x%08" PRIx32,
-					    regs[r], v, pats[p] ^ (uint32_t)r);
+				return fail(msg,
+				            "register 0x%02" PRIx32 " reads 0x%08" PRIx32
+				            " after writing 0x%08" PRIx32,
+				            regs[r], v, pats[p] ^ (uint32_t)r);
 		}
 	}
 	for (size_t r = 0; r < sizeof(regs) / sizeof(regs[0]); r++)
@@ -225,8 +228,8 @@ static bool round_trip(struct sampan_buffer *buf, size_t off, size_t n, uint8_t 
 	}
 	for (size_t i = 0; i < n; i++) {
 		if (in[i] != out[i]) {
-			fail(msg, "byte %zu of the window reads 0x%02x, wrote 0x%02x", off + i, in[i],
-			     out[i]);
+			fail(msg, "byte %zu of the window reads 0x%02x, wrote 0x%02x", off + i,
+			     in[i], out[i]);
 			goto out;
 		}
 	}
@@ -303,11 +306,20 @@ static bool gemm_alloc(struct st *s, struct gemm_data *d, int64_t m, int64_t k, 
 		d->shift[i] = (int32_t)cli_rng_range(&s->rng, -14, 2);
 	}
 	d->g = (struct sampan_gemm){
-		.m = m, .k = k, .n = n, .a = d->a, .w = d->w, .bias = d->bias,
-		.mult = d->mult, .shift = d->shift,
-		.za = (int32_t)cli_rng_range(&s->rng, -128, 127),
-		.zo = (int32_t)cli_rng_range(&s->rng, -20, 20), .lo = -128, .hi = 127,
-		.raw = raw, .out = d->out,
+	    .m = m,
+	    .k = k,
+	    .n = n,
+	    .a = d->a,
+	    .w = d->w,
+	    .bias = d->bias,
+	    .mult = d->mult,
+	    .shift = d->shift,
+	    .za = (int32_t)cli_rng_range(&s->rng, -128, 127),
+	    .zo = (int32_t)cli_rng_range(&s->rng, -20, 20),
+	    .lo = -128,
+	    .hi = 127,
+	    .raw = raw,
+	    .out = d->out,
 	};
 	return true;
 }
@@ -325,17 +337,19 @@ static bool gemm_compare(struct st *s, struct gemm_data *d, char *msg)
 		int64_t want = g->raw ? ((int32_t *)d->want)[i] : ((int8_t *)d->want)[i];
 
 		if (got != want)
-			return fail(msg, "%" PRId64 "x%" PRId64 "x%" PRId64 " %s: out[%" PRId64
-				    "][%" PRId64 "] = %" PRId64 ", reference %" PRId64,
-				    g->m, g->k, g->n, g->raw ? "raw" : "requantized", i / g->n,
-				    i % g->n, got, want);
+			return fail(msg,
+			            "%" PRId64 "x%" PRId64 "x%" PRId64 " %s: out[%" PRId64
+			            "][%" PRId64 "] = %" PRId64 ", reference %" PRId64,
+			            g->m, g->k, g->n, g->raw ? "raw" : "requantized", i / g->n,
+			            i % g->n, got, want);
 	}
 	if ((err = sampan_get_stats(s->dev, &st)) < 0)
 		return lib_fail(msg, "sampan_get_stats", err);
 	if (st.macs != (uint64_t)(g->m * g->k * g->n))
-		return fail(msg, "%" PRId64 "x%" PRId64 "x%" PRId64 ": MACS counter %" PRIu64
-			    ", want %" PRId64,
-			    g->m, g->k, g->n, st.macs, g->m * g->k * g->n);
+		return fail(msg,
+		            "%" PRId64 "x%" PRId64 "x%" PRId64 ": MACS counter %" PRIu64
+		            ", want %" PRId64,
+		            g->m, g->k, g->n, st.macs, g->m * g->k * g->n);
 	return true;
 }
 
@@ -373,8 +387,12 @@ static bool check_gemm_edges(struct st *s, char *msg)
 {
 	int64_t r = s->info.rows, c = s->info.cols, kd = s->info.k_depth;
 	const int64_t shapes[][3] = {
-		{1, 1, 1}, {r, 1, c}, {r + 1, 3, c - 1 > 0 ? c - 1 : 1}, {r - 1 > 0 ? r - 1 : 1, 5, c + 1},
-		{2, kd, 3}, {3, kd + 1, 2},
+	    {1, 1, 1},
+	    {r, 1, c},
+	    {r + 1, 3, c - 1 > 0 ? c - 1 : 1},
+	    {r - 1 > 0 ? r - 1 : 1, 5, c + 1},
+	    {2, kd, 3},
+	    {3, kd + 1, 2},
 	};
 
 	for (size_t i = 0; i < sizeof(shapes) / sizeof(shapes[0]); i++)
@@ -393,7 +411,8 @@ static bool check_gemm_edges(struct st *s, char *msg)
  */
 static bool check_requant_corners(struct st *s, char *msg)
 {
-	static const int32_t accs[] = {INT32_MIN, INT32_MAX, 0, -1, 1, 1 << 30, -(1 << 15), 3 << 20};
+	static const int32_t accs[] = {INT32_MIN, INT32_MAX, 0,          -1,
+	                               1,         1 << 30,   -(1 << 15), 3 << 20};
 	static const int32_t mults[] = {INT32_MAX, INT32_MIN, 1 << 30, 1, 1518500250};
 	static const int32_t shifts[] = {-31, 31, 0, -1, 1, -8};
 	static const int8_t offsets[] = {0, 1, -1, 127, -128, 64};
@@ -417,9 +436,20 @@ static bool check_requant_corners(struct st *s, char *msg)
 	}
 	for (size_t r = 0; r < sizeof(ranges) / sizeof(ranges[0]); r++) {
 		struct sampan_gemm g = {
-			.m = M, .k = 1, .n = N, .a = a, .w = w, .bias = bias, .mult = mult,
-			.shift = shift, .za = 0, .zo = ranges[r][0], .lo = ranges[r][1],
-			.hi = ranges[r][2], .raw = 0, .out = out,
+		    .m = M,
+		    .k = 1,
+		    .n = N,
+		    .a = a,
+		    .w = w,
+		    .bias = bias,
+		    .mult = mult,
+		    .shift = shift,
+		    .za = 0,
+		    .zo = ranges[r][0],
+		    .lo = ranges[r][1],
+		    .hi = ranges[r][2],
+		    .raw = 0,
+		    .out = out,
 		};
 
 		for (int i = 0; i < M; i++)
@@ -430,11 +460,13 @@ static bool check_requant_corners(struct st *s, char *msg)
 		for (int i = 0; i < M * N; i++) {
 			int n = i % N;
 			if (out[i] != want[i])
-				return fail(msg, "acc %" PRId32 "%+d, mult %" PRId32 ", shift %" PRId32
-					    ", zo %" PRId32 " [%" PRId32 ", %" PRId32 "]: device %d, "
-					    "reference %d",
-					    bias[n], offsets[i / N], mult[n], shift[n], g.zo, g.lo, g.hi,
-					    out[i], want[i]);
+				return fail(msg,
+				            "acc %" PRId32 "%+d, mult %" PRId32 ", shift %" PRId32
+				            ", zo %" PRId32 " [%" PRId32 ", %" PRId32
+				            "]: device %d, "
+				            "reference %d",
+				            bias[n], offsets[i / N], mult[n], shift[n], g.zo, g.lo,
+				            g.hi, out[i], want[i]);
 		}
 	}
 	return true;
@@ -472,9 +504,9 @@ static bool check_errors(struct st *s, char *msg)
 		int addr_off; /* < 0: no address; else w1/w2 = data + addr_off */
 		uint32_t want;
 	} bad[] = {
-		{"unknown opcode 0x0f", 0x0F, -1, STATUS_OPCODE},
-		{"COMPUTE with k_len 0", OP_COMPUTE, -1, STATUS_RANGE},
-		{"LOAD_A from an unaligned address", OP_LOAD_A | 1u << 16, 1, STATUS_ALIGN},
+	    {"unknown opcode 0x0f", 0x0F, -1, STATUS_OPCODE},
+	    {"COMPUTE with k_len 0", OP_COMPUTE, -1, STATUS_RANGE},
+	    {"LOAD_A from an unaligned address", OP_LOAD_A | 1u << 16, 1, STATUS_ALIGN},
 	};
 
 	if ((err = sampan_buffer_create(s->dev, 4 * bus, &buf)) < 0)
@@ -497,7 +529,8 @@ static bool check_errors(struct st *s, char *msg)
 			goto out;
 		}
 		if (status != bad[i].want || index != 1) {
-			fail(msg, "%s: STATUS %" PRIu32 " at command %" PRIu32 ", want %" PRIu32
+			fail(msg,
+			     "%s: STATUS %" PRIu32 " at command %" PRIu32 ", want %" PRIu32
 			     " at command 1",
 			     bad[i].what, status, index, bad[i].want);
 			goto out;
@@ -507,8 +540,8 @@ static bool check_errors(struct st *s, char *msg)
 			goto out;
 		}
 		if (!(ctrl & CTRL_IDLE)) {
-			fail(msg, "%s: core not idle afterwards (CTRL 0x%02" PRIx32 ")", bad[i].what,
-			     ctrl);
+			fail(msg, "%s: core not idle afterwards (CTRL 0x%02" PRIx32 ")",
+			     bad[i].what, ctrl);
 			goto out;
 		}
 		if (!gemm_case(s, 5, 40, 7, (int)(i & 1), msg)) {
@@ -557,10 +590,9 @@ static bool check_timeout(struct st *s, char *msg)
 		goto out;
 	}
 	err = sampan_job_wait(job, 1);
-	snprintf(s->note, sizeof(s->note), "%" PRId64 "x%" PRId64 "x%" PRId64 " %s",
-		 m, k, n,
-		 err == SAMPAN_ERROR_TIMEOUT ? "timed out after 1 ms, then completed"
-					     : "completed within the 1 ms wait");
+	snprintf(s->note, sizeof(s->note), "%" PRId64 "x%" PRId64 "x%" PRId64 " %s", m, k, n,
+	         err == SAMPAN_ERROR_TIMEOUT ? "timed out after 1 ms, then completed"
+	                                     : "completed within the 1 ms wait");
 	if (err == SAMPAN_ERROR_TIMEOUT)
 		err = sampan_job_wait(job, -1);
 	if (err < 0) {
@@ -575,15 +607,11 @@ out:
 }
 
 static const struct st_case cases[] = {
-	{"info.identity", check_identity},
-	{"info.shape", check_shape},
-	{"regs.readback", check_readback},
-	{"mem.window_edges", check_memory},
-	{"gemm.random", check_gemm_random},
-	{"gemm.tile_edges", check_gemm_edges},
-	{"requant.corners", check_requant_corners},
-	{"errors.recovery", check_errors},
-	{"timeout.resume", check_timeout},
+    {"info.identity", check_identity},          {"info.shape", check_shape},
+    {"regs.readback", check_readback},          {"mem.window_edges", check_memory},
+    {"gemm.random", check_gemm_random},         {"gemm.tile_edges", check_gemm_edges},
+    {"requant.corners", check_requant_corners}, {"errors.recovery", check_errors},
+    {"timeout.resume", check_timeout},
 };
 
 #define N_CASES (sizeof(cases) / sizeof(cases[0]))
@@ -595,11 +623,21 @@ static void xml_text(FILE *f, const char *text)
 {
 	for (; *text; text++) {
 		switch (*text) {
-		case '<': fputs("&lt;", f); break;
-		case '>': fputs("&gt;", f); break;
-		case '&': fputs("&amp;", f); break;
-		case '"': fputs("&quot;", f); break;
-		case '\'': fputs("&apos;", f); break;
+		case '<':
+			fputs("&lt;", f);
+			break;
+		case '>':
+			fputs("&gt;", f);
+			break;
+		case '&':
+			fputs("&amp;", f);
+			break;
+		case '"':
+			fputs("&quot;", f);
+			break;
+		case '\'':
+			fputs("&apos;", f);
+			break;
 		default:
 			if ((unsigned char)*text >= 0x20 || *text == '\n' || *text == '\t')
 				fputc(*text, f);
@@ -644,8 +682,8 @@ static bool report_close(const char *path, FILE *f)
 
 /* JUnit XML: one suite named after the device; @skip_msg (not NULL) makes
  * it one skipped test. */
-static bool write_junit(const char *path, const char *device, const struct st_result *res,
-			size_t n, const char *skip_msg)
+static bool write_junit(const char *path, const char *device, const struct st_result *res, size_t n,
+                        const char *skip_msg)
 {
 	size_t failed = 0;
 	double total = 0;
@@ -658,16 +696,17 @@ static bool write_junit(const char *path, const char *device, const struct st_re
 		total += res[i].seconds;
 	}
 	fprintf(f, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
-	fprintf(f, "<testsuites name=\"sampan selftest\" tests=\"%zu\" failures=\"%zu\" "
-		   "time=\"%.3f\">\n",
-		skip_msg ? 1 : n, failed, total);
+	fprintf(f,
+	        "<testsuites name=\"sampan selftest\" tests=\"%zu\" failures=\"%zu\" "
+	        "time=\"%.3f\">\n",
+	        skip_msg ? 1 : n, failed, total);
 	fprintf(f, "  <testsuite name=\"selftest.");
 	xml_text(f, device);
 	fprintf(f, "\" tests=\"%zu\" failures=\"%zu\" errors=\"0\" skipped=\"%d\" time=\"%.3f\">\n",
-		skip_msg ? 1 : n, failed, skip_msg ? 1 : 0, total);
+	        skip_msg ? 1 : n, failed, skip_msg ? 1 : 0, total);
 	if (skip_msg) {
 		fprintf(f, "    <testcase classname=\"selftest\" name=\"device\" time=\"0\">\n"
-			   "      <skipped message=\"");
+		           "      <skipped message=\"");
 		xml_text(f, skip_msg);
 		fprintf(f, "\"/>\n    </testcase>\n");
 	}
@@ -675,7 +714,7 @@ static bool write_junit(const char *path, const char *device, const struct st_re
 		const char *dot = strchr(res[i].name, '.');
 
 		fprintf(f, "    <testcase classname=\"selftest.%.*s\" name=\"%s\" time=\"%.3f\"",
-			(int)(dot - res[i].name), res[i].name, dot + 1, res[i].seconds);
+		        (int)(dot - res[i].name), res[i].name, dot + 1, res[i].seconds);
 		if (res[i].pass) {
 			fprintf(f, "/>\n");
 			continue;
@@ -689,8 +728,7 @@ static bool write_junit(const char *path, const char *device, const struct st_re
 }
 
 /* TAP version 13, with a YAML block for each failure. */
-static bool write_tap(const char *path, const struct st_result *res, size_t n,
-		      const char *skip_msg)
+static bool write_tap(const char *path, const struct st_result *res, size_t n, const char *skip_msg)
 {
 	FILE *f;
 
@@ -717,7 +755,7 @@ static bool write_tap(const char *path, const struct st_result *res, size_t n,
 }
 
 static void write_json(const char *device, uint64_t seed, const struct st_result *res, size_t n,
-		       const char *skip_msg)
+                       const char *skip_msg)
 {
 	size_t failed = 0;
 	struct json j;
@@ -750,7 +788,7 @@ static void write_json(const char *device, uint64_t seed, const struct st_result
 
 /* Writes every report asked for; false if one could not be written. */
 static bool write_reports(const char *junit, const char *tap, bool json, const char *device,
-			  uint64_t seed, const struct st_result *res, size_t n, const char *skip)
+                          uint64_t seed, const struct st_result *res, size_t n, const char *skip)
 {
 	bool ok = true;
 
@@ -817,7 +855,8 @@ int cmd_selftest(int argc, char **argv)
 	s.device = device;
 	err = sampan_open(&s.dev, device);
 	if (err < 0) {
-		const char *why = sampan_last_error()[0] ? sampan_last_error() : sampan_strerror(err);
+		const char *why =
+		    sampan_last_error()[0] ? sampan_last_error() : sampan_strerror(err);
 		char skip[600];
 
 		/* A name no backend knows is a typo, not an absent board: it
@@ -834,16 +873,16 @@ int cmd_selftest(int argc, char **argv)
 		snprintf(skip, sizeof(skip), "device '%s' absent: %s", device, why);
 		fprintf(stderr, "[ SKIP ] %s\n", skip);
 		return write_reports(junit, tap, json, device, seed, res, 0, skip)
-			       ? SELFTEST_EXIT_SKIP
-			       : CLI_EXIT_FAIL;
+		           ? SELFTEST_EXIT_SKIP
+		           : CLI_EXIT_FAIL;
 	}
 	if ((err = sampan_get_info(s.dev, &s.info)) < 0) {
 		sampan_close(s.dev);
 		return cli_library_error("cannot read the device info", err);
 	}
 	cli_rng_seed(&s.rng, seed);
-	fprintf(stderr, "selftest: device %s (%s backend, %ux%u array), seed %" PRIu64 "\n",
-		device, s.info.backend, s.info.rows, s.info.cols, seed);
+	fprintf(stderr, "selftest: device %s (%s backend, %ux%u array), seed %" PRIu64 "\n", device,
+	        s.info.backend, s.info.rows, s.info.cols, seed);
 
 	for (size_t i = 0; i < N_CASES; i++) {
 		double t0 = cli_now();
@@ -857,16 +896,16 @@ int cmd_selftest(int argc, char **argv)
 		failed += !res[i].pass;
 		if (res[i].pass && s.note[0])
 			fprintf(stderr, "[ PASS ] %s (%.3f s): %s\n", cases[i].name, res[i].seconds,
-				s.note);
+			        s.note);
 		else if (res[i].pass)
 			fprintf(stderr, "[ PASS ] %s (%.3f s)\n", cases[i].name, res[i].seconds);
 		else
 			fprintf(stderr, "[ FAIL ] %s (%.3f s): %s\n", cases[i].name, res[i].seconds,
-				res[i].msg);
+			        res[i].msg);
 	}
 	sampan_close(s.dev);
 	fprintf(stderr, "selftest: %s: %zu passed, %zu failed (seed %" PRIu64 ")\n", device,
-		N_CASES - failed, failed, seed);
+	        N_CASES - failed, failed, seed);
 	if (!write_reports(junit, tap, json, device, seed, res, N_CASES, NULL))
 		return CLI_EXIT_FAIL;
 	return failed ? CLI_EXIT_FAIL : CLI_EXIT_OK;

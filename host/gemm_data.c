@@ -93,20 +93,20 @@ int gemm_data_fill(struct gemm_data *d, uint64_t seed)
 struct sampan_gemm gemm_data_desc(const struct gemm_data *d)
 {
 	struct sampan_gemm g = {
-		.m = d->m,
-		.k = d->k,
-		.n = d->n,
-		.a = d->a,
-		.w = d->w,
-		.bias = d->bias,
-		.mult = d->mult,
-		.shift = d->shift,
-		.za = d->za,
-		.zo = d->zo,
-		.lo = d->lo,
-		.hi = d->hi,
-		.raw = d->raw,
-		.out = d->out,
+	    .m = d->m,
+	    .k = d->k,
+	    .n = d->n,
+	    .a = d->a,
+	    .w = d->w,
+	    .bias = d->bias,
+	    .mult = d->mult,
+	    .shift = d->shift,
+	    .za = d->za,
+	    .zo = d->zo,
+	    .lo = d->lo,
+	    .hi = d->hi,
+	    .raw = d->raw,
+	    .out = d->out,
 	};
 	return g;
 }

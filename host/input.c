@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "npy.h"
-#include "onnx/image.h"
+#include "data/image.h"
 #include "sampan.h"
 
 bool input_is_image(const char *path)

@@ -1,6 +1,6 @@
 /*
  * input.h - reads a file given for a graph input: a .npy tensor or an
- * image (see onnx/image.h), shared by `sampan run`, `quantize` and `eval`.
+ * image (see data/image.h), shared by `sampan run`, `quantize` and `eval`.
  */
 #ifndef SAMPAN_HOST_INPUT_H
 #define SAMPAN_HOST_INPUT_H

@@ -19,6 +19,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "fileio.h"
 #include "sampan.h"
 
 static const char npy_magic[6] = {'\x93', 'N', 'U', 'M', 'P', 'Y'};
@@ -482,56 +483,28 @@ void npy_array_destroy(struct npy_array *arr)
 /* ----------------------------------------------------------------- write */
 
 /* Writes the data of @count elements, wider ones as little-endian. */
-static bool write_data(FILE *f, enum npy_dtype dtype, const void *data, size_t count)
+/* Stores @count elements of @dtype at @data into @out, little-endian. */
+static void put_data(unsigned char *out, enum npy_dtype dtype, const void *data, size_t count)
 {
-	unsigned char buf[4096];
 	const unsigned char *v = data;
+	size_t size = dtype_size(dtype);
 
-	if (dtype_size(dtype) == 1)
-		return fwrite(data, 1, count, f) == count;
-	if (dtype_size(dtype) == 2) {
-		for (size_t i = 0; i < count;) {
-			size_t n = 0;
+	for (size_t i = 0; i < count; i++) {
+		uint32_t u = 0;
 
-			for (; i < count && n < sizeof(buf); i++, n += 2) {
-				uint16_t u;
-
-				memcpy(&u, v + 2 * i, 2);
-				buf[n] = (unsigned char)u;
-				buf[n + 1] = (unsigned char)(u >> 8);
-			}
-			if (fwrite(buf, 1, n, f) != n)
-				return false;
-		}
-		return true;
+		memcpy(&u, v + size * i, size);
+		for (size_t k = 0; k < size; k++)
+			out[size * i + k] = (unsigned char)(u >> (8 * k));
 	}
-	for (size_t i = 0; i < count;) {
-		size_t n = 0;
-
-		for (; i < count && n < sizeof(buf); i++, n += 4) {
-			uint32_t u;
-
-			memcpy(&u, v + 4 * i, 4);
-
-			buf[n] = (unsigned char)u;
-			buf[n + 1] = (unsigned char)(u >> 8);
-			buf[n + 2] = (unsigned char)(u >> 16);
-			buf[n + 3] = (unsigned char)(u >> 24);
-		}
-		if (fwrite(buf, 1, n, f) != n)
-			return false;
-	}
-	return true;
 }
 
 int npy_write(const char *path, enum npy_dtype dtype, int ndim, const int64_t *shape,
 	      const void *data, char *err, size_t err_size)
 {
-	char hdr[512], dims[256], *tmp;
-	size_t count = 1, dlen = 0;
-	int len, fd, ret;
-	mode_t mask;
-	FILE *f;
+	char hdr[512], dims[256];
+	size_t count = 1, dlen = 0, bytes;
+	unsigned char *buf;
+	int len, ret;
 
 	if (ndim < 0 || ndim > NPY_MAX_DIMS)
 		return fail(err, err_size, SAMPAN_ERROR_INVALID, "%s: cannot write %d dimensions",
@@ -559,53 +532,14 @@ int npy_write(const char *path, enum npy_dtype dtype, int ndim, const int64_t *s
 	hdr[8] = (char)(len & 0xff);
 	hdr[9] = (char)(len >> 8);
 
-	tmp = malloc(strlen(path) + sizeof(".XXXXXX"));
-	if (!tmp)
+	/* The whole file in memory, then one atomic write (fileio.h). */
+	bytes = (size_t)(10 + len) + count * dtype_size(dtype);
+	buf = malloc(bytes);
+	if (!buf)
 		return fail(err, err_size, SAMPAN_ERROR_NO_MEM, "%s: out of memory", path);
-	sprintf(tmp, "%s.XXXXXX", path);
-	fd = mkstemp(tmp);
-	if (fd < 0) {
-		ret = fail(err, err_size, SAMPAN_ERROR_IO, "%s: cannot create a temporary file: %s",
-			   path, strerror(errno));
-		goto err_free_tmp;
-	}
-	/* mkstemp makes the file 0600; give it the mode fopen() would. */
-	mask = umask(0);
-	umask(mask);
-	if (fchmod(fd, 0666 & ~mask) != 0) {
-		ret = fail(err, err_size, SAMPAN_ERROR_IO, "%s: chmod: %s", tmp, strerror(errno));
-		close(fd);
-		goto err_unlink;
-	}
-	f = fdopen(fd, "wb");
-	if (!f) {
-		ret = fail(err, err_size, SAMPAN_ERROR_IO, "%s: %s", tmp, strerror(errno));
-		close(fd);
-		goto err_unlink;
-	}
-	if (fwrite(hdr, 1, (size_t)(10 + len), f) != (size_t)(10 + len) ||
-	    !write_data(f, dtype, data, count) || fflush(f) != 0 || fsync(fd) != 0) {
-		ret = fail(err, err_size, SAMPAN_ERROR_IO, "%s: write error: %s", tmp,
-			   strerror(errno));
-		fclose(f);
-		goto err_unlink;
-	}
-	if (fclose(f) != 0) {
-		ret = fail(err, err_size, SAMPAN_ERROR_IO, "%s: write error: %s", tmp,
-			   strerror(errno));
-		goto err_unlink;
-	}
-	if (rename(tmp, path) != 0) {
-		ret = fail(err, err_size, SAMPAN_ERROR_IO, "%s: cannot rename %s into place: %s",
-			   path, tmp, strerror(errno));
-		goto err_unlink;
-	}
-	free(tmp);
-	return SAMPAN_OK;
-
-err_unlink:
-	unlink(tmp);
-err_free_tmp:
-	free(tmp);
+	memcpy(buf, hdr, (size_t)(10 + len));
+	put_data(buf + 10 + len, dtype, data, count);
+	ret = file_write_atomic(path, buf, bytes, err, err_size);
+	free(buf);
 	return ret;
 }

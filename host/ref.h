@@ -1,6 +1,9 @@
 /*
  * ref.h - the CLI's own reference GEMM, written from the numeric contract
- * alone (DESIGN.md), to check what a device returns.
+ * alone ("Numeric contract" of the project's design brief, DESIGN.md, which
+ * is kept outside this repository, at ../shared/DESIGN.md beside the
+ * checkout; the contract is restated in the README, "Numerics"), to check what
+ * a device returns.
  */
 #ifndef SAMPAN_HOST_REF_H
 #define SAMPAN_HOST_REF_H

@@ -53,8 +53,8 @@ struct fx_kernel {
 struct fx_bo {
 	struct fx_device *dev;
 	uint64_t addr, size;
-	uint8_t *host;  /* backing storage */
-	int sub;        /* a sub-buffer: host points into its parent's */
+	uint8_t *host; /* backing storage */
+	int sub;       /* a sub-buffer: host points into its parent's */
 };
 
 struct fx_run {

@@ -15,8 +15,8 @@
  * (primes, tile edges +-1), often tiny, sometimes uniform. */
 static long pick_dim(struct rng *r, long max)
 {
-	static const long special[] = { 1,  2,  3,   5,   7,   13,  15,  16,  17,  31,  32,
-					33, 61, 64,  97,  127, 128, 129, 251, 255, 256, 257 };
+	static const long special[] = {1,  2,  3,  5,  7,   13,  15,  16,  17,  31,  32,
+	                               33, 61, 64, 97, 127, 128, 129, 251, 255, 256, 257};
 	long d;
 
 	switch (rng_range(r, 0, 7)) {
@@ -41,7 +41,7 @@ static long pick_dim(struct rng *r, long max)
 
 static int32_t pick_zero_point(struct rng *r)
 {
-	static const int32_t fixed[] = { -128, 0, 127 };
+	static const int32_t fixed[] = {-128, 0, 127};
 
 	return rng_range(r, 0, 1) ? fixed[rng_range(r, 0, 2)] : (int32_t)rng_range(r, -128, 127);
 }
@@ -51,7 +51,8 @@ static void fill_content(struct gemm_case *c, struct rng *r, int raw)
 {
 	struct sampan_gemm *g = &c->g;
 	size_t mk = (size_t)(g->m * g->k), nk = (size_t)(g->n * g->k), n = (size_t)g->n;
-	int pa = (int)rng_range(r, 0, FILL_PATTERNS - 1), pw = (int)rng_range(r, 0, FILL_PATTERNS - 1);
+	int pa = (int)rng_range(r, 0, FILL_PATTERNS - 1),
+	    pw = (int)rng_range(r, 0, FILL_PATTERNS - 1);
 	int bias_kind = (int)rng_range(r, 0, 7);
 	int range_kind = (int)rng_range(r, 0, 3);
 
@@ -114,10 +115,10 @@ static void fill_content(struct gemm_case *c, struct rng *r, int raw)
 	c->want = xmalloc(c->out_bytes);
 	g->out = c->out;
 	snprintf(c->desc, sizeof(c->desc),
-		 "M=%lld K=%lld N=%lld %s za=%d zo=%d lo=%d hi=%d bias=%s patterns a%d w%d",
-		 (long long)g->m, (long long)g->k, (long long)g->n, raw ? "raw" : "requant",
-		 (int)g->za, (int)g->zo, (int)g->lo, (int)g->hi,
-		 g->bias ? (bias_kind == 0 ? "extreme" : "random") : "NULL", pa, pw);
+	         "M=%lld K=%lld N=%lld %s za=%d zo=%d lo=%d hi=%d bias=%s patterns a%d w%d",
+	         (long long)g->m, (long long)g->k, (long long)g->n, raw ? "raw" : "requant",
+	         (int)g->za, (int)g->zo, (int)g->lo, (int)g->hi,
+	         g->bias ? (bias_kind == 0 ? "extreme" : "random") : "NULL", pa, pw);
 	gemm_case_reference(c);
 }
 
@@ -150,7 +151,7 @@ void gemm_case_reference(struct gemm_case *c)
 	const struct sampan_gemm *g = &c->g;
 
 	ref_gemm((long)g->m, (long)g->k, (long)g->n, g->a, g->w, g->bias, g->mult, g->shift, g->za,
-		 g->zo, g->lo, g->hi, g->raw, c->want);
+	         g->zo, g->lo, g->hi, g->raw, c->want);
 	memset(c->out, 0xa5, c->out_bytes);
 }
 
@@ -161,11 +162,12 @@ size_t gemm_case_mismatches(const struct gemm_case *c, const char *tag)
 
 	for (size_t i = 0; i < count; i++) {
 		int32_t got = g->raw ? ((const int32_t *)c->out)[i] : ((const int8_t *)c->out)[i];
-		int32_t want = g->raw ? ((const int32_t *)c->want)[i] : ((const int8_t *)c->want)[i];
+		int32_t want =
+		    g->raw ? ((const int32_t *)c->want)[i] : ((const int8_t *)c->want)[i];
 
 		if (got != want && bad++ < 5)
 			fprintf(stderr, "%s: %s: out[%zu][%zu] = %d, want %d\n", tag, c->desc,
-				i / (size_t)g->n, i % (size_t)g->n, got, want);
+			        i / (size_t)g->n, i % (size_t)g->n, got, want);
 	}
 	return bad;
 }

@@ -15,18 +15,18 @@
 /* One problem with the arrays it owns. */
 struct gemm_case {
 	struct sampan_gemm g;
-	int8_t *a, *w;                 /* (M, K), (N, K) */
-	int32_t *bias, *mult, *shift;  /* (N) each; bias may be NULL in g */
-	void *out, *want;              /* (M, N), int32 if raw, else int8 */
+	int8_t *a, *w;                /* (M, K), (N, K) */
+	int32_t *bias, *mult, *shift; /* (N) each; bias may be NULL in g */
+	void *out, *want;             /* (M, N), int32 if raw, else int8 */
 	size_t out_bytes;
-	char desc[160];                /* what it is, for failure messages */
+	char desc[160]; /* what it is, for failure messages */
 };
 
 /* Limits of a random draw. */
 struct gemm_limits {
-	long max_dim;     /* M and N at most this (and K but for long_k) */
-	long max_macs;    /* M * N * K at most this */
-	long long_k;      /* when > 0: K drawn above 1024 up to this, one time in 8 */
+	long max_dim;  /* M and N at most this (and K but for long_k) */
+	long max_macs; /* M * N * K at most this */
+	long long_k;   /* when > 0: K drawn above 1024 up to this, one time in 8 */
 };
 
 /* Draws a random problem; the reference result is computed into want. */

@@ -10,10 +10,19 @@
 int main(int argc, char **argv)
 {
 	int8_t a[3 * 5], w[4 * 5];
-	int32_t bias[4] = { 1000, -1000, 2147483647, 0 }, y[3 * 4];
+	int32_t bias[4] = {1000, -1000, 2147483647, 0}, y[3 * 4];
 	struct sampan_device *dev;
-	struct sampan_gemm g = { .m = 3, .k = 5, .n = 4, .a = a, .w = w, .bias = bias, .za = -3,
-				 .lo = -128, .hi = 127, .raw = 1, .out = y };
+	struct sampan_gemm g = {.m = 3,
+	                        .k = 5,
+	                        .n = 4,
+	                        .a = a,
+	                        .w = w,
+	                        .bias = bias,
+	                        .za = -3,
+	                        .lo = -128,
+	                        .hi = 127,
+	                        .raw = 1,
+	                        .out = y};
 	int err;
 
 	for (int i = 0; i < 15; i++)

@@ -8,7 +8,7 @@
 #include <string.h>
 
 unsigned char *npyt_image(const char *descr, int ndim, const long *shape, const void *data,
-			  size_t data_bytes, size_t *size)
+                          size_t data_bytes, size_t *size)
 {
 	char dict[256], shp[96] = "";
 	size_t used = 0, dict_len, header_len, total;
@@ -16,11 +16,11 @@ unsigned char *npyt_image(const char *descr, int ndim, const long *shape, const 
 
 	for (int i = 0; i < ndim; i++)
 		used += (size_t)snprintf(shp + used, sizeof(shp) - used, "%ld,%s", shape[i],
-					 i + 1 < ndim ? " " : "");
+		                         i + 1 < ndim ? " " : "");
 	if (ndim > 1)
 		shp[used - 1] = '\0'; /* (3, 4) but (3,) */
 	snprintf(dict, sizeof(dict), "{'descr': '%s', 'fortran_order': False, 'shape': (%s), }",
-		 descr, shp);
+	         descr, shp);
 	dict_len = strlen(dict);
 	/* magic (6) + version (2) + length (2) + dict + padding + '\n', a
 	 * multiple of 64 as NumPy writes it */
@@ -43,7 +43,7 @@ unsigned char *npyt_image(const char *descr, int ndim, const long *shape, const 
 
 unsigned char *npyt_to_v2(const unsigned char *img, size_t size, size_t *new_size)
 {
-	size_t old_len = img[8] | (size_t)img[9] << 8; /* dict + padding + '\n' */
+	size_t old_len = img[8] | (size_t)img[9] << 8;      /* dict + padding + '\n' */
 	size_t data = 10 + old_len, new_len = old_len + 62; /* 12 + new_len == 64 * m */
 	unsigned char *out = malloc(size + 64);
 
@@ -54,8 +54,8 @@ unsigned char *npyt_to_v2(const unsigned char *img, size_t size, size_t *new_siz
 	out[9] = (unsigned char)(new_len >> 8);
 	out[10] = 0;
 	out[11] = 0;
-	memcpy(out + 12, img + 10, old_len - 1);    /* dict and its padding */
-	memset(out + 12 + old_len - 1, ' ', 62);   /* more padding */
+	memcpy(out + 12, img + 10, old_len - 1); /* dict and its padding */
+	memset(out + 12 + old_len - 1, ' ', 62); /* more padding */
 	out[12 + new_len - 1] = '\n';
 	memcpy(out + 12 + new_len, img + data, size - data);
 	*new_size = size + 64;
@@ -74,7 +74,7 @@ int npyt_write_bytes(const char *path, const void *bytes, size_t n)
 }
 
 int npyt_write(const char *path, const char *descr, int ndim, const long *shape, const void *data,
-	       size_t data_bytes)
+               size_t data_bytes)
 {
 	size_t size;
 	unsigned char *img = npyt_image(descr, ndim, shape, data, data_bytes, &size);
@@ -133,8 +133,8 @@ int npyt_read(const char *path, struct npyt_array *arr, char *err, size_t err_si
 	} else if (pre[6] == 2 || pre[6] == 3) {
 		if (fread(pre + 10, 1, 2, f) != 2)
 			goto truncated;
-		header_len = pre[8] | (size_t)pre[9] << 8 | (size_t)pre[10] << 16 |
-			     (size_t)pre[11] << 24;
+		header_len =
+		    pre[8] | (size_t)pre[9] << 8 | (size_t)pre[10] << 16 | (size_t)pre[11] << 24;
 		pre_len = 12;
 	} else {
 		snprintf(err, err_size, "%s: format version %d", path, pre[6]);
@@ -142,7 +142,7 @@ int npyt_read(const char *path, struct npyt_array *arr, char *err, size_t err_si
 	}
 	if ((pre_len + header_len) % 16) {
 		snprintf(err, err_size, "%s: header end %zu not 16-aligned", path,
-			 pre_len + header_len);
+		         pre_len + header_len);
 		goto out;
 	}
 	dict = calloc(1, header_len + 1);

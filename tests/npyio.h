@@ -12,7 +12,7 @@
  * dimensions of @shape, then @data_bytes of @data. Returns a malloc'd
  * buffer and its size in @size. */
 unsigned char *npyt_image(const char *descr, int ndim, const long *shape, const void *data,
-			  size_t data_bytes, size_t *size);
+                          size_t data_bytes, size_t *size);
 
 /* Rewrites a format 1.0 image from npyt_image as format 2.0 (4-byte
  * header length), keeping the header end 64-aligned. Returns a new
@@ -24,7 +24,7 @@ int npyt_write_bytes(const char *path, const void *bytes, size_t n);
 
 /* npyt_image + npyt_write_bytes. */
 int npyt_write(const char *path, const char *descr, int ndim, const long *shape, const void *data,
-	       size_t data_bytes);
+               size_t data_bytes);
 
 /* A parsed file. */
 struct npyt_array {

@@ -20,7 +20,7 @@ int simdev_open(struct simdev *d, uint64_t mem_bytes, char *err, size_t err_size
 	memset(d, 0, sizeof(*d));
 	if (ssim_abi_version() != SSIM_ABI_VERSION) {
 		snprintf(err, err_size, "sim ABI version %d, tests built for %d",
-			 ssim_abi_version(), SSIM_ABI_VERSION);
+		         ssim_abi_version(), SSIM_ABI_VERSION);
 		return -1;
 	}
 	d->sim = ssim_create(&cfg);
@@ -62,7 +62,7 @@ uint64_t simdev_reg64(struct simdev *d, uint32_t offset)
 }
 
 int simdev_run(struct simdev *d, uint64_t addr, const struct cmd *cmds, size_t count,
-	       uint64_t max_cycles, uint32_t *status, uint32_t *err_index)
+               uint64_t max_cycles, uint32_t *status, uint32_t *err_index)
 {
 	uint8_t bytes[16];
 	uint32_t ctrl;
@@ -93,43 +93,41 @@ int simdev_run(struct simdev *d, uint64_t addr, const struct cmd *cmds, size_t c
 
 struct cmd cmd_load(int op, unsigned bank, unsigned k_len, uint64_t addr)
 {
-	struct cmd c = { { (uint32_t)op | (bank & 1) << 8 | (k_len & 0xffff) << 16, (uint32_t)addr,
-			   (uint32_t)(addr >> 32), 0 } };
+	struct cmd c = {{(uint32_t)op | (bank & 1) << 8 | (k_len & 0xffff) << 16, (uint32_t)addr,
+	                 (uint32_t)(addr >> 32), 0}};
 	return c;
 }
 
 struct cmd cmd_load_p(unsigned first, unsigned count, uint64_t addr)
 {
-	struct cmd c = { { OP_LOAD_P | (first & 0xff) << 8 | (count & 0xffff) << 16, (uint32_t)addr,
-			   (uint32_t)(addr >> 32), 0 } };
+	struct cmd c = {{OP_LOAD_P | (first & 0xff) << 8 | (count & 0xffff) << 16, (uint32_t)addr,
+	                 (uint32_t)(addr >> 32), 0}};
 	return c;
 }
 
 struct cmd cmd_compute(unsigned a_bank, unsigned w_bank, int first, unsigned slot, unsigned k_len,
-		       int za, unsigned m_valid, unsigned n_valid)
+                       int za, unsigned m_valid, unsigned n_valid)
 {
-	struct cmd c = { { OP_COMPUTE | (a_bank & 1) << 8 | (w_bank & 1) << 9 |
-				   (uint32_t)(first & 1) << 10 | (slot & 0xf) << 12 |
-				   (k_len & 0xffff) << 16,
-			   ((uint32_t)za & 0xff) | (m_valid & 0xff) << 8 | (n_valid & 0xff) << 16, 0,
-			   0 } };
+	struct cmd c = {
+	    {OP_COMPUTE | (a_bank & 1) << 8 | (w_bank & 1) << 9 | (uint32_t)(first & 1) << 10 |
+	         (slot & 0xf) << 12 | (k_len & 0xffff) << 16,
+	     ((uint32_t)za & 0xff) | (m_valid & 0xff) << 8 | (n_valid & 0xff) << 16, 0, 0}};
 	return c;
 }
 
 struct cmd cmd_store(int raw, unsigned slot, unsigned entry, uint64_t addr, int zo, int lo, int hi)
 {
-	struct cmd c = { { OP_STORE | (uint32_t)(raw & 1) << 8 | (slot & 0xf) << 12 |
-				   (entry & 0xffff) << 16,
-			   (uint32_t)addr, (uint32_t)(addr >> 32),
-			   ((uint32_t)zo & 0xff) | ((uint32_t)lo & 0xff) << 8 |
-				   ((uint32_t)hi & 0xff) << 16 } };
+	struct cmd c = {
+	    {OP_STORE | (uint32_t)(raw & 1) << 8 | (slot & 0xf) << 12 | (entry & 0xffff) << 16,
+	     (uint32_t)addr, (uint32_t)(addr >> 32),
+	     ((uint32_t)zo & 0xff) | ((uint32_t)lo & 0xff) << 8 | ((uint32_t)hi & 0xff) << 16}};
 	return c;
 }
 
 /* ------------------------------------------------------------ one tile */
 
-void tile_random(struct tile *t, const struct simdev *d, struct rng *r, unsigned m,
-			unsigned n, unsigned k)
+void tile_random(struct tile *t, const struct simdev *d, struct rng *r, unsigned m, unsigned n,
+                 unsigned k)
 {
 	t->m = m;
 	t->n = n;
@@ -153,7 +151,7 @@ void tile_random(struct tile *t, const struct simdev *d, struct rng *r, unsigned
 /* Writes k steps [k0, k0 + k_len) of the tile's A and W in the card
  * layouts of LOAD_A/LOAD_W. */
 void tile_write_operands(struct simdev *d, const struct tile *t, unsigned k0, unsigned k_len,
-				uint64_t a_addr, uint64_t w_addr)
+                         uint64_t a_addr, uint64_t w_addr)
 {
 	uint8_t *a = calloc((size_t)k_len * d->rows, 1), *w = calloc((size_t)k_len * d->cols, 1);
 
@@ -179,7 +177,7 @@ static void put32(uint8_t *p, int32_t v)
 static int32_t get32(const uint8_t *p)
 {
 	return ref_wrap32((int64_t)((uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
-				    (uint32_t)p[3] << 24));
+	                            (uint32_t)p[3] << 24));
 }
 
 /* Parameter entry @entry at ADDR_P: bias, mult and shift beats. */
@@ -193,7 +191,8 @@ void tile_write_params(struct simdev *d, const struct tile *t, unsigned entry)
 		put32(p + d->bus + 4 * c, t->mult[c]);
 		put32(p + 2 * d->bus + 4 * c, t->shift[c]);
 	}
-	cr_assert_eq(ssim_mem_write(d->sim, ADDR_P + 3 * (uint64_t)d->bus * entry, p, 3 * d->bus), 0);
+	cr_assert_eq(ssim_mem_write(d->sim, ADDR_P + 3 * (uint64_t)d->bus * entry, p, 3 * d->bus),
+	             0);
 	free(p);
 }
 
@@ -205,7 +204,7 @@ void tile_check(struct simdev *d, const struct tile *t, const char *what)
 }
 
 void tile_check_at(struct simdev *d, const struct tile *t, uint64_t raw_addr, uint64_t q_addr,
-		   const char *what)
+                   const char *what)
 {
 	size_t raw_bytes = (size_t)4 * d->rows * d->cols, q_bytes = (size_t)d->rows * d->cols;
 	uint8_t *raw = malloc(raw_bytes), *q = malloc(q_bytes);
@@ -216,16 +215,16 @@ void tile_check_at(struct simdev *d, const struct tile *t, uint64_t raw_addr, ui
 	cr_assert_eq(ssim_mem_read(d->sim, q_addr, q, q_bytes), 0);
 	for (unsigned r = 0; r < t->m; r++)
 		for (unsigned c = 0; c < t->n; c++) {
-			int32_t acc = ref_dot(t->a + (size_t)r * t->k, 1, t->w + (size_t)c * t->k, 1,
-					      t->k, t->za, t->bias[c]);
-			int32_t want_q = ref_requantize(acc, t->mult[c], t->shift[c], t->zo, t->lo,
-							t->hi);
+			int32_t acc = ref_dot(t->a + (size_t)r * t->k, 1, t->w + (size_t)c * t->k,
+			                      1, t->k, t->za, t->bias[c]);
+			int32_t want_q =
+			    ref_requantize(acc, t->mult[c], t->shift[c], t->zo, t->lo, t->hi);
 			int32_t got = get32(raw + 4 * (r * d->cols + c));
 			int32_t got_q = (int8_t)q[r * d->cols + c];
 
 			if ((got != acc || got_q != want_q) && bad++ < 5)
 				cr_log_error("%s: [%u][%u] raw %d want %d, requantized %d want %d",
-					     what, r, c, got, acc, got_q, want_q);
+				             what, r, c, got, acc, got_q, want_q);
 		}
 	free(raw);
 	free(q);

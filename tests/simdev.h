@@ -72,14 +72,14 @@ uint64_t simdev_reg64(struct simdev *d, uint32_t offset);
  * @status and @err_index, and done acknowledged), 0 on a timeout and -1 on
  * a sim ABI failure. */
 int simdev_run(struct simdev *d, uint64_t addr, const struct cmd *cmds, size_t count,
-	       uint64_t max_cycles, uint32_t *status, uint32_t *err_index);
+               uint64_t max_cycles, uint32_t *status, uint32_t *err_index);
 
 /* Command encoders (fields as in ARCHITECTURE.md; no range checks, so
  * that tests can build illegal commands too). */
 struct cmd cmd_load(int op, unsigned bank, unsigned k_len, uint64_t addr);
 struct cmd cmd_load_p(unsigned first, unsigned count, uint64_t addr);
 struct cmd cmd_compute(unsigned a_bank, unsigned w_bank, int first, unsigned slot, unsigned k_len,
-		       int za, unsigned m_valid, unsigned n_valid);
+                       int za, unsigned m_valid, unsigned n_valid);
 struct cmd cmd_store(int raw, unsigned slot, unsigned entry, uint64_t addr, int zo, int lo, int hi);
 
 /* ------------------------------------------------------------ one tile
@@ -98,26 +98,26 @@ struct cmd cmd_store(int raw, unsigned slot, unsigned entry, uint64_t addr, int 
 #define ADDR_OUT2 0xB0000
 
 struct tile {
-	unsigned m, n;   /* valid rows and columns */
-	unsigned k;      /* total k */
-	int8_t *a, *w;   /* (rows, k) and (cols, k), padded rows are zero */
+	unsigned m, n; /* valid rows and columns */
+	unsigned k;    /* total k */
+	int8_t *a, *w; /* (rows, k) and (cols, k), padded rows are zero */
 	int32_t bias[64], mult[64], shift[64];
 	int32_t za, zo, lo, hi;
 };
 
 /* Random operands for @m valid rows, @n valid columns and @k steps. */
 void tile_random(struct tile *t, const struct simdev *d, struct rng *r, unsigned m, unsigned n,
-		 unsigned k);
+                 unsigned k);
 /* Writes steps [k0, k0 + k_len) of A and W in the LOAD_A/LOAD_W layouts. */
 void tile_write_operands(struct simdev *d, const struct tile *t, unsigned k0, unsigned k_len,
-			 uint64_t a_addr, uint64_t w_addr);
+                         uint64_t a_addr, uint64_t w_addr);
 /* Writes the tile's bias/mult/shift as parameter entry @entry at ADDR_P. */
 void tile_write_params(struct simdev *d, const struct tile *t, unsigned entry);
 /* Checks the raw output at ADDR_OUT and the requantized one at ADDR_OUT2. */
 void tile_check(struct simdev *d, const struct tile *t, const char *what);
 /* The same for outputs at @raw_addr and @q_addr. */
 void tile_check_at(struct simdev *d, const struct tile *t, uint64_t raw_addr, uint64_t q_addr,
-		   const char *what);
+                   const char *what);
 void tile_free(struct tile *t);
 /* The commands that compute the whole tile (k <= KT) into slot 0 with
  * parameter entry 0 and store it both ways: 6 commands into @cmds. */

@@ -53,7 +53,7 @@ static double now(void)
 int spawn_run(char *const argv[], char *const env[], int timeout_s, struct spawn_result *res)
 {
 	int out_pipe[2], err_pipe[2], wstatus = 0;
-	struct sink sinks[2] = { { NULL, 0, 0 }, { NULL, 0, 0 } };
+	struct sink sinks[2] = {{NULL, 0, 0}, {NULL, 0, 0}};
 	double deadline = now() + timeout_s;
 	int open_fds = 2, timed_out = 0;
 	pid_t pid;
@@ -88,7 +88,7 @@ int spawn_run(char *const argv[], char *const env[], int timeout_s, struct spawn
 	close(out_pipe[1]);
 	close(err_pipe[1]);
 
-	struct pollfd fds[2] = { { out_pipe[0], POLLIN, 0 }, { err_pipe[0], POLLIN, 0 } };
+	struct pollfd fds[2] = {{out_pipe[0], POLLIN, 0}, {err_pipe[0], POLLIN, 0}};
 	while (open_fds > 0) {
 		double left = deadline - now();
 

@@ -123,11 +123,15 @@ Test(cli, gemm_sim_check_json, .timeout = 600)
 
 Test(cli, gemm_cpu_check, .timeout = 300)
 {
+	char seed[32];
 	const char *plain[] = { "gemm", "-d", "cpu", "-m", "100", "-k", "1500", "-n", "33",
-				"--check", "--seed", "5", NULL };
+				"--check", "--seed", seed, NULL };
 	const char *raw[] = { "gemm", "-d", "cpu", "-m", "1", "-k", "1", "-n", "300", "--raw",
 			      "--check", "--json", NULL };
 	struct spawn_result res;
+
+	snprintf(seed, sizeof(seed), "%llu",
+		 (unsigned long long)(test_seed("cli::gemm_cpu_check") % 1000000007u));
 
 	cli(&res, plain, NULL);
 	cr_expect_eq(res.status, 0, "exit %d; stderr:\n%s", res.status, res.err);
@@ -533,6 +537,28 @@ Test(cli, bad_shift_file_and_unwritable_out, .timeout = 120)
 	cr_expect_not_null(strstr(res.err, "/nonexistent-dir/y.npy"), "stderr:\n%s", res.err);
 	spawn_result_free(&res);
 	scratch_remove();
+}
+
+/* The help names every device kind of the contract, and `run --help`
+ * every input format. */
+Test(cli, help_names_devices_and_formats, .timeout = 60)
+{
+	static const char *const kinds[] = { "\n  sim[", "\n  sim-usb[", "\n  cpu[", "\n  xrt[",
+					     "\n  usb[" };
+	const char *top[] = { "--help", NULL }, *run[] = { "run", "--help", NULL };
+	struct spawn_result res;
+
+	cli(&res, top, NULL);
+	cr_assert_eq(res.status, 0);
+	for (size_t i = 0; i < COUNT(kinds); i++)
+		cr_expect(strstr(res.out, kinds[i]), "no '%s' in:\n%s", kinds[i] + 3, res.out);
+	spawn_result_free(&res);
+	cli(&res, run, NULL);
+	cr_assert_eq(res.status, 0);
+	cr_expect(strstr(res.out, "PNG") && strstr(res.out, "PGM") && strstr(res.out, ".npy") &&
+			  strstr(res.out, "--labels"),
+		  "%s", res.out);
+	spawn_result_free(&res);
 }
 
 /* ------------------------------------------------------- block-scaled */

@@ -458,7 +458,7 @@ Test(errors, two_sim_cards_at_once, .timeout = 300)
 	struct sampan_device *devs[2] = { d0, d1 };
 	struct rng r;
 
-	rng_init(&r, 5);
+	rng_init(&r, test_seed("errors::two_sim_cards_at_once"));
 	for (int round = 0; round < 3; round++) {
 		for (int d = 0; d < 2; d++) {
 			struct sampan_gemm g = { .m = 6, .k = 9, .n = 7, .a = a[d], .w = w[d],

@@ -32,6 +32,7 @@
 
 #define ERR_SIZE 1024
 #define SAMPLES_DIR TEST_SRCDIR "/../host/models/samples"
+#define LABELS_FILE TEST_SRCDIR "/../host/models/fmnist_labels.txt"
 #define FLOAT_MODEL TEST_SRCDIR "/../host/models/fmnist_cnn.onnx"
 
 TestSuite(idx, .timeout = 60);
@@ -990,6 +991,91 @@ Test(eval_cli, fmnist_int8_sim_matches_cpu, .init = setup, .fini = cleanup)
 	}
 	cr_assert_str_eq(preds[0], preds[1], "cpu:\n%s\nsim:\n%s", preds[0], preds[1]);
 	cr_assert_eq(strlen(preds[0]), 20, "ten one-digit lines: %s", preds[0]);
+
+	/* Batches of 4 (4, 4 and 2 images) on sim: the same classes, fewer
+	 * device jobs per image; the class names beside the classes. */
+	{
+		char pfile[256], *batched;
+		const char *args[] = {"eval",      model,       "-d",     "sim", "--data",
+		                      SAMPLES_DIR, "--batch",   "4",      "-p",  pfile,
+		                      "--labels",  LABELS_FILE, "--list", NULL};
+
+		snprintf(pfile, sizeof(pfile), "%s", tmp("sim4.txt"));
+		cr_assert_eq(run_cli(args, &res), 0, "exit %d: %s", res.status, res.err);
+		cr_assert(strstr(res.out,
+		                 "0_9.pgm          class 9 (Ankle boot)  label 9 (Ankle boot)  ok"),
+		          "%s", res.out);
+		cr_assert(strstr(res.out, "per image 1.2 device jobs"), "%s", res.out);
+		cr_assert(strstr(res.out, "batch 4); weights resident on the card: "), "%s",
+		          res.out);
+		spawn_result_free(&res);
+		batched = read_text(pfile);
+		cr_assert_str_eq(preds[0], batched, "batch 1:\n%s\nbatch 4:\n%s", preds[0],
+		                 batched);
+		free(batched);
+	}
+	/* `sampan run --labels`: the name beside the class. */
+	{
+		const char *args[] = {
+		    "run",   model, "-d",       "cpu",       "--input", SAMPLES_DIR "/0_9.pgm",
+		    "--top", "1",   "--labels", LABELS_FILE, NULL};
+
+		cr_assert_eq(run_cli(args, &res), 0, "exit %d: %s", res.status, res.err);
+		cr_assert(strstr(res.out, "  1. class 9 (Ankle boot)  score "), "%s", res.out);
+		spawn_result_free(&res);
+	}
 	free(preds[0]);
 	free(preds[1]);
+}
+
+/* Class-name files: a name a line; an empty name, a missing file or a
+ * binary file are refused, naming the file (and the line). */
+Test(eval_cli, labels_files, .init = setup, .fini = cleanup)
+{
+	struct spawn_result res;
+	static const struct {
+		const char *text;
+		const char *needle;
+	} bad[] = {
+	    {"a\n\nb\n", "line 2: empty name"},
+	    {"", "no names"},
+	    {"a\nb\001\000c\n", "line 2: a NUL byte"}, /* 7 bytes */
+	};
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		const char *path = tmp("names.txt");
+		const char *args[] = {"run",      FLOAT_MODEL, "-d",
+		                      "cpu",      "--input",   SAMPLES_DIR "/0_9.pgm",
+		                      "--labels", path,        NULL};
+
+		write_file(path, false, bad[i].text, i == 2 ? 7 : strlen(bad[i].text));
+		cr_assert_eq(run_cli(args, &res), 1, "%zu: exit %d", i, res.status);
+		cr_assert(strstr(res.err, path) && strstr(res.err, bad[i].needle), "%zu: %s", i,
+		          res.err);
+		spawn_result_free(&res);
+	}
+	{
+		const char *args[] = {"run",      FLOAT_MODEL, "-d",
+		                      "cpu",      "--input",   SAMPLES_DIR "/0_9.pgm",
+		                      "--labels", "/no/such",  NULL};
+
+		cr_assert_eq(run_cli(args, &res), 1);
+		cr_assert(strstr(res.err, "/no/such: cannot open"), "%s", res.err);
+		spawn_result_free(&res);
+	}
+	/* Names with CRLF line ends and blanks around them; fewer names than
+	 * classes: the rest unnamed. */
+	{
+		const char *path = tmp("names.txt");
+		const char *text = "  zero \r\none\r\ntwo";
+		const char *args[] = {
+		    "run",   FLOAT_MODEL, "-d",       "cpu", "--input", SAMPLES_DIR "/19_0.pgm",
+		    "--top", "10",        "--labels", path,  NULL};
+
+		write_file(path, false, text, strlen(text));
+		cr_assert_eq(run_cli(args, &res), 0, "exit %d: %s", res.status, res.err);
+		cr_assert(strstr(res.out, "class 0 (zero)  score"), "%s", res.out);
+		cr_assert(strstr(res.out, "class 9  score"), "%s", res.out);
+		spawn_result_free(&res);
+	}
 }

@@ -142,7 +142,7 @@ Test(ft60x_fake, ft600)
 
 	fake_ft60x_attach(0x601e, MODE_245, CH_1);
 	dev = open_dev("usb:0403:601e");
-	rng_init(&r, 601);
+	rng_init(&r, test_seed("ft60x_fake::ft600"));
 	gemm_case_shape(&c, &r, 17, 33, 9, 0);
 	cr_assert_eq(sampan_gemm(dev, &c.g), SAMPAN_OK, "%s", sampan_last_error());
 	cr_assert_eq(gemm_case_mismatches(&c, "ft600"), 0);

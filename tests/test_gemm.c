@@ -192,7 +192,7 @@ ParameterizedTest(struct dev_param *p, gemm, saturation_and_extremes, .timeout =
 	struct rng r;
 	size_t failed = 0, runs = 0;
 
-	rng_init(&r, 1);
+	rng_init(&r, test_seed("gemm::saturation_and_extremes"));
 	for (size_t va = 0; va < 2; va++)
 		for (size_t vw = 0; vw < 2; vw++)
 			for (size_t z = 0; z < COUNT(zas); z++)
@@ -321,7 +321,7 @@ ParameterizedTest(struct dev_param *p, gemm, stats_and_info, .timeout = 300)
 	cr_expect_gt(info.bus_bytes, 0);
 	cr_expect_gt(info.mem_bytes, 0);
 
-	rng_init(&r, 7);
+	rng_init(&r, test_seed("gemm::stats_and_info"));
 	for (size_t i = 0; i < COUNT(shapes); i++) {
 		struct gemm_case c;
 		struct sampan_stats s;
@@ -452,7 +452,7 @@ ParameterizedTest(struct dev_param *p, gemm, abandoned_job, .timeout = 300)
 	struct gemm_case c1, c2;
 	struct rng r;
 
-	rng_init(&r, 11);
+	rng_init(&r, test_seed("gemm::abandoned_job"));
 	gemm_case_shape(&c1, &r, 40, 300, 40, 0);
 	gemm_case_shape(&c2, &r, 17, 33, 9, 1);
 	cr_assert_eq(sampan_gemm_submit(dev, &c1.g, &job), SAMPAN_OK, "%s", sampan_last_error());
@@ -506,7 +506,7 @@ Test(gemm, sim_trace_writes_fst, .timeout = 300)
 	snprintf(path, sizeof(path), "%s/run.fst", dir);
 	snprintf(name, sizeof(name), "sim:trace=%s", path);
 	dev = open_dev(name);
-	rng_init(&r, 3);
+	rng_init(&r, test_seed("gemm::sim_trace_writes_fst"));
 	gemm_case_shape(&c, &r, 5, 20, 6, 0);
 	cr_assert_eq(sampan_gemm(dev, &c.g), SAMPAN_OK, "%s", sampan_last_error());
 	cr_expect_eq(gemm_case_mismatches(&c, "traced"), 0);

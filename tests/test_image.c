@@ -1,5 +1,5 @@
 /*
- * test_image.c - the PNG reader (host/onnx/image.c) against PNG files that
+ * test_image.c - the PNG reader (host/data/image.c) against PNG files that
  * this test writes itself with an encoder of its own (below): every colour
  * type and bit depth, each of the five row filters, Adam7 interlacing,
  * image data split over many IDAT chunks; colour to grey (BT.601 luma) and
@@ -11,6 +11,7 @@
  * The random images take their seed from SAMPAN_TEST_SEED when set.
  */
 #include <criterion/criterion.h>
+#include <math.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -20,7 +21,7 @@
 #include <unistd.h>
 #include <zlib.h>
 
-#include "onnx/image.h"
+#include "data/image.h"
 #include "onnx/onnx_model.h"
 #include "sampan.h"
 #include "spawn.h"
@@ -254,11 +255,13 @@ static uint16_t *random_samples(const struct png_opts *o)
 	return s;
 }
 
-/* A sample as the reader must give it in 8 bits. */
+/* A sample as the reader must give it to a uint8 input: a 16-bit v is the
+ * level v / 257 of the 8-bit scale rounded to the nearest (65535 = 255 *
+ * 257), sub-byte levels are scaled up. */
 static uint8_t to8(unsigned v, int depth)
 {
 	if (depth == 16)
-		return (uint8_t)(v >> 8);
+		return (uint8_t)lround((double)v / 257.0);
 	return (uint8_t)(v * 255 / ((1u << depth) - 1));
 }
 
@@ -321,8 +324,19 @@ static void check_roundtrip(struct png_opts *o)
 		const uint8_t *g = grey->data, *c = rgb->data;
 
 		expect_rgb(o, s, i, e);
-		cr_assert_eq(g[i], (uint8_t)((299 * e[0] + 587 * e[1] + 114 * e[2] + 500) / 1000),
-		             "%s: grey pixel %zu", what, i);
+		if (o->depth == 16 && !o->palette) {
+			/* Grey from the 16-bit samples, then to 8 bits. */
+			const uint16_t *p = s + i * (size_t)samples_per_pixel(o->ctype);
+			bool colour = o->ctype == 2 || o->ctype == 6;
+			unsigned y =
+			    colour ? (299u * p[0] + 587u * p[1] + 114u * p[2] + 500) / 1000 : p[0];
+
+			cr_assert_eq(g[i], to8(y, 16), "%s: grey pixel %zu", what, i);
+		} else {
+			cr_assert_eq(g[i],
+			             (uint8_t)((299 * e[0] + 587 * e[1] + 114 * e[2] + 500) / 1000),
+			             "%s: grey pixel %zu", what, i);
+		}
 		for (int k = 0; k < 3; k++)
 			cr_assert_eq(c[(size_t)k * plane + i], e[k], "%s: pixel %zu channel %d",
 			             what, i, k);
@@ -418,6 +432,75 @@ Test(png, split_idat_float_and_2d)
 	onnx_tensor_destroy(t);
 	free(png.p);
 	free(s);
+}
+
+/* 16-bit samples are scaled, not cut to their high byte: a float input
+ * gets (v / 257) / pixel_max, every 16 bits counting; an 8-bit image saved
+ * at 16 bits (v = b * 257) gives exactly the 8-bit image's tensor; edge
+ * samples (0, 1, 128, 129, 65406 and 65407 around 254.5 * 257, 65535) by
+ * hand. */
+Test(png, sixteen_bit_scaled)
+{
+	struct png_opts o16 = {.w = 6, .h = 5, .depth = 16, .ctype = 0, .filter = -1};
+	struct png_opts o8 = {.w = 6, .h = 5, .depth = 8, .ctype = 0, .filter = -1};
+	struct onnx_value fdecl = {.name = (char *)"x", .dtype = ONNX_DT_FLOAT, .ndim = -1};
+	struct onnx_value udecl = {.name = (char *)"x", .dtype = ONNX_DT_UINT8, .ndim = -1};
+	static const struct {
+		uint16_t v;
+		uint8_t u8;
+	} edges[] = {{0, 0},        {1, 0},       {128, 0},     {129, 1},    {0x8180, 129},
+	             {0x80ff, 128}, {65406, 254}, {65407, 255}, {65535, 255}};
+	struct onnx_tensor *t16, *t8, *u;
+	uint16_t *s16, *s8;
+	struct buf p16, p8;
+	char err[ERR_SIZE];
+
+	rng_seed("sixteen_bit_scaled");
+	s16 = random_samples(&o16);
+	for (size_t i = 0; i < sizeof(edges) / sizeof(edges[0]); i++)
+		s16[i] = edges[i].v;
+	p16 = png_encode(&o16, s16);
+	cr_assert_eq(
+	    onnx_image_decode(p16.p, p16.len, "t.png", &fdecl, 255.0f, &t16, err, sizeof(err)),
+	    SAMPAN_OK, "%s", err);
+	cr_assert_eq(
+	    onnx_image_decode(p16.p, p16.len, "t.png", &udecl, 255.0f, &u, err, sizeof(err)),
+	    SAMPAN_OK, "%s", err);
+	for (size_t i = 0; i < 30; i++) {
+		float want = s16[i] % 257 ? (float)((double)s16[i] / 257.0 / 255.0)
+		                          : (float)(s16[i] / 257) / 255.0f;
+
+		cr_assert_eq(((float *)t16->data)[i], want, "float pixel %zu (%u)", i, s16[i]);
+		cr_assert_eq(((uint8_t *)u->data)[i], (uint8_t)lround(s16[i] / 257.0),
+		             "uint8 pixel %zu (%u)", i, s16[i]);
+		if (i < sizeof(edges) / sizeof(edges[0]))
+			cr_assert_eq(((uint8_t *)u->data)[i], edges[i].u8, "edge %u", edges[i].v);
+	}
+	/* The high byte alone would make 0x8180 128.5 / 255 into 129 / 255. */
+	cr_assert_neq(((float *)t16->data)[4], 129.0f / 255.0f);
+	onnx_tensor_destroy(t16);
+	onnx_tensor_destroy(u);
+	free(p16.p);
+
+	/* The same levels at 8 and at 16 bits: identical tensors. */
+	s8 = random_samples(&o8);
+	for (size_t i = 0; i < 30; i++)
+		s16[i] = (uint16_t)(s8[i] * 257);
+	p16 = png_encode(&o16, s16);
+	p8 = png_encode(&o8, s8);
+	cr_assert_eq(
+	    onnx_image_decode(p16.p, p16.len, "a.png", &fdecl, 255.0f, &t16, err, sizeof(err)),
+	    SAMPAN_OK, "%s", err);
+	cr_assert_eq(
+	    onnx_image_decode(p8.p, p8.len, "b.png", &fdecl, 255.0f, &t8, err, sizeof(err)),
+	    SAMPAN_OK, "%s", err);
+	cr_assert(memcmp(t16->data, t8->data, 30 * sizeof(float)) == 0);
+	onnx_tensor_destroy(t16);
+	onnx_tensor_destroy(t8);
+	free(p16.p);
+	free(p8.p);
+	free(s16);
+	free(s8);
 }
 
 /* ------------------------------------------------------------- bad files */

@@ -33,6 +33,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "fileio.h"
 #include "json.h"
 #include "onnx.pb-c.h"
 #include "onnx/onnx_model.h"
@@ -1748,4 +1749,32 @@ Test(quant_cli, input_count)
 	cr_assert_neq(access(out, F_OK), 0);
 	unlink(path);
 	rmdir(dir);
+}
+
+/* `sampan quantize -o` and the .npy outputs write through one helper
+ * (host/fileio.c): atomically, with the mode fopen() would give (0666 less
+ * the umask), not mkstemp's 0600. */
+Test(quant_cli, output_file_mode)
+{
+	char dir[] = "/tmp/sampan-mode-XXXXXX", path[64];
+	const char data[] = "twelve bytes";
+	char err[512];
+	mode_t mask = umask(022);
+	struct stat st;
+	uint8_t *back;
+	size_t len;
+
+	cr_assert_not_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/m.onnx", dir);
+	cr_assert_eq(quant_write_file(path, data, 12, err, sizeof(err)), SAMPAN_OK, "%s", err);
+	cr_assert_eq(stat(path, &st), 0);
+	cr_assert_eq(st.st_mode & 0777, 0644, "mode %o", (unsigned)(st.st_mode & 0777));
+	cr_assert_eq(file_read_all(path, 12, &back, &len, err, sizeof(err)), SAMPAN_OK, "%s", err);
+	cr_assert(len == 12 && memcmp(back, data, 12) == 0);
+	free(back);
+	cr_assert_eq(file_read_all(path, 11, &back, &len, err, sizeof(err)), SAMPAN_ERROR_INVALID);
+	cr_assert(strstr(err, path) != NULL, "%s", err);
+	unlink(path);
+	rmdir(dir);
+	umask(mask);
 }

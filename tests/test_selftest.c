@@ -16,6 +16,7 @@
 
 #include "sampan.h"
 #include "spawn.h"
+#include "util.h"
 /* The lock is internal to libsampan (linked statically here). */
 #include "../driver/src/devlock.h"
 
@@ -140,7 +141,7 @@ ParameterizedTest(struct dev_case *p, selftest, passes_with_reports, .timeout = 
 	snprintf(tap, sizeof(tap), "/tmp/sampan-selftest-%d-%s.tap", (int)getpid(), p->name);
 	cli(&res, args, NULL);
 	cr_expect_eq(res.status, 0, "selftest -d %s: exit %d; stderr:\n%s", p->name, res.status,
-		     res.err);
+	             res.err);
 	cr_expect(strstr(res.err, "[ PASS ] gemm.random"), "no progress on stderr:\n%s", res.err);
 	jtext = slurp(junit);
 	ttext = slurp(tap);
@@ -149,7 +150,7 @@ ParameterizedTest(struct dev_case *p, selftest, passes_with_reports, .timeout = 
 	cr_expect(n >= 9, "TAP does not parse or has too few tests:\n%s", ttext);
 	cr_expect_eq(fails, 0, "TAP reports failures:\n%s", ttext);
 	cr_expect_eq(junit_parse(jtext), n, "JUnit does not parse or disagrees with TAP:\n%s",
-		     jtext);
+	             jtext);
 	cr_expect(strstr(jtext, "failures=\"0\""), "JUnit reports failures:\n%s", jtext);
 	free(jtext);
 	free(ttext);
@@ -161,15 +162,23 @@ ParameterizedTest(struct dev_case *p, selftest, passes_with_reports, .timeout = 
 /* The suite's JSON names every test and its result. */
 Test(selftest, json_summary, .timeout = 120)
 {
-	const char *args[] = {"selftest", "-d", "cpu", "--json", "--seed", "7", NULL};
+	char seed[32];
+	const char *args[] = {"selftest", "-d", "cpu", "--json", "--seed", seed, NULL};
 	struct spawn_result res;
 
+	snprintf(seed, sizeof(seed), "%llu",
+	         (unsigned long long)(test_seed("selftest::json_summary") % 1000000007u));
+
+	char want_json[48], want_err[48];
+
+	snprintf(want_json, sizeof(want_json), "\"seed\": %s,", seed);
+	snprintf(want_err, sizeof(want_err), "seed %s", seed);
 	cli(&res, args, NULL);
 	cr_expect_eq(res.status, 0, "exit %d; stderr:\n%s", res.status, res.err);
-	cr_expect(strstr(res.out, "\"seed\": 7") && strstr(res.out, "\"failed\": 0") &&
-			  strstr(res.out, "\"requant.corners\""),
-		  "unexpected JSON:\n%s", res.out);
-	cr_expect(strstr(res.err, "seed 7"), "seed not printed:\n%s", res.err);
+	cr_expect(strstr(res.out, want_json) && strstr(res.out, "\"failed\": 0") &&
+	              strstr(res.out, "\"requant.corners\""),
+	          "unexpected JSON:\n%s", res.out);
+	cr_expect(strstr(res.err, want_err), "seed not printed:\n%s", res.err);
 	spawn_result_free(&res);
 }
 
@@ -185,7 +194,7 @@ Test(selftest, sim_usb_when_built, .timeout = 600)
 		cr_skip_test("sim-usb is not in this build");
 	}
 	cr_expect_eq(res.status, 0, "selftest -d sim-usb: exit %d; stderr:\n%s", res.status,
-		     res.err);
+	             res.err);
 	spawn_result_free(&res);
 }
 
@@ -206,14 +215,14 @@ Test(selftest, xrt_absent_skips, .timeout = 60)
 	cli(&res, args, env);
 	cr_expect_eq(res.status, 77, "exit %d, want 77; stderr:\n%s", res.status, res.err);
 	cr_expect(strstr(res.err, "XRT runtime not found") && strstr(res.err, "setup.sh"),
-		  "message does not say what to install:\n%s", res.err);
+	          "message does not say what to install:\n%s", res.err);
 	jtext = slurp(junit);
 	ttext = slurp(taps);
 	cr_assert(jtext && ttext, "result files missing");
 	cr_expect(!strncmp(ttext, "TAP version 13\n1..0 # SKIP", 26), "TAP:\n%s", ttext);
 	cr_expect(junit_parse(jtext) == 1 && strstr(jtext, "skipped=\"1\"") &&
-			  strstr(jtext, "<skipped message="),
-		  "JUnit:\n%s", jtext);
+	              strstr(jtext, "<skipped message="),
+	          "JUnit:\n%s", jtext);
 	free(jtext);
 	free(ttext);
 	unlink(junit);
@@ -232,7 +241,7 @@ Test(selftest, usage_errors, .timeout = 60)
 	for (size_t i = 0; i < COUNT(cases); i++) {
 		cli(&res, cases[i], NULL);
 		cr_expect_eq(res.status, 2, "'selftest %s': exit %d, want 2; stderr:\n%s",
-			     cases[i][1], res.status, res.err);
+		             cases[i][1], res.status, res.err);
 		spawn_result_free(&res);
 	}
 }
@@ -292,7 +301,8 @@ Test(devlock, second_process_is_busy, .timeout = 30)
 		if (read(to_child[0], &go, 1) != 1)
 			_exit(10);
 		first = drv_devlock_acquire("xrt-0", &mine);
-		if (write(from_child[1], sampan_last_error(), strlen(sampan_last_error()) + 1) < 0 ||
+		if (write(from_child[1], sampan_last_error(), strlen(sampan_last_error()) + 1) <
+		        0 ||
 		    read(to_child[0], &go, 1) != 1)
 			_exit(10);
 		second = drv_devlock_acquire("xrt-0", &mine);
@@ -305,13 +315,12 @@ Test(devlock, second_process_is_busy, .timeout = 30)
 	cr_expect(got > 0);
 	snprintf(want, sizeof(want), "in use by process %d", (int)getpid());
 	cr_expect(strstr(msg, want) && strstr(msg, "xrt-0"),
-		  "child's message does not name the holder: %s", msg);
+	          "child's message does not name the holder: %s", msg);
 	drv_devlock_release(lock);
 	cr_assert(write(to_child[1], &go, 1) == 1);
 	cr_assert_eq(waitpid(pid, &status, 0), pid);
 	cr_expect(WIFEXITED(status) && WEXITSTATUS(status) == 0,
-		  "child: status 0x%x (1: not busy while held, 2: not free after release)",
-		  status);
+	          "child: status 0x%x (1: not busy while held, 2: not free after release)", status);
 }
 
 /* A second open in the same process is refused too, and a lock is gone
@@ -324,7 +333,7 @@ Test(devlock, same_process_and_crash, .timeout = 30)
 
 	private_lock_dir();
 	cr_assert_eq(drv_devlock_acquire("usb:0403:6010", &a), SAMPAN_OK, "%s",
-		     sampan_last_error());
+	             sampan_last_error());
 	cr_expect_eq(drv_devlock_acquire("usb:0403:6010", &b), SAMPAN_ERROR_BUSY);
 	cr_expect(strstr(sampan_last_error(), "this process"), "%s", sampan_last_error());
 	drv_devlock_release(a);
@@ -342,7 +351,7 @@ Test(devlock, same_process_and_crash, .timeout = 30)
 	cr_assert_eq(waitpid(pid, &status, 0), pid);
 	cr_expect(WIFSIGNALED(status), "child did not die as planned: 0x%x", status);
 	cr_expect_eq(drv_devlock_acquire("usb:0403:6010", &b), SAMPAN_OK,
-		     "lock of a killed process still held: %s", sampan_last_error());
+	             "lock of a killed process still held: %s", sampan_last_error());
 	drv_devlock_release(b);
 }
 
@@ -368,7 +377,7 @@ Test(xrt_fake, selftest_passes, .timeout = 300)
 	private_lock_dir();
 	cli(&res, args, fake_env);
 	cr_expect_eq(res.status, 0, "selftest -d xrt on the fake XRT: exit %d; stderr:\n%s",
-		     res.status, res.err);
+	             res.status, res.err);
 	spawn_result_free(&res);
 }
 
@@ -378,12 +387,13 @@ Test(xrt_fake, selftest_passes, .timeout = 300)
 Test(xrt_fake, xclbin_and_bdf, .timeout = 300)
 {
 	char good[64], bad[64], dev_good[160], dev_bad[160];
-	const char *gemm[] = {"gemm", "-d", dev_good, "-m", "37", "-k", "300", "-n", "53", "--check",
-			      NULL};
+	const char *gemm[] = {"gemm", "-d", dev_good, "-m",      "37", "-k",
+	                      "300",  "-n", "53",     "--check", NULL};
 	const char *gemm_bad[] = {"gemm", "-d", dev_bad, "-m", "2", "-k", "2", "-n", "2", NULL};
 	const char *unprogrammed[] = {"selftest", "-d", "xrt", NULL};
 	const char *missing[] = {"selftest", "-d", "xrt:1", NULL};
-	char *env[] = {"SAMPAN_XRT_LIB=" TEST_FAKE_XRT, "FAKE_XRT_PRELOADED", "SAMPAN_XCLBIN", NULL};
+	char *env[] = {"SAMPAN_XRT_LIB=" TEST_FAKE_XRT, "FAKE_XRT_PRELOADED", "SAMPAN_XCLBIN",
+	               NULL};
 	struct spawn_result res;
 	FILE *f;
 
@@ -397,7 +407,7 @@ Test(xrt_fake, xclbin_and_bdf, .timeout = 300)
 
 	cli(&res, gemm, env);
 	cr_expect_eq(res.status, 0, "gemm on %s: exit %d; stderr:\n%s", dev_good, res.status,
-		     res.err);
+	             res.err);
 	spawn_result_free(&res);
 
 	cli(&res, gemm_bad, env);
@@ -424,8 +434,8 @@ Test(xrt_fake, second_process_busy, .timeout = 300)
 	const char *args[] = {"info", "-d", "xrt", NULL};
 	int8_t a[3 * 5], w[4 * 5];
 	int32_t out[3 * 4];
-	struct sampan_gemm g = {.m = 3, .k = 5, .n = 4, .a = a, .w = w, .raw = 1, .out = out,
-				.lo = -128, .hi = 127};
+	struct sampan_gemm g = {
+	    .m = 3, .k = 5, .n = 4, .a = a, .w = w, .raw = 1, .out = out, .lo = -128, .hi = 127};
 	struct sampan_device *dev;
 	struct spawn_result res;
 	char want[64];

@@ -77,7 +77,7 @@ static void board_exchange(struct board *b, const uint8_t *bytes, size_t n, uint
 /* Sends one frame and checks that exactly one valid response frame with
  * @seq comes back; returns its type. */
 static uint8_t board_request(struct board *b, uint8_t type, uint8_t seq, const uint8_t *pl,
-			     uint16_t len)
+                             uint16_t len)
 {
 	uint8_t f[USB_HDR_BYTES + USB_MAX_DATA + 4 + USB_CRC_BYTES];
 	size_t n = usb_frame_encode(f, type, seq, pl, len), rlen;
@@ -90,7 +90,7 @@ static uint8_t board_request(struct board *b, uint8_t type, uint8_t seq, const u
 	cr_assert_eq(b->resp[2], seq);
 	cr_assert_eq(usb_crc16(0xFFFF, b->resp + 1, 4), b->resp[5] | b->resp[6] << 8);
 	cr_assert_eq(usb_crc16(0xFFFF, b->resp + 1, b->resp_len - 3),
-		     b->resp[b->resp_len - 2] | b->resp[b->resp_len - 1] << 8);
+	             b->resp[b->resp_len - 2] | b->resp[b->resp_len - 1] << 8);
 	return b->resp[1];
 }
 
@@ -112,9 +112,9 @@ Test(usb_frame, rtl_hello_then_registers)
 	cr_assert_eq(board_request(&b, USB_T_HELLO, 2, NULL, 0), USB_T_DATA);
 	cr_assert_eq(b.resp[USB_HDR_BYTES], 1, "protocol version");
 	cr_assert_eq(resp32(&b) >> 24 | (uint32_t)b.resp[USB_HDR_BYTES + 4] << 8 |
-			 (uint32_t)b.resp[USB_HDR_BYTES + 5] << 16 |
-			 (uint32_t)b.resp[USB_HDR_BYTES + 6] << 24,
-		     (uint32_t)ssimusb_mem_bytes());
+	                 (uint32_t)b.resp[USB_HDR_BYTES + 5] << 16 |
+	                 (uint32_t)b.resp[USB_HDR_BYTES + 6] << 24,
+	             (uint32_t)ssimusb_mem_bytes());
 	cr_assert_eq(board_request(&b, USB_T_REG_READ, 3, pl, 4), USB_T_DATA);
 	cr_assert_eq(resp32(&b), 0x4E504D53u, "ID register");
 	/* A register write, read back (CMD_COUNT). */
@@ -149,7 +149,7 @@ Test(usb_frame, rtl_duplicate_is_answered_from_cache)
 	pl[4] = 9;
 	cr_assert_eq(board_request(&b, USB_T_REG_WRITE, 12, pl, 8), USB_T_ACK);
 	cr_assert_eq(board_request(&b, USB_T_REG_WRITE, 12, (uint8_t[8]){0x18, 0, 0, 0, 1}, 8),
-		     USB_T_ACK);
+	             USB_T_ACK);
 	cr_assert_eq(board_request(&b, USB_T_REG_READ, 13, pl, 4), USB_T_DATA);
 	cr_assert_eq(resp32(&b), 9, "a duplicated write was executed again");
 	/* Memory write then read, and the read repeated. */
@@ -209,8 +209,14 @@ Test(usb_frame, rtl_resync_and_bad_frames)
 	/* Memory beyond the end: NAK range. */
 	{
 		uint32_t end = (uint32_t)ssimusb_mem_bytes() - 2;
-		uint8_t wr[8] = {(uint8_t)end, (uint8_t)(end >> 8), (uint8_t)(end >> 16),
-				 (uint8_t)(end >> 24), 1, 2, 3, 4};
+		uint8_t wr[8] = {(uint8_t)end,
+		                 (uint8_t)(end >> 8),
+		                 (uint8_t)(end >> 16),
+		                 (uint8_t)(end >> 24),
+		                 1,
+		                 2,
+		                 3,
+		                 4};
 		cr_assert_eq(board_request(&b, USB_T_MEM_WRITE, 9, wr, 8), USB_T_NAK);
 		cr_assert_eq(b.resp[USB_HDR_BYTES], USB_NAK_RANGE);
 	}
@@ -225,7 +231,7 @@ static struct sampan_device *open_dev(const char *name)
 	int err = sampan_open(&dev, name);
 
 	cr_assert_eq(err, SAMPAN_OK, "sampan_open(%s): %s: %s", name, sampan_strerror(err),
-		     sampan_last_error());
+	             sampan_last_error());
 	return dev;
 }
 
@@ -245,11 +251,12 @@ static void run_gemms(struct sampan_device *dev, const char *tag, int count)
 
 		gemm_case_random(&c, &r, &usb_limits);
 		err = sampan_gemm(dev, &c.g);
-		cr_assert_eq(err, SAMPAN_OK, "%s case %d (%s): %s: %s (SAMPAN_TEST_SEED=%llu)", tag, i,
-			     c.desc, sampan_strerror(err), sampan_last_error(),
-			     (unsigned long long)seed);
-		cr_assert_eq(gemm_case_mismatches(&c, tag), 0, "%s case %d (%s) differs (SAMPAN_TEST_SEED=%llu)",
-			     tag, i, c.desc, (unsigned long long)seed);
+		cr_assert_eq(err, SAMPAN_OK, "%s case %d (%s): %s: %s (SAMPAN_TEST_SEED=%llu)", tag,
+		             i, c.desc, sampan_strerror(err), sampan_last_error(),
+		             (unsigned long long)seed);
+		cr_assert_eq(gemm_case_mismatches(&c, tag), 0,
+		             "%s case %d (%s) differs (SAMPAN_TEST_SEED=%llu)", tag, i, c.desc,
+		             (unsigned long long)seed);
 		gemm_case_free(&c);
 	}
 }
@@ -284,7 +291,10 @@ struct fault_param {
 ParameterizedTestParameters(sim_usb, recovered_faults)
 {
 	static struct fault_param params[] = {
-	    {"drop", 10000}, {"dup", 10000}, {"corrupt", 10000}, {"stall", 10000},
+	    {"drop", 10000},
+	    {"dup", 10000},
+	    {"corrupt", 10000},
+	    {"stall", 10000},
 	    {"drop+dup+corrupt+stall", 10000},
 	};
 	return cr_make_param_array(struct fault_param, params, COUNT(params));
@@ -302,18 +312,18 @@ ParameterizedTest(struct fault_param *p, sim_usb, recovered_faults)
 	snprintf(tag, sizeof(tag), "sim_usb::recovered_faults %s", p->faults);
 	seed = test_seed(tag);
 	snprintf(name, sizeof(name), "sim-usb:faults=%s,every=%u,seed=%llu", p->faults, p->rate,
-		 (unsigned long long)(seed % 1000000));
+	         (unsigned long long)(seed % 1000000));
 	dev = open_dev(name);
 	run_gemms(dev, tag, 12);
 	cr_assert_eq(usb_sim_counters(dev, &ps, &f), SAMPAN_OK);
 	fprintf(stderr,
-		"%s: injected %llu dropped, %llu duplicated, %llu corrupted, %llu stalls; "
-		"%llu frames, %llu retries, %llu timeouts, %llu bad responses, %llu NAKs\n",
-		tag, (unsigned long long)f.dropped, (unsigned long long)f.duplicated,
-		(unsigned long long)f.corrupted, (unsigned long long)f.stalls,
-		(unsigned long long)ps.frames, (unsigned long long)ps.retries,
-		(unsigned long long)ps.timeouts, (unsigned long long)ps.bad_frames,
-		(unsigned long long)ps.naks);
+	        "%s: injected %llu dropped, %llu duplicated, %llu corrupted, %llu stalls; "
+	        "%llu frames, %llu retries, %llu timeouts, %llu bad responses, %llu NAKs\n",
+	        tag, (unsigned long long)f.dropped, (unsigned long long)f.duplicated,
+	        (unsigned long long)f.corrupted, (unsigned long long)f.stalls,
+	        (unsigned long long)ps.frames, (unsigned long long)ps.retries,
+	        (unsigned long long)ps.timeouts, (unsigned long long)ps.bad_frames,
+	        (unsigned long long)ps.naks);
 	cr_assert_gt(f.dropped + f.duplicated + f.corrupted + f.stalls, 0, "no fault was injected");
 	if (f.dropped + f.duplicated + f.corrupted)
 		cr_assert_gt(ps.retries, 0, "byte faults but no retry");
@@ -343,7 +353,7 @@ ParameterizedTest(struct fault_param *p, sim_usb, reset_mid_transfer)
 	seed = test_seed(tag);
 	rng_init(&r, seed);
 	snprintf(name, sizeof(name), "sim-usb:faults=%s,every=%u,seed=%llu", p->faults, p->rate,
-		 (unsigned long long)(seed % 1000000));
+	         (unsigned long long)(seed % 1000000));
 	dev = open_dev(name);
 	for (int i = 0; i < 80 && !(failed && ok_after_reset); i++) {
 		struct gemm_case c;
@@ -353,25 +363,25 @@ ParameterizedTest(struct fault_param *p, sim_usb, reset_mid_transfer)
 		err = sampan_gemm(dev, &c.g);
 		if (err == SAMPAN_OK) {
 			cr_assert_eq(gemm_case_mismatches(&c, tag), 0,
-				     "case %d (%s): wrong result (SAMPAN_TEST_SEED=%llu)", i, c.desc,
-				     (unsigned long long)seed);
+			             "case %d (%s): wrong result (SAMPAN_TEST_SEED=%llu)", i,
+			             c.desc, (unsigned long long)seed);
 			ok_after_reset |= failed;
 		} else {
-			cr_assert_eq(err, SAMPAN_ERROR_IO, "case %d: %s: %s", i, sampan_strerror(err),
-				     sampan_last_error());
+			cr_assert_eq(err, SAMPAN_ERROR_IO, "case %d: %s: %s", i,
+			             sampan_strerror(err), sampan_last_error());
 			cr_assert(strstr(sampan_last_error(), "reset") != NULL, "unclear error: %s",
-				  sampan_last_error());
+			          sampan_last_error());
 			failed++;
 		}
 		gemm_case_free(&c);
 	}
 	cr_assert_eq(usb_sim_counters(dev, NULL, &f), SAMPAN_OK);
 	cr_assert_gt(f.resets, 0, "no reset was injected (SAMPAN_TEST_SEED=%llu)",
-		     (unsigned long long)seed);
+	             (unsigned long long)seed);
 	cr_assert_gt(failed, 0, "a reset went unnoticed (SAMPAN_TEST_SEED=%llu)",
-		     (unsigned long long)seed);
+	             (unsigned long long)seed);
 	cr_assert_gt(ok_after_reset, 0, "no GEMM succeeded after a reset (SAMPAN_TEST_SEED=%llu)",
-		     (unsigned long long)seed);
+	             (unsigned long long)seed);
 	sampan_close(dev);
 }
 
@@ -435,10 +445,11 @@ Test(usb, no_board_fails_clearly)
 	if (boards)
 		cr_skip_test("a USB board is attached");
 	err = sampan_open(&dev, "usb");
-	cr_assert_eq(err, SAMPAN_ERROR_NO_DEVICE, "%s: %s", sampan_strerror(err), sampan_last_error());
+	cr_assert_eq(err, SAMPAN_ERROR_NO_DEVICE, "%s: %s", sampan_strerror(err),
+	             sampan_last_error());
 	cr_assert(strstr(sampan_last_error(), "no sampan USB board found (looked for 0403:6010") !=
-		      NULL,
-		  "%s", sampan_last_error());
+	              NULL,
+	          "%s", sampan_last_error());
 	cr_assert_null(dev);
 	err = sampan_open(&dev, "usb:0403:6014:NOPE");
 	cr_assert_eq(err, SAMPAN_ERROR_NO_DEVICE, "%s", sampan_last_error());

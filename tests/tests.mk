@@ -35,7 +35,7 @@ TEST_OBJS_test_gemm      := ref util gemm_case
 TEST_OBJS_test_errors    := ref util simdev
 TEST_OBJS_test_cli       := ref util json npyio spawn
 TEST_OBJS_test_install   := ref spawn
-TEST_OBJS_test_selftest  := spawn
+TEST_OBJS_test_selftest  := spawn util
 TEST_OBJS_test_onnx      := npyio spawn util
 
 # Binaries that call the sim C ABI directly link the library in place.

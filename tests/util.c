@@ -66,7 +66,8 @@ int32_t rng_i32(struct rng *r)
 
 int32_t rng_i32_edgy(struct rng *r)
 {
-	static const int32_t fixed[] = { INT32_MIN, INT32_MIN + 1, INT32_MAX, INT32_MAX - 1, 0, 1, -1 };
+	static const int32_t fixed[] = {INT32_MIN, INT32_MIN + 1, INT32_MAX, INT32_MAX - 1, 0, 1,
+	                                -1};
 	int64_t p;
 
 	switch (rng_range(r, 0, 3)) {
@@ -87,7 +88,7 @@ int32_t rng_i32_edgy(struct rng *r)
 
 void fill_i8(struct rng *r, int8_t *p, size_t n, enum fill_pattern pattern)
 {
-	static const int8_t extremes[] = { -128, -127, 0, 126, 127 };
+	static const int8_t extremes[] = {-128, -127, 0, 126, 127};
 
 	for (size_t i = 0; i < n; i++) {
 		switch (pattern) {

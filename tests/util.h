@@ -30,12 +30,12 @@ int32_t rng_i32_edgy(struct rng *r);
 
 /* Patterns of int8 operands. */
 enum fill_pattern {
-	FILL_RANDOM,     /* uniform -128..127 */
-	FILL_MIN,        /* all -128 */
-	FILL_MAX,        /* all 127 */
-	FILL_ALTERNATE,  /* -128, 127, -128, ... */
-	FILL_EXTREMES,   /* random among -128, -127, 0, 126, 127 */
-	FILL_PATTERNS    /* number of patterns */
+	FILL_RANDOM,    /* uniform -128..127 */
+	FILL_MIN,       /* all -128 */
+	FILL_MAX,       /* all 127 */
+	FILL_ALTERNATE, /* -128, 127, -128, ... */
+	FILL_EXTREMES,  /* random among -128, -127, 0, 126, 127 */
+	FILL_PATTERNS   /* number of patterns */
 };
 
 /* Fills @n int8 values with @pattern. */

@@ -11,7 +11,7 @@
 #include <sys/stat.h>
 #include <zlib.h>
 
-#include "onnx/image.h"
+#include "data/image.h"
 #include "onnx/onnx_model.h"
 #include "sampan.h"
 
@@ -255,7 +255,7 @@ static int find_idx(const char *dir, const char *base, char *out, size_t size)
 }
 
 /* Reads the images of @e (@n of them) from @dir into a new set, as one
- * grey plane each (colour made grey as onnx/image.h says). */
+ * grey plane each (colour made grey as data/image.h says). */
 static int load_images(const char *dir, struct pgm_entry *e, size_t n, struct idx_dataset **ds,
                        char *err, size_t err_size)
 {

@@ -61,7 +61,7 @@ int idx_dataset_load(const char *images, const char *labels, struct idx_dataset 
  * (t10k-images-idx3-ubyte and t10k-labels-idx1-ubyte, with or without
  * .gz) if it has them, else its images named <index>_<label>.pgm or
  * <index>_<label>.png (binary PGM or PNG, as host/models/samples), in the
- * order of index, each read as one grey plane (onnx/image.h); other files
+ * order of index, each read as one grey plane (data/image.h); other files
  * are ignored. Returns a sampan_error with a message in @err;
  * @ds is written only on success. */
 int idx_dataset_load_dir(const char *dir, struct idx_dataset **ds, char *err, size_t err_size);

@@ -79,7 +79,11 @@ void profile_hooks(struct profile *p, struct rt_hooks *h)
 
 void profile_add_run(struct profile *p, const struct rt_stats *st)
 {
-	p->runs++;
+	/* Figures are per inference: a batched run counts its images. */
+	p->runs += st->batch > 1 ? (uint64_t)st->batch : 1;
+	p->total.batch += st->batch > 1 ? st->batch : 1;
+	p->total.host_bytes_in += st->host_bytes_in;
+	p->total.host_bytes_out += st->host_bytes_out;
 	p->total.gemms += st->gemms;
 	p->total.cycles += st->cycles;
 	p->total.macs += st->macs;

@@ -10,8 +10,9 @@ ONNX_PROTO ?= /usr/lib/python3/dist-packages/onnx/onnx.proto
 ONNX_GEN   := $(BUILD)/onnx-gen
 ONNX_LIB   := $(BUILD)/libsampan_onnx.a
 ONNX_LIBS  := -lprotobuf-c -lz
-ONNX_SRCS  := host/onnx/onnx_import.c host/runtime/runtime.c host/runtime/ops.c \
-              host/runtime/host_ops.c host/onnx/image.c \
+ONNX_SRCS  := host/onnx/onnx_import.c host/onnx/tensor.c host/onnx/qdq_fold.c \
+              host/runtime/runtime.c host/runtime/ops.c \
+              host/runtime/host_ops.c host/fileio.c \
               $(sort $(wildcard host/quant/*.c host/data/*.c))
 ONNX_OBJS  := $(ONNX_SRCS:host/%.c=$(BUILD)/host/%.o)
 # Objects that include the generated header.
@@ -38,12 +39,3 @@ $(ONNX_LIB): $(ONNX_OBJS) $(ONNX_GEN)/onnx.pb-c.o
 	$(Q)rm -f $@ && ar rcs $@ $^
 
 -include $(ONNX_OBJS:.o=.d) $(ONNX_GEN)/onnx.pb-c.d
-
-# The importer and runtime follow the tree's .clang-format.
-.PHONY: onnx-lint
-lint: onnx-lint
-onnx-lint:
-	$(call msg,FORMAT,host/onnx host/runtime)
-	$(Q)if command -v clang-format >/dev/null; then \
-	  clang-format --dry-run --Werror host/onnx/*.[ch] host/runtime/*.[ch] host/cmd_run.c; \
-	else echo "onnx-lint: clang-format not installed, format check skipped"; fi

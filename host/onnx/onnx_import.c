@@ -1,5 +1,7 @@
 /*
- * onnx_import.c - reads .onnx files into the graph IR of onnx_model.h.
+ * onnx_import.c - reads .onnx files into the graph IR of onnx_model.h:
+ * the op table (versions, inputs, attributes), the checks, the node order;
+ * then the QDQ folding rewrite (qdq_fold.c). Tensors are in tensor.c.
  *
  * Parsing is protobuf-c's, on bindings generated at build time from the
  * onnx.proto of Debian's python3-onnx. Everything after parsing is checked
@@ -8,9 +10,10 @@
  * no cycle, and that every op is one the runtime executes, so that a model
  * that loads can run.
  */
-#include "onnx_model.h"
+#include "onnx/onnx_internal.h"
 
 #include <errno.h>
+#include <float.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -19,96 +22,9 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "fileio.h"
 #include "onnx.pb-c.h"
 #include "sampan.h"
-
-/* ---------------------------------------------------------------- tensors */
-
-const char *onnx_dtype_name(int dtype)
-{
-	switch (dtype) {
-	case ONNX_DT_FLOAT:
-		return "float";
-	case ONNX_DT_UINT8:
-		return "uint8";
-	case ONNX_DT_INT8:
-		return "int8";
-	case ONNX_DT_INT32:
-		return "int32";
-	case ONNX_DT_INT64:
-		return "int64";
-	default:
-		return "unknown";
-	}
-}
-
-size_t onnx_dtype_size(int dtype)
-{
-	switch (dtype) {
-	case ONNX_DT_FLOAT:
-		return 4;
-	case ONNX_DT_UINT8:
-		return 1;
-	case ONNX_DT_INT8:
-		return 1;
-	case ONNX_DT_INT32:
-		return 4;
-	case ONNX_DT_INT64:
-		return 8;
-	default:
-		return 0;
-	}
-}
-
-int onnx_tensor_create(struct onnx_tensor **t, enum onnx_dtype dtype, int ndim, const int64_t *dims)
-{
-	struct onnx_tensor *p;
-	int64_t count = 1;
-
-	if (ndim < 0 || ndim > ONNX_MAX_DIMS || onnx_dtype_size(dtype) == 0)
-		return SAMPAN_ERROR_INVALID;
-	for (int i = 0; i < ndim; i++) {
-		if (dims[i] < 1 || dims[i] > ONNX_MAX_ELEMENTS / count)
-			return SAMPAN_ERROR_INVALID;
-		count *= dims[i];
-	}
-	p = malloc(sizeof(*p));
-	if (!p)
-		return SAMPAN_ERROR_NO_MEM;
-	p->data = calloc((size_t)count, onnx_dtype_size(dtype));
-	if (!p->data) {
-		free(p);
-		return SAMPAN_ERROR_NO_MEM;
-	}
-	p->dtype = dtype;
-	p->ndim = ndim;
-	for (int i = 0; i < ONNX_MAX_DIMS; i++)
-		p->dims[i] = i < ndim ? dims[i] : 1;
-	p->count = (size_t)count;
-	*t = p;
-	return SAMPAN_OK;
-}
-
-void onnx_tensor_destroy(struct onnx_tensor *t)
-{
-	if (!t)
-		return;
-	free(t->data);
-	free(t);
-}
-
-const char *onnx_shape_str(int ndim, const int64_t *dims, char *buf, size_t size)
-{
-	size_t len = 0;
-
-	len += (size_t)snprintf(buf, size, "[");
-	for (int i = 0; i < ndim && len < size; i++)
-		len += (size_t)snprintf(buf + len, size - len, "%s%lld", i ? ", " : "",
-		                        (long long)dims[i]);
-	if (len < size)
-		snprintf(buf + len, size - len, "]");
-	return buf;
-}
 
 static int fail(char *err, size_t err_size, int code, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
@@ -124,214 +40,10 @@ static int fail(char *err, size_t err_size, int code, const char *fmt, ...)
 	return code;
 }
 
-static uint64_t load_le(const uint8_t *p, size_t n)
-{
-	uint64_t v = 0;
-
-	for (size_t i = 0; i < n; i++)
-		v |= (uint64_t)p[i] << (8 * i);
-	return v;
-}
-
-/* Decodes a TensorProto into a new tensor. Messages (without a file name)
- * name the tensor as @what. */
-static int decode_tensor(const Onnx__TensorProto *tp, const char *what, struct onnx_tensor **out,
-                         char *err, size_t err_size)
-{
-	struct onnx_tensor *t;
-	int64_t dims[ONNX_MAX_DIMS];
-	size_t item;
-	int ret;
-
-	if (!tp->has_data_type)
-		return fail(err, err_size, SAMPAN_ERROR_INVALID, "%s: no element type", what);
-	item = onnx_dtype_size(tp->data_type);
-	if (item == 0)
-		return fail(
-		    err, err_size, SAMPAN_ERROR_NOT_SUPPORTED,
-		    "%s: element type %d is not supported (float, uint8, int8, int32, int64 are)",
-		    what, (int)tp->data_type);
-	if (tp->has_data_location &&
-	    tp->data_location == ONNX__TENSOR_PROTO__DATA_LOCATION__EXTERNAL)
-		return fail(err, err_size, SAMPAN_ERROR_NOT_SUPPORTED,
-		            "%s: external data is not supported", what);
-	if (tp->segment)
-		return fail(err, err_size, SAMPAN_ERROR_NOT_SUPPORTED,
-		            "%s: segmented tensors are not supported", what);
-	if (tp->n_dims > ONNX_MAX_DIMS)
-		return fail(err, err_size, SAMPAN_ERROR_NOT_SUPPORTED,
-		            "%s: %zu dimensions (at most %d are supported)", what, tp->n_dims,
-		            ONNX_MAX_DIMS);
-	for (size_t i = 0; i < tp->n_dims; i++) {
-		if (tp->dims[i] < 0)
-			return fail(err, err_size, SAMPAN_ERROR_INVALID,
-			            "%s: negative dimension %lld", what, (long long)tp->dims[i]);
-		if (tp->dims[i] == 0)
-			return fail(err, err_size, SAMPAN_ERROR_NOT_SUPPORTED,
-			            "%s: empty tensors are not supported", what);
-		dims[i] = tp->dims[i];
-	}
-	ret = onnx_tensor_create(&t, (enum onnx_dtype)tp->data_type, (int)tp->n_dims, dims);
-	if (ret == SAMPAN_ERROR_INVALID)
-		return fail(err, err_size, ret, "%s: more than %lld elements", what,
-		            (long long)ONNX_MAX_ELEMENTS);
-	if (ret)
-		return fail(err, err_size, ret, "%s: out of memory", what);
-
-	if (tp->has_raw_data) {
-		const uint8_t *raw = tp->raw_data.data;
-
-		if (tp->n_float_data || tp->n_int32_data || tp->n_int64_data) {
-			ret = fail(err, err_size, SAMPAN_ERROR_INVALID,
-			           "%s: both raw_data and typed data", what);
-			goto err_destroy;
-		}
-		if (tp->raw_data.len != t->count * item) {
-			ret = fail(err, err_size, SAMPAN_ERROR_INVALID,
-			           "%s: raw_data has %zu bytes, the shape needs %zu", what,
-			           tp->raw_data.len, t->count * item);
-			goto err_destroy;
-		}
-		for (size_t i = 0; i < t->count; i++) {
-			uint64_t v = load_le(raw + i * item, item);
-
-			if (item == 1)
-				((uint8_t *)t->data)[i] = (uint8_t)v;
-			else if (item == 4)
-				((uint32_t *)t->data)[i] = (uint32_t)v;
-			else
-				((uint64_t *)t->data)[i] = v;
-		}
-	} else if (t->dtype == ONNX_DT_FLOAT) {
-		if (tp->n_float_data != t->count)
-			goto err_count;
-		memcpy(t->data, tp->float_data, t->count * sizeof(float));
-	} else if (t->dtype == ONNX_DT_INT64) {
-		if (tp->n_int64_data != t->count)
-			goto err_count;
-		memcpy(t->data, tp->int64_data, t->count * sizeof(int64_t));
-	} else {
-		/* uint8, int8 and int32 travel in int32_data. */
-		int32_t lo = t->dtype == ONNX_DT_INT8    ? -128
-		             : t->dtype == ONNX_DT_UINT8 ? 0
-		                                         : INT32_MIN;
-		int32_t hi = t->dtype == ONNX_DT_INT8    ? 127
-		             : t->dtype == ONNX_DT_UINT8 ? 255
-		                                         : INT32_MAX;
-
-		if (tp->n_int32_data != t->count)
-			goto err_count;
-		for (size_t i = 0; i < t->count; i++) {
-			int32_t v = tp->int32_data[i];
-
-			if (v < lo || v > hi) {
-				ret = fail(err, err_size, SAMPAN_ERROR_INVALID,
-				           "%s: element %zu (%d) is out of range for %s", what, i,
-				           (int)v, onnx_dtype_name(t->dtype));
-				goto err_destroy;
-			}
-			if (t->dtype == ONNX_DT_INT32)
-				((int32_t *)t->data)[i] = v;
-			else if (t->dtype == ONNX_DT_INT8)
-				((int8_t *)t->data)[i] = (int8_t)v;
-			else
-				((uint8_t *)t->data)[i] = (uint8_t)v;
-		}
-	}
-	*out = t;
-	return SAMPAN_OK;
-
-err_count:
-	ret = fail(err, err_size, SAMPAN_ERROR_INVALID,
-	           "%s: %zu data elements, the shape needs %zu", what,
-	           t->dtype == ONNX_DT_FLOAT   ? tp->n_float_data
-	           : t->dtype == ONNX_DT_INT64 ? tp->n_int64_data
-	                                       : tp->n_int32_data,
-	           t->count);
-err_destroy:
-	onnx_tensor_destroy(t);
-	return ret;
-}
-
 /* Reads a whole regular file of at most ONNX_MAX_FILE_BYTES. */
 static int read_file(const char *path, uint8_t **data, size_t *len, char *err, size_t err_size)
 {
-	struct stat st;
-	uint8_t *buf;
-	FILE *f;
-	int ret;
-
-	f = fopen(path, "rb");
-	if (!f)
-		return fail(err, err_size, SAMPAN_ERROR_IO, "%s: cannot open: %s", path,
-		            strerror(errno));
-	if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
-		ret = fail(err, err_size, SAMPAN_ERROR_IO, "%s: not a regular file", path);
-		goto err_close;
-	}
-	if ((uint64_t)st.st_size > ONNX_MAX_FILE_BYTES) {
-		ret = fail(err, err_size, SAMPAN_ERROR_INVALID,
-		           "%s: %lld bytes, larger than the %zu MiB limit", path,
-		           (long long)st.st_size, ONNX_MAX_FILE_BYTES >> 20);
-		goto err_close;
-	}
-	buf = malloc((size_t)st.st_size + 1);
-	if (!buf) {
-		ret = fail(err, err_size, SAMPAN_ERROR_NO_MEM, "%s: out of memory", path);
-		goto err_close;
-	}
-	if (fread(buf, 1, (size_t)st.st_size, f) != (size_t)st.st_size) {
-		ret = fail(err, err_size, SAMPAN_ERROR_IO, "%s: read error", path);
-		free(buf);
-		goto err_close;
-	}
-	fclose(f);
-	*data = buf;
-	*len = (size_t)st.st_size;
-	return SAMPAN_OK;
-
-err_close:
-	fclose(f);
-	return ret;
-}
-
-int onnx_tensor_read_pb(const char *path, struct onnx_tensor **t, char **name, char *err,
-                        size_t err_size)
-{
-	Onnx__TensorProto *tp;
-	char what[512], msg[512];
-	char *copy = NULL;
-	uint8_t *data;
-	size_t len;
-	int ret;
-
-	ret = read_file(path, &data, &len, err, err_size);
-	if (ret)
-		return ret;
-	tp = onnx__tensor_proto__unpack(NULL, len, data);
-	free(data);
-	if (!tp)
-		return fail(err, err_size, SAMPAN_ERROR_INVALID,
-		            "%s: not a TensorProto (malformed or truncated protobuf)", path);
-	snprintf(what, sizeof(what), "tensor '%s'", tp->name ? tp->name : "");
-	if (name) {
-		copy = strdup(tp->name ? tp->name : "");
-		if (!copy) {
-			ret = fail(err, err_size, SAMPAN_ERROR_NO_MEM, "%s: out of memory", path);
-			goto out;
-		}
-	}
-	ret = decode_tensor(tp, what, t, msg, sizeof(msg));
-	if (ret) {
-		fail(err, err_size, ret, "%s: %s", path, msg);
-		free(copy);
-		goto out;
-	}
-	if (name)
-		*name = copy;
-out:
-	onnx__tensor_proto__free_unpacked(tp, NULL);
-	return ret;
+	return file_read_all(path, ONNX_MAX_FILE_BYTES, data, len, err, err_size);
 }
 
 /* ------------------------------------------------------------------- ops */
@@ -345,220 +57,257 @@ out:
 #define T_F T_FLOAT
 #define T_ALL (T_FLOAT | T_U8 | T_I8 | T_I32 | T_I64)
 
+/* 1 + the index of an input, for the fields below where 0 means none. */
+#define INPUT(i) ((i) + 1)
+
 /* What the importer knows of an op: inputs with their allowed types, and
  * where the output's type comes from. */
 struct op_input {
 	const char *name;
 	unsigned types; /* mask of 1 << dtype */
-	int same_as;    /* index of an input whose type this one shares, or -1 */
+	int same_as;    /* INPUT(i) of an input whose type this one shares, or 0 */
 	bool optional;
 };
 
-/* Attributes each op takes, as " name name ... " (see parse_attr). */
+/* Attributes each op takes, as " name name ... " (see parse_attr); which
+ * of them exist in which version of the op is in attr_versions[]. */
 #define A_CONV " kernel_shape strides dilations pads group auto_pad "
 #define A_POOL " kernel_shape strides pads auto_pad ceil_mode "
+
+/* Most "since" versions of one op up to ONNX_OPSET_MAX. */
+#define OP_MAX_VERSIONS 8
 
 struct op_desc {
 	const char *name;
 	enum onnx_op op;
+	/* The op's versions ("since" opsets) up to ONNX_OPSET_MAX, ascending;
+	 * a node runs with the last one not above the model's opset. */
+	int versions[OP_MAX_VERSIONS];
 	int n_in;
 	struct op_input in[9];
 	const char *attrs;         /* accepted attributes */
-	int out_from;              /* input whose type the output has, or -1 */
+	int out_from;              /* INPUT(i) whose type the output has, or 0 */
 	enum onnx_dtype out_dtype; /* otherwise (or when that input is omitted) */
 	bool variadic;             /* the last input repeats (Concat) */
 };
 
 static const struct op_desc op_table[] = {
-    {"QLinearMatMul",
-     ONNX_OP_QLINEARMATMUL,
-     8,
-     {{"a", T_Q, -1, false},
-      {"a_scale", T_FLOAT, -1, false},
-      {"a_zero_point", T_Q, 0, false},
-      {"b", T_Q, -1, false},
-      {"b_scale", T_FLOAT, -1, false},
-      {"b_zero_point", T_Q, 3, false},
-      {"y_scale", T_FLOAT, -1, false},
-      {"y_zero_point", T_Q, -1, false}},
-     "",
-     7,
-     ONNX_DT_UNKNOWN,
-     false},
-    {"MatMulInteger",
-     ONNX_OP_MATMULINTEGER,
-     4,
-     {{"A", T_Q, -1, false},
-      {"B", T_Q, -1, false},
-      {"a_zero_point", T_Q, 0, true},
-      {"b_zero_point", T_Q, 1, true}},
-     "",
-     -1,
-     ONNX_DT_INT32,
-     false},
-    {"QLinearConv",
-     ONNX_OP_QLINEARCONV,
-     9,
-     {{"x", T_Q, -1, false},
-      {"x_scale", T_FLOAT, -1, false},
-      {"x_zero_point", T_Q, 0, false},
-      {"w", T_Q, -1, false},
-      {"w_scale", T_FLOAT, -1, false},
-      {"w_zero_point", T_Q, 3, false},
-      {"y_scale", T_FLOAT, -1, false},
-      {"y_zero_point", T_Q, -1, false},
-      {"B", T_I32, -1, true}},
-     A_CONV,
-     7,
-     ONNX_DT_UNKNOWN,
-     false},
-    {"ConvInteger",
-     ONNX_OP_CONVINTEGER,
-     4,
-     {{"x", T_Q, -1, false},
-      {"w", T_Q, -1, false},
-      {"x_zero_point", T_Q, 0, true},
-      {"w_zero_point", T_Q, 1, true}},
-     A_CONV,
-     -1,
-     ONNX_DT_INT32,
-     false},
-    {"QuantizeLinear",
-     ONNX_OP_QUANTIZELINEAR,
-     3,
-     {{"x", T_FLOAT, -1, false}, {"y_scale", T_FLOAT, -1, false}, {"y_zero_point", T_Q, -1, true}},
-     " axis ",
-     2,
-     ONNX_DT_UINT8,
-     false},
-    {"DequantizeLinear",
-     ONNX_OP_DEQUANTIZELINEAR,
-     3,
-     {{"x", T_Q | T_I32, -1, false},
-      {"x_scale", T_FLOAT, -1, false},
-      {"x_zero_point", T_Q | T_I32, 0, true}},
-     " axis ",
-     -1,
-     ONNX_DT_FLOAT,
-     false},
-    {"MaxPool",
-     ONNX_OP_MAXPOOL,
-     1,
-     {{"X", T_F | T_Q, -1, false}},
-     A_POOL "dilations storage_order ",
-     0,
-     ONNX_DT_UNKNOWN,
-     false},
-    {"AveragePool",
-     ONNX_OP_AVERAGEPOOL,
-     1,
-     {{"X", T_F, -1, false}},
-     A_POOL "count_include_pad ",
-     0,
-     ONNX_DT_UNKNOWN,
-     false},
-    {"GlobalAveragePool",
-     ONNX_OP_GLOBALAVERAGEPOOL,
-     1,
-     {{"X", T_F, -1, false}},
-     "",
-     0,
-     ONNX_DT_UNKNOWN,
-     false},
-    {"Add",
-     ONNX_OP_ADD,
-     2,
-     {{"A", T_ALL, -1, false}, {"B", T_ALL, 0, false}},
-     "",
-     0,
-     ONNX_DT_UNKNOWN,
-     false},
-    {"Concat",
-     ONNX_OP_CONCAT,
-     1,
-     {{"inputs", T_ALL, 0, false}},
-     " axis ",
-     0,
-     ONNX_DT_UNKNOWN,
-     true},
-    {"Flatten",
-     ONNX_OP_FLATTEN,
-     1,
-     {{"input", T_ALL, -1, false}},
-     " axis ",
-     0,
-     ONNX_DT_UNKNOWN,
-     false},
-    {"Reshape",
-     ONNX_OP_RESHAPE,
-     2,
-     {{"data", T_ALL, -1, false}, {"shape", T_I64, -1, false}},
-     " allowzero ",
-     0,
-     ONNX_DT_UNKNOWN,
-     false},
-    {"Relu",
-     ONNX_OP_RELU,
-     1,
-     {{"X", T_F | T_I8 | T_I32 | T_I64, -1, false}},
-     "",
-     0,
-     ONNX_DT_UNKNOWN,
-     false},
-    {"Clip",
-     ONNX_OP_CLIP,
-     3,
-     {{"input", T_F | T_Q | T_I32 | T_I64, -1, false},
-      {"min", T_F | T_Q | T_I32 | T_I64, 0, true},
-      {"max", T_F | T_Q | T_I32 | T_I64, 0, true}},
-     "",
-     0,
-     ONNX_DT_UNKNOWN,
-     false},
-    {"Softmax",
-     ONNX_OP_SOFTMAX,
-     1,
-     {{"input", T_F, -1, false}},
-     " axis ",
-     0,
-     ONNX_DT_UNKNOWN,
-     false},
-    {"Gemm",
-     ONNX_OP_GEMM,
-     3,
-     {{"A", T_F, -1, false}, {"B", T_F, -1, false}, {"C", T_F, -1, true}},
-     " alpha beta transA transB ",
-     0,
-     ONNX_DT_UNKNOWN,
-     false},
-    {"MatMul",
-     ONNX_OP_MATMUL,
-     2,
-     {{"A", T_F, -1, false}, {"B", T_F, -1, false}},
-     "",
-     0,
-     ONNX_DT_UNKNOWN,
-     false},
-    {"Conv",
-     ONNX_OP_CONV,
-     3,
-     {{"X", T_F, -1, false}, {"W", T_F, -1, false}, {"B", T_F, -1, true}},
-     A_CONV,
-     0,
-     ONNX_DT_UNKNOWN,
-     false},
-    {"BatchNormalization",
-     ONNX_OP_BATCHNORM,
-     5,
-     {{"X", T_F, -1, false},
-      {"scale", T_F, -1, false},
-      {"B", T_F, -1, false},
-      {"input_mean", T_F, -1, false},
-      {"input_var", T_F, -1, false}},
-     " epsilon momentum training_mode ",
-     0,
-     ONNX_DT_UNKNOWN,
-     false},
+    {
+        .name = "QLinearMatMul",
+        .op = ONNX_OP_QLINEARMATMUL,
+        .versions = {10, 21},
+        .n_in = 8,
+        .in = {{"a", T_Q},
+               {"a_scale", T_FLOAT},
+               {"a_zero_point", T_Q, INPUT(0)},
+               {"b", T_Q},
+               {"b_scale", T_FLOAT},
+               {"b_zero_point", T_Q, INPUT(3)},
+               {"y_scale", T_FLOAT},
+               {"y_zero_point", T_Q}},
+        .attrs = "",
+        .out_from = INPUT(7),
+    },
+    {
+        .name = "MatMulInteger",
+        .op = ONNX_OP_MATMULINTEGER,
+        .versions = {10},
+        .n_in = 4,
+        .in = {{"A", T_Q},
+               {"B", T_Q},
+               {"a_zero_point", T_Q, INPUT(0), true},
+               {"b_zero_point", T_Q, INPUT(1), true}},
+        .attrs = "",
+        .out_dtype = ONNX_DT_INT32,
+    },
+    {
+        .name = "QLinearConv",
+        .op = ONNX_OP_QLINEARCONV,
+        .versions = {10},
+        .n_in = 9,
+        .in = {{"x", T_Q},
+               {"x_scale", T_FLOAT},
+               {"x_zero_point", T_Q, INPUT(0)},
+               {"w", T_Q},
+               {"w_scale", T_FLOAT},
+               {"w_zero_point", T_Q, INPUT(3)},
+               {"y_scale", T_FLOAT},
+               {"y_zero_point", T_Q},
+               {"B", T_I32, 0, true}},
+        .attrs = A_CONV,
+        .out_from = INPUT(7),
+    },
+    {
+        .name = "ConvInteger",
+        .op = ONNX_OP_CONVINTEGER,
+        .versions = {10},
+        .n_in = 4,
+        .in = {{"x", T_Q},
+               {"w", T_Q},
+               {"x_zero_point", T_Q, INPUT(0), true},
+               {"w_zero_point", T_Q, INPUT(1), true}},
+        .attrs = A_CONV,
+        .out_dtype = ONNX_DT_INT32,
+    },
+    {
+        .name = "QuantizeLinear",
+        .op = ONNX_OP_QUANTIZELINEAR,
+        .versions = {10, 13, 19, 21},
+        .n_in = 3,
+        .in = {{"x", T_FLOAT}, {"y_scale", T_FLOAT}, {"y_zero_point", T_Q, 0, true}},
+        .attrs = " axis saturate block_size output_dtype ",
+        .out_from = INPUT(2),
+        .out_dtype = ONNX_DT_UINT8,
+    },
+    {
+        .name = "DequantizeLinear",
+        .op = ONNX_OP_DEQUANTIZELINEAR,
+        .versions = {10, 13, 19, 21},
+        .n_in = 3,
+        .in = {{"x", T_Q | T_I32},
+               {"x_scale", T_FLOAT},
+               {"x_zero_point", T_Q | T_I32, INPUT(0), true}},
+        .attrs = " axis block_size ",
+        .out_dtype = ONNX_DT_FLOAT,
+    },
+    {
+        .name = "MaxPool",
+        .op = ONNX_OP_MAXPOOL,
+        .versions = {1, 8, 10, 11, 12},
+        .n_in = 1,
+        .in = {{"X", T_F | T_Q}},
+        .attrs = A_POOL "dilations storage_order ",
+        .out_from = INPUT(0),
+    },
+    {
+        .name = "AveragePool",
+        .op = ONNX_OP_AVERAGEPOOL,
+        .versions = {1, 7, 10, 11, 19},
+        .n_in = 1,
+        .in = {{"X", T_F}},
+        .attrs = A_POOL "count_include_pad dilations ",
+        .out_from = INPUT(0),
+    },
+    {
+        .name = "GlobalAveragePool",
+        .op = ONNX_OP_GLOBALAVERAGEPOOL,
+        .versions = {1},
+        .n_in = 1,
+        .in = {{"X", T_F}},
+        .attrs = "",
+        .out_from = INPUT(0),
+    },
+    {
+        .name = "Add",
+        .op = ONNX_OP_ADD,
+        .versions = {1, 6, 7, 13, 14},
+        .n_in = 2,
+        .in = {{"A", T_ALL}, {"B", T_ALL, INPUT(0)}},
+        .attrs = "",
+        .out_from = INPUT(0),
+    },
+    {
+        .name = "Concat",
+        .op = ONNX_OP_CONCAT,
+        .versions = {1, 4, 11, 13},
+        .n_in = 1,
+        .in = {{"inputs", T_ALL, INPUT(0)}},
+        .attrs = " axis ",
+        .out_from = INPUT(0),
+        .variadic = true,
+    },
+    {
+        .name = "Flatten",
+        .op = ONNX_OP_FLATTEN,
+        .versions = {1, 9, 11, 13, 21},
+        .n_in = 1,
+        .in = {{"input", T_ALL}},
+        .attrs = " axis ",
+        .out_from = INPUT(0),
+    },
+    {
+        .name = "Reshape",
+        .op = ONNX_OP_RESHAPE,
+        .versions = {1, 5, 13, 14, 19, 21},
+        .n_in = 2,
+        .in = {{"data", T_ALL}, {"shape", T_I64}},
+        .attrs = " allowzero ",
+        .out_from = INPUT(0),
+    },
+    {
+        .name = "Relu",
+        .op = ONNX_OP_RELU,
+        .versions = {1, 6, 13, 14},
+        .n_in = 1,
+        .in = {{"X", T_F | T_I8 | T_I32 | T_I64}},
+        .attrs = "",
+        .out_from = INPUT(0),
+    },
+    {
+        .name = "Clip",
+        .op = ONNX_OP_CLIP,
+        .versions = {1, 6, 11, 12, 13},
+        .n_in = 3,
+        .in = {{"input", T_F | T_Q | T_I32 | T_I64},
+               {"min", T_F | T_Q | T_I32 | T_I64, INPUT(0), true},
+               {"max", T_F | T_Q | T_I32 | T_I64, INPUT(0), true}},
+        .attrs = " min max ",
+        .out_from = INPUT(0),
+    },
+    {
+        .name = "Softmax",
+        .op = ONNX_OP_SOFTMAX,
+        .versions = {1, 11, 13},
+        .n_in = 1,
+        .in = {{"input", T_F}},
+        .attrs = " axis ",
+        .out_from = INPUT(0),
+    },
+    {
+        .name = "Gemm",
+        .op = ONNX_OP_GEMM,
+        .versions = {1, 6, 7, 9, 11, 13},
+        .n_in = 3,
+        .in = {{"A", T_F}, {"B", T_F}, {"C", T_F, 0, true}},
+        .attrs = " alpha beta transA transB ",
+        .out_from = INPUT(0),
+    },
+    {
+        .name = "MatMul",
+        .op = ONNX_OP_MATMUL,
+        .versions = {1, 9, 13},
+        .n_in = 2,
+        .in = {{"A", T_F}, {"B", T_F}},
+        .attrs = "",
+        .out_from = INPUT(0),
+    },
+    {
+        .name = "Conv",
+        .op = ONNX_OP_CONV,
+        .versions = {1, 11},
+        .n_in = 3,
+        .in = {{"X", T_F}, {"W", T_F}, {"B", T_F, 0, true}},
+        .attrs = A_CONV,
+        .out_from = INPUT(0),
+    },
+    {
+        .name = "BatchNormalization",
+        .op = ONNX_OP_BATCHNORM,
+        .versions = {1, 6, 7, 9, 14, 15},
+        .n_in = 5,
+        .in = {{"X", T_F}, {"scale", T_F}, {"B", T_F}, {"input_mean", T_F}, {"input_var", T_F}},
+        .attrs = " epsilon momentum training_mode spatial ",
+        .out_from = INPUT(0),
+    },
+    {
+        .name = "ReduceMean",
+        .op = ONNX_OP_REDUCEMEAN,
+        .versions = {1, 11, 13, 18},
+        .n_in = 2,
+        .in = {{"data", T_F}, {"axes", T_I64, 0, true}},
+        .attrs = " axes keepdims noop_with_empty_axes ",
+        .out_from = INPUT(0),
+    },
 };
 
 #define N_OPS (sizeof(op_table) / sizeof(op_table[0]))
@@ -570,6 +319,57 @@ const char *onnx_op_name(enum onnx_op op)
 			return op_table[i].name;
 	return "?";
 }
+
+/*
+ * What changed between versions of an op, beyond what the runtime reads
+ * from onnx_node.version: attributes that exist only in some versions, and
+ * input types added by a version. Version ranges are of "since" versions,
+ * inclusive.
+ */
+struct attr_version {
+	enum onnx_op op;
+	const char *attr;
+	int first, last;
+};
+
+static const struct attr_version attr_versions[] = {
+    {ONNX_OP_MAXPOOL, "storage_order", 8, ONNX_OPSET_MAX},
+    {ONNX_OP_MAXPOOL, "ceil_mode", 10, ONNX_OPSET_MAX},
+    {ONNX_OP_MAXPOOL, "dilations", 10, ONNX_OPSET_MAX},
+    {ONNX_OP_AVERAGEPOOL, "count_include_pad", 7, ONNX_OPSET_MAX},
+    {ONNX_OP_AVERAGEPOOL, "ceil_mode", 10, ONNX_OPSET_MAX},
+    {ONNX_OP_AVERAGEPOOL, "dilations", 19, ONNX_OPSET_MAX},
+    {ONNX_OP_RESHAPE, "allowzero", 14, ONNX_OPSET_MAX},
+    {ONNX_OP_CLIP, "min", 1, 6},
+    {ONNX_OP_CLIP, "max", 1, 6},
+    {ONNX_OP_BATCHNORM, "spatial", 1, 7},
+    {ONNX_OP_BATCHNORM, "training_mode", 14, ONNX_OPSET_MAX},
+    {ONNX_OP_QUANTIZELINEAR, "axis", 13, ONNX_OPSET_MAX},
+    {ONNX_OP_QUANTIZELINEAR, "saturate", 19, ONNX_OPSET_MAX},
+    {ONNX_OP_QUANTIZELINEAR, "block_size", 21, ONNX_OPSET_MAX},
+    {ONNX_OP_QUANTIZELINEAR, "output_dtype", 21, ONNX_OPSET_MAX},
+    {ONNX_OP_DEQUANTIZELINEAR, "axis", 13, ONNX_OPSET_MAX},
+    {ONNX_OP_DEQUANTIZELINEAR, "block_size", 21, ONNX_OPSET_MAX},
+    {ONNX_OP_REDUCEMEAN, "axes", 1, 13},
+    {ONNX_OP_REDUCEMEAN, "noop_with_empty_axes", 18, ONNX_OPSET_MAX},
+};
+
+/* Types of an op's input (and of the inputs sharing its type) that only
+ * versions from @since accept. */
+struct type_version {
+	enum onnx_op op;
+	int input;
+	unsigned types;
+	int since;
+};
+
+static const struct type_version type_versions[] = {
+    {ONNX_OP_ADD, 0, T_Q, 14},
+    {ONNX_OP_RELU, 0, T_I8 | T_I32 | T_I64, 14},
+    {ONNX_OP_MAXPOOL, 0, T_Q, 12},
+    {ONNX_OP_CLIP, 0, T_Q | T_I32 | T_I64, 12},
+    {ONNX_OP_FLATTEN, 0, T_ALL & ~T_F, 9},
+};
 
 /* ----------------------------------------------------------------- loader */
 
@@ -775,6 +575,7 @@ static int attr_default_only(struct loader *ld, const struct onnx_node *node,
 static int parse_attr(struct loader *ld, struct onnx_node *node, const Onnx__AttributeProto *a)
 {
 	struct onnx_conv_attrs *c = &node->conv;
+	int64_t ignored_int;
 	float ignored;
 
 	if (strcmp(a->name, "kernel_shape") == 0)
@@ -805,6 +606,47 @@ static int parse_attr(struct loader *ld, struct onnx_node *node, const Onnx__Att
 		return attr_float(ld, node, a, &node->epsilon);
 	if (strcmp(a->name, "momentum") == 0) /* training only */
 		return attr_float(ld, node, a, &ignored);
+	if (strcmp(a->name, "min") == 0) /* Clip before 11 */
+		return attr_float(ld, node, a, &node->clip_min);
+	if (strcmp(a->name, "max") == 0)
+		return attr_float(ld, node, a, &node->clip_max);
+	if (strcmp(a->name, "keepdims") == 0)
+		return attr_int(ld, node, a, 0, 1, &node->keepdims);
+	if (strcmp(a->name, "noop_with_empty_axes") == 0)
+		return attr_int(ld, node, a, 0, 1, &node->noop_with_empty_axes);
+	if (strcmp(a->name, "axes") == 0) {
+		if (a->type != ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INTS ||
+		    a->n_ints > ONNX_MAX_DIMS)
+			return lfail(ld, SAMPAN_ERROR_INVALID,
+			             "node '%s' (%s): attribute 'axes' must be a list of at most "
+			             "%d ints",
+			             node->name, onnx_op_name(node->op), ONNX_MAX_DIMS);
+		node->n_axes = (int)a->n_ints;
+		return attr_ints(ld, node, a, a->n_ints, -ONNX_MAX_DIMS, ONNX_MAX_DIMS - 1,
+		                 node->axes);
+	}
+	/* Saturation only differs for float8 outputs, which are not supported. */
+	if (strcmp(a->name, "saturate") == 0)
+		return attr_int(ld, node, a, 0, 1, &ignored_int);
+	if (strcmp(a->name, "output_dtype") == 0) {
+		int64_t t = 0;
+		int ret = attr_int(ld, node, a, 0, INT32_MAX, &t);
+
+		if (ret)
+			return ret;
+		if (t != 0 && t != ONNX_DT_UINT8 && t != ONNX_DT_INT8)
+			return lfail(ld, SAMPAN_ERROR_NOT_SUPPORTED,
+			             "node '%s' (%s): output_dtype %lld is not supported (uint8 "
+			             "and int8 are)",
+			             node->name, onnx_op_name(node->op), (long long)t);
+		node->q_dtype = (enum onnx_dtype)t;
+		return SAMPAN_OK;
+	}
+	/* Blocked quantization (21) is not supported: only whole axes. */
+	if (strcmp(a->name, "block_size") == 0)
+		return attr_default_only(ld, node, a, 0);
+	if (strcmp(a->name, "spatial") == 0) /* BatchNormalization before 9 */
+		return attr_default_only(ld, node, a, 1);
 	/* A shape of 0 would make an empty tensor, which the runtime has not. */
 	if (strcmp(a->name, "allowzero") == 0 || strcmp(a->name, "storage_order") == 0 ||
 	    strcmp(a->name, "training_mode") == 0)
@@ -831,6 +673,25 @@ static int parse_attr(struct loader *ld, struct onnx_node *node, const Onnx__Att
 	             onnx_op_name(node->op), a->name);
 }
 
+/* Whether attribute @name exists in the node's version of its op. */
+static int check_attr_version(struct loader *ld, const struct onnx_node *node,
+                              const struct op_desc *desc, const char *name)
+{
+	for (size_t i = 0; i < sizeof(attr_versions) / sizeof(attr_versions[0]); i++) {
+		const struct attr_version *av = &attr_versions[i];
+
+		if (av->op != node->op || strcmp(av->attr, name) != 0)
+			continue;
+		if (node->version < av->first || node->version > av->last)
+			return lfail(ld, SAMPAN_ERROR_INVALID,
+			             "node '%s' (%s-%d, opset %lld): attribute '%s' does not exist "
+			             "in this version of the op",
+			             node->name, desc->name, node->version, (long long)ld->m->opset,
+			             name);
+	}
+	return SAMPAN_OK;
+}
+
 static int parse_attrs(struct loader *ld, struct onnx_node *node, const struct op_desc *desc,
                        const Onnx__NodeProto *np)
 {
@@ -843,8 +704,13 @@ static int parse_attrs(struct loader *ld, struct onnx_node *node, const struct o
 	node->alpha = 1.0f;
 	node->beta = 1.0f;
 	node->epsilon = 1e-5f;
+	node->clip_attrs = node->op == ONNX_OP_CLIP && node->version < 11;
+	node->clip_min = -FLT_MAX;
+	node->clip_max = FLT_MAX;
+	node->n_axes = -1;
+	node->keepdims = 1;
 	if (node->op == ONNX_OP_SOFTMAX) {
-		node->softmax_2d = ld->m->opset < 13;
+		node->softmax_2d = node->version < 13;
 		node->axis = node->softmax_2d ? 1 : -1;
 	}
 	for (size_t i = 0; i < np->n_attribute; i++) {
@@ -859,6 +725,9 @@ static int parse_attrs(struct loader *ld, struct onnx_node *node, const struct o
 			return lfail(ld, SAMPAN_ERROR_NOT_SUPPORTED,
 			             "node '%s' (%s): attribute '%s' is not supported", node->name,
 			             desc->name, a->name);
+		ret = check_attr_version(ld, node, desc, a->name);
+		if (ret)
+			return ret;
 		ret = parse_attr(ld, node, a);
 		if (ret)
 			return ret;
@@ -885,6 +754,18 @@ static const struct op_desc *find_op(const char *op_type)
 	return NULL;
 }
 
+/* The version of @desc's op in @opset (its last "since" version not above
+ * it), or 0 if the op does not exist yet. */
+static int op_version(const struct op_desc *desc, int64_t opset)
+{
+	int v = 0;
+
+	for (int i = 0; i < OP_MAX_VERSIONS && desc->versions[i]; i++)
+		if (desc->versions[i] <= opset)
+			v = desc->versions[i];
+	return v;
+}
+
 /* Writes the names of the ops the runtime executes, comma separated. */
 static const char *supported_ops(char *list, size_t size)
 {
@@ -903,7 +784,7 @@ static int read_node(struct loader *ld, int idx, const Onnx__NodeProto *np)
 	struct onnx_node *node = &ld->m->nodes[idx];
 	const struct op_desc *desc;
 	char name[32], ops[512];
-	int n_in;
+	int n_in, max_in;
 
 	snprintf(name, sizeof(name), "#%d", idx);
 	node->name = strdup(np->name && np->name[0] ? np->name : name);
@@ -921,11 +802,23 @@ static int read_node(struct loader *ld, int idx, const Onnx__NodeProto *np)
 		             "node '%s': unsupported op '%s' (this runtime executes %s)",
 		             node->name, np->op_type, supported_ops(ops, sizeof(ops)));
 	node->op = desc->op;
-	n_in = desc->variadic ? (int)np->n_input : desc->n_in;
-	if (np->n_input > (size_t)(desc->variadic ? ONNX_MAX_NODE_INPUTS : desc->n_in) || n_in < 1)
+	node->version = op_version(desc, ld->m->opset);
+	if (!node->version)
+		return lfail(ld, SAMPAN_ERROR_NOT_SUPPORTED,
+		             "node '%s': op '%s' does not exist in opset %lld (it was added in "
+		             "opset %d)",
+		             node->name, desc->name, (long long)ld->m->opset, desc->versions[0]);
+	max_in = desc->n_in;
+	/* Clip's bounds and ReduceMean's axes were attributes before. */
+	if ((node->op == ONNX_OP_CLIP && node->version < 11) ||
+	    (node->op == ONNX_OP_REDUCEMEAN && node->version < 18))
+		max_in = 1;
+	n_in = desc->variadic ? (int)np->n_input : max_in;
+	if (np->n_input > (size_t)(desc->variadic ? ONNX_MAX_NODE_INPUTS : max_in) || n_in < 1)
 		return lfail(ld, SAMPAN_ERROR_INVALID,
-		             "node '%s' (%s): %zu inputs, expected 1 to %d", node->name, desc->name,
-		             np->n_input, desc->variadic ? ONNX_MAX_NODE_INPUTS : desc->n_in);
+		             "node '%s' (%s-%d): %zu inputs, expected 1 to %d", node->name,
+		             desc->name, node->version, np->n_input,
+		             desc->variadic ? ONNX_MAX_NODE_INPUTS : max_in);
 	if (np->n_output < 1 || !np->output[0] || !np->output[0][0])
 		return lfail(ld, SAMPAN_ERROR_INVALID, "node '%s' (%s): expected a named output",
 		             node->name, desc->name);
@@ -960,6 +853,12 @@ static int read_node(struct loader *ld, int idx, const Onnx__NodeProto *np)
 			             "or node output",
 			             node->name, desc->name, in);
 	}
+	/* Gemm's C is optional from 11. */
+	if (node->op == ONNX_OP_GEMM && node->version < 11 && node->inputs[2] < 0)
+		return lfail(ld, SAMPAN_ERROR_INVALID,
+		             "node '%s' (Gemm-%d, opset %lld): input 'C' is required before "
+		             "opset 11",
+		             node->name, node->version, (long long)ld->m->opset);
 	return parse_attrs(ld, node, desc, np);
 }
 
@@ -1049,6 +948,20 @@ out:
 	return ret;
 }
 
+/* Types of input @i of @node that its op's version accepts. */
+static unsigned version_types(const struct onnx_node *node, const struct op_desc *desc, int i)
+{
+	const struct op_input *spec = &desc->in[i < desc->n_in ? i : desc->n_in - 1];
+	unsigned types = spec->types;
+	int base = spec->same_as ? spec->same_as - 1 : i;
+
+	for (size_t t = 0; t < sizeof(type_versions) / sizeof(type_versions[0]); t++)
+		if (type_versions[t].op == node->op && type_versions[t].input == base &&
+		    node->version < type_versions[t].since)
+			types &= ~type_versions[t].types;
+	return types;
+}
+
 /* Checks input types along the sorted graph and derives output types. */
 static int check_types(struct loader *ld)
 {
@@ -1076,348 +989,39 @@ static int check_types(struct loader *ld)
 				             "is not supported here",
 				             node->name, desc->name, spec->name, m->values[v].name,
 				             onnx_dtype_name(t));
-			if (spec->same_as >= 0 && node->inputs[spec->same_as] >= 0) {
-				enum onnx_dtype o = m->values[node->inputs[spec->same_as]].dtype;
+			if (!(version_types(node, desc, i) & (1u << t)))
+				return lfail(ld, SAMPAN_ERROR_NOT_SUPPORTED,
+				             "node '%s' (%s-%d, opset %lld): input '%s' ('%s') has "
+				             "type %s, which this version of the op does not take",
+				             node->name, desc->name, node->version,
+				             (long long)m->opset, spec->name, m->values[v].name,
+				             onnx_dtype_name(t));
+			if (spec->same_as && node->inputs[spec->same_as - 1] >= 0) {
+				enum onnx_dtype o =
+				    m->values[node->inputs[spec->same_as - 1]].dtype;
 
 				if (o != ONNX_DT_UNKNOWN && o != t)
 					return lfail(
 					    ld, SAMPAN_ERROR_INVALID,
 					    "node '%s' (%s): input '%s' is %s but '%s' is %s",
 					    node->name, desc->name, spec->name, onnx_dtype_name(t),
-					    desc->in[spec->same_as].name, onnx_dtype_name(o));
+					    desc->in[spec->same_as - 1].name, onnx_dtype_name(o));
 			}
 		}
 		out->dtype = desc->out_dtype;
-		if (desc->out_from >= 0 && node->inputs[desc->out_from] >= 0)
-			out->dtype = m->values[node->inputs[desc->out_from]].dtype;
+		if (desc->out_from && node->inputs[desc->out_from - 1] >= 0)
+			out->dtype = m->values[node->inputs[desc->out_from - 1]].dtype;
+		if (node->op == ONNX_OP_QUANTIZELINEAR && node->q_dtype != ONNX_DT_UNKNOWN) {
+			if (node->inputs[2] >= 0 && out->dtype != node->q_dtype)
+				return lfail(ld, SAMPAN_ERROR_INVALID,
+				             "node '%s' (QuantizeLinear): output_dtype %s differs "
+				             "from the zero point's type %s",
+				             node->name, onnx_dtype_name(node->q_dtype),
+				             onnx_dtype_name(out->dtype));
+			out->dtype = node->q_dtype;
+		}
 	}
 	return SAMPAN_OK;
-}
-
-/* ------------------------------------------------------------ QDQ folding */
-
-/* The initializer of value @v, or NULL (also for an omitted input). */
-static const struct onnx_tensor *init_of(const struct onnx_model *m, int v)
-{
-	return v >= 0 ? m->values[v].init : NULL;
-}
-
-/* The node computing value @v if it is an @op node, else NULL. */
-static struct onnx_node *producer_of(struct onnx_model *m, int v, enum onnx_op op)
-{
-	int p = v >= 0 ? m->values[v].producer : -1;
-
-	return p >= 0 && m->nodes[p].op == op ? &m->nodes[p] : NULL;
-}
-
-/* Whether value @v is read by exactly one node and is no graph output. */
-static bool used_once(const struct onnx_model *m, int v)
-{
-	int uses = 0;
-
-	for (int i = 0; i < m->n_outputs; i++)
-		if (m->outputs[i] == v)
-			return false;
-	for (int n = 0; n < m->n_nodes; n++)
-		for (int i = 0; i < m->nodes[n].n_inputs; i++)
-			uses += m->nodes[n].inputs[i] == v;
-	return uses == 1;
-}
-
-static bool is_q8(enum onnx_dtype t)
-{
-	return t == ONNX_DT_UINT8 || t == ONNX_DT_INT8;
-}
-
-/* Whether @p is a per-tensor (one element) parameter, or with @per_axis a
- * vector of @channels. */
-static bool param_fits(const struct onnx_tensor *p, bool per_axis, int64_t channels)
-{
-	return p->count == 1 || (per_axis && p->ndim == 1 && p->dims[0] == channels);
-}
-
-/* The weights' DequantizeLinear of a folded op: an int8 or uint8
- * initializer, dequantized per tensor or along @axis (the output
- * channels); fills @channels. */
-static bool weights_fit(const struct onnx_model *m, const struct onnx_node *dw, int axis,
-                        int64_t *channels)
-{
-	const struct onnx_tensor *w = init_of(m, dw->inputs[0]), *sw = init_of(m, dw->inputs[1]);
-	const struct onnx_tensor *zw = init_of(m, dw->inputs[2]);
-	int64_t a;
-
-	if (!w || !sw || (dw->inputs[2] >= 0 && !zw) || !is_q8(w->dtype) || axis >= w->ndim)
-		return false;
-	a = dw->axis < 0 ? dw->axis + w->ndim : dw->axis;
-	*channels = w->dims[axis];
-	return param_fits(sw, a == axis, *channels) &&
-	       (!zw || param_fits(zw, a == axis, *channels));
-}
-
-/* The bias's DequantizeLinear: an int32 initializer of @channels, zero
- * point 0 and scale sx * sw[c] bit for bit, so that the int32 bias adds
- * to the accumulator as it is. */
-static bool bias_fits(const struct onnx_model *m, const struct onnx_node *db, float sx,
-                      const struct onnx_tensor *sw, int64_t channels)
-{
-	const struct onnx_tensor *b = init_of(m, db->inputs[0]), *sb = init_of(m, db->inputs[1]);
-	const struct onnx_tensor *zb = init_of(m, db->inputs[2]);
-	bool per_axis = db->axis == 0 || db->axis == -1;
-
-	if (!b || !sb || (db->inputs[2] >= 0 && !zb) || b->dtype != ONNX_DT_INT32 || b->ndim != 1 ||
-	    b->dims[0] != channels || !param_fits(sb, per_axis, channels) ||
-	    (zb && !param_fits(zb, per_axis, channels)))
-		return false;
-	for (int64_t c = 0; c < channels; c++) {
-		float want = sx * ((const float *)sw->data)[sw->count == 1 ? 0 : c];
-
-		if (((const float *)sb->data)[sb->count == 1 ? 0 : c] != want)
-			return false;
-		if (zb && ((const int32_t *)zb->data)[zb->count == 1 ? 0 : c] != 0)
-			return false;
-	}
-	return true;
-}
-
-/* Whether Clip node @clip before a QuantizeLinear of scale @sy and zero
- * point @zy is a Relu there: a constant float min of 0, and no max or one
- * the QuantizeLinear saturates at anyway (rint(max / sy) + zy, in float
- * as QuantizeLinear computes it, at or above the type's top). */
-static bool clip_is_relu(const struct onnx_model *m, const struct onnx_node *clip,
-                         const struct onnx_tensor *sy, const struct onnx_tensor *zy)
-{
-	const struct onnx_tensor *lo = init_of(m, clip->n_inputs > 1 ? clip->inputs[1] : -1);
-	const struct onnx_tensor *hi = init_of(m, clip->n_inputs > 2 ? clip->inputs[2] : -1);
-	float top;
-
-	if (!lo || lo->dtype != ONNX_DT_FLOAT || lo->count != 1 ||
-	    ((const float *)lo->data)[0] != 0.0f || sy->dtype != ONNX_DT_FLOAT)
-		return false;
-	if (clip->n_inputs < 3 || clip->inputs[2] < 0)
-		return true;
-	if (!hi || hi->dtype != ONNX_DT_FLOAT || hi->count != 1)
-		return false;
-	top = rintf(((const float *)hi->data)[0] / ((const float *)sy->data)[0]) +
-	      (float)onnx_tensor_i64(zy, 0);
-	return top >= (zy->dtype == ONNX_DT_UINT8 ? 255.0f : 127.0f);
-}
-
-/* Folds the QDQ pattern ending in QuantizeLinear node @qi, if there is
- * one (see onnx_model.h), into the Conv, MatMul or Gemm node at its core,
- * which takes the QuantizeLinear's output; marks the QuantizeLinear and
- * Relu (or Relu-like Clip) nodes @dead. Returns whether it folded; -1 out
- * of memory. */
-static int fold_one(struct onnx_model *m, int qi, bool *dead)
-{
-	struct onnx_node *q = &m->nodes[qi], *relu, *core, *dx, *dw, *db = NULL;
-	const struct onnx_tensor *sx, *zx, *sy, *zy, *sw;
-	int64_t channels;
-	int core_in, axis, bias_v, *inputs;
-
-	sy = init_of(m, q->inputs[1]);
-	zy = init_of(m, q->inputs[2]);
-	if (!sy || !zy || sy->count != 1 || zy->count != 1)
-		return 0;
-	relu = producer_of(m, q->inputs[0], ONNX_OP_RELU);
-	if (!relu) {
-		relu = producer_of(m, q->inputs[0], ONNX_OP_CLIP);
-		if (relu && !clip_is_relu(m, relu, sy, zy))
-			relu = NULL;
-	}
-	if (relu && !used_once(m, q->inputs[0]))
-		return 0;
-	core_in = relu ? relu->inputs[0] : q->inputs[0];
-	if (core_in < 0 || m->values[core_in].producer < 0 || !used_once(m, core_in))
-		return 0;
-	core = &m->nodes[m->values[core_in].producer];
-	switch (core->op) {
-	case ONNX_OP_CONV:
-		axis = 0;
-		bias_v = core->inputs[2];
-		break;
-	case ONNX_OP_MATMUL:
-		axis = 1;
-		bias_v = -1;
-		break;
-	case ONNX_OP_GEMM:
-		if (core->trans_a || core->alpha != 1.0f ||
-		    (core->inputs[2] >= 0 && core->beta != 1.0f))
-			return 0;
-		axis = core->trans_b ? 0 : 1;
-		bias_v = core->inputs[2];
-		break;
-	default:
-		return 0;
-	}
-	dx = producer_of(m, core->inputs[0], ONNX_OP_DEQUANTIZELINEAR);
-	dw = producer_of(m, core->inputs[1], ONNX_OP_DEQUANTIZELINEAR);
-	if (!dx || !dw || !is_q8(m->values[dx->inputs[0]].dtype))
-		return 0;
-	sx = init_of(m, dx->inputs[1]);
-	zx = init_of(m, dx->inputs[2]);
-	if (!sx || sx->count != 1 || (dx->inputs[2] >= 0 && (!zx || zx->count != 1)))
-		return 0;
-	if (!weights_fit(m, dw, axis, &channels))
-		return 0;
-	/* The device's products are 2-D: MatMul weights must be a matrix. */
-	if (core->op != ONNX_OP_CONV && m->values[dw->inputs[0]].init->ndim != 2)
-		return 0;
-	sw = init_of(m, dw->inputs[1]);
-	if (bias_v >= 0) {
-		db = producer_of(m, bias_v, ONNX_OP_DEQUANTIZELINEAR);
-		if (!db || !bias_fits(m, db, ((const float *)sx->data)[0], sw, channels))
-			return 0;
-	}
-	inputs = malloc(9 * sizeof(*inputs));
-	if (!inputs)
-		return -1;
-	inputs[0] = dx->inputs[0];
-	inputs[1] = dx->inputs[1];
-	inputs[2] = dx->inputs[2];
-	inputs[3] = dw->inputs[0];
-	inputs[4] = dw->inputs[1];
-	inputs[5] = dw->inputs[2];
-	inputs[6] = q->inputs[1];
-	inputs[7] = q->inputs[2];
-	inputs[8] = db ? db->inputs[0] : -1;
-	free(core->inputs);
-	core->inputs = inputs;
-	core->n_inputs = 9;
-	core->trans_b = core->op == ONNX_OP_GEMM ? core->trans_b : 0;
-	core->op = core->op == ONNX_OP_CONV ? ONNX_OP_QLINEARCONV : ONNX_OP_QLINEARMATMUL;
-	core->fused_relu = relu != NULL;
-	core->folded = 1;
-	m->values[core_in].producer = -1;
-	core->outputs[0] = q->outputs[0];
-	m->values[q->outputs[0]].producer = (int)(core - m->nodes);
-	dead[qi] = true;
-	if (relu)
-		dead[relu - m->nodes] = true;
-	return 1;
-}
-
-/* Whether the per-tensor quantization parameters (scale, zero point) of
- * two Q/DQ nodes are the same, bit for bit, for the same element type. */
-static bool same_qparams(const struct onnx_model *m, const struct onnx_node *a,
-                         const struct onnx_node *b)
-{
-	const struct onnx_tensor *sa = init_of(m, a->inputs[1]), *sb = init_of(m, b->inputs[1]);
-	const struct onnx_tensor *za = init_of(m, a->n_inputs > 2 ? a->inputs[2] : -1);
-	const struct onnx_tensor *zb = init_of(m, b->n_inputs > 2 ? b->inputs[2] : -1);
-
-	if (!sa || !sb || sa->count != 1 || sb->count != 1 || sa->dtype != ONNX_DT_FLOAT ||
-	    sb->dtype != ONNX_DT_FLOAT ||
-	    ((const float *)sa->data)[0] != ((const float *)sb->data)[0])
-		return false;
-	if ((a->n_inputs > 2 && a->inputs[2] >= 0 && !za) ||
-	    (b->n_inputs > 2 && b->inputs[2] >= 0 && !zb))
-		return false;
-	/* An absent zero point is 0 of type uint8. */
-	if ((za ? za->dtype : ONNX_DT_UINT8) != (zb ? zb->dtype : ONNX_DT_UINT8))
-		return false;
-	return (za ? onnx_tensor_i64(za, 0) : 0) == (zb ? onnx_tensor_i64(zb, 0) : 0);
-}
-
-/*
- * Folds DequantizeLinear -> MaxPool | Flatten | Reshape -> QuantizeLinear
- * (node @qi) with the same per-tensor scale and zero point on both sides
- * into the MaxPool, Flatten or Reshape node alone, run on the 8-bit
- * values. Exact: these ops only pick or move values, the maximum commutes
- * with the monotone dequantization, and quantizing a dequantized 8-bit
- * value with the same parameters gives it back (|x - z| <= 255, so the
- * float round trip is off by far less than half a step). MaxPool's
- * all-padding output (-inf) saturates to the type's least value either
- * way. Returns whether it folded.
- */
-static int fold_passthrough(struct onnx_model *m, int qi, bool *dead)
-{
-	struct onnx_node *q = &m->nodes[qi], *core, *dq;
-	int core_in = q->inputs[0];
-
-	if (core_in < 0 || m->values[core_in].producer < 0 || !used_once(m, core_in))
-		return 0;
-	core = &m->nodes[m->values[core_in].producer];
-	if (core->op != ONNX_OP_MAXPOOL && core->op != ONNX_OP_FLATTEN &&
-	    core->op != ONNX_OP_RESHAPE)
-		return 0;
-	dq = producer_of(m, core->inputs[0], ONNX_OP_DEQUANTIZELINEAR);
-	if (!dq || !is_q8(m->values[dq->inputs[0]].dtype) || !same_qparams(m, dq, q) ||
-	    !used_once(m, core->inputs[0]))
-		return 0;
-	core->inputs[0] = dq->inputs[0];
-	m->values[core_in].producer = -1;
-	core->outputs[0] = q->outputs[0];
-	m->values[q->outputs[0]].producer = (int)(core - m->nodes);
-	dead[qi] = true;
-	return 1;
-}
-
-/* Folds every QDQ pattern, then drops the nodes whose outputs nothing
- * reads any more (the weights' DequantizeLinear nodes and the like). */
-static int fold_qdq(struct loader *ld)
-{
-	struct onnx_model *m = ld->m;
-	bool *dead = calloc((size_t)m->n_nodes + 1, sizeof(*dead));
-	int *uses = calloc((size_t)m->n_values + 1, sizeof(*uses));
-	int *renum = calloc((size_t)m->n_nodes + 1, sizeof(*renum));
-	int ret = SAMPAN_OK, kept = 0;
-
-	if (!dead || !uses || !renum) {
-		ret = lfail(ld, SAMPAN_ERROR_NO_MEM, "out of memory");
-		goto out;
-	}
-	for (int n = 0; n < m->n_nodes; n++) {
-		int folded;
-
-		if (m->nodes[n].op != ONNX_OP_QUANTIZELINEAR)
-			continue;
-		folded = fold_one(m, n, dead);
-		if (folded < 0) {
-			ret = lfail(ld, SAMPAN_ERROR_NO_MEM, "out of memory");
-			goto out;
-		}
-		if (!folded)
-			fold_passthrough(m, n, dead);
-	}
-	for (int i = 0; i < m->n_outputs; i++)
-		uses[m->outputs[i]]++;
-	for (int n = 0; n < m->n_nodes; n++)
-		for (int i = 0; i < m->nodes[n].n_inputs; i++)
-			if (!dead[n] && m->nodes[n].inputs[i] >= 0)
-				uses[m->nodes[n].inputs[i]]++;
-	/* Consumers follow producers: one backward pass finds every node
-	 * that only dead nodes read. */
-	for (int n = m->n_nodes - 1; n >= 0; n--) {
-		if (dead[n] || uses[m->nodes[n].outputs[0]] > 0)
-			continue;
-		dead[n] = true;
-		for (int i = 0; i < m->nodes[n].n_inputs; i++)
-			if (m->nodes[n].inputs[i] >= 0)
-				uses[m->nodes[n].inputs[i]]--;
-	}
-	for (int n = 0; n < m->n_nodes; n++) {
-		struct onnx_node *node = &m->nodes[n];
-
-		if (dead[n]) {
-			if (m->values[node->outputs[0]].producer == n)
-				m->values[node->outputs[0]].producer = -1;
-			free(node->name);
-			free(node->inputs);
-			free(node->outputs);
-			continue;
-		}
-		renum[n] = kept;
-		m->nodes[kept++] = *node;
-	}
-	for (int v = 0; v < m->n_values; v++)
-		if (m->values[v].producer >= 0)
-			m->values[v].producer = renum[m->values[v].producer];
-	m->n_nodes = kept;
-out:
-	free(renum);
-	free(uses);
-	free(dead);
-	return ret;
 }
 
 /* Finds the default-domain opset and checks it is one we run. */
@@ -1503,7 +1107,7 @@ static int build_graph(struct loader *ld, const Onnx__GraphProto *g)
 			return v;
 		if (m->values[v].init)
 			return lfail(ld, SAMPAN_ERROR_INVALID, "%s is given twice", what);
-		ret = decode_tensor(tp, what, &m->values[v].init, msg, sizeof(msg));
+		ret = onnx_tensor_decode(tp, what, &m->values[v].init, msg, sizeof(msg));
 		if (ret)
 			return lfail(ld, ret, "%s", msg);
 		if (!onnx_value_matches(&m->values[v], m->values[v].init))
@@ -1572,9 +1176,9 @@ static int build_graph(struct loader *ld, const Onnx__GraphProto *g)
 	ret = check_types(ld);
 	if (ret)
 		return ret;
-	ret = fold_qdq(ld);
+	ret = onnx_fold_qdq(m);
 	if (ret)
-		return ret;
+		return lfail(ld, ret, "out of memory");
 	/* Declared output types must agree with what the ops produce. */
 	for (size_t i = 0; i < g->n_output; i++) {
 		const Onnx__TypeProto *tp = g->output[i]->type;

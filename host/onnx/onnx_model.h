@@ -34,10 +34,12 @@ enum onnx_dtype {
 #ifndef ONNX_MAX_ELEMENTS
 #define ONNX_MAX_ELEMENTS ((int64_t)1 << 28)
 #endif
-/* Opsets of the default domain accepted (the quantized ops exist since 10,
- * which the ONNX backend tests of these ops declare). */
-#define ONNX_OPSET_MIN 10
-#define ONNX_OPSET_MAX 17
+/* Opsets of the default domain accepted. Each node runs with the semantics
+ * of its op's version in the model's opset (onnx_node.version); an op that
+ * does not exist yet in that opset (the quantized ops before 10) is refused
+ * with its name. */
+#define ONNX_OPSET_MIN 7
+#define ONNX_OPSET_MAX 21
 
 /* A tensor value. */
 struct onnx_tensor {
@@ -122,6 +124,7 @@ enum onnx_op {
 	ONNX_OP_MATMUL,
 	ONNX_OP_CONV,
 	ONNX_OP_BATCHNORM,
+	ONNX_OP_REDUCEMEAN,
 };
 
 /* Most inputs of one node (Concat is variadic). */
@@ -169,9 +172,17 @@ struct onnx_node {
 	int64_t trans_a, trans_b;    /* Gemm; trans_b also a folded QLinearMatMul */
 	float alpha, beta;           /* Gemm */
 	float epsilon;               /* BatchNormalization */
+	int version;                 /* the op's version in the model's opset ("since" version) */
 	int softmax_2d;              /* Softmax before opset 13: rows of the 2-D view at axis */
-	int fused_relu;              /* folded QLinear op: a Relu before the output's Q */
-	int folded;                  /* QLinear op folded from a QDQ pattern (see below) */
+	int clip_attrs;              /* Clip before opset 11: bounds from clip_min, clip_max */
+	float clip_min, clip_max;    /* (attributes, default -FLT_MAX and FLT_MAX) */
+	int n_axes;                  /* ReduceMean's axes attribute (before 18); -1: absent */
+	int64_t axes[ONNX_MAX_DIMS];
+	int64_t keepdims;             /* ReduceMean */
+	int64_t noop_with_empty_axes; /* ReduceMean (18+) */
+	enum onnx_dtype q_dtype;      /* QuantizeLinear's output_dtype (21+), or UNKNOWN */
+	int fused_relu;               /* folded QLinear op: a Relu before the output's Q */
+	int folded;                   /* QLinear op folded from a QDQ pattern (see below) */
 };
 
 /*

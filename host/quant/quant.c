@@ -25,6 +25,7 @@
  *     opset is raised to 13 (per-axis DequantizeLinear) if lower.
  */
 #include <errno.h>
+#include <float.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -33,6 +34,7 @@
 #include <unistd.h>
 
 #include "onnx.pb-c.h"
+#include "fileio.h"
 #include "quant/quant.h"
 
 /* --------------------------------------------------------------- context */
@@ -1094,6 +1096,62 @@ static void clean_up(struct qctx *q)
 	g->n_value_info = k;
 }
 
+/* Removes attribute @name of @n, if it has one. */
+static void drop_attr(Onnx__NodeProto *n, const char *name)
+{
+	for (size_t i = 0; i < n->n_attribute; i++) {
+		if (strcmp(n->attribute[i]->name, name) != 0)
+			continue;
+		protobuf_c_message_free_unpacked(&n->attribute[i]->base, NULL);
+		n->attribute[i] = n->attribute[--n->n_attribute];
+		return;
+	}
+}
+
+/*
+ * Before the opset is raised (raise_opset), rewrites the ops of opsets
+ * below 11 whose form changed: Clip's min and max attributes become
+ * constant inputs (with the old defaults, the float range), and
+ * BatchNormalization's spatial attribute (1: the importer refuses 0),
+ * gone from 9, is dropped. Done first, so that a Clip with min 0 fuses
+ * like a Relu.
+ */
+static void modernize_old_ops(struct qctx *q)
+{
+	if (q->opset >= 11)
+		return;
+	for (size_t n = 0; n < q->n_nodes && !q->ret; n++) {
+		Onnx__NodeProto *node = q->nodes[n];
+		const char *base = node->output[0];
+		float bound[2] = {attr_f(node, "min", -FLT_MAX), attr_f(node, "max", FLT_MAX)};
+
+		if (is_op(node, "BatchNormalization")) {
+			drop_attr(node, "spatial");
+			continue;
+		}
+		if (!is_op(node, "Clip"))
+			continue;
+		for (int i = 0; i < 2 && !q->ret; i++) {
+			struct onnx_tensor *t;
+			char *name;
+
+			if (onnx_tensor_create(&t, ONNX_DT_FLOAT, 0, NULL) != SAMPAN_OK) {
+				no_mem(q);
+				return;
+			}
+			*(float *)t->data = bound[i];
+			name = add_float_const(q, base, i ? "_clip_max" : "_clip_min", t);
+			if (!name)
+				return;
+			if (!set_input(node, 1 + (size_t)i, name))
+				no_mem(q);
+			free(name);
+		}
+		drop_attr(node, "min");
+		drop_attr(node, "max");
+	}
+}
+
 /* Raises the default opset to 13 (per-axis DequantizeLinear), checking
  * the ops whose meaning changed: Softmax's axis (before 13, over the 2-D
  * view at axis). */
@@ -1278,7 +1336,9 @@ int quant_model(const void *data, size_t len, const char *name, const struct onn
 	q.n_nodes = q.g->n_node;
 	q.g->node = NULL;
 	q.g->n_node = 0;
-	fold_batchnorms(&q);
+	modernize_old_ops(&q);
+	if (!q.ret)
+		fold_batchnorms(&q);
 	if (!q.ret)
 		fuse_activations(&q);
 	if (!q.ret)
@@ -1357,40 +1417,5 @@ out:
 
 int quant_write_file(const char *path, const void *data, size_t len, char *err, size_t err_size)
 {
-	size_t plen = strlen(path) + 16;
-	char *tmp = malloc(plen);
-	FILE *f;
-	int fd;
-
-	if (!tmp) {
-		snprintf(err, err_size, "out of memory");
-		return SAMPAN_ERROR_NO_MEM;
-	}
-	snprintf(tmp, plen, "%s.XXXXXX", path);
-	fd = mkstemp(tmp);
-	if (fd < 0) {
-		snprintf(err, err_size, "%s: cannot create a temporary file: %s", path,
-		         strerror(errno));
-		free(tmp);
-		return SAMPAN_ERROR_IO;
-	}
-	f = fdopen(fd, "wb");
-	if (!f || fwrite(data, 1, len, f) != len || fflush(f) != 0 || fsync(fileno(f)) != 0) {
-		snprintf(err, err_size, "%s: write failed: %s", tmp, strerror(errno));
-		if (f)
-			fclose(f);
-		else
-			close(fd);
-		unlink(tmp);
-		free(tmp);
-		return SAMPAN_ERROR_IO;
-	}
-	if (fclose(f) != 0 || rename(tmp, path) != 0) {
-		snprintf(err, err_size, "%s: %s", path, strerror(errno));
-		unlink(tmp);
-		free(tmp);
-		return SAMPAN_ERROR_IO;
-	}
-	free(tmp);
-	return SAMPAN_OK;
+	return file_write_atomic(path, data, len, err, err_size);
 }

@@ -177,8 +177,8 @@ int quant_model(const void *data, size_t len, const char *name, const struct onn
                 const struct quant_calib *c, const struct quant_options *opt, void **out,
                 size_t *out_len, struct quant_report **report, char *err, size_t err_size);
 
-/* Writes @len bytes to @path atomically (a temporary file in the same
- * directory, then rename). Returns a sampan_error with @err. */
+/* Writes @len bytes to @path atomically, with the mode fopen() would give
+ * (file_write_atomic of fileio.h). Returns a sampan_error with @err. */
 int quant_write_file(const char *path, const void *data, size_t len, char *err, size_t err_size);
 
 #endif /* SAMPAN_HOST_QUANT_H */

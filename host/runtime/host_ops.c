@@ -175,12 +175,16 @@ static int run_add(struct rt_ctx *ctx, struct onnx_tensor *const *in, struct onn
 }
 
 /* Relu and Clip: clamps to [lo, hi], the bounds taken from the optional
- * min and max inputs (Clip) or 0 and no upper bound (Relu). */
+ * min and max inputs (Clip from opset 11), the min and max attributes
+ * (Clip before 11), or 0 and no upper bound (Relu). */
 static int run_clamp(struct rt_ctx *ctx, struct onnx_tensor *const *in, struct onnx_tensor **out)
 {
 	const struct onnx_tensor *x = in[0];
-	const struct onnx_tensor *mn = ctx->node->op == ONNX_OP_CLIP ? in[1] : NULL;
-	const struct onnx_tensor *mx = ctx->node->op == ONNX_OP_CLIP ? in[2] : NULL;
+	const struct onnx_node *node = ctx->node;
+	const struct onnx_tensor *mn =
+	    node->op == ONNX_OP_CLIP && node->n_inputs > 1 ? in[1] : NULL;
+	const struct onnx_tensor *mx =
+	    node->op == ONNX_OP_CLIP && node->n_inputs > 2 ? in[2] : NULL;
 	struct onnx_tensor *y;
 	int ret;
 
@@ -192,6 +196,12 @@ static int run_clamp(struct rt_ctx *ctx, struct onnx_tensor *const *in, struct o
 	if (x->dtype == ONNX_DT_FLOAT) {
 		float lo = ctx->node->op == ONNX_OP_RELU ? 0.0f : mn ? fdata(mn)[0] : -INFINITY;
 		float hi = mx ? fdata(mx)[0] : INFINITY;
+
+		/* Clip before opset 11: attributes, default the float range. */
+		if (ctx->node->clip_attrs) {
+			lo = ctx->node->clip_min;
+			hi = ctx->node->clip_max;
+		}
 
 		for (size_t i = 0; i < x->count; i++) {
 			float v = fdata(x)[i];
@@ -291,6 +301,82 @@ static int run_batchnorm(struct rt_ctx *ctx, struct onnx_tensor *const *in,
 
 		((float *)y->data)[i] = (float)(v * fdata(in[1])[c] + fdata(in[2])[c]);
 	}
+	*out = y;
+	return SAMPAN_OK;
+}
+
+/* ReduceMean of a float tensor over the axes of the attribute (before
+ * opset 18) or of the optional input (18); no axes: all of them, or with
+ * noop_with_empty_axes (18) the input unchanged. Sums in double. */
+static int run_reducemean(struct rt_ctx *ctx, struct onnx_tensor *const *in,
+                          struct onnx_tensor **out)
+{
+	const struct onnx_node *node = ctx->node;
+	const struct onnx_tensor *x = in[0];
+	const struct onnx_tensor *at = node->n_inputs > 1 ? in[1] : NULL;
+	int64_t axes[ONNX_MAX_DIMS], dims[ONNX_MAX_DIMS], kdims[ONNX_MAX_DIMS];
+	int64_t ostride[ONNX_MAX_DIMS], taken = 1;
+	bool red[ONNX_MAX_DIMS] = {false};
+	int n_axes = node->n_axes, nd = 0, ret;
+	struct onnx_tensor *y;
+	double *sum;
+
+	if (at) {
+		if (at->ndim != 1 || at->count > ONNX_MAX_DIMS)
+			return rt_fail(ctx, SAMPAN_ERROR_INVALID,
+			               "axes must be a vector of at most %d values", ONNX_MAX_DIMS);
+		n_axes = (int)at->count;
+		for (int i = 0; i < n_axes; i++)
+			axes[i] = ((const int64_t *)at->data)[i];
+	} else if (n_axes > 0) {
+		memcpy(axes, node->axes, (size_t)n_axes * sizeof(*axes));
+	}
+	if (n_axes <= 0 && node->version >= 18 && node->noop_with_empty_axes)
+		return reshaped_copy(ctx, x, x->ndim, x->dims, out);
+	for (int i = 0; i < n_axes; i++) {
+		int64_t a = 0;
+
+		ret = norm_axis(ctx, axes[i], x->ndim, 0, &a);
+		if (ret)
+			return ret;
+		if (red[a])
+			return rt_fail(ctx, SAMPAN_ERROR_INVALID, "axis %lld is given twice",
+			               (long long)axes[i]);
+		red[a] = true;
+	}
+	for (int d = 0; d < x->ndim; d++) {
+		if (n_axes <= 0)
+			red[d] = true;
+		kdims[d] = red[d] ? 1 : x->dims[d];
+		if (red[d])
+			taken *= x->dims[d];
+		if (!red[d] || node->keepdims)
+			dims[nd++] = kdims[d];
+	}
+	ret = new_tensor(ctx, &y, ONNX_DT_FLOAT, nd, dims);
+	if (ret)
+		return ret;
+	sum = calloc(y->count, sizeof(*sum));
+	if (!sum) {
+		onnx_tensor_destroy(y);
+		return rt_fail(ctx, SAMPAN_ERROR_NO_MEM, "out of memory");
+	}
+	for (int d = x->ndim - 1, st = 1; d >= 0; d--) {
+		ostride[d] = red[d] ? 0 : st;
+		st *= (int)kdims[d];
+	}
+	for (size_t i = 0; i < x->count; i++) {
+		size_t rest = i, o = 0;
+
+		for (int d = x->ndim - 1; d >= 0; d--) {
+			o += (size_t)((int64_t)(rest % (size_t)x->dims[d]) * ostride[d]);
+			rest /= (size_t)x->dims[d];
+		}
+		sum[o] += fdata(x)[i];
+	}
+	for (size_t o = 0; o < y->count; o++)
+		((float *)y->data)[o] = (float)(sum[o] / (double)taken);
+	free(sum);
 	*out = y;
 	return SAMPAN_OK;
 }
@@ -762,6 +848,8 @@ int rt_host_op_run(struct rt_ctx *ctx, struct onnx_tensor *const *in, struct onn
 		return run_conv(ctx, in, out);
 	case ONNX_OP_BATCHNORM:
 		return run_batchnorm(ctx, in, out);
+	case ONNX_OP_REDUCEMEAN:
+		return run_reducemean(ctx, in, out);
 	default:
 		return rt_fail(ctx, SAMPAN_ERROR_NOT_SUPPORTED, "no implementation");
 	}

@@ -1,29 +1,15 @@
 /*
- * ops.c - the operators of the runtime (see runtime.h for the numerics).
+ * ops.c - the quantized operators of the runtime: the int8 products on the
+ * device and QuantizeLinear / DequantizeLinear (see runtime.h for the
+ * numerics); the weights they keep on the device.
  */
 #include <math.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "runtime/runtime.h"
-
-int rt_fail(struct rt_ctx *ctx, int code, const char *fmt, ...)
-{
-	va_list ap;
-	int n;
-
-	n = snprintf(ctx->err, ctx->err_size, "node '%s' (%s): ", ctx->node->name,
-	             onnx_op_name(ctx->node->op));
-	if (n < 0 || (size_t)n >= ctx->err_size)
-		return code;
-	va_start(ap, fmt);
-	vsnprintf(ctx->err + n, ctx->err_size - (size_t)n, fmt, ap);
-	va_end(ap);
-	return code;
-}
 
 static int no_mem(struct rt_ctx *ctx)
 {
@@ -111,9 +97,11 @@ static int32_t requant(int32_t acc, float mult, int32_t zp, int32_t lo, int32_t 
 /* out[m][n] = bias[n] + sum_k (a[m][k] - za) * (w[n][k] + wofs[n]) in
  * wrapping int32: the device computes the product with za and bias, the
  * host adds wofs[n] * sum_k (a[m][k] - za). a: (M, K), w: (N, K), wofs and
- * bias: (N) or NULL, out: (M, N); za in -128..127. */
+ * bias: (N) or NULL, out: (M, N); za in -128..127. With @wi >= 0 the
+ * weights and bias are the node's resident weights ctx->wts[wi] (w and
+ * bias then unused): only A and the result move. */
 static int int_matmul(struct rt_ctx *ctx, int64_t M, int64_t K, int64_t N, const int8_t *a,
-                      int32_t za, const int8_t *w, const int32_t *wofs, const int32_t *bias,
+                      int32_t za, const int8_t *w, const int32_t *wofs, const int32_t *bias, int wi,
                       int32_t *out)
 {
 	struct sampan_gemm g = {.m = M,
@@ -127,16 +115,23 @@ static int int_matmul(struct rt_ctx *ctx, int64_t M, int64_t K, int64_t N, const
 	                        .hi = 127,
 	                        .raw = 1,
 	                        .out = out};
+	struct sampan_matmul x = {
+	    .m = M, .a = a, .za = za, .lo = -128, .hi = 127, .raw = 1, .out = out};
 	struct sampan_stats s;
 	int ret;
 
-	ret = sampan_gemm(ctx->dev, &g);
+	if (wi >= 0 && wi < ctx->n_wts)
+		ret = sampan_matmul(ctx->dev, ctx->wts[wi], &x);
+	else
+		ret = sampan_gemm(ctx->dev, &g);
 	if (ret)
 		return rt_fail(ctx, ret, "device GEMM %lldx%lldx%lld failed: %s", (long long)M,
 		               (long long)K, (long long)N, sampan_last_error());
 	if (sampan_get_stats(ctx->dev, &s) == SAMPAN_OK) {
 		ctx->stats.cycles += s.cycles;
 		ctx->stats.macs += s.macs;
+		ctx->stats.host_bytes_in += s.host_bytes_in;
+		ctx->stats.host_bytes_out += s.host_bytes_out;
 		ctx->stats.device_seconds += s.wall_seconds;
 	}
 	ctx->stats.gemms++;
@@ -154,6 +149,28 @@ static int int_matmul(struct rt_ctx *ctx, int64_t M, int64_t K, int64_t N, const
 		}
 	}
 	return SAMPAN_OK;
+}
+
+/* The device's (N, K) int8 matrices of @nb batches of weights @b, each
+ * (K, N), or (N, K) with @trans_b; uint8 data minus 128. NULL when out of
+ * memory. */
+static int8_t *device_weights(const struct onnx_tensor *b, bool trans_b, int64_t nb, int64_t K,
+                              int64_t N)
+{
+	int32_t offb = b->dtype == ONNX_DT_UINT8 ? 128 : 0;
+	int8_t *wt = malloc(b->count ? b->count : 1);
+
+	if (!wt)
+		return NULL;
+	for (int64_t bb = 0; bb < nb; bb++)
+		for (int64_t k = 0; k < K; k++)
+			for (int64_t n = 0; n < N; n++)
+				wt[(bb * N + n) * K + k] =
+				    (int8_t)((int32_t)onnx_tensor_i64(
+				                 b, (size_t)(trans_b ? (bb * N + n) * K + k
+				                                     : (bb * K + k) * N + n)) -
+				             offb);
+	return wt;
 }
 
 /* Weight offsets for the device's symmetric W: wofs[n] = offset - zw[n]
@@ -193,6 +210,7 @@ static int matmul_acc(struct rt_ctx *ctx, const struct onnx_tensor *a, const str
 	int8_t *a8 = NULL, *wt = NULL;
 	int32_t *wofs = NULL, offa, offb, za_dev;
 	struct onnx_tensor *y = NULL;
+	bool resident;
 
 	if (a->ndim < 2 || b->ndim < 2)
 		return rt_fail(ctx, SAMPAN_ERROR_NOT_SUPPORTED,
@@ -231,23 +249,25 @@ static int matmul_acc(struct rt_ctx *ctx, const struct onnx_tensor *a, const str
 		return rt_fail(ctx, ret, "output of %lld batches of %lldx%lld is too large",
 		               (long long)nb_out, (long long)M, (long long)N);
 	a8 = to_s8(a, &offa);
-	wt = malloc(b->count);
-	if (!a8 || !wt)
+	/* Each batch of b, (K, N), transposed to the device's (N, K), unless
+	 * the weights are resident. */
+	resident = ctx->n_wts == nb_b;
+	wt = resident ? NULL : device_weights(b, trans_b, nb_b, K, N);
+	if (!a8 || (!resident && !wt))
 		goto err_no_mem;
-	/* Each batch of b, (K, N), transposed to the device's (N, K). */
 	offb = b->dtype == ONNX_DT_UINT8 ? 128 : 0;
-	for (int64_t bb = 0; bb < nb_b; bb++)
-		for (int64_t k = 0; k < K; k++)
-			for (int64_t n = 0; n < N; n++)
-				wt[(bb * N + n) * K + k] =
-				    (int8_t)((int32_t)onnx_tensor_i64(
-				                 b, (size_t)(trans_b ? (bb * N + n) * K + k
-				                                     : (bb * K + k) * N + n)) -
-				             offb);
 	wofs = weight_offsets(zb, offb, N, &ret);
 	if (ret)
 		goto err_no_mem;
 	za_dev = zp_at(za, 0) - offa;
+	/* b one matrix: a's batches are rows of one product, M = nb_out * M. */
+	if (rb == 0) {
+		ret = int_matmul(ctx, nb_out * M, K, N, a8, za_dev, wt, wofs, bias,
+		                 resident ? 0 : -1, (int32_t *)y->data);
+		if (ret)
+			goto err;
+		nb_out = 0;
+	}
 	for (int64_t ob = 0; ob < nb_out; ob++) {
 		int64_t ia = 0, ib = 0, rest = ob;
 
@@ -266,7 +286,8 @@ static int matmul_acc(struct rt_ctx *ctx, const struct onnx_tensor *a, const str
 				sb *= b->dims[jb];
 			}
 		}
-		ret = int_matmul(ctx, M, K, N, a8 + ia * M * K, za_dev, wt + ib * N * K, wofs, bias,
+		ret = int_matmul(ctx, M, K, N, a8 + ia * M * K, za_dev, wt ? wt + ib * N * K : NULL,
+		                 wofs, bias, resident ? (int)ib : -1,
 		                 (int32_t *)y->data + ob * M * N);
 		if (ret)
 			goto err;
@@ -378,80 +399,10 @@ static int run_qlinearmatmul(struct rt_ctx *ctx, struct onnx_tensor *const *in,
 
 /* ------------------------------------------------------------------ Conv */
 
-/* Output size and padding before along one axis. */
-static int conv_axis(struct rt_ctx *ctx, const struct onnx_conv_attrs *a, int axis, int64_t in,
-                     int64_t k, int64_t *outsz, int64_t *pad)
-{
-	int64_t s = a->strides[axis], ek = (k - 1) * a->dilations[axis] + 1;
-	int64_t pb = a->pads[axis], pe = a->pads[axis + 2], total;
-
-	switch (a->auto_pad) {
-	case ONNX_PAD_SAME_UPPER:
-	case ONNX_PAD_SAME_LOWER:
-		*outsz = (in + s - 1) / s;
-		total = (*outsz - 1) * s + ek - in;
-		total = total > 0 ? total : 0;
-		*pad = a->auto_pad == ONNX_PAD_SAME_UPPER ? total / 2 : total - total / 2;
-		return SAMPAN_OK;
-	case ONNX_PAD_VALID:
-		pb = pe = 0;
-		break;
-	case ONNX_PAD_NOTSET:
-		break;
-	}
-	if (in + pb + pe < ek)
-		return rt_fail(
-		    ctx, SAMPAN_ERROR_INVALID,
-		    "the kernel (%lld with dilation) is larger than the padded input (%lld)",
-		    (long long)ek, (long long)(in + pb + pe));
-	*outsz = (in + pb + pe - ek) / s + 1;
-	*pad = pb;
-	return SAMPAN_OK;
-}
-
-int rt_conv_geometry(struct rt_ctx *ctx, const struct onnx_tensor *x, const struct onnx_tensor *w,
-                     struct rt_conv_geom *g)
-{
-	const struct onnx_conv_attrs *a = &ctx->node->conv;
-	int ret;
-
-	if (x->ndim != 4 || w->ndim != 4)
-		return rt_fail(
-		    ctx, SAMPAN_ERROR_NOT_SUPPORTED,
-		    "only 2-D convolutions are supported (x %d-D, w %d-D; both must be 4-D)",
-		    x->ndim, w->ndim);
-	*g = (struct rt_conv_geom){.n = x->dims[0],
-	                           .c = x->dims[1],
-	                           .h = x->dims[2],
-	                           .w = x->dims[3],
-	                           .m = w->dims[0],
-	                           .kh = w->dims[2],
-	                           .kw = w->dims[3],
-	                           .sh = a->strides[0],
-	                           .sw = a->strides[1],
-	                           .dh = a->dilations[0],
-	                           .dw = a->dilations[1],
-	                           .group = a->group};
-	if ((a->kernel[0] && a->kernel[0] != g->kh) || (a->kernel[1] && a->kernel[1] != g->kw))
-		return rt_fail(ctx, SAMPAN_ERROR_INVALID,
-		               "kernel_shape [%lld, %lld] differs from the weights' [%lld, %lld]",
-		               (long long)a->kernel[0], (long long)a->kernel[1], (long long)g->kh,
-		               (long long)g->kw);
-	if (g->c % g->group || g->m % g->group || w->dims[1] != g->c / g->group)
-		return rt_fail(ctx, SAMPAN_ERROR_INVALID,
-		               "%lld input channels, %lld output channels and weights of %lld "
-		               "channels do not fit group %lld",
-		               (long long)g->c, (long long)g->m, (long long)w->dims[1],
-		               (long long)g->group);
-	g->cg = g->c / g->group;
-	g->mg = g->m / g->group;
-	ret = conv_axis(ctx, a, 0, g->h, g->kh, &g->oh, &g->ph);
-	return ret ? ret : conv_axis(ctx, a, 1, g->w, g->kw, &g->ow, &g->pw);
-}
-
 /* acc = conv(x - zx, w - zw) + bias as int32 (N, M, OH, OW), by im2col
- * onto the device: per image and group, A = (OH * OW, Cg * KH * KW) with
- * padding at the zero point, W = the group's rows of w. */
+ * onto the device: per group one product of all the images, A = (N * OH *
+ * OW, Cg * KH * KW) with padding at the zero point, W = the group's rows
+ * of w (resident, when the node has them). */
 static int conv_acc(struct rt_ctx *ctx, const struct onnx_tensor *x, const struct onnx_tensor *zx,
                     const struct onnx_tensor *w, const struct onnx_tensor *zw,
                     const struct onnx_tensor *bias, struct onnx_tensor **acc)
@@ -461,6 +412,7 @@ static int conv_acc(struct rt_ctx *ctx, const struct onnx_tensor *x, const struc
 	int8_t *x8 = NULL, *w8 = NULL, *col = NULL;
 	int32_t *wofs = NULL, *tmp = NULL, offx, offw, za;
 	int64_t rows, K, dims[4];
+	bool resident;
 	int ret;
 
 	ret = rt_conv_geometry(ctx, x, w, &g);
@@ -476,10 +428,10 @@ static int conv_acc(struct rt_ctx *ctx, const struct onnx_tensor *x, const struc
 		               (long long)g.m);
 	rows = g.oh * g.ow;
 	K = g.cg * g.kh * g.kw;
-	if (rows > ONNX_MAX_ELEMENTS / K)
+	if (rows > ONNX_MAX_ELEMENTS / K / g.n)
 		return rt_fail(ctx, SAMPAN_ERROR_INVALID,
-		               "the im2col matrix (%lld x %lld) is too large", (long long)rows,
-		               (long long)K);
+		               "the im2col matrix (%lld x %lld) is too large",
+		               (long long)(g.n * rows), (long long)K);
 	dims[0] = g.n;
 	dims[1] = g.m;
 	dims[2] = g.oh;
@@ -487,24 +439,26 @@ static int conv_acc(struct rt_ctx *ctx, const struct onnx_tensor *x, const struc
 	ret = onnx_tensor_create(&y, ONNX_DT_INT32, 4, dims);
 	if (ret)
 		return rt_fail(ctx, ret, "the output is too large");
+	resident = ctx->n_wts == g.group;
 	x8 = to_s8(x, &offx);
-	w8 = to_s8(w, &offw);
-	col = malloc((size_t)(rows * K));
-	tmp = malloc((size_t)(rows * g.mg) * sizeof(*tmp));
-	if (!x8 || !w8 || !col || !tmp)
+	w8 = resident ? NULL : to_s8(w, &offw);
+	offw = w->dtype == ONNX_DT_UINT8 ? 128 : 0;
+	col = malloc((size_t)(g.n * rows * K));
+	tmp = malloc((size_t)(g.n * rows * g.mg) * sizeof(*tmp));
+	if (!x8 || (!resident && !w8) || !col || !tmp)
 		goto err_no_mem;
 	wofs = weight_offsets(zw, offw, g.m, &ret);
 	if (ret)
 		goto err_no_mem;
 	za = zp_at(zx, 0) - offx;
-	for (int64_t b = 0; b < g.n; b++) {
-		for (int64_t gr = 0; gr < g.group; gr++) {
+	for (int64_t gr = 0; gr < g.group; gr++) {
+		int8_t *r = col;
+
+		for (int64_t b = 0; b < g.n; b++) {
 			const int8_t *xg = x8 + (b * g.c + gr * g.cg) * g.h * g.w;
 
 			for (int64_t oy = 0; oy < g.oh; oy++) {
 				for (int64_t ox = 0; ox < g.ow; ox++) {
-					int8_t *r = col + (oy * g.ow + ox) * K;
-
 					for (int64_t c = 0; c < g.cg; c++) {
 						for (int64_t ky = 0; ky < g.kh; ky++) {
 							int64_t iy = oy * g.sh - g.ph + ky * g.dh;
@@ -524,17 +478,18 @@ static int conv_acc(struct rt_ctx *ctx, const struct onnx_tensor *x, const struc
 					}
 				}
 			}
-			ret =
-			    int_matmul(ctx, rows, K, g.mg, col, za, w8 + gr * g.mg * K,
-			               wofs ? wofs + gr * g.mg : NULL,
-			               bias ? (const int32_t *)bias->data + gr * g.mg : NULL, tmp);
-			if (ret)
-				goto err;
+		}
+		ret = int_matmul(ctx, g.n * rows, K, g.mg, col, za, w8 ? w8 + gr * g.mg * K : NULL,
+		                 wofs ? wofs + gr * g.mg : NULL,
+		                 bias ? (const int32_t *)bias->data + gr * g.mg : NULL,
+		                 resident ? (int)gr : -1, tmp);
+		if (ret)
+			goto err;
+		for (int64_t b = 0; b < g.n; b++)
 			for (int64_t n = 0; n < g.mg; n++)
 				for (int64_t p = 0; p < rows; p++)
 					((int32_t *)y->data)[(b * g.m + gr * g.mg + n) * rows + p] =
-					    tmp[p * g.mg + n];
-		}
+					    tmp[(b * rows + p) * g.mg + n];
 	}
 	free(tmp);
 	free(col);
@@ -596,6 +551,12 @@ static int axis_params(struct rt_ctx *ctx, const struct onnx_tensor *x,
 	*inner = 1;
 	if (scale->count == 1 && (!zp || zp->count == 1))
 		return check_scales(ctx, scale, "the scale");
+	/* Per-axis parameters exist from opset 13. */
+	if (ctx->node->version < 13)
+		return rt_fail(ctx, SAMPAN_ERROR_INVALID,
+		               "the scale and zero point of version %d of the op must be scalars "
+		               "(per-axis parameters exist from opset 13)",
+		               ctx->node->version);
 	if (axis < 0)
 		axis += x->ndim;
 	if (axis < 0 || axis >= x->ndim)
@@ -614,7 +575,9 @@ static int run_quantizelinear(struct rt_ctx *ctx, struct onnx_tensor *const *in,
                               struct onnx_tensor **out)
 {
 	const struct onnx_tensor *x = in[0], *scale = in[1], *zp = in[2];
-	enum onnx_dtype dtype = zp ? zp->dtype : ONNX_DT_UINT8;
+	enum onnx_dtype dtype = zp                                      ? zp->dtype
+	                        : ctx->node->q_dtype != ONNX_DT_UNKNOWN ? ctx->node->q_dtype
+	                                                                : ONNX_DT_UINT8;
 	struct onnx_tensor *y;
 	int64_t channels, inner;
 	int32_t lo, hi;
@@ -666,20 +629,99 @@ static int run_dequantizelinear(struct rt_ctx *ctx, struct onnx_tensor *const *i
 	return SAMPAN_OK;
 }
 
+/* ------------------------------------------------------ resident weights */
+
+int rt_node_weights(struct rt_ctx *ctx, const struct onnx_model *m, const struct onnx_node *node,
+                    struct sampan_weights ***wts, int *n)
+{
+	const struct onnx_tensor *w = NULL, *bias = NULL;
+	struct sampan_weights **h = NULL;
+	int64_t count = 1, rows, K;
+	int bias_v = -1, ret = SAMPAN_OK;
+	int8_t *w8 = NULL;
+	int32_t off;
+
+	*wts = NULL;
+	*n = 0;
+	switch (node->op) {
+	case ONNX_OP_QLINEARCONV:
+	case ONNX_OP_QLINEARMATMUL:
+		w = m->values[node->inputs[3]].init;
+		bias_v = node->n_inputs > 8 ? node->inputs[8] : -1;
+		break;
+	case ONNX_OP_CONVINTEGER:
+	case ONNX_OP_MATMULINTEGER:
+		w = m->values[node->inputs[1]].init;
+		break;
+	default:
+		return SAMPAN_OK;
+	}
+	/* Weights or bias computed by the graph go with each product; shapes
+	 * the op refuses are reported when it runs. */
+	if (!w || (bias_v >= 0 && !m->values[bias_v].init))
+		return SAMPAN_OK;
+	bias = bias_v >= 0 ? m->values[bias_v].init : NULL;
+	if (node->op == ONNX_OP_QLINEARCONV || node->op == ONNX_OP_CONVINTEGER) {
+		if (w->ndim != 4 || w->dims[0] % node->conv.group)
+			return SAMPAN_OK;
+		count = node->conv.group;
+		rows = w->dims[0] / count;
+		K = w->dims[1] * w->dims[2] * w->dims[3];
+		w8 = to_s8(w, &off);
+	} else {
+		if (w->ndim < 2)
+			return SAMPAN_OK;
+		rows = w->dims[w->ndim - (node->trans_b ? 2 : 1)];
+		K = w->dims[w->ndim - (node->trans_b ? 1 : 2)];
+		for (int i = 0; i < w->ndim - 2; i++)
+			count *= w->dims[i];
+		w8 = device_weights(w, node->trans_b, count, K, rows);
+	}
+	if (bias && (bias->dtype != ONNX_DT_INT32 || bias->ndim != 1 ||
+	             bias->dims[0] != rows * (count > 1 && w->ndim == 4 ? count : 1)))
+		goto out;
+	if (count > INT32_MAX / 2)
+		goto out;
+	h = calloc((size_t)count, sizeof(*h));
+	if (!w8 || !h) {
+		ret = no_mem(ctx);
+		goto out;
+	}
+	for (int64_t i = 0; i < count; i++) {
+		struct sampan_weights_desc d = {
+		    .format = SAMPAN_FORMAT_INT8,
+		    .n = rows,
+		    .k = K,
+		    .w = w8 + i * rows * K,
+		    .bias = bias && w->ndim == 4 ? (const int32_t *)bias->data + i * rows
+		            : bias               ? (const int32_t *)bias->data
+		                                 : NULL,
+		    .name = node->name,
+		};
+
+		ret = sampan_weights_create(ctx->dev, &d, &h[i]);
+		if (ret) {
+			rt_fail(ctx, ret, "cannot keep its weights on the device: %s",
+			        sampan_last_error());
+			while (i-- > 0)
+				sampan_weights_destroy(h[i]);
+			free(h);
+			h = NULL;
+			goto out;
+		}
+	}
+	*wts = h;
+	*n = (int)count;
+out:
+	free(w8);
+	return ret;
+}
+
 /* ------------------------------------------------------------- dispatch */
 
-int rt_op_run(struct rt_ctx *ctx, struct onnx_tensor *const *in, struct onnx_tensor **out)
+int rt_device_op_run(struct rt_ctx *ctx, struct onnx_tensor *const *in, struct onnx_tensor **out)
 {
-	const struct onnx_node *node = ctx->node;
-
-	/* Types were checked at load time against declared inputs; values
-	 * fed at run time are checked against their declarations too, so
-	 * only an undeclared type could differ. */
-	for (int i = 0; i < node->n_inputs; i++)
-		if (in[i] && onnx_dtype_size(in[i]->dtype) == 0)
-			return rt_fail(ctx, SAMPAN_ERROR_INVALID, "input %d has an unknown type",
-			               i);
-	switch (node->op) {
+	switch (ctx->node->op) {
 	case ONNX_OP_QLINEARMATMUL:
 		return run_qlinearmatmul(ctx, in, out);
 	case ONNX_OP_MATMULINTEGER:
@@ -693,7 +735,6 @@ int rt_op_run(struct rt_ctx *ctx, struct onnx_tensor *const *in, struct onnx_ten
 	case ONNX_OP_DEQUANTIZELINEAR:
 		return run_dequantizelinear(ctx, in, out);
 	default:
-		return rt_host_op_run(ctx, in, out);
+		return rt_fail(ctx, SAMPAN_ERROR_NOT_SUPPORTED, "no implementation");
 	}
-	return rt_fail(ctx, SAMPAN_ERROR_NOT_SUPPORTED, "no implementation");
 }

@@ -32,11 +32,14 @@
 
 /* What one run cost, summed over its device jobs. */
 struct rt_stats {
-	uint64_t gemms;        /* device jobs */
-	uint64_t cycles;       /* device cycles (0 on the functional model) */
-	uint64_t macs;         /* multiply-accumulates on the device */
-	double device_seconds; /* wall time inside sampan_gemm */
-	double total_seconds;  /* wall time of the whole run */
+	uint64_t gemms;          /* device jobs */
+	uint64_t cycles;         /* device cycles (0 on the functional model) */
+	uint64_t macs;           /* multiply-accumulates on the device */
+	uint64_t host_bytes_in;  /* host -> card bytes of those jobs */
+	uint64_t host_bytes_out; /* card -> host bytes */
+	int64_t batch;           /* images in the run (the inputs' leading dimension) */
+	double device_seconds;   /* wall time inside sampan_gemm / sampan_matmul */
+	double total_seconds;    /* wall time of the whole run */
 };
 
 /* Runs @model on @dev. @inputs[i] (borrowed) feeds model->inputs[i] and
@@ -73,12 +76,48 @@ int rt_run_ex(const struct onnx_model *model, struct sampan_device *dev,
               struct onnx_tensor *const *inputs, struct onnx_tensor **outputs,
               struct rt_stats *stats, const struct rt_hooks *hooks, char *err, size_t err_size);
 
+/* ----------------------------------------------------------------- sessions */
+
+/*
+ * A model loaded on a device: the constant weights of every device product
+ * (QLinearConv, ConvInteger, QLinearMatMul, MatMulInteger with an
+ * initializer as weights; one sampan_weights per group or weight matrix)
+ * are uploaded to card memory once, at creation, and stay there for the
+ * session's life, so that a run moves only activations. A model whose
+ * weights do not fit the card fails here, with the bytes needed and free.
+ *
+ * Batching: with rt_session_set_batch(), inputs may have any leading
+ * dimension N where the model declares 1 (the same N for every input);
+ * the graph then runs once on the N images, each device product with
+ * M = N times the rows of one image, and every output whose declared
+ * leading dimension is 1 must come out with N (else the model does not
+ * batch, and the run fails saying so).
+ */
+struct rt_session;
+
+int rt_session_create(const struct onnx_model *model, struct sampan_device *dev,
+                      struct rt_session **s, char *err, size_t err_size);
+/* NULL is a no-op. Destroy it before closing the device. */
+void rt_session_destroy(struct rt_session *s);
+/* Card memory the resident weights take, and the number of handles. */
+uint64_t rt_session_weight_bytes(const struct rt_session *s);
+int rt_session_weight_count(const struct rt_session *s);
+/* Allows batched inputs (see above); off by default. */
+void rt_session_set_batch(struct rt_session *s, int on);
+/* rt_run_ex on the session's model and device. */
+int rt_session_run(struct rt_session *s, struct onnx_tensor *const *inputs,
+                   struct onnx_tensor **outputs, struct rt_stats *stats,
+                   const struct rt_hooks *hooks, char *err, size_t err_size);
+
 /* ------------------------------------------------------------- internals */
 
 /* State of a run, shared with the op implementations (ops.c). */
 struct rt_ctx {
 	struct sampan_device *dev;
 	const struct onnx_node *node; /* the node being executed */
+	/* Its resident weights (see rt_node_weights), or none. */
+	struct sampan_weights *const *wts;
+	int n_wts;
 	struct rt_stats stats;
 	char *err;
 	size_t err_size;
@@ -89,9 +128,20 @@ struct rt_ctx {
  * message in ctx->err. */
 int rt_op_run(struct rt_ctx *ctx, struct onnx_tensor *const *in, struct onnx_tensor **out);
 
+/* rt_op_run for the quantized ops (ops.c): the int8 products on the
+ * device, QuantizeLinear and DequantizeLinear. */
+int rt_device_op_run(struct rt_ctx *ctx, struct onnx_tensor *const *in, struct onnx_tensor **out);
+
 /* The same for the ops that run on the host only (host_ops.c): pools,
  * elementwise and shape ops, and the float reference ops. */
 int rt_host_op_run(struct rt_ctx *ctx, struct onnx_tensor *const *in, struct onnx_tensor **out);
+
+/* Uploads the constant weights of device node @node of @m, if it has
+ * them: *@n handles (per group of a convolution, per matrix of a batched
+ * weight) into a new array *@wts, which the caller destroys; *@n = 0 and
+ * NULL for other nodes. Returns a sampan_error with a message. */
+int rt_node_weights(struct rt_ctx *ctx, const struct onnx_model *m, const struct onnx_node *node,
+                    struct sampan_weights ***wts, int *n);
 
 /* Formats "node 'NAME' (Op): message" into ctx->err; returns @code. */
 int rt_fail(struct rt_ctx *ctx, int code, const char *fmt, ...)

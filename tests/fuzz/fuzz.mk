@@ -42,7 +42,8 @@ FUZZ_HARNESSES := fuzz_onnx fuzz_onnx_run fuzz_image fuzz_npy fuzz_tensor_pb fuz
 # What the harnesses link: the importer, runtime and image readers, the
 # .npy reader, the GGUF reader/writer and tokenizers (host/llm), the
 # generated protobuf-c bindings and libsampan (cpu).
-FUZZ_LIB_SRCS := host/onnx/onnx_import.c host/onnx/image.c $(wildcard host/runtime/*.c) \
+FUZZ_LIB_SRCS := host/onnx/onnx_import.c host/onnx/tensor.c host/onnx/qdq_fold.c \
+                 host/data/image.c host/fileio.c $(wildcard host/runtime/*.c) \
                  host/npy.c $(LLM_SRCS) $(DRIVER_SRCS) $(ONNX_GEN)/onnx.pb-c.c
 FUZZ_DEFS  := -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE \
               -D'ONNX_MAX_ELEMENTS=((int64_t)1 << 20)' -D'HOST_MAX_WORK=((int64_t)1 << 24)'

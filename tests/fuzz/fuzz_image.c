@@ -8,7 +8,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "onnx/image.h"
+#include "data/image.h"
 #include "sampan.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

@@ -1,5 +1,5 @@
 # tests/mk/test_image.mk - test_image: the PNG and PGM readers
-# (host/onnx/image.c) and `sampan run` on a PNG.
+# (host/data/image.c) and `sampan run` on a PNG.
 TEST_NAMES += test_image
 TEST_OBJS_test_image     := spawn util
 TEST_ARCHIVES_test_image := $(ONNX_LIB)

@@ -2,8 +2,13 @@
  * image.h - images as graph inputs: binary PGM (P5) and PNG.
  *
  * PNG: every standard colour type (grey, grey + alpha, RGB, RGBA,
- * palette), bit depths 1, 2, 4, 8 and 16 (16-bit samples are reduced to
- * their most significant byte), all five row filters, Adam7 interlacing.
+ * palette), bit depths 1, 2, 4, 8 and 16, all five row filters, Adam7
+ * interlacing. A 16-bit sample v is the level v / 257 of the 8-bit scale
+ * (65535 = 255 * 257): a float input gets (v / 257) / pixel_max in double
+ * rounded once to float, a uint8 input the nearest level, (v + 128) / 257;
+ * an 8-bit image saved as 16-bit (every v a multiple of 257) gives the
+ * same tensor as the 8-bit file. Grey from 16-bit colour is taken before
+ * the scaling.
  * Every chunk's CRC is checked, IHDR is validated, unknown critical chunks
  * are refused, the image data must inflate to exactly the size the header
  * implies (no more: a decompression bomb stops there; no less: truncated).

@@ -5,10 +5,11 @@
  * of 8-bit samples, one (grey) or three (R, G, B) per pixel, which is then
  * laid out as the tensor the graph input declares.
  */
-#include "onnx/image.h"
+#include "data/image.h"
 
 #include <errno.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,13 +17,16 @@
 #include <sys/stat.h>
 #include <zlib.h>
 
+#include "fileio.h"
 #include "sampan.h"
 
-/* A decoded image: (h, w, channels) 8-bit samples, channels 1 or 3. */
+/* A decoded image: (h, w, channels) samples, channels 1 or 3; 8-bit
+ * samples (0..255), or with @wide 16-bit ones (0..65535). */
 struct raw_image {
 	int64_t w, h;
 	int channels;
-	uint8_t *pix;
+	bool wide;
+	uint16_t *pix;
 };
 
 static const uint8_t png_signature[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
@@ -132,10 +136,11 @@ static int pgm_decode(const uint8_t *d, size_t n, const char *name, struct raw_i
 		if (d[pos + i] > maxval)
 			return fail(err, err_size, SAMPAN_ERROR_INVALID, name,
 			            "pixel %zu (%d) is above maxval %ld", i, d[pos + i], maxval);
-	im->pix = malloc((size_t)(w * h));
+	im->pix = malloc((size_t)(w * h) * sizeof(*im->pix));
 	if (!im->pix)
 		return fail(err, err_size, SAMPAN_ERROR_NO_MEM, name, "out of memory");
-	memcpy(im->pix, d + pos, (size_t)(w * h));
+	for (size_t i = 0; i < (size_t)(w * h); i++)
+		im->pix[i] = d[pos + i];
 	im->w = w;
 	im->h = h;
 	im->channels = 1;
@@ -306,10 +311,10 @@ static int png_unfilter(uint8_t *rows, uint64_t ph, uint64_t rb, int bpp, const 
 	return SAMPAN_OK;
 }
 
-/* Sample @s (0-based within the row) of a row of @depth-bit samples,
- * reduced to 8 bits: sub-byte grey levels scaled to 0..255 unless
- * @index (palette), 16-bit ones cut to their high byte. */
-static uint8_t png_sample(const uint8_t *row, uint64_t s, int depth, bool index)
+/* Sample @s (0-based within the row) of a row of @depth-bit samples:
+ * sub-byte grey levels scaled to 0..255 unless @index (palette), 16-bit
+ * ones whole (big-endian, 0..65535). */
+static uint16_t png_sample(const uint8_t *row, uint64_t s, int depth, bool index)
 {
 	unsigned v, max;
 
@@ -317,7 +322,7 @@ static uint8_t png_sample(const uint8_t *row, uint64_t s, int depth, bool index)
 	case 8:
 		return row[s];
 	case 16:
-		return row[2 * s];
+		return (uint16_t)(row[2 * s] << 8 | row[2 * s + 1]);
 	default:
 		max = (1u << depth) - 1;
 		v = (row[s * (uint64_t)depth / 8] >> (8 - depth - (int)(s * (uint64_t)depth % 8))) &
@@ -352,13 +357,13 @@ static int png_pixels(const struct png_header *hd, uint8_t *raw, const uint8_t *
 			const uint8_t *row = raw + y * (rb + 1) + 1;
 
 			for (uint64_t x = 0; x < pw; x++) {
-				uint8_t *o =
+				uint16_t *o =
 				    im->pix + ((y0 + y * dy) * (uint64_t)im->w + x0 + x * dx) *
 				                  (uint64_t)im->channels;
 				uint64_t s = x * (uint64_t)hd->samples;
 
 				if (hd->ctype == PNG_PALETTE) {
-					uint8_t i = png_sample(row, s, hd->depth, true);
+					uint16_t i = png_sample(row, s, hd->depth, true);
 
 					if (i >= n_palette)
 						return fail(
@@ -366,7 +371,8 @@ static int png_pixels(const struct png_header *hd, uint8_t *raw, const uint8_t *
 						    "bad PNG: palette index %d, the palette "
 						    "has %d entries",
 						    i, n_palette);
-					memcpy(o, palette + 3 * i, 3);
+					for (int c = 0; c < 3; c++)
+						o[c] = palette[3 * i + c];
 				} else {
 					for (int c = 0; c < im->channels; c++)
 						o[c] = png_sample(row, s + (uint64_t)c, hd->depth,
@@ -574,7 +580,8 @@ static int png_decode(const uint8_t *d, size_t n, const char *name, struct raw_i
 	im->w = st->hd.w;
 	im->h = st->hd.h;
 	im->channels = st->hd.ctype == PNG_GREY || st->hd.ctype == PNG_GREY_ALPHA ? 1 : 3;
-	im->pix = malloc((size_t)(im->w * im->h * im->channels));
+	im->wide = st->hd.depth == 16;
+	im->pix = malloc((size_t)(im->w * im->h * im->channels) * sizeof(*im->pix));
 	if (!im->pix) {
 		ret = fail(err, err_size, SAMPAN_ERROR_NO_MEM, name, "out of memory");
 		goto out;
@@ -652,19 +659,36 @@ static int image_to_tensor(const struct raw_image *im, const char *name,
 		                                       : "the image is too large for a tensor");
 	for (int c = 0; c < channels; c++) {
 		for (size_t i = 0; i < plane; i++) {
-			const uint8_t *p = im->pix + i * (size_t)im->channels;
-			uint8_t v;
+			const uint16_t *p = im->pix + i * (size_t)im->channels;
+			size_t o = (size_t)c * plane + i;
+			uint32_t v;
 
 			if (im->channels == 1)
 				v = p[0];
 			else if (channels == 3)
 				v = p[c];
 			else
-				v = (uint8_t)((299 * p[0] + 587 * p[1] + 114 * p[2] + 500) / 1000);
+				v = (299u * p[0] + 587u * p[1] + 114u * p[2] + 500) / 1000;
+			if (im->wide && v % 257 != 0) {
+				/* A 16-bit sample v stands for the 8-bit level v / 257
+				 * (65535 = 255 * 257), kept whole for a float input and
+				 * rounded to the nearest level for a uint8 one (257 is
+				 * odd: never a tie). */
+				if (img->dtype == ONNX_DT_FLOAT)
+					((float *)img->data)[o] =
+					    (float)((double)v / 257.0 / (double)pixel_max);
+				else
+					((uint8_t *)img->data)[o] = (uint8_t)((v + 128) / 257);
+				continue;
+			}
+			/* 8-bit, or a 16-bit sample of an 8-bit level (b * 257): the
+			 * same tensor as the 8-bit image. */
+			if (im->wide)
+				v /= 257;
 			if (img->dtype == ONNX_DT_FLOAT)
-				((float *)img->data)[(size_t)c * plane + i] = (float)v / pixel_max;
+				((float *)img->data)[o] = (float)v / pixel_max;
 			else
-				((uint8_t *)img->data)[(size_t)c * plane + i] = v;
+				((uint8_t *)img->data)[o] = (uint8_t)v;
 		}
 	}
 	*t = img;
@@ -705,41 +729,7 @@ int onnx_image_decode(const void *data, size_t len, const char *name, const stru
 /* Reads the whole of @path into @data (malloc'd, at least one byte). */
 static int read_file(const char *path, uint8_t **data, size_t *len, char *err, size_t err_size)
 {
-	struct stat sb;
-	uint8_t *buf;
-	FILE *f;
-	int ret;
-
-	f = fopen(path, "rb");
-	if (!f)
-		return fail(err, err_size, SAMPAN_ERROR_IO, path, "cannot open: %s",
-		            strerror(errno));
-	if (fstat(fileno(f), &sb) != 0 || !S_ISREG(sb.st_mode)) {
-		ret = fail(err, err_size, SAMPAN_ERROR_IO, path, "not a regular file");
-		goto out_close;
-	}
-	if ((uint64_t)sb.st_size > ONNX_IMAGE_MAX_FILE_BYTES) {
-		ret = fail(err, err_size, SAMPAN_ERROR_INVALID, path,
-		           "larger than %zu bytes, the largest image file read",
-		           ONNX_IMAGE_MAX_FILE_BYTES);
-		goto out_close;
-	}
-	buf = malloc((size_t)sb.st_size + 1);
-	if (!buf) {
-		ret = fail(err, err_size, SAMPAN_ERROR_NO_MEM, path, "out of memory");
-		goto out_close;
-	}
-	if (fread(buf, 1, (size_t)sb.st_size, f) != (size_t)sb.st_size) {
-		free(buf);
-		ret = fail(err, err_size, SAMPAN_ERROR_IO, path, "read error");
-		goto out_close;
-	}
-	*data = buf;
-	*len = (size_t)sb.st_size;
-	ret = SAMPAN_OK;
-out_close:
-	fclose(f);
-	return ret;
+	return file_read_all(path, ONNX_IMAGE_MAX_FILE_BYTES, data, len, err, err_size);
 }
 
 /* Reads @path; @want is the format it must have, or NONE for any. */
