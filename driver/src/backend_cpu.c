@@ -9,8 +9,16 @@
  * the stall counters stay 0, CLOCK_MHZ reads 0; BUSY, MACS, CMDS and the
  * byte counters are exact. The command list runs when the driver waits
  * (or reads a register) after ap_start.
+ *
+ * ISA 1.1 (rtl/ARCHITECTURE.md, "Block-scaled numerics"): scale banks
+ * beside the operand banks, block-scaled (q) and matrix-vector (wide)
+ * COMPUTEs, float STOREs, with the float rules implemented on the C float
+ * unit plus explicit flush-to-zero and NaN fix-ups. Options block=0 and
+ * mv_rows=0 model a core without the block-scaled commands or without the
+ * wide engine: it answers their commands with status 6.
  */
 #include <inttypes.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -24,6 +32,8 @@
 struct cpu_card {
 	/* configuration, as the info registers report it */
 	unsigned rows, cols, k_depth, slots, entries, bus;
+	unsigned block;   /* 1: block-scaled commands (FEATURES bit 0) */
+	unsigned mv_rows; /* rows of the wide engine (0: none, FEATURES bit 1) */
 	uint8_t *mem; /* card memory at CPU_MEM_BASE */
 	uint64_t mem_size;
 
@@ -43,9 +53,16 @@ struct cpu_card {
 	int32_t *p_mult;   /* (entries, cols) */
 	int32_t *p_shift;  /* (entries, cols) */
 	int32_t *tile;     /* (rows, cols) scratch for one COMPUTE */
+	uint16_t *a_scale[2]; /* (k_depth / 32, rows): fp16 scales of A bank b */
+	uint16_t *w_scale[2]; /* (k_depth / 32, cols): fp16 scales of W bank b */
 };
 
-#define CPU_OPTIONS "mem=MiB, rows=N, cols=N, k_depth=N, slots=N, entries=N"
+#define CPU_OPTIONS                                                                     \
+	"mem=MiB, rows=N, cols=N, k_depth=N, slots=N, entries=N, mv_rows=N (0: no wide " \
+	"engine), block=0|1 (0: no block-scaled commands)"
+
+/* mv_rows before the options are parsed: not given. */
+#define CPU_MV_DEFAULT 1000u
 
 /* ================================================================ card memory */
 
@@ -77,6 +94,96 @@ static uint64_t beats_bytes(const struct cpu_card *c, uint64_t n)
 	return (n + c->bus - 1) / c->bus * c->bus;
 }
 
+
+/* ================================================================ float rules */
+
+#define CPU_QNAN 0x7FC00000u
+
+static float f_of(uint32_t u)
+{
+	float f;
+
+	memcpy(&f, &u, sizeof(f));
+	return f;
+}
+
+static uint32_t u_of(float f)
+{
+	uint32_t u;
+
+	memcpy(&u, &f, sizeof(u));
+	return u;
+}
+
+/* h2f: exact; every NaN becomes the canonical NaN. */
+static float cpu_h2f(uint16_t h)
+{
+	if ((h & 0x7C00u) == 0x7C00u && (h & 0x03FFu))
+		return f_of(CPU_QNAN);
+	/* fp16 values are exact in double and in float. */
+	return (float)sampan_fp16_to_fp32(h);
+}
+
+/* A subnormal operand reads as zero of its sign. */
+static float daz(float x)
+{
+	if (x != 0.0f && fabsf(x) < 0x1p-126f)
+		return copysignf(0.0f, x);
+	return x;
+}
+
+/* The rules' fix-ups of a rounded result: canonical NaN, flush to zero. */
+static float fix_result(float r)
+{
+	if (isnan(r))
+		return f_of(CPU_QNAN);
+	if (r != 0.0f && fabsf(r) < 0x1p-126f)
+		return copysignf(0.0f, r);
+	return r;
+}
+
+/*
+ * fmul of the float rules. The product of two floats is exact in double
+ * (48 significant bits, exponent well inside double's range), so rounding
+ * it to float rounds once; below 2^-126 the C conversion would round to
+ * the subnormal grid instead of the unbounded one, so there the product is
+ * scaled by 2^100 first: the scaled result is 2^-26 exactly when the
+ * unbounded rounding reaches 2^-126, else the result flushes.
+ */
+static float cpu_fmul(float a, float b)
+{
+	double p;
+
+	a = daz(a);
+	b = daz(b);
+	if (isnan(a) || isnan(b))
+		return f_of(CPU_QNAN);
+	p = (double)a * (double)b;
+	if (isnan(p))
+		return f_of(CPU_QNAN); /* Inf * 0 */
+	if (p != 0.0 && fabs(p) < 0x1p-126) {
+		float s = (float)(p * 0x1p100);
+
+		return fabsf(s) == 0x1p-26f ? copysignf(0x1p-126f, s) : copysignf(0.0f, s);
+	}
+	return fix_result((float)p);
+}
+
+/*
+ * fadd of the float rules. A sum of two normal floats below 2^-126 is exact
+ * (a multiple of 2^-149 with few bits), so C's addition rounds as the
+ * unbounded rule does and only the flush remains; +0 + -0 is +0 under
+ * round to nearest, as the rules say.
+ */
+static float cpu_fadd(float a, float b)
+{
+	a = daz(a);
+	b = daz(b);
+	if (isnan(a) || isnan(b))
+		return f_of(CPU_QNAN);
+	return fix_result(a + b);
+}
+
 /* ================================================================ commands */
 
 static unsigned exec_load_bank(struct cpu_card *c, const struct isa_cmd *cmd)
@@ -97,6 +204,31 @@ static unsigned exec_load_bank(struct cpu_card *c, const struct isa_cmd *cmd)
 	if (!src)
 		return ISA_STATUS_AXI_READ;
 	memcpy(bank, src, bytes);
+	c->bytes_rd += bytes;
+	return ISA_STATUS_OK;
+}
+
+/* LOAD_S: nb blocks of fp16 scales into the scale bank of an operand bank,
+ * block j lane l at byte 2*(j*lanes + l). */
+static unsigned exec_load_s(struct cpu_card *c, const struct isa_cmd *cmd)
+{
+	unsigned lanes = cmd->operand ? c->cols : c->rows;
+	uint16_t *bank = cmd->operand ? c->w_scale[cmd->bank] : c->a_scale[cmd->bank];
+	uint64_t bytes, payload = (uint64_t)2 * cmd->count * lanes;
+	const uint8_t *src;
+
+	if (!c->block)
+		return ISA_STATUS_UNSUPPORTED;
+	if (cmd->count < 1 || cmd->count > c->k_depth / ISA_QBLOCK)
+		return ISA_STATUS_RANGE;
+	if (cmd->addr % c->bus)
+		return ISA_STATUS_ALIGN;
+	bytes = beats_bytes(c, payload);
+	src = card_ptr(c, cmd->addr, bytes);
+	if (!src)
+		return ISA_STATUS_AXI_READ;
+	for (uint64_t i = 0; i < payload / 2; i++)
+		bank[i] = (uint16_t)(src[2 * i] | src[2 * i + 1] << 8);
 	c->bytes_rd += bytes;
 	return ISA_STATUS_OK;
 }
@@ -150,40 +282,102 @@ static inline void mac_tile(int32_t *tile, const int8_t *a, const int8_t *w, uns
 	}
 }
 
+/*
+ * The float chain of a q COMPUTE over rows [0, rows_done) of the slot: for
+ * each block j of 32 steps the integer sums of that block, scaled with the
+ * scale-bank blocks a_off/32 + j and w_off/32 + j, are added in fp32 to the
+ * slot's value (+0.0 first when cmd->first).
+ */
+static void q_chain(struct cpu_card *c, const struct isa_cmd *cmd, uint32_t *slot,
+                    unsigned rows_done)
+{
+	size_t n = (size_t)c->rows * c->cols;
+	unsigned blocks = cmd->k_len / ISA_QBLOCK;
+
+	for (size_t i = 0; i < n; i++)
+		if (cmd->first)
+			slot[i] = 0; /* +0.0 */
+	for (unsigned j = 0; j < blocks; j++) {
+		const int8_t *a = c->a_bank[cmd->a_bank] +
+		                  (size_t)(cmd->a_off + j * ISA_QBLOCK) * c->rows;
+		const int8_t *w = c->w_bank[cmd->w_bank] +
+		                  (size_t)(cmd->w_off + j * ISA_QBLOCK) * c->cols;
+		const uint16_t *sa =
+		    c->a_scale[cmd->a_bank] + (size_t)(cmd->a_off / ISA_QBLOCK + j) * c->rows;
+		const uint16_t *sw =
+		    c->w_scale[cmd->w_bank] + (size_t)(cmd->w_off / ISA_QBLOCK + j) * c->cols;
+
+		mac_tile(c->tile, a, w, ISA_QBLOCK, cmd->za, c->rows, c->cols);
+		for (unsigned r = 0; r < rows_done; r++) {
+			float fa = cpu_h2f(sa[r]);
+
+			for (unsigned col = 0; col < c->cols; col++) {
+				size_t i = (size_t)r * c->cols + col;
+				float s_b = cpu_fmul(cpu_h2f(sw[col]), fa);
+				float t = cpu_fmul((float)c->tile[i], s_b);
+
+				slot[i] = u_of(cpu_fadd(f_of(slot[i]), t));
+			}
+		}
+	}
+}
+
 static unsigned exec_compute(struct cpu_card *c, const struct isa_cmd *cmd)
 {
 	size_t n = (size_t)c->rows * c->cols;
+	unsigned kw = c->bus / c->cols, rows_done = c->rows;
 	uint32_t *slot;
 
 	const int8_t *a, *w;
 
+	if ((cmd->q && !c->block) || (cmd->wide && !c->mv_rows))
+		return ISA_STATUS_UNSUPPORTED;
 	if (cmd->k_len < 1 || cmd->k_len > c->k_depth || cmd->slot >= c->slots ||
 	    cmd->m_valid < 1 || cmd->m_valid > c->rows || cmd->n_valid < 1 ||
 	    cmd->n_valid > c->cols || cmd->a_off + cmd->k_len > c->k_depth ||
 	    cmd->w_off + cmd->k_len > c->k_depth)
 		return ISA_STATUS_RANGE;
-	a = c->a_bank[cmd->a_bank] + (size_t)cmd->a_off * c->rows;
-	w = c->w_bank[cmd->w_bank] + (size_t)cmd->w_off * c->cols;
-	if (c->cols == 16)
-		mac_tile(c->tile, a, w, cmd->k_len, cmd->za, c->rows, 16);
-	else
-		mac_tile(c->tile, a, w, cmd->k_len, cmd->za, c->rows, c->cols);
-	/* The slot accumulates in wrapping int32: add as unsigned. */
+	if (cmd->q && (cmd->k_len % ISA_QBLOCK || cmd->a_off % ISA_QBLOCK ||
+	               cmd->w_off % ISA_QBLOCK))
+		return ISA_STATUS_RANGE;
+	if (cmd->wide) {
+		if (cmd->m_valid > c->mv_rows || c->rows > c->cols || cmd->k_len % kw ||
+		    cmd->a_off % kw || cmd->w_off % kw)
+			return ISA_STATUS_RANGE;
+		/* Rows MV_ROWS and above are left unspecified: untouched here. */
+		rows_done = c->mv_rows < c->rows ? c->mv_rows : c->rows;
+	}
 	slot = (uint32_t *)c->acc + cmd->slot * n;
-	for (size_t i = 0; i < n; i++)
-		slot[i] = (cmd->first ? 0 : slot[i]) + (uint32_t)c->tile[i];
+	if (cmd->q) {
+		q_chain(c, cmd, slot, rows_done);
+	} else {
+		a = c->a_bank[cmd->a_bank] + (size_t)cmd->a_off * c->rows;
+		w = c->w_bank[cmd->w_bank] + (size_t)cmd->w_off * c->cols;
+		if (c->cols == 16)
+			mac_tile(c->tile, a, w, cmd->k_len, cmd->za, c->rows, 16);
+		else
+			mac_tile(c->tile, a, w, cmd->k_len, cmd->za, c->rows, c->cols);
+		/* The slot accumulates in wrapping int32: add as unsigned. */
+		for (size_t i = 0; i < (size_t)rows_done * c->cols; i++)
+			slot[i] = (cmd->first ? 0 : slot[i]) + (uint32_t)c->tile[i];
+	}
 	c->macs += (uint64_t)cmd->k_len * cmd->m_valid * cmd->n_valid;
-	c->busy += cmd->k_len;
+	/* The wide engine streams KW steps a cycle. */
+	c->busy += cmd->wide ? cmd->k_len / kw : cmd->k_len;
 	return ISA_STATUS_OK;
 }
 
 static unsigned exec_store(struct cpu_card *c, const struct isa_cmd *cmd)
 {
 	size_t n = (size_t)c->rows * c->cols;
-	uint64_t payload = n * (cmd->raw ? 4 : 1), bytes = beats_bytes(c, payload);
+	uint64_t payload = n * (cmd->raw || cmd->fstore ? 4 : 1), bytes = beats_bytes(c, payload);
 	const uint32_t *slot;
 	uint8_t *dst;
 
+	if (cmd->raw && cmd->fstore)
+		return ISA_STATUS_RANGE; /* mode 3 */
+	if (cmd->fstore && !c->block)
+		return ISA_STATUS_UNSUPPORTED;
 	if (cmd->slot >= c->slots || cmd->entry >= c->entries || cmd->lo > cmd->hi)
 		return ISA_STATUS_RANGE;
 	if (cmd->addr % c->bus)
@@ -198,7 +392,10 @@ static unsigned exec_store(struct cpu_card *c, const struct isa_cmd *cmd)
 			       e = (size_t)cmd->entry * c->cols + col;
 			uint32_t v = slot[i] + (uint32_t)c->p_bias[e];
 
-			if (cmd->raw)
+			if (cmd->fstore)
+				put_le32(dst + 4 * i,
+				         u_of(cpu_fadd(f_of(slot[i]), f_of((uint32_t)c->p_bias[e]))));
+			else if (cmd->raw)
 				put_le32(dst + 4 * i, v);
 			else
 				dst[i] = (uint8_t)sampan_requantize((int32_t)v, c->p_mult[e],
@@ -242,6 +439,9 @@ static void cpu_run(struct cpu_card *c)
 				break;
 			case ISA_OP_LOAD_P:
 				st = exec_load_p(c, &cmd);
+				break;
+			case ISA_OP_LOAD_S:
+				st = exec_load_s(c, &cmd);
 				break;
 			case ISA_OP_COMPUTE:
 				st = exec_compute(c, &cmd);
@@ -306,7 +506,11 @@ static int cpu_reg_read(void *ctx, uint32_t off, uint32_t *val)
 		*val = ISA_ID;
 		break;
 	case ISA_REG_VERSION:
-		*val = ISA_VERSION;
+		*val = ISA_VERSION_1_1;
+		break;
+	case ISA_REG_FEATURES:
+		*val = (c->block ? ISA_FEATURE_BLOCK : 0) | (c->mv_rows ? ISA_FEATURE_WIDE : 0) |
+		       c->mv_rows << 8;
 		break;
 	case ISA_REG_SHAPE:
 		*val = c->cols << 16 | c->rows;
@@ -464,6 +668,10 @@ static void cpu_close(void *ctx)
 	free(c->p_mult);
 	free(c->p_shift);
 	free(c->tile);
+	for (int b = 0; b < 2; b++) {
+		free(c->a_scale[b]);
+		free(c->w_scale[b]);
+	}
 	free(c->mem);
 	free(c);
 }
@@ -480,6 +688,7 @@ static int cpu_parse_options(struct cpu_card *c, const char *options, unsigned *
 	    {"mem", 1, 65536, mem_mib},  {"rows", 1, 64, &c->rows},
 	    {"cols", 1, 64, &c->cols},   {"k_depth", 1, 65535, &c->k_depth},
 	    {"slots", 1, 16, &c->slots}, {"entries", 1, 256, &c->entries},
+	    {"mv_rows", 0, 64, &c->mv_rows}, {"block", 0, 1, &c->block},
 	};
 	char key[32], val[32];
 	const char *cur = options;
@@ -508,6 +717,15 @@ static int cpu_parse_options(struct cpu_card *c, const char *options, unsigned *
 		                 "with a %u-byte bus, rows and 4*cols must divide %u and k_depth "
 		                 "must be a multiple of %u/rows and %u/cols",
 		                 c->rows, c->cols, c->k_depth, c->bus, c->bus, c->bus, c->bus);
+	/* Unless given: 4 rows, or fewer on a smaller array, none if rows > cols. */
+	if (c->mv_rows == CPU_MV_DEFAULT)
+		c->mv_rows = c->rows > c->cols ? 0 : c->rows < 4 ? c->rows : 4;
+	if (c->mv_rows > c->rows || (c->mv_rows && c->rows > c->cols))
+		return drv_error(SAMPAN_ERROR_INVALID,
+		                 "device 'cpu': illegal configuration mv_rows=%u with a %ux%u array: "
+		                 "the wide engine needs mv_rows <= rows <= cols (mv_rows=0 leaves it "
+		                 "out)",
+		                 c->mv_rows, c->rows, c->cols);
 	return SAMPAN_OK;
 }
 
@@ -527,6 +745,8 @@ static int cpu_open(const char *options, void **ctx, uint64_t *mem_base, uint64_
 	c->slots = 4;
 	c->entries = 64;
 	c->bus = 64;
+	c->block = 1;
+	c->mv_rows = CPU_MV_DEFAULT;
 	err = cpu_parse_options(c, options, &mem_mib);
 	if (err < 0)
 		goto err_close;
@@ -544,9 +764,13 @@ static int cpu_open(const char *options, void **ctx, uint64_t *mem_base, uint64_
 	for (int b = 0; b < 2; b++) {
 		c->a_bank[b] = calloc(c->k_depth, c->rows);
 		c->w_bank[b] = calloc(c->k_depth, c->cols);
+		/* at least one block, so that a small bank still has a pointer */
+		c->a_scale[b] = calloc(c->k_depth / ISA_QBLOCK + 1, c->rows * sizeof(uint16_t));
+		c->w_scale[b] = calloc(c->k_depth / ISA_QBLOCK + 1, c->cols * sizeof(uint16_t));
 	}
 	if (!c->mem || !c->acc || !c->p_bias || !c->p_mult || !c->p_shift || !c->tile ||
-	    !c->a_bank[0] || !c->a_bank[1] || !c->w_bank[0] || !c->w_bank[1]) {
+	    !c->a_bank[0] || !c->a_bank[1] || !c->w_bank[0] || !c->w_bank[1] || !c->a_scale[0] ||
+	    !c->a_scale[1] || !c->w_scale[0] || !c->w_scale[1]) {
 		err = drv_error(SAMPAN_ERROR_NO_MEM,
 		                "device 'cpu': cannot allocate %u MiB of card memory", mem_mib);
 		goto err_close;

@@ -190,7 +190,7 @@ int sampan_list_devices(struct sampan_device_desc *out, size_t max, size_t *coun
 static int read_info(struct sampan_device *dev, const char *name)
 {
 	struct sampan_info *info = &dev->info;
-	uint32_t id, version, shape, k_depth, slots, bus, clock;
+	uint32_t id, version, shape, k_depth, slots, bus, clock, features = 0;
 	int err;
 
 	if ((err = dev->ops->reg_read(dev->ctx, ISA_REG_ID, &id)) < 0 ||
@@ -224,6 +224,14 @@ static int read_info(struct sampan_device *dev, const char *name)
 	info->bus_bytes = bus;
 	info->clock_mhz = clock;
 	info->mem_bytes = dev->mem_size;
+	/* ISA 1.1 added the FEATURES register; 1.0 cores have none of them. */
+	if (version >= ISA_VERSION_1_1 &&
+	    (err = dev->ops->reg_read(dev->ctx, ISA_REG_FEATURES, &features)) < 0)
+		return err;
+	info->features = features & (ISA_FEATURE_BLOCK | ISA_FEATURE_WIDE);
+	info->mv_rows = info->features & ISA_FEATURE_WIDE ? ISA_FEATURE_MV_ROWS(features) : 0;
+	if (!info->mv_rows)
+		info->features &= ~ISA_FEATURE_WIDE;
 
 	/* The command fields bound what the encoder can address. */
 	if (info->rows < 1 || info->rows > 64 || info->cols < 1 || info->cols > 64 ||
@@ -285,6 +293,7 @@ void sampan_close(struct sampan_device *dev)
 		return;
 	if (dev->inflight)
 		drv_job_detach(dev->inflight);
+	drv_weights_release_all(dev);
 	for (struct sampan_buffer *b = dev->buffers; b; b = b->next)
 		b->dev = NULL;
 	while (dev->used) {
@@ -301,6 +310,7 @@ int sampan_get_info(struct sampan_device *dev, struct sampan_info *info)
 	if (!dev || !info)
 		return drv_error(SAMPAN_ERROR_INVALID, "sampan_get_info: NULL argument");
 	*info = dev->info;
+	info->mem_used = drv_mem_used(dev);
 	return SAMPAN_OK;
 }
 
@@ -363,6 +373,33 @@ err_no_room:
 	                 "device '%s': %s needs %" PRIu64
 	                 " bytes of card memory; the card has %" PRIu64 " (%" PRIu64 " free)",
 	                 dev->info.name, what, size, dev->mem_size, free_bytes);
+}
+
+uint64_t drv_mem_used(const struct sampan_device *dev)
+{
+	uint64_t used = 0;
+
+	for (const struct drv_block *b = dev->used; b; b = b->next)
+		used += b->size;
+	return used;
+}
+
+uint64_t drv_mem_largest_free(const struct sampan_device *dev)
+{
+	uint64_t align = dev->info.bus_bytes, prev_end = dev->mem_base, best = 0;
+	const struct drv_block *b = dev->used;
+
+	for (;;) {
+		uint64_t start = (prev_end + align - 1) / align * align;
+		uint64_t limit = b ? b->addr : dev->mem_base + dev->mem_size;
+
+		if (limit > start && limit - start > best)
+			best = limit - start;
+		if (!b)
+			return best;
+		prev_end = b->addr + b->size;
+		b = b->next;
+	}
 }
 
 void drv_mem_free(struct sampan_device *dev, uint64_t addr)

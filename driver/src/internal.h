@@ -26,6 +26,7 @@ struct sampan_device {
 	struct drv_block *used;        /* allocated ranges, sorted by address */
 	struct sampan_buffer *buffers; /* live buffers, detached at close */
 	struct sampan_job *inflight;   /* started and not yet waited for */
+	struct sampan_weights *weights; /* live resident weights, freed at close */
 	struct sampan_stats last_stats;
 	int have_stats;
 };
@@ -59,6 +60,10 @@ int drv_opt_uint(const char *backend, const char *key, const char *val, uint64_t
 int drv_mem_alloc(struct sampan_device *dev, uint64_t size, const char *what, uint64_t *addr);
 void drv_mem_free(struct sampan_device *dev, uint64_t addr);
 
+/* Bytes of card memory allocated now, and the largest free range. */
+uint64_t drv_mem_used(const struct sampan_device *dev);
+uint64_t drv_mem_largest_free(const struct sampan_device *dev);
+
 /* Reads a 64-bit counter (low word at @off, high word at @off + 4). */
 int drv_reg_read64(struct sampan_device *dev, uint32_t off, uint64_t *val);
 
@@ -67,5 +72,9 @@ int drv_reg_read64(struct sampan_device *dev, uint32_t off, uint64_t *val);
 /* Called by sampan_close(): completes @job if it can and detaches it from
  * its device, which is going away; the job stays valid for its owner. */
 void drv_job_detach(struct sampan_job *job);
+
+/* Called by sampan_close(): frees every resident weights handle of @dev
+ * (later sampan_weights_destroy() calls on them are no-ops). */
+void drv_weights_release_all(struct sampan_device *dev);
 
 #endif /* SAMPAN_INTERNAL_H */
