@@ -79,7 +79,7 @@ struct sg_device {
 	int index;
 	char name[16];              /* "SAMPAN0" */
 	char spec[256];             /* what sampan_open() gets: "sim", "cpu:mem=512" */
-	char desc[320];
+	char desc[400];
 	pthread_mutex_t lock;       /* serializes every call on @dev and weight lists */
 	struct sampan_device *dev;  /* opened on first use */
 	struct sampan_info info;
@@ -115,7 +115,9 @@ struct sg_backend {
 	float *row;                 /* (K) one gathered activation row */
 	float *out;                 /* (M, N) */
 	size_t a_cap, s_cap, row_cap, out_cap;
-	struct sg_graph_stats g;
+	struct sg_graph_stats g;     /* the graph being computed */
+	struct sg_graph_stats total; /* every graph of this backend */
+	uint64_t graphs;             /* graphs with device products */
 };
 
 static struct ggml_backend_reg sg_reg;
@@ -158,8 +160,10 @@ static int sg_open_locked(struct sg_device *sd)
 		sd->open_err = err;
 		return err;
 	}
-	snprintf(sd->desc, sizeof(sd->desc), "sampan %s: %ux%u array, %" PRIu64 " MiB card memory",
-	         sd->spec, sd->info.rows, sd->info.cols, sd->info.mem_bytes >> 20);
+	snprintf(sd->desc, sizeof(sd->desc), "sampan %s: %ux%u array, %" PRIu64 " MiB card memory%s",
+	         sd->spec, sd->info.rows, sd->info.cols, sd->info.mem_bytes >> 20,
+	         sd->info.features & SAMPAN_FEATURE_BLOCK_SCALED ? ", Q8_0"
+	                                                          : ", no block-scaled commands");
 	return SAMPAN_OK;
 }
 
@@ -602,9 +606,25 @@ static const char *sg_backend_get_name(ggml_backend_t backend)
 	return be->sd->name;
 }
 
+static void sg_log_total(struct sg_backend *be)
+{
+	struct sg_device *sd = be->sd;
+	const struct sg_graph_stats *t = &be->total;
+
+	fprintf(stderr,
+	        "sampan: %s (%s) total: %" PRIu64 " graphs, %u matmuls, %" PRIu64 " cycles, %" PRIu64
+	        " MACs, utilization %.1f%%, %u uploads (%" PRIu64 " bytes), device wall %.3f s\n",
+	        sd->name, sd->spec, be->graphs, t->matmuls, t->dev.cycles, t->dev.macs,
+	        100.0 * sampan_utilization(&t->dev, &sd->info), t->uploads, t->upload_bytes,
+	        t->dev.wall_seconds);
+}
+
 static void sg_backend_free(ggml_backend_t backend)
 {
 	struct sg_backend *be = backend->context;
+
+	if (sg_log_enabled && be->graphs)
+		sg_log_total(be);
 
 	if (be->cpu)
 		ggml_backend_free(be->cpu);
@@ -712,7 +732,8 @@ static enum ggml_status sg_backend_graph_compute(ggml_backend_t backend, struct 
 		struct ggml_tensor *node = cgraph->nodes[i];
 		int err;
 
-		if (!sg_claims(node))
+		/* the device is open: the backend exists */
+		if (!sg_claims(node) || !(be->sd->info.features & SAMPAN_FEATURE_BLOCK_SCALED))
 			continue;
 		st = sg_delegate(be, cgraph, run, i);
 		run = i + 1;
@@ -740,6 +761,16 @@ static enum ggml_status sg_backend_graph_compute(ggml_backend_t backend, struct 
 	pthread_mutex_lock(&be->sd->lock);
 	be->sd->graphs++;
 	pthread_mutex_unlock(&be->sd->lock);
+	if (be->g.matmuls) {
+		be->graphs++;
+		be->total.matmuls += be->g.matmuls;
+		be->total.uploads += be->g.uploads;
+		be->total.upload_bytes += be->g.upload_bytes;
+		be->total.dev.cycles += be->g.dev.cycles;
+		be->total.dev.busy_cycles += be->g.dev.busy_cycles;
+		be->total.dev.macs += be->g.dev.macs;
+		be->total.dev.wall_seconds += be->g.dev.wall_seconds;
+	}
 	if (sg_log_enabled && (be->g.matmuls || be->g.delegated))
 		sg_log_graph(be);
 	return st;
@@ -771,9 +802,15 @@ static const char *sg_dev_get_name(ggml_backend_dev_t dev)
 	return sg_dev(dev)->name;
 }
 
+/* Opens the device to describe it: array size, card memory, Q8_0 or not. */
 static const char *sg_dev_get_description(ggml_backend_dev_t dev)
 {
-	return sg_dev(dev)->desc;
+	struct sg_device *sd = sg_dev(dev);
+
+	if (sg_open(sd) != SAMPAN_OK)
+		snprintf(sd->desc, sizeof(sd->desc), "sampan %s (not available: %s)", sd->spec,
+		         sampan_strerror(sd->open_err));
+	return sd->desc;
 }
 
 static void sg_dev_get_memory(ggml_backend_dev_t dev, size_t *free_bytes, size_t *total)
@@ -855,6 +892,10 @@ static bool sg_dev_supports_op(ggml_backend_dev_t dev, const struct ggml_tensor 
 		return true;
 	case GGML_OP_MUL_MAT:
 		if (!sg_claims(op))
+			return false;
+		/* Hardware without the block-scaled commands leaves it to the CPU. */
+		if (sg_open(sg_dev(dev)) != SAMPAN_OK ||
+		    !(sg_dev(dev)->info.features & SAMPAN_FEATURE_BLOCK_SCALED))
 			return false;
 		/* Weights elsewhere (another device, CPU memory) stay there. */
 		abuf = a->view_src ? a->view_src->buffer : a->buffer;
