@@ -11,7 +11,7 @@ LIBSAMPAN_SO      := $(BUILD)/libsampan.so
 # The usb backend links libusb-1.0 (plain -lusb-1.0 before `deps` has run).
 LIBUSB_CFLAGS     := $(shell pkg-config --cflags libusb-1.0 2>/dev/null || echo -I/usr/include/libusb-1.0)
 LIBUSB_LIBS       := $(shell pkg-config --libs libusb-1.0 2>/dev/null || echo -lusb-1.0)
-LIBSAMPAN_LIBS    := -ldl $(LIBUSB_LIBS)
+LIBSAMPAN_LIBS    := -ldl -lm $(LIBUSB_LIBS)
 
 DRIVER_SRCS := $(wildcard driver/src/*.c)
 DRIVER_OBJS := $(DRIVER_SRCS:driver/src/%.c=$(BUILD)/driver/%.o)

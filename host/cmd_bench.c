@@ -2,13 +2,20 @@
  * cmd_bench.c - `sampan bench`: a list of GEMM shapes on one device, with
  * the measured utilization next to the best the architecture allows.
  *
- * The bound of a shape is a roofline: the array needs at least
- * ceil(M/R) * ceil(N/C) * K cycles (one k-step per cycle per output tile),
- * and the device must read at least the padded A and W tiles and the
- * requantizer parameters once, at bus_bytes per cycle. util_bound is
- * macs / (max(both floors) * R * C), util_bound_mem the same with the
- * memory floor alone (both capped at 1); for matrix-vector shapes they show how far the idle
- * array rows and the memory bandwidth limit the array.
+ * The bound of a shape is a roofline. Compute: the array needs at least
+ * ceil(M/R) * ceil(N/C) * K cycles (one k-step per cycle per output tile);
+ * a device with the matrix-vector engine, in tiles of
+ * MV_ROWS rows, ceil(M/MV_ROWS) * ceil(N/C) * K / KW (KW = bus/C steps a
+ * cycle), whichever is less. Memory: the bytes the job must move (A and W
+ * once, unpadded; Q8_0 scales; the per-channel parameters; the outputs
+ * written) at bus_bytes per cycle, reads and writes sharing the bus as in
+ * card DRAM. util_bound is macs / (max(both floors) * R * C), util_bound_mem
+ * the same with the memory floor alone (both capped at 1); of_bound and
+ * of_mem_bound are the floors over the measured cycles: how close the run
+ * came to the roofline and to the memory-bandwidth bound.
+ *
+ * Shapes are int8 (requantized) GEMMs, or block-scaled ones with a ":q8_0"
+ * suffix (sampan_gemm_q8, weights sent with the job).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -17,17 +24,21 @@
 #include "gemm_data.h"
 
 static const char bench_help[] =
-	"usage: sampan bench [-d DEV] [--json] [--shapes MxKxN,...]\n"
+	"usage: sampan bench [-d DEV] [--json] [--shapes MxKxN[:q8_0],...]\n"
 	"\n"
-	"Runs random requantized GEMMs of each shape (seed 1) and prints cycles,\n"
-	"MACs, array utilization, its bound (roofline of compute and memory\n"
-	"bandwidth), the stall breakdown and wall time.\n"
+	"Runs random GEMMs of each shape (seed 1), requantized int8 or, with the\n"
+	"suffix :q8_0, block-scaled, and prints cycles, MACs, array utilization,\n"
+	"its bound (roofline of compute and memory bandwidth), the fraction of\n"
+	"the memory-bandwidth bound reached (bytes the job must move / bus bytes\n"
+	"per cycle, over the cycles), the stall breakdown and wall time.\n"
 	"\n"
 	"  -d, --device DEV     device to use (default: sim)\n"
-	"      --shapes LIST    comma-separated MxKxN shapes (default:\n"
+	"      --shapes LIST    comma-separated shapes (default:\n"
 	"                       64x64x64,256x16x256,256x64x256,256x256x256,\n"
 	"                       16x4096x16,1x1024x1024,1000x1000x1000,\n"
-	"                       1024x1024x1024)\n"
+	"                       1024x1024x1024,1x4096x4096,1x1024x1024:q8_0,\n"
+	"                       1x4096x4096:q8_0,16x4096x4096:q8_0,\n"
+	"                       64x1024x1024:q8_0)\n"
 	"      --json           one JSON object on stdout:\n"
 	"                       {\"device\", \"rows\", \"cols\", \"results\": [...]};\n"
 	"                       the table then goes to stderr as progress\n"
@@ -35,7 +46,8 @@ static const char bench_help[] =
 
 static const char default_shapes[] =
 	"64x64x64,256x16x256,256x64x256,256x256x256,16x4096x16,1x1024x1024,1000x1000x1000,"
-	"1024x1024x1024";
+	"1024x1024x1024,1x4096x4096,1x1024x1024:q8_0,1x4096x4096:q8_0,16x4096x4096:q8_0,"
+	"64x1024x1024:q8_0";
 
 enum { OPT_HELP = 1, OPT_DEVICE, OPT_JSON, OPT_SHAPES };
 
@@ -50,8 +62,10 @@ static const struct cli_option bench_options[] = {
 /* One shape and what it measured. */
 struct bench_result {
 	int64_t m, k, n;
+	bool q8; /* block-scaled */
 	struct sampan_stats st;
 	uint64_t compute_floor, mem_floor; /* cycles */
+	uint64_t mem_bytes;                /* bytes the job must move */
 	double wall;
 };
 
@@ -68,6 +82,17 @@ static bool parse_shape(const char *text, size_t len, struct bench_result *r)
 	}
 	memcpy(buf, text, len);
 	buf[len] = '\0';
+	x = strchr(buf, ':');
+	if (x) {
+		if (strcmp(x, ":q8_0") && strcmp(x, ":int8")) {
+			cli_usage_error("bench", "--shapes: '%.*s': the format suffix is :q8_0 or :int8",
+					(int)len, text);
+			return false;
+		}
+		r->q8 = strcmp(x, ":q8_0") == 0;
+		*x = '\0';
+	}
+	x = buf;
 	for (int d = 0; d < 3; d++) {
 		dims[d] = x;
 		x = strchr(x, 'x');
@@ -83,6 +108,11 @@ static bool parse_shape(const char *text, size_t len, struct bench_result *r)
 	for (int d = 0; d < 3; d++)
 		if (!cli_parse_int("bench", what, dims[d], 1, GEMM_MAX_DIM, dst[d]))
 			return false;
+	if (r->q8 && r->k % 32) {
+		cli_usage_error("bench", "--shapes %.*s: q8_0 needs K a multiple of 32", (int)len,
+				text);
+		return false;
+	}
 	if ((uint64_t)r->m * (uint64_t)r->k > GEMM_MAX_BYTES ||
 	    (uint64_t)r->n * (uint64_t)r->k > GEMM_MAX_BYTES ||
 	    gemm_out_bytes(r->m, r->n, false) > GEMM_MAX_BYTES) {
@@ -130,12 +160,24 @@ static uint64_t ceil_div(uint64_t a, uint64_t b)
 /* The compute and memory floors of @r on @info (see the file comment). */
 static void set_floors(struct bench_result *r, const struct sampan_info *info)
 {
-	uint64_t m_tiles = ceil_div((uint64_t)r->m, info->rows);
-	uint64_t n_tiles = ceil_div((uint64_t)r->n, info->cols);
-	uint64_t bytes = (m_tiles * info->rows + n_tiles * info->cols) * (uint64_t)r->k +
-			 n_tiles * 3 * info->bus_bytes;
+	uint64_t m = (uint64_t)r->m, k = (uint64_t)r->k, n = (uint64_t)r->n;
+	uint64_t m_tiles = ceil_div(m, info->rows), n_tiles = ceil_div(n, info->cols);
+	uint64_t bytes = (m + n) * k;
 
-	r->compute_floor = m_tiles * n_tiles * (uint64_t)r->k;
+	if (r->q8)
+		bytes += 2 * (m + n) * (k / 32) + 4 * n + 4 * m * n; /* scales, bias, fp32 out */
+	else
+		bytes += 12 * n + m * n; /* bias, mult, shift; int8 out */
+	r->mem_bytes = bytes;
+	r->compute_floor = m_tiles * n_tiles * k;
+	if ((info->features & SAMPAN_FEATURE_MATVEC) && info->mv_rows && info->cols &&
+	    info->bus_bytes >= info->cols) {
+		uint64_t kw = info->bus_bytes / info->cols;
+		uint64_t wide = ceil_div(m, info->mv_rows) * n_tiles * ceil_div(k, kw);
+
+		if (wide < r->compute_floor)
+			r->compute_floor = wide;
+	}
 	r->mem_floor = info->bus_bytes ? ceil_div(bytes, info->bus_bytes) : 0;
 }
 
@@ -153,6 +195,62 @@ static double util_bound(const struct bench_result *r, const struct sampan_info 
 	return u < 1.0 ? u : 1.0;
 }
 
+/* Runs one block-scaled shape: random int8 operands with scales around
+ * 2^-8; returns an exit code. */
+static int run_shape_q8(struct sampan_device *dev, const struct sampan_info *info,
+			struct bench_result *r)
+{
+	size_t ma = (size_t)(r->m * r->k), mw = (size_t)(r->n * r->k);
+	size_t sa_n = (size_t)(r->m * (r->k / 32)), sw_n = (size_t)(r->n * (r->k / 32));
+	int8_t *a = malloc(ma), *w = malloc(mw);
+	uint16_t *sa = malloc(sa_n * 2), *sw = malloc(sw_n * 2);
+	float *bias = malloc((size_t)r->n * sizeof(float));
+	float *out = malloc((size_t)(r->m * r->n) * sizeof(float));
+	struct cli_rng rng;
+	struct sampan_gemm_q8 g = {r->m, r->k, r->n, a, sa, w, sw, bias, out};
+	double t0;
+	int err, ret = CLI_EXIT_FAIL;
+
+	if (!a || !w || !sa || !sw || !bias || !out) {
+		cli_error("out of memory for %lldx%lldx%lld", (long long)r->m, (long long)r->k,
+			  (long long)r->n);
+		goto out_free;
+	}
+	cli_rng_seed(&rng, 1);
+	for (size_t i = 0; i < ma; i++)
+		a[i] = (int8_t)cli_rng_range(&rng, -127, 127);
+	for (size_t i = 0; i < mw; i++)
+		w[i] = (int8_t)cli_rng_range(&rng, -127, 127);
+	for (size_t i = 0; i < sa_n; i++)
+		sa[i] = (uint16_t)cli_rng_range(&rng, 0x1C00, 0x2000); /* 2^-8 .. 2^-7 */
+	for (size_t i = 0; i < sw_n; i++)
+		sw[i] = (uint16_t)cli_rng_range(&rng, 0x1C00, 0x2000);
+	for (int64_t i = 0; i < r->n; i++)
+		bias[i] = (float)cli_rng_range(&rng, -100, 100) / 64.0f;
+	t0 = cli_now();
+	err = sampan_gemm_q8(dev, &g);
+	r->wall = cli_now() - t0;
+	if (err != SAMPAN_OK) {
+		cli_library_error("gemm failed", err);
+		goto out_free;
+	}
+	err = sampan_get_stats(dev, &r->st);
+	if (err != SAMPAN_OK) {
+		cli_library_error("cannot read the job statistics", err);
+		goto out_free;
+	}
+	set_floors(r, info);
+	ret = CLI_EXIT_OK;
+out_free:
+	free(a);
+	free(w);
+	free(sa);
+	free(sw);
+	free(bias);
+	free(out);
+	return ret;
+}
+
 /* Runs one shape; returns an exit code. */
 static int run_shape(struct sampan_device *dev, const struct sampan_info *info,
 		     struct bench_result *r)
@@ -162,6 +260,8 @@ static int run_shape(struct sampan_device *dev, const struct sampan_info *info,
 	double t0;
 	int err, ret = CLI_EXIT_FAIL;
 
+	if (r->q8)
+		return run_shape_q8(dev, info, r);
 	if (gemm_data_fill(&d, 1) != SAMPAN_OK) {
 		cli_error("out of memory for %lldx%lldx%lld", (long long)r->m, (long long)r->k,
 			  (long long)r->n);
@@ -195,8 +295,8 @@ static void print_header(FILE *f, const struct sampan_info *info)
 		info->rows, info->cols, info->bus_bytes);
 	if (info->clock_mhz)
 		fprintf(f, ", %u MHz", info->clock_mhz);
-	fprintf(f, ")\n%-16s %12s %12s %7s %7s %-7s %6s %6s %6s %9s\n", "shape", "cycles", "MACs",
-		"util", "bound", "by", "busy", "st_mem", "st_dep", "wall_s");
+	fprintf(f, ")\n%-22s %12s %12s %7s %7s %-7s %7s %6s %6s %6s %9s\n", "shape", "cycles",
+		"MACs", "util", "bound", "by", "of_mem", "busy", "st_mem", "st_dep", "wall_s");
 }
 
 static void print_row(FILE *f, const struct bench_result *r, const struct sampan_info *info)
@@ -204,9 +304,9 @@ static void print_row(FILE *f, const struct bench_result *r, const struct sampan
 	const struct sampan_stats *st = &r->st;
 	char shape[64];
 
-	snprintf(shape, sizeof(shape), "%lldx%lldx%lld", (long long)r->m, (long long)r->k,
-		 (long long)r->n);
-	fprintf(f, "%-16s ", shape);
+	snprintf(shape, sizeof(shape), "%lldx%lldx%lld%s", (long long)r->m, (long long)r->k,
+		 (long long)r->n, r->q8 ? ":q8_0" : "");
+	fprintf(f, "%-22s ", shape);
 	if (st->cycles)
 		fprintf(f, "%12llu %12llu %6.1f%% ", (unsigned long long)st->cycles,
 			(unsigned long long)st->macs, 100.0 * sampan_utilization(st, info));
@@ -214,6 +314,10 @@ static void print_row(FILE *f, const struct bench_result *r, const struct sampan
 		fprintf(f, "%12s %12llu %7s ", "-", (unsigned long long)st->macs, "-");
 	fprintf(f, "%6.1f%% %-7s ", 100.0 * util_bound(r, info, floor_cycles(r)),
 		r->mem_floor > r->compute_floor ? "memory" : "compute");
+	if (st->cycles)
+		fprintf(f, "%6.1f%% ", 100.0 * (double)r->mem_floor / (double)st->cycles);
+	else
+		fprintf(f, "%7s ", "-");
 	if (st->cycles)
 		fprintf(f, "%5.1f%% %5.1f%% %5.1f%% ", 100.0 * (double)st->busy_cycles / st->cycles,
 			100.0 * (double)st->stall_mem / st->cycles,
@@ -236,9 +340,11 @@ static void print_json(const struct bench_result *r, int count, const struct sam
 	json_uint(&j, "cols", info->cols);
 	json_uint(&j, "bus_bytes", info->bus_bytes);
 	json_uint(&j, "clock_mhz", info->clock_mhz);
+	json_uint(&j, "mv_rows", info->mv_rows);
 	json_array_begin(&j, "results");
 	for (int i = 0; i < count; i++) {
 		json_object_begin(&j, NULL);
+		json_string(&j, "format", r[i].q8 ? "q8_0" : "int8");
 		json_int(&j, "m", r[i].m);
 		json_int(&j, "k", r[i].k);
 		json_int(&j, "n", r[i].n);
@@ -255,11 +361,23 @@ static void print_json(const struct bench_result *r, int count, const struct sam
 		json_uint(&j, "floor_cycles", floor_cycles(&r[i]));
 		json_uint(&j, "compute_floor_cycles", r[i].compute_floor);
 		json_uint(&j, "mem_floor_cycles", r[i].mem_floor);
+		json_uint(&j, "mem_bytes", r[i].mem_bytes);
+		if (r[i].st.cycles) {
+			json_double(&j, "of_bound",
+				    (double)floor_cycles(&r[i]) / (double)r[i].st.cycles);
+			json_double(&j, "of_mem_bound",
+				    (double)r[i].mem_floor / (double)r[i].st.cycles);
+		} else {
+			json_null(&j, "of_bound");
+			json_null(&j, "of_mem_bound");
+		}
 		json_uint(&j, "busy_cycles", r[i].st.busy_cycles);
 		json_uint(&j, "stall_mem", r[i].st.stall_mem);
 		json_uint(&j, "stall_dep", r[i].st.stall_dep);
 		json_uint(&j, "dev_bytes_read", r[i].st.dev_bytes_read);
 		json_uint(&j, "dev_bytes_written", r[i].st.dev_bytes_written);
+		json_uint(&j, "host_bytes_in", r[i].st.host_bytes_in);
+		json_uint(&j, "commands", r[i].st.commands);
 		json_double(&j, "wall_seconds", r[i].wall);
 		json_object_end(&j);
 	}

@@ -150,7 +150,15 @@ int cmd_info(int argc, char **argv)
 		json_uint(&j, "bus_bytes", info.bus_bytes);
 		json_uint(&j, "clock_mhz", info.clock_mhz);
 		json_uint(&j, "mem_bytes", info.mem_bytes);
+		json_uint(&j, "mem_used", info.mem_used);
 		json_uint(&j, "hw_version", info.hw_version);
+		json_array_begin(&j, "features");
+		if (info.features & SAMPAN_FEATURE_BLOCK_SCALED)
+			json_string(&j, NULL, "block_scaled");
+		if (info.features & SAMPAN_FEATURE_MATVEC)
+			json_string(&j, NULL, "matvec");
+		json_array_end(&j);
+		json_uint(&j, "mv_rows", info.mv_rows);
 		json_object_end(&j);
 		json_finish(&j);
 	} else {
@@ -167,8 +175,16 @@ int cmd_info(int argc, char **argv)
 			printf("clock_mhz      0 (no clock: functional model)\n");
 		printf("mem_bytes      %llu (%.0f MiB)\n", (unsigned long long)info.mem_bytes,
 		       (double)info.mem_bytes / (1 << 20));
+		printf("mem_used       %llu bytes of card memory in use\n",
+		       (unsigned long long)info.mem_used);
 		printf("hw_version     0x%08x (%u.%u)\n", info.hw_version, info.hw_version >> 16,
-		       info.hw_version & 0xffff);
+		       (info.hw_version >> 8) & 0xff);
+		printf("features       %s%s%s\n",
+		       info.features & SAMPAN_FEATURE_BLOCK_SCALED ? "block_scaled (Q8_0) " : "",
+		       info.features & SAMPAN_FEATURE_MATVEC ? "matvec" : "",
+		       info.features ? "" : "none (int8 only)");
+		if (info.mv_rows)
+			printf("mv_rows        %u rows on the matrix-vector engine\n", info.mv_rows);
 	}
 	sampan_close(dev);
 	return CLI_EXIT_OK;

@@ -41,6 +41,12 @@ int input_read(const char *path, const struct onnx_value *decl, float pixel_max,
 	ret = npy_read_any(path, &arr, err, err_size);
 	if (ret)
 		return ret;
+	if (arr.dtype == NPY_FLOAT16) {
+		snprintf(err, err_size, "%s: float16 inputs are not supported (save as float32)",
+		         path);
+		npy_array_destroy(&arr);
+		return SAMPAN_ERROR_INVALID;
+	}
 	ret = onnx_tensor_create(t, onnx_type_of(arr.dtype), arr.ndim, arr.shape);
 	if (ret)
 		snprintf(err, err_size, "%s: %s", path,

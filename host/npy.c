@@ -35,13 +35,14 @@ const char *npy_dtype_name(enum npy_dtype dtype)
 	case NPY_INT8: return "|i1";
 	case NPY_UINT8: return "|u1";
 	case NPY_FLOAT32: return "<f4";
+	case NPY_FLOAT16: return "<f2";
 	default: return "<i4";
 	}
 }
 
 static size_t dtype_size(enum npy_dtype dtype)
 {
-	return dtype == NPY_INT8 || dtype == NPY_UINT8 ? 1 : 4;
+	return dtype == NPY_INT8 || dtype == NPY_UINT8 ? 1 : dtype == NPY_FLOAT16 ? 2 : 4;
 }
 
 /* How a dtype is named in messages. */
@@ -51,6 +52,7 @@ static const char *dtype_word(enum npy_dtype dtype)
 	case NPY_INT8: return "int8";
 	case NPY_UINT8: return "uint8";
 	case NPY_FLOAT32: return "little-endian float32";
+	case NPY_FLOAT16: return "little-endian float16";
 	default: return "little-endian int32";
 	}
 }
@@ -278,6 +280,8 @@ static int descr_dtype(const char *descr)
 		return NPY_INT32;
 	if (strcmp(descr, "<f4") == 0)
 		return NPY_FLOAT32;
+	if (strcmp(descr, "<f2") == 0)
+		return NPY_FLOAT16;
 	return -1;
 }
 
@@ -369,7 +373,7 @@ static int read_array(const char *path, int want_dtype, int ndim, struct npy_arr
 	}
 	if (descr_dtype(h.descr) < 0) {
 		ret = fail(err, err_size, SAMPAN_ERROR_INVALID,
-			   "%s: dtype '%s' is not supported (int8, uint8, int32, float32 are)",
+			   "%s: dtype '%s' is not supported (int8, uint8, int32, float16, float32 are)",
 			   path, h.descr);
 		goto err_free_text;
 	}
@@ -430,6 +434,12 @@ static int read_array(const char *path, int want_dtype, int ndim, struct npy_arr
 
 			memcpy(data + 4 * i, &v, 4);
 		}
+	} else if (item == 2) {
+		for (size_t i = 0; i < count; i++) {
+			uint16_t v = (uint16_t)(data[2 * i] | data[2 * i + 1] << 8);
+
+			memcpy(data + 2 * i, &v, 2);
+		}
 	}
 	free(text);
 	fclose(f);
@@ -471,7 +481,7 @@ void npy_array_destroy(struct npy_array *arr)
 
 /* ----------------------------------------------------------------- write */
 
-/* Writes the data of @count elements, 4-byte ones as little-endian. */
+/* Writes the data of @count elements, wider ones as little-endian. */
 static bool write_data(FILE *f, enum npy_dtype dtype, const void *data, size_t count)
 {
 	unsigned char buf[4096];
@@ -479,6 +489,22 @@ static bool write_data(FILE *f, enum npy_dtype dtype, const void *data, size_t c
 
 	if (dtype_size(dtype) == 1)
 		return fwrite(data, 1, count, f) == count;
+	if (dtype_size(dtype) == 2) {
+		for (size_t i = 0; i < count;) {
+			size_t n = 0;
+
+			for (; i < count && n < sizeof(buf); i++, n += 2) {
+				uint16_t u;
+
+				memcpy(&u, v + 2 * i, 2);
+				buf[n] = (unsigned char)u;
+				buf[n + 1] = (unsigned char)(u >> 8);
+			}
+			if (fwrite(buf, 1, n, f) != n)
+				return false;
+		}
+		return true;
+	}
 	for (size_t i = 0; i < count;) {
 		size_t n = 0;
 

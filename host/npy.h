@@ -2,9 +2,10 @@
  * npy.h - reading and writing NumPy .npy files, the operand and result
  * format of `sampan gemm`.
  *
- * Only what the CLI needs: int8 ('|i1'), little-endian int32 ('<i4') and,
- * for model tensors (`sampan run`), uint8 ('|u1') and little-endian float32
- * ('<f4') arrays of up to NPY_MAX_DIMS dimensions in C order, format
+ * Only what the CLI needs: int8 ('|i1'), little-endian int32 ('<i4'),
+ * float16 ('<f2', the block scales of `sampan gemm --format q8_0') and
+ * float32 ('<f4') and, for model tensors (`sampan run`), uint8 ('|u1')
+ * arrays of up to NPY_MAX_DIMS dimensions in C order, format
  * versions 1.0, 2.0 and 3.0. Every field of a file is validated; a malformed file of any
  * content fails with a message, never a crash.
  */
@@ -19,6 +20,7 @@ enum npy_dtype {
 	NPY_INT32,   /* '<i4' */
 	NPY_UINT8,   /* '|u1' */
 	NPY_FLOAT32, /* '<f4' */
+	NPY_FLOAT16, /* '<f2': IEEE binary16 bit patterns as uint16_t */
 };
 
 #define NPY_MAX_DIMS 8
@@ -30,7 +32,7 @@ struct npy_array {
 	int ndim;
 	int64_t shape[NPY_MAX_DIMS];
 	size_t count; /* product of shape */
-	void *data;   /* int8_t or int32_t [count]; malloc'd */
+	void *data;   /* int8_t, uint8_t, int32_t, uint16_t or float [count]; malloc'd */
 };
 
 /* Name of a dtype as written in a header ("|i1", "<i4"). */

@@ -12,4 +12,10 @@
  * wrapping int32 accumulation, then sampan_requantize() per element. */
 void ref_gemm(const struct sampan_gemm *g, void *out);
 
+/* The block-scaled GEMM @g describes (rtl/ARCHITECTURE.md, "Block-scaled
+ * numerics") into @out ((M, N) float32 bit patterns), ignoring g->out:
+ * per block the exact integer sum, then the float rules' fmul and fadd
+ * evaluated in double and rounded to float by hand. */
+void ref_gemm_q8(const struct sampan_gemm_q8 *g, uint32_t *out);
+
 #endif /* SAMPAN_HOST_REF_H */

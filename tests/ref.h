@@ -45,4 +45,40 @@ void ref_gemm(long m, long k, long n, const int8_t *a, const int8_t *w, const in
 	      const int32_t *mult, const int32_t *shift, int32_t za, int32_t zo, int32_t lo,
 	      int32_t hi, int raw, void *out);
 
+/* ------------------------------------------------------ block-scaled */
+
+/*
+ * The float rules of rtl/ARCHITECTURE.md ("Block-scaled numerics") on bit
+ * patterns, with integer arithmetic only (no C float operation), so that
+ * they share nothing with the driver's or the cpu model's use of the C
+ * float unit: round to nearest even with an unbounded exponent, then flush
+ * below 2^-126 to a zero of the result's sign and overflow to Inf;
+ * subnormal operands read as zero; every NaN result is 0x7FC00000.
+ */
+#define REF_QNAN 0x7FC00000u
+
+/* IEEE binary16 -> binary32, exact; NaN -> REF_QNAN. */
+uint32_t ref_h2f(uint16_t h);
+/* IEEE binary32 -> binary16, round to nearest even (not part of the
+ * device rules: the host's fp16 conversion, subnormals kept). */
+uint16_t ref_f2h(uint32_t f);
+/* An integer of magnitude < 2^31 as binary32 bits (exact below 2^24). */
+uint32_t ref_i2f(int32_t v);
+uint32_t ref_fmul(uint32_t a, uint32_t b);
+uint32_t ref_fadd(uint32_t a, uint32_t b);
+
+/*
+ * A whole block-scaled GEMM: A (M, K) int8 with fp16 scales sa (M, K/32),
+ * W (N, K) with sw (N, K/32), bias (N) fp32 bits or NULL; out (M, N) fp32
+ * bits: acc = +0, acc = fadd(acc, fmul(i2f(isum_b), fmul(h2f(sw), h2f(sa))))
+ * for b = 0, 1, ..., out = fadd(acc, bias).
+ */
+void ref_gemm_q8(long m, long k, long n, const int8_t *a, const uint16_t *sa, const int8_t *w,
+		 const uint16_t *sw, const uint32_t *bias, uint32_t *out);
+
+/* ggml's quantize_row_q8_0_ref on @k floats (k % 32 == 0): per block
+ * d = amax / 127, id = d ? 1/d : 0, q = roundf(x * id), d as fp16 through
+ * ref_f2h. */
+void ref_quantize_q8_0(const float *x, long k, int8_t *q, uint16_t *d);
+
 #endif /* SAMPAN_TEST_REF_H */

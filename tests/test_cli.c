@@ -534,3 +534,230 @@ Test(cli, bad_shift_file_and_unwritable_out, .timeout = 120)
 	spawn_result_free(&res);
 	scratch_remove();
 }
+
+/* ------------------------------------------------------- block-scaled */
+
+Test(cli, gemm_q8_random_check_json, .timeout = 300)
+{
+	const char *args[] = { "gemm", "-d", "cpu", "--format", "q8_0", "-m", "5", "-k", "320",
+			       "-n", "37", "--seed", "9", "--check", "--json", NULL };
+	struct spawn_result res;
+	char fmt[16] = "";
+
+	cli(&res, args, NULL);
+	cr_assert_eq(res.status, 0, "exit %d; stderr:\n%s", res.status, res.err);
+	cr_assert(json_valid(res.out), "not JSON:\n%s", res.out);
+	cr_expect_eq(json_member(res.out, "format", NULL, fmt, sizeof(fmt)), 2);
+	cr_expect_str_eq(fmt, "q8_0");
+	cr_expect_eq(json_num(&res, "macs"), 5.0 * 320 * 37);
+	cr_expect_eq(json_num(&res, "mismatches"), 0);
+	cr_expect_gt(json_num(&res, "host_bytes_in"), 37.0 * 320);
+	spawn_result_free(&res);
+}
+
+/* .npy operands with float16 scales (special values included) and a
+ * float32 bias; the float32 result read back and compared bit for bit
+ * with tests/ref.c. */
+Test(cli, gemm_q8_npy_round_trip, .timeout = 300)
+{
+	enum { M = 3, K = 96, N = 5, NB = K / 32 };
+	int8_t a[M * K], w[N * K];
+	uint16_t sa[M * NB], sw[N * NB];
+	uint32_t bias[N], want[M * N];
+	long s_a[2] = { M, K }, s_w[2] = { N, K }, s_sa[2] = { M, NB }, s_sw[2] = { N, NB },
+	     s_b[1] = { N };
+	struct npyt_array y;
+	struct spawn_result res;
+	struct rng r;
+	char err[256];
+
+	rng_init(&r, test_seed("cli::gemm_q8_npy_round_trip"));
+	fill_i8(&r, a, sizeof(a), FILL_RANDOM);
+	fill_i8(&r, w, sizeof(w), FILL_RANDOM);
+	for (int i = 0; i < M * NB; i++)
+		sa[i] = (uint16_t)rng_range(&r, 0x0400, 0x3000);
+	for (int i = 0; i < N * NB; i++)
+		sw[i] = (uint16_t)rng_range(&r, 0, 0xBBFF);
+	sw[0] = 0x7C00;  /* Inf */
+	sw[4] = 0x0001;  /* the smallest subnormal */
+	sa[2] = 0x8000;  /* -0 */
+	for (int i = 0; i < N; i++)
+		bias[i] = 0x3F000000u + (uint32_t)i; /* ~0.5 */
+	bias[3] = 0x00000005u;                        /* subnormal: read as +0 */
+	ref_gemm_q8(M, K, N, a, sa, w, sw, bias, want);
+
+	scratch_make();
+	cr_assert_eq(npyt_write(path_in("a.npy"), "|i1", 2, s_a, a, sizeof(a)), 0);
+	cr_assert_eq(npyt_write(path_in("w.npy"), "|i1", 2, s_w, w, sizeof(w)), 0);
+	cr_assert_eq(npyt_write(path_in("sa.npy"), "<f2", 2, s_sa, sa, sizeof(sa)), 0);
+	cr_assert_eq(npyt_write(path_in("sw.npy"), "<f2", 2, s_sw, sw, sizeof(sw)), 0);
+	cr_assert_eq(npyt_write(path_in("b.npy"), "<f4", 1, s_b, bias, sizeof(bias)), 0);
+	const char *args[] = { "gemm",	      "-d",	 "cpu",		      "--format",
+			       "q8_0",	      "--a",	 path_in("a.npy"),    "--a-scale",
+			       path_in("sa.npy"), "--w", path_in("w.npy"),    "--w-scale",
+			       path_in("sw.npy"), "--bias", path_in("b.npy"), "--out",
+			       path_in("y.npy"),  "--check", NULL };
+	cli(&res, args, NULL);
+	cr_assert_eq(res.status, 0, "exit %d; stderr:\n%s", res.status, res.err);
+	spawn_result_free(&res);
+	cr_assert_eq(npyt_read(path_in("y.npy"), &y, err, sizeof(err)), 0, "%s", err);
+	cr_expect_str_eq(y.descr, "<f4");
+	cr_expect_eq(y.ndim, 2);
+	cr_expect(y.shape[0] == M && y.shape[1] == N, "shape (%ld, %ld)", y.shape[0],
+		  y.shape[1]);
+	cr_assert_eq(y.bytes, sizeof(want));
+	cr_expect_arr_eq(y.data, want, sizeof(want));
+	free(y.data);
+
+	/* the shape comes from the files; a contradicting -k is a usage error */
+	const char *clash[] = { "gemm", "-d", "cpu", "--format", "q8_0", "-k", "64", "--a",
+				path_in("a.npy"), "--a-scale", path_in("sa.npy"), "--w",
+				path_in("w.npy"), "--w-scale", path_in("sw.npy"), NULL };
+	cli(&res, clash, NULL);
+	cr_expect_eq(res.status, 2, "exit %d; stderr:\n%s", res.status, res.err);
+	spawn_result_free(&res);
+	scratch_remove();
+}
+
+/* Malformed block-scaled invocations and files: exit 2 for usage, 1 for
+ * bad files or a device without the commands, each with a message. */
+Test(cli, gemm_q8_bad_inputs, .timeout = 300)
+{
+	int8_t a[2 * 64] = { 0 };
+	uint16_t s[2 * 3] = { 0 };
+	float f[2 * 2] = { 0 };
+	long s_a[2] = { 2, 64 }, s_s2[2] = { 2, 2 }, s_s3[2] = { 2, 3 };
+	static const struct {
+		const char *argv[20];
+		int status;
+		const char *says;
+	} cases[] = {
+		{ { "gemm", "-d", "cpu", "--format", "q8_0", "-m", "2", "-k", "48", "-n", "3" },
+		  2,
+		  "multiple of 32" },
+		{ { "gemm", "-d", "cpu", "--format", "q4_0", "-m", "2", "-k", "64", "-n", "3" },
+		  2,
+		  "q8_0" },
+		{ { "gemm", "-d", "cpu", "--format", "q8_0", "-m", "2", "-k", "64", "-n", "3",
+		    "--raw" },
+		  2,
+		  "--raw" },
+		{ { "gemm", "-d", "cpu", "--format", "q8_0", "-m", "2", "-k", "64", "-n", "3", "--za",
+		    "3" },
+		  2,
+		  "--za" },
+		{ { "gemm", "-d", "cpu", "-m", "2", "-k", "64", "-n", "3", "--a-scale", "x.npy" },
+		  2,
+		  "--format q8_0" },
+		{ { "gemm", "-d", "cpu:block=0", "--format", "q8_0", "-m", "2", "-k", "64", "-n",
+		    "3" },
+		  1,
+		  "block-scaled" },
+	};
+	struct spawn_result res;
+
+	for (size_t i = 0; i < COUNT(cases); i++) {
+		cli(&res, cases[i].argv, NULL);
+		cr_expect_eq(res.status, cases[i].status, "case %zu: exit %d; stderr:\n%s", i,
+			     res.status, res.err);
+		cr_expect(strstr(res.err, cases[i].says), "case %zu: stderr lacks '%s':\n%s", i,
+			  cases[i].says, res.err);
+		spawn_result_free(&res);
+	}
+
+	scratch_make();
+	cr_assert_eq(npyt_write(path_in("a.npy"), "|i1", 2, s_a, a, sizeof(a)), 0);
+	cr_assert_eq(npyt_write(path_in("s2.npy"), "<f2", 2, s_s2, s, 2 * 2 * 2), 0);
+	cr_assert_eq(npyt_write(path_in("s3.npy"), "<f2", 2, s_s3, s, sizeof(s)), 0);
+	cr_assert_eq(npyt_write(path_in("f32.npy"), "<f4", 2, s_s2, f, sizeof(f)), 0);
+	cr_assert_eq(npyt_write(path_in("short.npy"), "<f2", 2, s_s2, s, 2 * 2 * 2 - 1), 0);
+	{
+		/* --w missing; scales of 3 blocks for K = 64; float32 scales; a
+		 * truncated file */
+		const char *missing[] = { "gemm", "-d", "cpu", "--format", "q8_0", "--a",
+					  path_in("a.npy"), "--a-scale", path_in("s2.npy"),
+					  "--w-scale", path_in("s2.npy"), NULL };
+		const char *blocks[] = { "gemm", "-d", "cpu", "--format", "q8_0", "--a",
+					 path_in("a.npy"), "--a-scale", path_in("s3.npy"), "--w",
+					 path_in("a.npy"), "--w-scale", path_in("s2.npy"), NULL };
+		const char *dtype[] = { "gemm", "-d", "cpu", "--format", "q8_0", "--a",
+					path_in("a.npy"), "--a-scale", path_in("f32.npy"), "--w",
+					path_in("a.npy"), "--w-scale", path_in("s2.npy"), NULL };
+		const char *trunc[] = { "gemm", "-d", "cpu", "--format", "q8_0", "--a",
+					path_in("a.npy"), "--a-scale", path_in("short.npy"), "--w",
+					path_in("a.npy"), "--w-scale", path_in("s2.npy"), NULL };
+		const char *good[] = { "gemm", "-d", "cpu", "--format", "q8_0", "--a",
+				       path_in("a.npy"), "--a-scale", path_in("s2.npy"), "--w",
+				       path_in("a.npy"), "--w-scale", path_in("s2.npy"), "--check",
+				       NULL };
+
+		cli(&res, missing, NULL);
+		cr_expect_eq(res.status, 2, "missing --w: exit %d: %s", res.status, res.err);
+		cr_expect(strstr(res.err, "--w"), "%s", res.err);
+		spawn_result_free(&res);
+		cli(&res, blocks, NULL);
+		cr_expect_eq(res.status, 2, "3 blocks: exit %d: %s", res.status, res.err);
+		cr_expect(strstr(res.err, "mismatch"), "%s", res.err);
+		spawn_result_free(&res);
+		cli(&res, dtype, NULL);
+		cr_expect_eq(res.status, 1, "float32 scales: exit %d: %s", res.status, res.err);
+		cr_expect(strstr(res.err, "float16"), "%s", res.err);
+		spawn_result_free(&res);
+		cli(&res, trunc, NULL);
+		cr_expect_eq(res.status, 1, "truncated: exit %d: %s", res.status, res.err);
+		cr_expect(strstr(res.err, "truncated"), "%s", res.err);
+		spawn_result_free(&res);
+		cli(&res, good, NULL);
+		cr_expect_eq(res.status, 0, "good: exit %d: %s", res.status, res.err);
+		spawn_result_free(&res);
+	}
+	scratch_remove();
+}
+
+Test(cli, info_reports_memory_and_features, .timeout = 120)
+{
+	const char *args[] = { "info", "-d", "cpu", "--json", NULL };
+	const char *none[] = { "info", "-d", "cpu:block=0,mv_rows=0", NULL };
+	struct spawn_result res;
+
+	cli(&res, args, NULL);
+	cr_assert_eq(res.status, 0, "exit %d; stderr:\n%s", res.status, res.err);
+	cr_assert(json_valid(res.out), "not JSON:\n%s", res.out);
+	cr_expect_eq(json_num(&res, "mem_used"), 0);
+	cr_expect_eq(json_num(&res, "mv_rows"), 4);
+	cr_expect_eq(json_member(res.out, "features", NULL, NULL, 0), 3);
+	cr_expect(strstr(res.out, "\"block_scaled\"") && strstr(res.out, "\"matvec\""), "%s",
+		  res.out);
+	spawn_result_free(&res);
+	cli(&res, none, NULL);
+	cr_assert_eq(res.status, 0, "exit %d; stderr:\n%s", res.status, res.err);
+	cr_expect(strstr(res.out, "features       none"), "%s", res.out);
+	cr_expect(strstr(res.out, "mem_used       0"), "%s", res.out);
+	spawn_result_free(&res);
+}
+
+Test(cli, bench_q8_shapes_and_bounds, .timeout = 300)
+{
+	const char *args[] = { "bench", "-d", "cpu", "--json", "--shapes",
+			       "1x64x32:q8_0,2x32x3,3x32x4:int8", NULL };
+	const char *bad[] = { "bench", "-d", "cpu", "--shapes", "1x48x32:q8_0", NULL };
+	const char *bad2[] = { "bench", "-d", "cpu", "--shapes", "1x64x32:q4", NULL };
+	struct spawn_result res;
+
+	cli(&res, args, NULL);
+	cr_assert_eq(res.status, 0, "exit %d; stderr:\n%s", res.status, res.err);
+	cr_expect(json_valid(res.out), "not JSON:\n%s", res.out);
+	cr_expect_eq(json_member(res.out, "results", NULL, NULL, 0), 3);
+	/* 1x64x32 q8_0: A 64 + W 2048 + scales 2*(1+32)*2 + bias 128 + out 128 */
+	cr_expect(strstr(res.out, "\"mem_bytes\": 2500"), "%s", res.out);
+	cr_expect(strstr(res.out, "\"format\": \"q8_0\""), "%s", res.out);
+	/* 2x32x3 int8: 64 + 96 + 36 + 6 */
+	cr_expect(strstr(res.out, "\"mem_bytes\": 202"), "%s", res.out);
+	spawn_result_free(&res);
+	cli(&res, bad, NULL);
+	cr_expect_eq(res.status, 2, "exit %d: %s", res.status, res.err);
+	spawn_result_free(&res);
+	cli(&res, bad2, NULL);
+	cr_expect_eq(res.status, 2, "exit %d: %s", res.status, res.err);
+	spawn_result_free(&res);
+}

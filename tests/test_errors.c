@@ -552,3 +552,125 @@ Test(errors, one_device_per_thread, .timeout = 300)
 	}
 	cr_expect_str_eq(sampan_last_error(), "", "the main thread sees another thread's error");
 }
+
+/* ------------------------------------------------------- ISA 1.1 */
+
+ParameterizedTestParameters(errors, block_scaled_on_a_core_without_it)
+{
+	static struct dev_param params[] = { { "cpu:block=0" }, { "sim" } };
+
+	return cr_make_param_array(struct dev_param, params, COUNT(params));
+}
+
+/* A core without the block-scaled commands (a 1.0 core, a lite core, or
+ * cpu:block=0) refuses them cleanly: the driver before sending anything,
+ * the core with status 1 (1.0) or 6 (1.1) for a raw LOAD_S; afterwards
+ * the device runs int8 GEMMs as before. A core that has them runs one. */
+ParameterizedTest(struct dev_param *p, errors, block_scaled_on_a_core_without_it, .timeout = 300)
+{
+	struct sampan_device *dev = open_dev(p->dev);
+	struct sampan_info info;
+	int8_t a[64], w[64];
+	uint16_t s[2] = { 0x3C00, 0x3C00 };
+	float out[1];
+	int32_t iout[1];
+	struct sampan_gemm_q8 g = { 1, 64, 1, a, s, w, s, NULL, out };
+	struct sampan_gemm ig = { .m = 1, .k = 64, .n = 1, .a = a, .w = w, .lo = -128, .hi = 127,
+				  .raw = 1, .out = iout };
+	struct sampan_weights *wt = NULL;
+	struct sampan_weights_desc d = { .format = SAMPAN_FORMAT_Q8_0, .n = 1, .k = 64, .w = w,
+					 .w_scale = s };
+
+	for (int i = 0; i < 64; i++) {
+		a[i] = (int8_t)(i - 32);
+		w[i] = (int8_t)(3 - i % 7);
+	}
+	cr_assert_eq(sampan_get_info(dev, &info), SAMPAN_OK);
+	if (info.features & SAMPAN_FEATURE_BLOCK_SCALED) {
+		uint32_t want;
+
+		ref_gemm_q8(1, 64, 1, a, s, w, s, NULL, &want);
+		cr_expect_eq(sampan_gemm_q8(dev, &g), SAMPAN_OK, "%s", sampan_last_error());
+		cr_expect_eq(memcmp(out, &want, 4), 0);
+	} else {
+		struct sampan_buffer *buf;
+		uint8_t cmd[16] = { 6, 0, 1, 0 }; /* LOAD_S A bank 0, 1 block */
+		uint32_t status = 0, index = 99;
+		uint64_t addr;
+
+		EXPECT_ERROR(sampan_gemm_q8(dev, &g), SAMPAN_ERROR_NOT_SUPPORTED, "gemm_q8");
+		cr_expect(strstr(sampan_last_error(), "block-scaled"), "%s", sampan_last_error());
+		EXPECT_ERROR(sampan_weights_create(dev, &d, &wt), SAMPAN_ERROR_NOT_SUPPORTED,
+			     "weights_create");
+		cr_expect_null(wt);
+		cr_assert_eq(sampan_buffer_create(dev, 4096, &buf), SAMPAN_OK);
+		addr = sampan_buffer_address(buf) + 1024;
+		for (int i = 0; i < 8; i++)
+			cmd[4 + i] = (uint8_t)(addr >> (8 * i));
+		cr_assert_eq(sampan_buffer_write(buf, 0, cmd, sizeof(cmd)), SAMPAN_OK);
+		cr_assert_eq(sampan_run_commands(dev, sampan_buffer_address(buf), 1, 0, &status,
+						 &index),
+			     SAMPAN_OK, "%s", sampan_last_error());
+		cr_expect_eq(status, info.hw_version >= 0x00010100u ? 6u : 1u,
+			     "STATUS %u on hardware 0x%08x", status, info.hw_version);
+		cr_expect_eq(index, 0u);
+		sampan_buffer_destroy(buf);
+	}
+	cr_expect_eq(sampan_gemm(dev, &ig), SAMPAN_OK, "%s", sampan_last_error());
+	{
+		int32_t want;
+
+		ref_gemm(1, 64, 1, a, w, NULL, NULL, NULL, 0, 0, -128, 127, 1, &want);
+		cr_expect_eq(iout[0], want);
+	}
+	sampan_close(dev);
+}
+
+ParameterizedTestParameters(errors, weights_handles)
+{
+	static struct dev_param params[] = { { "cpu" }, { "sim" } };
+
+	return cr_make_param_array(struct dev_param, params, COUNT(params));
+}
+
+/* Resident int8 weights: a destroyed handle and one of another device are
+ * refused with SAMPAN_ERROR_INVALID, nothing runs, and both devices then
+ * compute correct products. */
+ParameterizedTest(struct dev_param *p, errors, weights_handles, .timeout = 300)
+{
+	struct sampan_device *dev = open_dev(p->dev), *other = open_dev("cpu");
+	int8_t a[2 * 40], w[3 * 40];
+	int32_t out[2 * 3], want[2 * 3];
+	struct sampan_weights *wt = NULL, *wo = NULL;
+	struct sampan_weights_desc d = { .format = SAMPAN_FORMAT_INT8, .n = 3, .k = 40, .w = w };
+	struct sampan_matmul x = { .m = 2, .a = a, .lo = -128, .hi = 127, .raw = 1, .out = out };
+	struct sampan_stats before, after;
+
+	for (int i = 0; i < 80; i++)
+		a[i] = (int8_t)(i * 7 - 100);
+	for (int i = 0; i < 120; i++)
+		w[i] = (int8_t)(50 - i);
+	ref_gemm(2, 40, 3, a, w, NULL, NULL, NULL, 0, 0, -128, 127, 1, want);
+	cr_assert_eq(sampan_weights_create(dev, &d, &wt), SAMPAN_OK, "%s", sampan_last_error());
+	cr_assert_eq(sampan_weights_create(other, &d, &wo), SAMPAN_OK, "%s", sampan_last_error());
+	cr_assert_eq(sampan_matmul(dev, wt, &x), SAMPAN_OK, "%s", sampan_last_error());
+	cr_expect_arr_eq(out, want, sizeof(want));
+	cr_assert_eq(sampan_get_stats(dev, &before), SAMPAN_OK);
+	EXPECT_ERROR(sampan_matmul(dev, wo, &x), SAMPAN_ERROR_INVALID, "other device's weights");
+	EXPECT_ERROR(sampan_matmul(other, wt, &x), SAMPAN_ERROR_INVALID, "weights of @dev");
+	sampan_weights_destroy(wt);
+	EXPECT_ERROR(sampan_matmul(dev, wt, &x), SAMPAN_ERROR_INVALID, "destroyed weights");
+	cr_assert_eq(sampan_get_stats(dev, &after), SAMPAN_OK);
+	cr_expect_eq(after.commands, before.commands, "a refused call ran a job");
+	memset(out, 0, sizeof(out));
+	cr_expect_eq(sampan_matmul(other, wo, &x), SAMPAN_OK, "%s", sampan_last_error());
+	cr_expect_arr_eq(out, want, sizeof(want));
+	cr_assert_eq(sampan_weights_create(dev, &d, &wt), SAMPAN_OK);
+	memset(out, 0, sizeof(out));
+	cr_expect_eq(sampan_matmul(dev, wt, &x), SAMPAN_OK, "%s", sampan_last_error());
+	cr_expect_arr_eq(out, want, sizeof(want));
+	sampan_weights_destroy(wt);
+	sampan_weights_destroy(wo);
+	sampan_close(other);
+	sampan_close(dev);
+}

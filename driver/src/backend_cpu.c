@@ -34,7 +34,7 @@ struct cpu_card {
 	unsigned rows, cols, k_depth, slots, entries, bus;
 	unsigned block;   /* 1: block-scaled commands (FEATURES bit 0) */
 	unsigned mv_rows; /* rows of the wide engine (0: none, FEATURES bit 1) */
-	uint8_t *mem; /* card memory at CPU_MEM_BASE */
+	uint8_t *mem;     /* card memory at CPU_MEM_BASE */
 	uint64_t mem_size;
 
 	/* register file */
@@ -46,19 +46,19 @@ struct cpu_card {
 	uint64_t busy, macs, bytes_rd, bytes_wr, cmds;
 
 	/* on-chip memories */
-	int8_t *a_bank[2]; /* (k_depth, rows): word k, byte r */
-	int8_t *w_bank[2]; /* (k_depth, cols): word k, byte c */
-	int32_t *acc;      /* (slots, rows, cols) */
-	int32_t *p_bias;   /* (entries, cols) */
-	int32_t *p_mult;   /* (entries, cols) */
-	int32_t *p_shift;  /* (entries, cols) */
-	int32_t *tile;     /* (rows, cols) scratch for one COMPUTE */
+	int8_t *a_bank[2];    /* (k_depth, rows): word k, byte r */
+	int8_t *w_bank[2];    /* (k_depth, cols): word k, byte c */
+	int32_t *acc;         /* (slots, rows, cols) */
+	int32_t *p_bias;      /* (entries, cols) */
+	int32_t *p_mult;      /* (entries, cols) */
+	int32_t *p_shift;     /* (entries, cols) */
+	int32_t *tile;        /* (rows, cols) scratch for one COMPUTE */
 	uint16_t *a_scale[2]; /* (k_depth / 32, rows): fp16 scales of A bank b */
 	uint16_t *w_scale[2]; /* (k_depth / 32, cols): fp16 scales of W bank b */
 };
 
-#define CPU_OPTIONS                                                                     \
-	"mem=MiB, rows=N, cols=N, k_depth=N, slots=N, entries=N, mv_rows=N (0: no wide " \
+#define CPU_OPTIONS                                                                                \
+	"mem=MiB, rows=N, cols=N, k_depth=N, slots=N, entries=N, mv_rows=N (0: no wide "           \
 	"engine), block=0|1 (0: no block-scaled commands)"
 
 /* mv_rows before the options are parsed: not given. */
@@ -93,7 +93,6 @@ static uint64_t beats_bytes(const struct cpu_card *c, uint64_t n)
 {
 	return (n + c->bus - 1) / c->bus * c->bus;
 }
-
 
 /* ================================================================ float rules */
 
@@ -298,10 +297,10 @@ static void q_chain(struct cpu_card *c, const struct isa_cmd *cmd, uint32_t *slo
 		if (cmd->first)
 			slot[i] = 0; /* +0.0 */
 	for (unsigned j = 0; j < blocks; j++) {
-		const int8_t *a = c->a_bank[cmd->a_bank] +
-		                  (size_t)(cmd->a_off + j * ISA_QBLOCK) * c->rows;
-		const int8_t *w = c->w_bank[cmd->w_bank] +
-		                  (size_t)(cmd->w_off + j * ISA_QBLOCK) * c->cols;
+		const int8_t *a =
+		    c->a_bank[cmd->a_bank] + (size_t)(cmd->a_off + j * ISA_QBLOCK) * c->rows;
+		const int8_t *w =
+		    c->w_bank[cmd->w_bank] + (size_t)(cmd->w_off + j * ISA_QBLOCK) * c->cols;
 		const uint16_t *sa =
 		    c->a_scale[cmd->a_bank] + (size_t)(cmd->a_off / ISA_QBLOCK + j) * c->rows;
 		const uint16_t *sw =
@@ -337,8 +336,8 @@ static unsigned exec_compute(struct cpu_card *c, const struct isa_cmd *cmd)
 	    cmd->n_valid > c->cols || cmd->a_off + cmd->k_len > c->k_depth ||
 	    cmd->w_off + cmd->k_len > c->k_depth)
 		return ISA_STATUS_RANGE;
-	if (cmd->q && (cmd->k_len % ISA_QBLOCK || cmd->a_off % ISA_QBLOCK ||
-	               cmd->w_off % ISA_QBLOCK))
+	if (cmd->q &&
+	    (cmd->k_len % ISA_QBLOCK || cmd->a_off % ISA_QBLOCK || cmd->w_off % ISA_QBLOCK))
 		return ISA_STATUS_RANGE;
 	if (cmd->wide) {
 		if (cmd->m_valid > c->mv_rows || c->rows > c->cols || cmd->k_len % kw ||
@@ -393,8 +392,8 @@ static unsigned exec_store(struct cpu_card *c, const struct isa_cmd *cmd)
 			uint32_t v = slot[i] + (uint32_t)c->p_bias[e];
 
 			if (cmd->fstore)
-				put_le32(dst + 4 * i,
-				         u_of(cpu_fadd(f_of(slot[i]), f_of((uint32_t)c->p_bias[e]))));
+				put_le32(dst + 4 * i, u_of(cpu_fadd(f_of(slot[i]),
+				                                    f_of((uint32_t)c->p_bias[e]))));
 			else if (cmd->raw)
 				put_le32(dst + 4 * i, v);
 			else
@@ -685,9 +684,9 @@ static int cpu_parse_options(struct cpu_card *c, const char *options, unsigned *
 		uint64_t min, max;
 		unsigned *dst;
 	} opts[] = {
-	    {"mem", 1, 65536, mem_mib},  {"rows", 1, 64, &c->rows},
-	    {"cols", 1, 64, &c->cols},   {"k_depth", 1, 65535, &c->k_depth},
-	    {"slots", 1, 16, &c->slots}, {"entries", 1, 256, &c->entries},
+	    {"mem", 1, 65536, mem_mib},      {"rows", 1, 64, &c->rows},
+	    {"cols", 1, 64, &c->cols},       {"k_depth", 1, 65535, &c->k_depth},
+	    {"slots", 1, 16, &c->slots},     {"entries", 1, 256, &c->entries},
 	    {"mv_rows", 0, 64, &c->mv_rows}, {"block", 0, 1, &c->block},
 	};
 	char key[32], val[32];
@@ -721,11 +720,12 @@ static int cpu_parse_options(struct cpu_card *c, const char *options, unsigned *
 	if (c->mv_rows == CPU_MV_DEFAULT)
 		c->mv_rows = c->rows > c->cols ? 0 : c->rows < 4 ? c->rows : 4;
 	if (c->mv_rows > c->rows || (c->mv_rows && c->rows > c->cols))
-		return drv_error(SAMPAN_ERROR_INVALID,
-		                 "device 'cpu': illegal configuration mv_rows=%u with a %ux%u array: "
-		                 "the wide engine needs mv_rows <= rows <= cols (mv_rows=0 leaves it "
-		                 "out)",
-		                 c->mv_rows, c->rows, c->cols);
+		return drv_error(
+		    SAMPAN_ERROR_INVALID,
+		    "device 'cpu': illegal configuration mv_rows=%u with a %ux%u array: "
+		    "the wide engine needs mv_rows <= rows <= cols (mv_rows=0 leaves it "
+		    "out)",
+		    c->mv_rows, c->rows, c->cols);
 	return SAMPAN_OK;
 }
 

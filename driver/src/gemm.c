@@ -13,11 +13,10 @@
  * each in the layouts of rtl/ARCHITECTURE.md, every tile at a bus-aligned
  * stride. A plain GEMM puts both parts in one region (weights first);
  * resident weights (sampan_weights) keep the weights part on the card and
- * each sampan_matmul() job region has only the job part. The command list is software-pipelined: operand banks
- * are reused when they already hold the needed tile and otherwise loaded
- * into the bank the running COMPUTE does not read, accumulator slots rotate,
- * and each output tile is stored only after the next tile's COMPUTEs are
- * queued, so the array never waits for a store.
+ * each sampan_matmul() job region has only the job part. The command list is software-pipelined:
+ * operand banks are reused when they already hold the needed tile and otherwise loaded into the
+ * bank the running COMPUTE does not read, accumulator slots rotate, and each output tile is stored
+ * only after the next tile's COMPUTEs are queued, so the array never waits for a store.
  */
 #include <inttypes.h>
 #include <pthread.h>
@@ -36,16 +35,16 @@
 struct spec {
 	enum sampan_format format;
 	uint64_t m, k, n;
-	const int8_t *a;         /* (M, K) row-major */
-	const uint16_t *a_scale; /* Q8_0: (M, K/32) */
-	const int8_t *w;         /* (N, K); unused when resident */
-	const uint16_t *w_scale; /* Q8_0: (N, K/32) */
+	const int8_t *a;                    /* (M, K) row-major */
+	const uint16_t *a_scale;            /* Q8_0: (M, K/32) */
+	const int8_t *w;                    /* (N, K); unused when resident */
+	const uint16_t *w_scale;            /* Q8_0: (N, K/32) */
 	const int32_t *bias, *mult, *shift; /* INT8: (N) or NULL */
 	const float *fbias;                 /* Q8_0: (N) or NULL */
 	int32_t za, zo, lo, hi;
 	int raw;
-	void *out;   /* (M, ldo) row-major: float, int32_t or int8_t */
-	uint64_t ldo; /* elements between output rows (>= N) */
+	void *out;                       /* (M, ldo) row-major: float, int32_t or int8_t */
+	uint64_t ldo;                    /* elements between output rows (>= N) */
 	const struct sampan_weights *wt; /* resident weights, or NULL */
 };
 
@@ -506,10 +505,41 @@ static int use_bank(const struct plan *p, struct cmd_list *l, struct banks *b, u
 	return SAMPAN_OK;
 }
 
+/* Emits the loads (if the banks do not hold them) and the COMPUTE of
+ * output tile (mt, nt), K chunk c, into @slot. */
+static int emit_compute(const struct plan *p, const struct spec *g, struct cmd_list *l,
+                        struct banks *a, struct banks *w, uint64_t mt, uint64_t nt, uint64_t c,
+                        unsigned slot)
+{
+	uint64_t m0 = mt * p->tm, n0 = nt * p->cols;
+	struct isa_cmd compute = {
+	    .op = ISA_OP_COMPUTE,
+	    .first = c == 0,
+	    .slot = slot,
+	    .k_len = chunk_len(p, c),
+	    .za = p->q ? 0 : g->za,
+	    .q = (unsigned)p->q,
+	    .wide = (unsigned)p->wide,
+	    .m_valid = (unsigned)(p->m - m0 < p->tm ? p->m - m0 : p->tm),
+	    .n_valid = (unsigned)(p->n - n0 < p->cols ? p->n - n0 : p->cols),
+	};
+	int err;
+
+	if ((err = use_bank(p, l, a, mt * p->k_chunks + c, &compute.a_bank, &compute.a_off)) < 0 ||
+	    (err = use_bank(p, l, w, nt * p->k_chunks + c, &compute.w_bank, &compute.w_off)) < 0 ||
+	    (err = push(l, &compute)) < 0)
+		return err;
+	a->last = compute.a_bank;
+	w->last = compute.w_bank;
+	return SAMPAN_OK;
+}
+
 /*
- * Emits the command list: loop order parameter group -> M tile -> N tile ->
- * K chunk, so that with one K chunk an A tile is loaded once per M tile and
- * reused across the N tiles. Addresses are offsets in the job region.
+ * Emits the command list: loop order parameter group -> M tile -> group of
+ * SLOTS N tiles -> K chunk -> N tile, so that an A chunk is loaded once
+ * per M tile and group (with one K chunk, once per M tile) and reused
+ * across the N tiles. Addresses are offsets in the job region (WT_REL:
+ * in the weights part).
  */
 static int schedule(const struct plan *p, const struct spec *g, struct cmd_list *l)
 {
@@ -546,64 +576,56 @@ static int schedule(const struct plan *p, const struct spec *g, struct cmd_list 
 		int load_p_due = 1;
 
 		for (uint64_t mt = 0; mt < p->m_tiles; mt++) {
-			for (uint64_t nt = nt0; nt < nt1; nt++, tile++) {
-				unsigned slot = (unsigned)(tile % p->slots);
-				uint64_t m0 = mt * p->tm, n0 = nt * p->cols;
+			/* Up to one N tile per slot accumulates at a time, K chunk
+			 * by K chunk, so that an A chunk is loaded once for all of
+			 * them rather than once per N tile. */
+			for (uint64_t ng = nt0; ng < nt1; ng += p->slots) {
+				uint64_t ne = ng + p->slots < nt1 ? ng + p->slots : nt1;
 
 				for (uint64_t c = 0; c < p->k_chunks; c++) {
-					uint64_t a_id = mt * p->k_chunks + c,
-					         w_id = nt * p->k_chunks + c;
-					unsigned len = chunk_len(p, c);
-					struct isa_cmd compute = {
-					    .op = ISA_OP_COMPUTE,
-					    .first = c == 0,
-					    .slot = slot,
-					    .k_len = len,
-					    .za = p->q ? 0 : g->za,
-					    .q = (unsigned)p->q,
-					    .wide = (unsigned)p->wide,
-					    .m_valid = (unsigned)(p->m - m0 < p->tm ? p->m - m0 : p->tm),
-					    .n_valid = (unsigned)(p->n - n0 < p->cols ? p->n - n0
-					                                              : p->cols),
-					};
+					for (uint64_t nt = ng; nt < ne; nt++) {
+						unsigned slot =
+						    (unsigned)((tile + nt - ng) % p->slots);
 
-					if ((err = use_bank(p, l, &a, a_id, &compute.a_bank,
-					                    &compute.a_off)) < 0 ||
-					    (err = use_bank(p, l, &w, w_id, &compute.w_bank,
-					                    &compute.w_off)) < 0 ||
-					    (err = push(l, &compute)) < 0)
-						return err;
-					a.last = compute.a_bank;
-					w.last = compute.w_bank;
+						if ((err = emit_compute(p, g, l, &a, &w, mt, nt, c,
+						                        slot)) < 0)
+							return err;
+						/* The previous tile's store goes behind this
+						 * COMPUTE; with one slot there is nothing to
+						 * overlap. */
+						if (pending && (err = push(l, &store)) < 0)
+							return err;
+						pending = 0;
+						/* The group's parameters follow its first
+						 * COMPUTEs (and the last store that reads the
+						 * old entries), so that the first operand
+						 * loads do not queue behind them. */
+						if (load_p_due && (err = push(l, &load_p)) < 0)
+							return err;
+						load_p_due = 0;
+						if (c + 1 < p->k_chunks)
+							continue;
+						store = (struct isa_cmd){
+						    .op = ISA_OP_STORE,
+						    .raw = !p->q && g->raw,
+						    .fstore = (unsigned)p->q,
+						    .slot = slot,
+						    .entry = (unsigned)(nt - nt0),
+						    .addr = p->o_off +
+						            (mt * p->n_tiles + nt) * p->o_stride,
+						    .zo = p->q ? 0 : g->zo,
+						    .lo = p->q ? 0 : g->lo,
+						    .hi = p->q ? 0 : g->hi,
+						};
+						pending = 1;
+						if (p->slots < 2) {
+							if ((err = push(l, &store)) < 0)
+								return err;
+							pending = 0;
+						}
+					}
 				}
-				/* The previous tile's store goes behind this tile's
-				 * COMPUTEs; with one slot there is nothing to overlap. */
-				if (pending && (err = push(l, &store)) < 0)
-					return err;
-				pending = 0;
-				/* The group's parameters follow its first COMPUTEs (and
-				 * the last store that reads the old entries), so that
-				 * the first operand loads do not queue behind them. */
-				if (load_p_due && (err = push(l, &load_p)) < 0)
-					return err;
-				load_p_due = 0;
-				store = (struct isa_cmd){
-				    .op = ISA_OP_STORE,
-				    .raw = !p->q && g->raw,
-				    .fstore = (unsigned)p->q,
-				    .slot = slot,
-				    .entry = (unsigned)(nt - nt0),
-				    .addr = p->o_off + (mt * p->n_tiles + nt) * p->o_stride,
-				    .zo = p->q ? 0 : g->zo,
-				    .lo = p->q ? 0 : g->lo,
-				    .hi = p->q ? 0 : g->hi,
-				};
-				pending = 1;
-				if (p->slots < 2) {
-					if ((err = push(l, &store)) < 0)
-						return err;
-					pending = 0;
-				}
+				tile += ne - ng;
 			}
 		}
 	}
@@ -685,7 +707,8 @@ static int start(struct sampan_job *job, const uint8_t *img)
 		struct isa_cmd c = job->cmds.v[i];
 
 		if (c.op != ISA_OP_COMPUTE)
-			c.addr = c.addr & WT_REL ? job->wbase + (c.addr & ~WT_REL) : job->card + c.addr;
+			c.addr =
+			    c.addr & WT_REL ? job->wbase + (c.addr & ~WT_REL) : job->card + c.addr;
 		isa_encode(&c, enc + i * ISA_CMD_BYTES);
 	}
 	if ((err = ops->mem_write(dev->ctx, job->card + p->in_off, img, p->in_bytes)) < 0 ||
@@ -1092,8 +1115,8 @@ static int run_split(struct sampan_device *dev, const struct spec *s, struct sam
 		return run_split(dev, &hi, sum);
 	}
 	return drv_error(SAMPAN_ERROR_DEVICE_MEM,
-	                 "device '%s': a %" PRIu64 "x%" PRIu64 "x%" PRIu64
-	                 " product needs %" PRIu64 " bytes of card memory even in its smallest "
+	                 "device '%s': a %" PRIu64 "x%" PRIu64 "x%" PRIu64 " product needs %" PRIu64
+	                 " bytes of card memory even in its smallest "
 	                 "run; %" PRIu64 " bytes are free in one piece",
 	                 dev->info.name, s->m, s->k, s->n, need, free_bytes);
 }
@@ -1132,7 +1155,8 @@ static int validate_q8(const char *fn, int64_t m, int64_t k, int64_t n, const vo
 		                 fn, m, k, n);
 	if (k % SAMPAN_QBLOCK)
 		return drv_error(SAMPAN_ERROR_INVALID,
-		                 "%s: k=%" PRId64 " is not a multiple of %d (the Q8_0 block): pad K "
+		                 "%s: k=%" PRId64
+		                 " is not a multiple of %d (the Q8_0 block): pad K "
 		                 "with zero blocks",
 		                 fn, k, SAMPAN_QBLOCK);
 	if (mul_add((uint64_t)m, (uint64_t)k, 0) > SIZE_MAX / 4 ||
@@ -1144,7 +1168,9 @@ static int validate_q8(const char *fn, int64_t m, int64_t k, int64_t n, const vo
 		                 fn, m, k, n);
 	if (!a || !a_scale || !out)
 		return drv_error(SAMPAN_ERROR_INVALID, "%s: NULL %s array", fn,
-		                 !a ? "a" : !a_scale ? "a_scale" : "out");
+		                 !a         ? "a"
+		                 : !a_scale ? "a_scale"
+		                            : "out");
 	return SAMPAN_OK;
 }
 
@@ -1249,8 +1275,9 @@ int sampan_weights_create(struct sampan_device *dev, const struct sampan_weights
 		return drv_error(SAMPAN_ERROR_INVALID, "sampan_weights_create: NULL argument");
 	name = d->name ? d->name : "weights";
 	if (d->format != SAMPAN_FORMAT_INT8 && d->format != SAMPAN_FORMAT_Q8_0)
-		return drv_error(SAMPAN_ERROR_INVALID, "sampan_weights_create: %s: unknown format %d",
-		                 name, (int)d->format);
+		return drv_error(SAMPAN_ERROR_INVALID,
+		                 "sampan_weights_create: %s: unknown format %d", name,
+		                 (int)d->format);
 	if (d->n < 1 || d->k < 1 || !d->w)
 		return drv_error(SAMPAN_ERROR_INVALID,
 		                 "sampan_weights_create: %s: n=%" PRId64 " k=%" PRId64
@@ -1274,9 +1301,10 @@ int sampan_weights_create(struct sampan_device *dev, const struct sampan_weights
 			return err;
 	} else {
 		if (!d->mult != !d->shift)
-			return drv_error(SAMPAN_ERROR_INVALID,
-			                 "sampan_weights_create: %s: give both mult and shift, or neither",
-			                 name);
+			return drv_error(
+			    SAMPAN_ERROR_INVALID,
+			    "sampan_weights_create: %s: give both mult and shift, or neither",
+			    name);
 		for (int64_t i = 0; d->shift && i < d->n; i++)
 			if (d->shift[i] < -31 || d->shift[i] > 31)
 				return drv_error(SAMPAN_ERROR_INVALID,
@@ -1312,9 +1340,8 @@ int sampan_weights_create(struct sampan_device *dev, const struct sampan_weights
 	snprintf(wt->name, sizeof(wt->name), "%s", name);
 	if (p.wt_bytes > dev->mem_size || drv_mem_alloc(dev, p.wt_bytes, name, &wt->addr) < 0) {
 		err = drv_error(SAMPAN_ERROR_DEVICE_MEM,
-		                "sampan_weights_create: %s (%" PRId64 "x%" PRId64
-		                ") needs %" PRIu64 " bytes of card memory; %" PRIu64
-		                " of %" PRIu64 " are free",
+		                "sampan_weights_create: %s (%" PRId64 "x%" PRId64 ") needs %" PRIu64
+		                " bytes of card memory; %" PRIu64 " of %" PRIu64 " are free",
 		                name, d->n, d->k, p.wt_bytes, dev->mem_size - drv_mem_used(dev),
 		                dev->mem_size);
 		goto err_free_wt;

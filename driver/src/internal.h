@@ -20,12 +20,12 @@ struct drv_block {
 
 struct sampan_device {
 	const struct backend_ops *ops;
-	void *ctx;                     /* backend context */
-	struct sampan_info info;       /* read from the hardware at open */
-	uint64_t mem_base, mem_size;   /* card-memory window */
-	struct drv_block *used;        /* allocated ranges, sorted by address */
-	struct sampan_buffer *buffers; /* live buffers, detached at close */
-	struct sampan_job *inflight;   /* started and not yet waited for */
+	void *ctx;                      /* backend context */
+	struct sampan_info info;        /* read from the hardware at open */
+	uint64_t mem_base, mem_size;    /* card-memory window */
+	struct drv_block *used;         /* allocated ranges, sorted by address */
+	struct sampan_buffer *buffers;  /* live buffers, detached at close */
+	struct sampan_job *inflight;    /* started and not yet waited for */
 	struct sampan_weights *weights; /* live resident weights, freed at close */
 	struct sampan_stats last_stats;
 	int have_stats;

@@ -75,11 +75,11 @@ enum isa_op {
 /* STATUS error codes. */
 enum isa_status {
 	ISA_STATUS_OK = 0,
-	ISA_STATUS_OPCODE = 1,    /* illegal opcode */
-	ISA_STATUS_RANGE = 2,     /* field out of range */
-	ISA_STATUS_ALIGN = 3,     /* unaligned address */
-	ISA_STATUS_AXI_READ = 4,  /* AXI read error response */
-	ISA_STATUS_AXI_WRITE = 5, /* AXI write error response */
+	ISA_STATUS_OPCODE = 1,      /* illegal opcode */
+	ISA_STATUS_RANGE = 2,       /* field out of range */
+	ISA_STATUS_ALIGN = 3,       /* unaligned address */
+	ISA_STATUS_AXI_READ = 4,    /* AXI read error response */
+	ISA_STATUS_AXI_WRITE = 5,   /* AXI write error response */
 	ISA_STATUS_UNSUPPORTED = 6, /* command not supported by this core */
 };
 
@@ -103,9 +103,9 @@ struct isa_cmd {
 	unsigned entry, count;
 	unsigned m_valid, n_valid;
 	unsigned raw;
-	unsigned fstore;  /* STORE: fp32 acc + fp32 bias */
-	unsigned q, wide; /* COMPUTE: block-scaled, matrix-vector engine */
-	unsigned operand; /* LOAD_S: 0 A scales, 1 W scales */
+	unsigned fstore;    /* STORE: fp32 acc + fp32 bias */
+	unsigned q, wide;   /* COMPUTE: block-scaled, matrix-vector engine */
+	unsigned operand;   /* LOAD_S: 0 A scales, 1 W scales */
 	int za, zo, lo, hi; /* int8 values */
 	uint64_t addr;
 };

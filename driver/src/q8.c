@@ -97,7 +97,10 @@ int sampan_quantize_q8_0(const float *x, int64_t k, int8_t *q, uint16_t *d)
 
 			/* Finite inputs give |r| <= 127; a NaN (Inf * 0) gives 0 and
 			 * anything else saturates rather than convert out of range. */
-			q[b * SAMPAN_QBLOCK + j] = r != r ? 0 : r > 127.0f ? 127 : r < -128.0f ? -128 : (int8_t)r;
+			q[b * SAMPAN_QBLOCK + j] = r != r        ? 0
+			                           : r > 127.0f  ? 127
+			                           : r < -128.0f ? -128
+			                                         : (int8_t)r;
 		}
 	}
 	return SAMPAN_OK;
