@@ -114,8 +114,8 @@ $(LLAMA_MODEL): tests/llama/make_tiny_llama.py $(LLAMA_SRC_STAMP)
 	$(Q)mkdir -p $(@D)
 	$(Q)/usr/bin/python3 $< $(LLAMA_SRC)/gguf-py $@ > /dev/null
 
-test-llama: llama $(LLAMA_MODEL)
-	$(Q)LLAMA_BIN=$(abspath $(LLAMA_BIN)) GGML_SAMPAN_LIB=$(abspath $(GGML_SAMPAN_LIB)) \
+test-llama: llama cli $(LLAMA_MODEL)
+	$(Q)SAMPAN_CLI=$(abspath $(SAMPAN_CLI)) LLAMA_BIN=$(abspath $(LLAMA_BIN)) GGML_SAMPAN_LIB=$(abspath $(GGML_SAMPAN_LIB)) \
 	  SAMPAN_SIM_LIB=$(abspath $(SIM_LIB)) LLAMA_MODEL=$(abspath $(LLAMA_MODEL)) \
 	  LLAMA_RESULTS=$(abspath build/llama-results) \
 	  tests/llama/test-llama.sh $(LLAMA_TESTS)

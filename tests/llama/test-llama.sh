@@ -8,6 +8,8 @@
 #     greedy-cpu greedy-sim     llama-completion, greedy, 16 tokens: the same
 #                               text on the sampan device as on llama.cpp's
 #                               CPU backend, with the device's products logged
+#     small-card                a model larger than the card memory: a
+#                               clear message with the sizes, a clean exit
 #     server                    llama-server with 4 slots on the device: 4
 #                               concurrent streamed /v1/chat/completions, a
 #                               malformed request, a 50-request load test
@@ -17,7 +19,7 @@
 #                               greedy text as the CPU backend
 #
 # Environment (the make target sets them): LLAMA_BIN (llama.cpp's bin/),
-# GGML_SAMPAN_LIB (libggml-sampan.so), LLAMA_MODEL (a Q8_0 GGUF),
+# GGML_SAMPAN_LIB (libggml-sampan.so), SAMPAN_CLI (build/sampan), LLAMA_MODEL (a Q8_0 GGUF),
 # LLAMA_RESULTS (logs, TAP, figures). LLAMA_SERVER_DEVICE picks the device
 # of the server test (default sim). Everything listens on 127.0.0.1 only.
 # A device without block-scaled commands (an RTL before ISA 1.1) skips its
@@ -26,7 +28,7 @@
 
 set -uo pipefail
 
-: "${LLAMA_BIN:?}" "${GGML_SAMPAN_LIB:?}" "${LLAMA_MODEL:?}" "${LLAMA_RESULTS:?}"
+: "${LLAMA_BIN:?}" "${GGML_SAMPAN_LIB:?}" "${SAMPAN_CLI:?}" "${LLAMA_MODEL:?}" "${LLAMA_RESULTS:?}"
 SERVER_DEVICE=${LLAMA_SERVER_DEVICE:-sim}
 N_PREDICT=16
 PROMPT="the river and the sea"
@@ -70,8 +72,7 @@ with_sampan() {
 
 # block_scaled DEV: whether the sampan device DEV has the Q8_0 commands.
 block_scaled() {
-	with_sampan "$1" timeout 120 "$LLAMA_BIN/test-backend-ops" test -o NONE -b SAMPAN0 2>&1 |
-		grep -q "SAMPAN0.*Q8_0"
+	timeout 120 "$SAMPAN_CLI" info -d "$1" 2>/dev/null | grep -q '^features.*block_scaled'
 }
 
 # free_port: an unused TCP port on 127.0.0.1.
@@ -135,9 +136,12 @@ cpu_reference() {
 
 test_greedy() {
 	local dev=$1 out=$LLAMA_RESULTS/greedy-$1.txt name="llama-completion greedy $N_PREDICT tokens on $1 = CPU backend"
+	local want=1
+	# A device without the block-scaled commands claims nothing: every
+	# product falls back to the CPU backend, and the text is the same.
 	if ! block_scaled "$dev"; then
-		skip "$name" "device $dev has no block-scaled commands"
-		return
+		want=0
+		name="$name (no block-scaled commands: all on the CPU backend)"
 	fi
 	if ! cpu_reference; then
 		not_ok "$name" "the CPU backend run failed: $(tail -3 "$CPU_TEXT.err")"
@@ -146,12 +150,25 @@ test_greedy() {
 	with_sampan "$dev" completion "$out"
 	local rc=$? graphs
 	graphs=$(grep -c "sampan: SAMPAN0 ($dev) graph .* [1-9][0-9]* matmuls" "$out.err")
-	if [ $rc -eq 0 ] && [ "$graphs" -gt 0 ] && cmp -s "$CPU_TEXT" "$out"; then
+	if [ $rc -eq 0 ] && { [ $want = 0 ] || [ "$graphs" -gt 0 ]; } && cmp -s "$CPU_TEXT" "$out"; then
 		ok "$name: \"$(tr '\n' ' ' < "$out")\" ($graphs graphs on the device)"
 	else
 		not_ok "$name" "exit $rc, $graphs graphs with device products" \
 			"cpu:    $(tr '\n' ' ' < "$CPU_TEXT")" "sampan: $(tr '\n' ' ' < "$out")" \
 			"log: $out.err"
+	fi
+}
+
+# A model larger than the card: the weights buffer is refused with the
+# sizes, and llama.cpp exits with an error (no crash).
+test_small_card() {
+	local out=$LLAMA_RESULTS/small-card.txt name="model larger than the card memory (cpu:mem=1)"
+	with_sampan "cpu:mem=1" completion "$out"
+	local rc=$?
+	if [ $rc -ne 0 ] && [ $rc -lt 124 ] && grep -q "does not fit in the card memory" "$out.err"; then
+		ok "$name: exit $rc, \"$(grep -m1 -o 'a buffer of.*MiB)' "$out.err")\""
+	else
+		not_ok "$name" "exit $rc; log: $out.err"
 	fi
 }
 
@@ -279,15 +296,16 @@ test_rpc() {
 # ------------------------------------------------------------------ main
 
 tests=("$@")
-[ ${#tests[@]} -eq 0 ] && tests=(ops-cpu ops-sim greedy-cpu greedy-sim server rpc)
+[ ${#tests[@]} -eq 0 ] && tests=(ops-cpu ops-sim greedy-cpu greedy-sim small-card server rpc)
 for t in "${tests[@]}"; do
 	case $t in
 	ops-*) test_ops "${t#ops-}" ;;
 	greedy-*) test_greedy "${t#greedy-}" ;;
 	server) test_server ;;
 	rpc) test_rpc ;;
+	small-card) test_small_card ;;
 	*)
-		echo "test-llama: unknown test '$t' (ops-DEV, greedy-DEV, server, rpc)" >&2
+		echo "test-llama: unknown test '$t' (ops-DEV, greedy-DEV, small-card, server, rpc)" >&2
 		exit 2
 		;;
 	esac
