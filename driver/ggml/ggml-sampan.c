@@ -85,6 +85,9 @@ struct sg_device {
 	struct sampan_info info;
 	int open_err;               /* last sampan_open() failure (0: none tried) */
 	uint64_t graphs;            /* graphs computed, for the log */
+	/* Set once a graph hands it nodes it does not claim (rpc-server): then
+	 * every write to its buffers goes through this backend. */
+	bool whole_graphs;
 };
 
 /* A weight slice resident on the card. */
@@ -422,9 +425,9 @@ static ggml_backend_buffer_t sg_buft_alloc_buffer(ggml_backend_buffer_type_t buf
 		fprintf(stderr,
 		        "sampan: %s (%s): a buffer of %zu bytes (%.1f MiB) does not fit in the card "
 		        "memory of %" PRIu64 " bytes (%.1f MiB); open the device with more memory "
-		        "(e.g. %s:mem=MiB) or use a smaller model\n",
+		        "(%.*s:mem=MiB where the device takes it) or use a smaller model\n",
 		        sd->name, sd->spec, size, size / 1048576.0, sd->info.mem_bytes,
-		        sd->info.mem_bytes / 1048576.0, sd->spec);
+		        sd->info.mem_bytes / 1048576.0, (int)strcspn(sd->spec, ":"), sd->spec);
 		return NULL;
 	}
 	sb = malloc(sizeof(*sb));
@@ -522,11 +525,18 @@ static int sg_mul_mat(struct sg_backend *be, struct ggml_tensor *dst)
 	const int64_t m = flat ? b->ne[1] * b->ne[2] * b->ne[3] : b->ne[1];
 	int err = SAMPAN_OK;
 
-	/* Uploads stay on the card for buffers other than compute buffers,
-	 * whose bytes the CPU backend changes without telling us. */
-	if (sg_is_sampan_buffer(abuf) &&
-	    ggml_backend_buffer_get_usage(abuf) != GGML_BACKEND_BUFFER_USAGE_COMPUTE)
-		sb = abuf->context;
+	/* Uploads stay on the card for weight buffers. Under ggml's scheduler
+	 * the CPU backend writes the other buffers (KV cache, compute) without
+	 * telling us; only when this backend computes whole graphs does every
+	 * write go through it, so that any buffer but a compute one may keep
+	 * its uploads. */
+	if (sg_is_sampan_buffer(abuf)) {
+		enum ggml_backend_buffer_usage u = ggml_backend_buffer_get_usage(abuf);
+
+		if (u == GGML_BACKEND_BUFFER_USAGE_WEIGHTS ||
+		    (u == GGML_BACKEND_BUFFER_USAGE_ANY && sd->whole_graphs))
+			sb = abuf->context;
+	}
 
 	if (sg_reserve((void **)&be->a, &be->a_cap, (size_t)(m * k), 1) ||
 	    sg_reserve((void **)&be->a_scale, &be->s_cap, (size_t)(m * (k / SAMPAN_QBLOCK)),
@@ -728,6 +738,19 @@ static enum ggml_status sg_backend_graph_compute(ggml_backend_t backend, struct 
 	int run = 0; /* first node of the pending CPU run */
 
 	memset(&be->g, 0, sizeof(be->g));
+	if (!be->sd->whole_graphs) {
+		for (int i = 0; i < cgraph->n_nodes; i++) {
+			const struct ggml_tensor *t = cgraph->nodes[i];
+
+			if (!ggml_op_is_empty(t->op) && (t->flags & GGML_TENSOR_FLAG_COMPUTE) &&
+			    !sg_claims(t)) {
+				pthread_mutex_lock(&be->sd->lock);
+				be->sd->whole_graphs = true;
+				pthread_mutex_unlock(&be->sd->lock);
+				break;
+			}
+		}
+	}
 	for (int i = 0; i < cgraph->n_nodes; i++) {
 		struct ggml_tensor *node = cgraph->nodes[i];
 		int err;

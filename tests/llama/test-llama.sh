@@ -99,7 +99,7 @@ test_ops() {
 		skip "$name" "device $dev has no block-scaled commands"
 		return
 	fi
-	with_sampan "$dev" timeout 3600 "$LLAMA_BIN/test-backend-ops" test -o MUL_MAT -b SAMPAN0 > "$log" 2>&1
+	with_sampan "$dev" timeout 3600 "$LLAMA_BIN/test-backend-ops" test -o MUL_MAT -b SAMPAN0 > "$log" 2> "$log.err"
 	local rc=$?
 	local n_ok n_fail n_total cov
 	n_ok=$(grep -c "MUL_MAT(.*): .*OK" "$log")
@@ -124,14 +124,14 @@ completion() {
 	local out=$1
 	shift
 	timeout 1800 "$LLAMA_BIN/llama-completion" -m "$LLAMA_MODEL" -p "$PROMPT" -n $N_PREDICT \
-		--temp 0 --seed 1 --ignore-eos -no-cnv --no-warmup -c 256 -t $THREADS "$@" \
+		--temp 0 --seed 1 --ignore-eos -no-cnv --no-warmup -c 256 -t $THREADS -fit off "$@" \
 		> "$out" 2> "$out.err" < /dev/null
 }
 
 CPU_TEXT=$LLAMA_RESULTS/greedy-cpu-backend.txt
 cpu_reference() {
 	[ -s "$CPU_TEXT" ] && return 0
-	env -u GGML_BACKEND_PATH completion "$CPU_TEXT" || return 1
+	completion "$CPU_TEXT" || return 1
 }
 
 test_greedy() {
@@ -147,7 +147,7 @@ test_greedy() {
 		not_ok "$name" "the CPU backend run failed: $(tail -3 "$CPU_TEXT.err")"
 		return
 	fi
-	with_sampan "$dev" completion "$out"
+	with_sampan "$dev" completion "$out" --device SAMPAN0
 	local rc=$? graphs
 	graphs=$(grep -c "sampan: SAMPAN0 ($dev) graph .* [1-9][0-9]* matmuls" "$out.err")
 	if [ $rc -eq 0 ] && { [ $want = 0 ] || [ "$graphs" -gt 0 ]; } && cmp -s "$CPU_TEXT" "$out"; then
@@ -163,7 +163,7 @@ test_greedy() {
 # sizes, and llama.cpp exits with an error (no crash).
 test_small_card() {
 	local out=$LLAMA_RESULTS/small-card.txt name="model larger than the card memory (cpu:mem=1)"
-	with_sampan "cpu:mem=1" completion "$out"
+	with_sampan "cpu:mem=1" completion "$out" --device SAMPAN0
 	local rc=$?
 	if [ $rc -ne 0 ] && [ $rc -lt 124 ] && grep -q "does not fit in the card memory" "$out.err"; then
 		ok "$name: exit $rc, \"$(grep -m1 -o 'a buffer of.*MiB)' "$out.err")\""
@@ -189,7 +189,7 @@ test_server() {
 	fi
 	port=$(free_port)
 	with_sampan "$dev" "$LLAMA_BIN/llama-server" -m "$LLAMA_MODEL" --host 127.0.0.1 --port "$port" \
-		-np 4 -c 1024 -t $THREADS --no-webui --no-warmup > "$log" 2>&1 &
+		-np 4 -c 1024 -t $THREADS --no-webui --no-warmup -fit off --device SAMPAN0 > "$log" 2>&1 &
 	pid=$!
 	PIDS+=("$pid")
 	if ! wait_http "http://127.0.0.1:$port/health" 300 "$pid"; then
@@ -280,7 +280,7 @@ test_rpc() {
 	pid2=$!
 	PIDS+=("$pid1" "$pid2")
 	sleep 3
-	env -u GGML_BACKEND_PATH completion "$out" --rpc "127.0.0.1:$p1,127.0.0.1:$p2" -ngl 99
+	completion "$out" --rpc "127.0.0.1:$p1,127.0.0.1:$p2" -ngl 99
 	local rc=$? g1 g2
 	g1=$(grep -c "sampan: SAMPAN0 (sim) graph .* [1-9][0-9]* matmuls" "$LLAMA_RESULTS/rpc-sim.log")
 	g2=$(grep -c "sampan: SAMPAN0 (cpu) graph .* [1-9][0-9]* matmuls" "$LLAMA_RESULTS/rpc-cpu.log")
