@@ -421,6 +421,20 @@ int cmd_bench(int argc, char **argv)
 	if (ret != CLI_EXIT_OK)
 		goto out_free;
 
+	/* The default list leaves out block-scaled shapes on a device without
+	 * the commands (a 1.0 or lite core); asked for by name, they fail. */
+	if (shapes == default_shapes && !(info.features & SAMPAN_FEATURE_BLOCK_SCALED)) {
+		int kept = 0;
+
+		for (int i = 0; i < count; i++)
+			if (!results[i].q8)
+				results[kept++] = results[i];
+		if (kept < count)
+			cli_error("note: device '%s' has no block-scaled commands: the q8_0 shapes "
+				  "are left out",
+				  info.name);
+		count = kept;
+	}
 	/* With --json, stdout holds only the JSON; the table is progress. */
 	table = json ? stderr : stdout;
 	print_header(table, &info);

@@ -20,7 +20,8 @@ RTL_SRCS := $(addprefix $(RTL_DIR)/,\
               sampan_counters.v sampan_array.v sampan_pe.v sampan_requant.v \
               sampan_ram.v sampan_fifo.v sampan_burst.v sampan_delay.v \
               sampan_requant_seq.v sampan_lite_top.v sampan_lite_core.v \
-              sampan_lite_mac.v)
+              sampan_lite_mac.v sampan_fh2f.v sampan_fscale.v sampan_fmul.v \
+              sampan_fadd.v)
 
 VERILATOR ?= verilator
 IVERILOG  ?= iverilog

@@ -23,7 +23,10 @@ module sampan_axi_top #(
     parameter ACC_COPIES     = 2,     // accumulator memory copies (2 or 1)
     parameter REQUANT_SERIAL = 0,     // 1: one sequential requantizer lane
     parameter PARAM_LOGIC    = 0,     // parameter memories in flip-flops (bit 0 bias, 1 mult, 2 shift)
-    parameter COUNTER_WIDTH  = 64     // bits kept of the 64-bit counters (32..64)
+    parameter COUNTER_WIDTH  = 64,    // bits kept of the 64-bit counters (32..64)
+    // ISA 1.1 (ARCHITECTURE.md, "Block-scaled numerics ...")
+    parameter BLOCK          = 1,     // 1: block-scaled commands (LOAD_S, q COMPUTE, float STORE)
+    parameter MV_ROWS        = 4      // rows of the matrix-vector engine (0: none)
 ) (
     input  wire                        clk,
     input  wire                        rst,   // synchronous, active high
@@ -87,6 +90,7 @@ module sampan_axi_top #(
   wire [31:0] cmd_count;
   wire [7:0]  status;
   wire [31:0] err_index;
+  wire [31:0] features;
   wire [63:0] cnt_cycles, cnt_busy, cnt_macs, cnt_stall_mem, cnt_stall_dep, cnt_bytes_rd, cnt_bytes_wr;
   wire [31:0] cnt_cmds;
 
@@ -124,6 +128,7 @@ module sampan_axi_top #(
       .done          (done),
       .status        (status),
       .err_index     (err_index),
+      .features      (features),
       .cnt_cycles    (cnt_cycles),
       .cnt_busy      (cnt_busy),
       .cnt_macs      (cnt_macs),
@@ -149,7 +154,9 @@ module sampan_axi_top #(
       .ACC_COPIES    (ACC_COPIES),
       .REQUANT_SERIAL(REQUANT_SERIAL),
       .PARAM_LOGIC   (PARAM_LOGIC),
-      .COUNTER_WIDTH (COUNTER_WIDTH)
+      .COUNTER_WIDTH (COUNTER_WIDTH),
+      .BLOCK         (BLOCK),
+      .MV_ROWS       (MV_ROWS)
   ) u_core (
       .clk          (clk),
       .rst          (rst),
@@ -159,6 +166,7 @@ module sampan_axi_top #(
       .done         (done),
       .status       (status),
       .err_index    (err_index),
+      .features     (features),
       .cnt_cycles   (cnt_cycles),
       .cnt_busy     (cnt_busy),
       .cnt_macs     (cnt_macs),

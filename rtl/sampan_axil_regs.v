@@ -47,6 +47,7 @@ module sampan_axil_regs #(
     input  wire        done,
     input  wire [ 7:0] status,
     input  wire [31:0] err_index,
+    input  wire [31:0] features,   // FEATURES register (constant per build)
     // counters
     input  wire [63:0] cnt_cycles,
     input  wire [63:0] cnt_busy,
@@ -64,7 +65,7 @@ module sampan_axil_regs #(
 );
 
   localparam [31:0] ID_VALUE = 32'h4E50_4D53;  // "SMPN" in memory order
-  localparam [31:0] VERSION_VALUE = 32'h0001_0000;
+  localparam [31:0] VERSION_VALUE = 32'h0001_0100;  // ISA 1.1: FEATURES says what is built
   localparam [31:0] ROWS32 = ROWS;
   localparam [31:0] COLS32 = COLS;
   localparam [31:0] SLOTS32 = ACC_SLOTS;
@@ -117,6 +118,7 @@ module sampan_axil_regs #(
       8'h50: rmux = {ENTRIES32[15:0], SLOTS32[15:0]};
       8'h54: rmux = BUS_BYTES32;
       8'h58: rmux = CLOCK_MHZ32;
+      8'h5C: rmux = features;
       8'h60: rmux = {24'd0, status};
       8'h64: rmux = err_index;
       8'h80: rmux = cnt_cycles[31:0];

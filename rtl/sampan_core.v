@@ -31,7 +31,10 @@ module sampan_core #(
     parameter REQUANT_SERIAL = 0,     // 1: one sequential requantizer lane, no multipliers
     parameter PARAM_LOGIC    = 0,     // parameter memories in flip-flops, not block RAM:
                                       // bit 0 bias, bit 1 mult, bit 2 shift
-    parameter COUNTER_WIDTH  = 64     // bits kept of the 64-bit counters (32..64)
+    parameter COUNTER_WIDTH  = 64,    // bits kept of the 64-bit counters (32..64)
+    // ISA 1.1
+    parameter BLOCK          = 1,     // 1: block-scaled commands, where the shape allows them
+    parameter MV_ROWS        = 4      // rows of the matrix-vector engine (0: none)
 ) (
     input  wire                        clk,
     input  wire                        rst,
@@ -42,6 +45,7 @@ module sampan_core #(
     output wire                        done,
     output wire [                 7:0] status,
     output wire [                31:0] err_index,
+    output wire [                31:0] features,  // FEATURES register value
     output wire [                63:0] cnt_cycles,
     output wire [                63:0] cnt_busy,
     output wire [                63:0] cnt_macs,
@@ -91,6 +95,17 @@ module sampan_core #(
   localparam PAW = $clog2(P_ENTRIES);
   localparam [31:0] LOG_B32 = LOG_B;
   localparam [2:0] AXSIZE = LOG_B32[2:0];
+  // Block-scaled commands are built when asked for and the shape allows
+  // them: a block's A scales fit a bus word, a block (32 steps) is at least
+  // as long as the drain spacing, pipelined requantizer lanes (the float
+  // STORE rides beside them).
+  localparam BLOCK_ON = (BLOCK != 0 && 2 * ROWS <= B && ROWS <= 32 && COLS <= 32 &&
+                         K_DEPTH % 32 == 0 && REQUANT_SERIAL == 0) ? 1 : 0;
+  localparam SBLOCKS = K_DEPTH / 32 > 1 ? K_DEPTH / 32 : 2;  // scale blocks per bank
+  localparam SA_WORDS = (SBLOCKS * 2 * ROWS + B - 1) / B > 1 ? (SBLOCKS * 2 * ROWS + B - 1) / B : 2;
+  localparam SW_WORDS = (SBLOCKS * 2 * COLS + B - 1) / B > 1 ? (SBLOCKS * 2 * COLS + B - 1) / B : 2;
+  localparam [31:0] FEATURES = BLOCK_ON;
+  wire [31:0] unused_mv_rows = MV_ROWS;  // the matrix-vector engine is not built yet
 
   initial begin
     if (AXI_DATA_WIDTH < 128 || AXI_DATA_WIDTH > 1024 || (1 << LOG_B) != B)
@@ -190,7 +205,7 @@ module sampan_core #(
 
   // ------------------------------------------------------------- sequencer
 
-  wire                      ld_valid, ld_ready, ld_bank, ld_idle;
+  wire                      ld_valid, ld_ready, ld_bank, ld_sop, ld_idle, ld_done_sop;
   wire [1:0]                ld_kind;
   wire [15:0]               ld_len;
   wire [7:0]                ld_first;
@@ -206,12 +221,13 @@ module sampan_core #(
   wire [15:0]               ex_a_off;
   wire [15:0]               ex_w_off;
   wire [7:0]                ex_za;
+  wire                      ex_q, ex_drained_q, ex_drained_a_bank, ex_drained_w_bank;
   wire                      ex_step, ex_spacing_wait, ex_load_wait;
   wire                      ex_release_valid, ex_release_a_bank, ex_release_w_bank;
   wire                      ex_drained_valid;
   wire [3:0]                ex_drained_slot;
 
-  wire                      st_valid, st_ready, st_raw, st_idle, st_slot_busy, st_err_valid;
+  wire                      st_valid, st_ready, st_raw, st_float, st_idle, st_slot_busy, st_err_valid;
   wire                      st_drained;
   wire [3:0]                st_slot, st_busy_slot;
   wire [PAW-1:0]            st_entry;
@@ -229,7 +245,8 @@ module sampan_core #(
       .ACC_SLOTS (ACC_SLOTS),
       .P_ENTRIES (P_ENTRIES),
       .BUS_BYTES (B),
-      .ADDR_WIDTH(AXI_ADDR_WIDTH)
+      .ADDR_WIDTH(AXI_ADDR_WIDTH),
+      .BLOCK     (BLOCK_ON)
   ) u_seq (
       .clk              (clk),
       .rst              (rst),
@@ -253,6 +270,7 @@ module sampan_core #(
       .ld_ready         (ld_ready),
       .ld_kind          (ld_kind),
       .ld_bank          (ld_bank),
+      .ld_sop           (ld_sop),
       .ld_len           (ld_len),
       .ld_first         (ld_first),
       .ld_addr          (ld_addr),
@@ -261,6 +279,7 @@ module sampan_core #(
       .ld_done_valid    (ld_done_valid),
       .ld_done_kind     (ld_done_kind),
       .ld_done_bank     (ld_done_bank),
+      .ld_done_sop      (ld_done_sop),
       .ld_err_valid     (ld_err_valid),
       .ld_err_index     (ld_err_index),
       .ex_valid         (ex_valid),
@@ -273,15 +292,20 @@ module sampan_core #(
       .ex_a_off         (ex_a_off),
       .ex_w_off         (ex_w_off),
       .ex_za            (ex_za),
+      .ex_q             (ex_q),
       .ex_idle          (ex_idle),
       .ex_release_valid (ex_release_valid),
       .ex_release_a_bank(ex_release_a_bank),
       .ex_release_w_bank(ex_release_w_bank),
       .ex_drained_valid (ex_drained_valid),
       .ex_drained_slot  (ex_drained_slot),
+      .ex_drained_q     (ex_drained_q),
+      .ex_drained_a_bank(ex_drained_a_bank),
+      .ex_drained_w_bank(ex_drained_w_bank),
       .st_valid         (st_valid),
       .st_ready         (st_ready),
       .st_raw           (st_raw),
+      .st_float         (st_float),
       .st_slot          (st_slot),
       .st_entry         (st_entry),
       .st_addr          (st_addr),
@@ -311,6 +335,8 @@ module sampan_core #(
   wire [$clog2(A_WORDS)-1:0] a_wr_addr;
   wire [$clog2(W_WORDS)-1:0] w_wr_addr;
   wire [PAW-1:0]           p_wr_addr;
+  wire [3:0]               s_wr_en;
+  wire [15:0]              s_wr_addr;
 
   sampan_load #(
       .ROWS      (ROWS),
@@ -327,6 +353,7 @@ module sampan_core #(
       .cmd_ready (ld_ready),
       .cmd_kind  (ld_kind),
       .cmd_bank  (ld_bank),
+      .cmd_sop   (ld_sop),
       .cmd_len   (ld_len),
       .cmd_first (ld_first),
       .cmd_addr  (ld_addr),
@@ -341,6 +368,7 @@ module sampan_core #(
       .done_valid(ld_done_valid),
       .done_kind (ld_done_kind),
       .done_bank (ld_done_bank),
+      .done_sop  (ld_done_sop),
       .err_valid (ld_err_valid),
       .err_index (ld_err_index),
       .a_loading (a_loading),
@@ -352,7 +380,9 @@ module sampan_core #(
       .w_wr_en   (w_wr_en),
       .w_wr_addr (w_wr_addr),
       .p_wr_en   (p_wr_en),
-      .p_wr_addr (p_wr_addr)
+      .p_wr_addr (p_wr_addr),
+      .s_wr_en   (s_wr_en),
+      .s_wr_addr (s_wr_addr)
   );
 
   // -------------------------------------------------------------- memories
@@ -448,6 +478,37 @@ module sampan_core #(
       assign a1_rd_data = a_rd_data;
       assign w0_rd_data = w_rd_data;
       assign w1_rd_data = w_rd_data;
+    end
+  endgenerate
+
+  // Scale banks (ISA 1.1): one per operand bank, fp16 block scales in the
+  // LOAD_S layout, read by the q drain.
+  wire                        s_rd_en;
+  wire [$clog2(SA_WORDS)-1:0] sa_rd_addr;
+  wire [$clog2(SW_WORDS)-1:0] sw_rd_addr;
+  wire [B*8-1:0]              sa0_rd_data, sa1_rd_data, sw0_rd_data, sw1_rd_data;
+
+  generate
+    if (BLOCK_ON != 0) begin : gen_scales
+      sampan_ram #(.WIDTH(B * 8), .DEPTH(SA_WORDS)) u_sa0 (
+          .clk(clk), .wr_en(s_wr_en[0]), .wr_addr(s_wr_addr[$clog2(SA_WORDS)-1:0]), .wr_data(r_data_q),
+          .rd_en(s_rd_en), .rd_addr(sa_rd_addr), .rd_data(sa0_rd_data));
+      sampan_ram #(.WIDTH(B * 8), .DEPTH(SA_WORDS)) u_sa1 (
+          .clk(clk), .wr_en(s_wr_en[1]), .wr_addr(s_wr_addr[$clog2(SA_WORDS)-1:0]), .wr_data(r_data_q),
+          .rd_en(s_rd_en), .rd_addr(sa_rd_addr), .rd_data(sa1_rd_data));
+      sampan_ram #(.WIDTH(B * 8), .DEPTH(SW_WORDS)) u_sw0 (
+          .clk(clk), .wr_en(s_wr_en[2]), .wr_addr(s_wr_addr[$clog2(SW_WORDS)-1:0]), .wr_data(r_data_q),
+          .rd_en(s_rd_en), .rd_addr(sw_rd_addr), .rd_data(sw0_rd_data));
+      sampan_ram #(.WIDTH(B * 8), .DEPTH(SW_WORDS)) u_sw1 (
+          .clk(clk), .wr_en(s_wr_en[3]), .wr_addr(s_wr_addr[$clog2(SW_WORDS)-1:0]), .wr_data(r_data_q),
+          .rd_en(s_rd_en), .rd_addr(sw_rd_addr), .rd_data(sw1_rd_data));
+      wire unused_scales = &{1'b0, s_wr_addr};
+    end else begin : gen_no_scales
+      assign sa0_rd_data = {(B * 8) {1'b0}};
+      assign sa1_rd_data = {(B * 8) {1'b0}};
+      assign sw0_rd_data = {(B * 8) {1'b0}};
+      assign sw1_rd_data = {(B * 8) {1'b0}};
+      wire unused_scales = &{1'b0, s_wr_en, s_wr_addr, s_rd_en, sa_rd_addr, sw_rd_addr};
     end
   endgenerate
 
@@ -561,7 +622,8 @@ module sampan_core #(
       .COLS     (COLS),
       .K_DEPTH  (K_DEPTH),
       .ACC_SLOTS(ACC_SLOTS),
-      .BUS_BYTES(B)
+      .BUS_BYTES(B),
+      .BLOCK    (BLOCK_ON)
   ) u_exec (
       .clk           (clk),
       .rst           (rst),
@@ -575,6 +637,7 @@ module sampan_core #(
       .cmd_a_off     (ex_a_off),
       .cmd_w_off     (ex_w_off),
       .cmd_za        (ex_za),
+      .cmd_q         (ex_q),
       .bank_rd_en    (bank_rd_en),
       .a_rd_addr     (a_rd_addr),
       .w_rd_addr     (w_rd_addr),
@@ -584,6 +647,13 @@ module sampan_core #(
       .a1_rd_data    (a1_rd_data),
       .w0_rd_data    (w0_rd_data),
       .w1_rd_data    (w1_rd_data),
+      .s_rd_en       (s_rd_en),
+      .sa_rd_addr    (sa_rd_addr),
+      .sw_rd_addr    (sw_rd_addr),
+      .sa0_rd_data   (sa0_rd_data),
+      .sa1_rd_data   (sa1_rd_data),
+      .sw0_rd_data   (sw0_rd_data),
+      .sw1_rd_data   (sw1_rd_data),
       .a_loading     (a_loading),
       .w_loading     (w_loading),
       .a_landed      (a_landed),
@@ -602,7 +672,10 @@ module sampan_core #(
       .release_a_bank(ex_release_a_bank),
       .release_w_bank(ex_release_w_bank),
       .drained_valid (ex_drained_valid),
-      .drained_slot  (ex_drained_slot)
+      .drained_slot  (ex_drained_slot),
+      .drained_q     (ex_drained_q),
+      .drained_a_bank(ex_drained_a_bank),
+      .drained_w_bank(ex_drained_w_bank)
   );
 
   // ----------------------------------------------------------------- store
@@ -624,13 +697,15 @@ module sampan_core #(
       .ADDR_WIDTH(AXI_ADDR_WIDTH),
       .MAX_BURST (4096 / B > 256 ? 256 : 4096 / B),
       .FIFO_DEPTH(FIFO_DEPTH),
-      .REQUANT_SERIAL(REQUANT_SERIAL)
+      .REQUANT_SERIAL(REQUANT_SERIAL),
+      .FLOAT     (BLOCK_ON)
   ) u_store (
       .clk         (clk),
       .rst         (rst),
       .cmd_valid   (st_valid),
       .cmd_ready   (st_ready),
       .cmd_raw     (st_raw),
+      .cmd_float   (st_float),
       .cmd_slot    (st_slot),
       .cmd_entry   (st_entry),
       .cmd_addr    (st_addr),
@@ -698,6 +773,8 @@ module sampan_core #(
 
   // RLAST is implied by the beat counts; BID and the low RRESP/BRESP bit
   // (EXOKAY vs OKAY) carry nothing the core needs.
+  assign features = FEATURES;
+
   wire unused_core = &{1'b0, m_axi_rlast, m_axi_bid, m_axi_rresp[0], m_axi_bresp[0]};
 
 endmodule

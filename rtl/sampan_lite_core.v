@@ -130,6 +130,8 @@ module sampan_lite_core #(
   localparam [7:0] ERR_ALIGN = 8'd3;
   localparam [7:0] ERR_AXI_RD = 8'd4;
   localparam [7:0] ERR_AXI_WR = 8'd5;
+  localparam [7:0] ERR_UNSUPPORTED = 8'd6;
+  localparam [7:0] OP_LOAD_S = 8'd6;
 
   initial begin
     if (AXI_DATA_WIDTH < 128 || AXI_DATA_WIDTH > 1024 || (1 << LOG_B) != B)
@@ -223,6 +225,11 @@ module sampan_lite_core #(
   wire is_store = op == OP_STORE;
   wire has_addr = is_load_ab || is_load_p || is_store;
 
+  // ISA 1.1 commands this core does not have (FEATURES 0): LOAD_S, a q or
+  // wide COMPUTE, a float STORE. A STORE of mode 3 is out of range.
+  wire unsupported = op == OP_LOAD_S || (is_compute && (w0[11] || w3[0])) ||
+                     (is_store && w0[9:8] == 2'd2);
+
   // The checks of sampan_seq, in the same order of precedence.
   wire k_ok = f_len != 16'd0 && {16'd0, f_len} <= K_DEPTH;
   wire slot_ok = {28'd0, f_slot} < ACC_SLOTS;
@@ -233,10 +240,11 @@ module sampan_lite_core #(
                     {16'd0, f_a_off} + {16'd0, f_len} <= K_DEPTH &&
                     {16'd0, f_w_off} + {16'd0, f_len} <= K_DEPTH &&
                     f_n_valid != 8'd0 && {24'd0, f_n_valid} <= COLS) :
-      (slot_ok && {16'd0, f_len} < P_ENTRIES && f_lo <= f_hi);
+      (slot_ok && {16'd0, f_len} < P_ENTRIES && f_lo <= f_hi && !w0[9]);
   wire align_ok = !has_addr || f_addr[LOG_B-1:0] == {LOG_B{1'b0}};
-  wire op_ok = is_load_ab || is_load_p || is_compute || is_store;
-  wire [7:0] cmd_error = !op_ok ? ERR_OPCODE : !range_ok ? ERR_RANGE : !align_ok ? ERR_ALIGN : 8'd0;
+  wire op_ok = is_load_ab || is_load_p || is_compute || is_store || op == OP_LOAD_S;
+  wire [7:0] cmd_error = !op_ok ? ERR_OPCODE : unsupported ? ERR_UNSUPPORTED :
+                         !range_ok ? ERR_RANGE : !align_ok ? ERR_ALIGN : 8'd0;
   wire cmd_ok = state_reg == S_DECODE && cmd_error == 8'd0;
 
   // ------------------------------------------------------------- AXI master

@@ -119,6 +119,7 @@ module sampan_lite_top #(
       .done          (done),
       .status        (status),
       .err_index     (err_index),
+      .features      (32'd0),  // no ISA 1.1 features: the new commands answer status 6
       .cnt_cycles    (cnt_cycles),
       .cnt_busy      (cnt_busy),
       .cnt_macs      (cnt_macs),

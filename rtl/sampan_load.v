@@ -1,5 +1,5 @@
 `default_nettype none
-// sampan_load: the load unit (LOAD_A, LOAD_W, LOAD_P).
+// sampan_load: the load unit (LOAD_A, LOAD_W, LOAD_P, LOAD_S).
 //
 // Two channels each hold one load command from acceptance until its last
 // beat has landed, so two loads stream at once. Their read bursts (ARID 1
@@ -10,7 +10,8 @@
 // requested bursts: R beats of one ID return in order, so beat i of a
 // channel's command is written to word i of its A or W bank (the layouts in
 // memory and in the bank are the same), or for LOAD_P to parameter entry
-// first + i/3 (bias, mult, shift for i%3 = 0, 1, 2).
+// first + i/3 (bias, mult, shift for i%3 = 0, 1, 2), or for LOAD_S to word
+// i of the scale bank of its operand and bank.
 //
 // For the execute unit, which may read a bank while it is being loaded,
 // {a,w}_loading[b] says a load into bank b is in flight and {a,w}_landed
@@ -38,9 +39,10 @@ module sampan_load #(
     // command from the sequencer
     input  wire                         cmd_valid,
     output wire                         cmd_ready,
-    input  wire [                  1:0] cmd_kind,   // 0 LOAD_A, 1 LOAD_W, 2 LOAD_P
+    input  wire [                  1:0] cmd_kind,   // 0 LOAD_A, 1 LOAD_W, 2 LOAD_P, 3 LOAD_S
+    input  wire                         cmd_sop,    // LOAD_S operand: 0 A scales, 1 W scales
     input  wire                         cmd_bank,   // A/W bank
-    input  wire [                 15:0] cmd_len,    // k_len (A/W) or entry count (P)
+    input  wire [                 15:0] cmd_len,    // k_len (A/W), entry count (P), blocks (S)
     input  wire [                  7:0] cmd_first,  // first entry (P)
     input  wire [       ADDR_WIDTH-1:0] cmd_addr,
     input  wire [                 31:0] cmd_index,  // command index, for errors
@@ -57,6 +59,7 @@ module sampan_load #(
     output reg                          done_valid,
     output reg  [                  1:0] done_kind,
     output reg                          done_bank,
+    output reg                          done_sop,   // LOAD_S operand
     output reg                          err_valid,
     output reg  [                 31:0] err_index,
     // loads in flight, per bank, for the execute unit
@@ -70,13 +73,16 @@ module sampan_load #(
     output wire [                  1:0] w_wr_en,    // per W bank
     output wire [  $clog2(W_WORDS)-1:0] w_wr_addr,
     output wire [                  2:0] p_wr_en,    // bias, mult, shift
-    output wire [$clog2(P_ENTRIES)-1:0] p_wr_addr
+    output wire [$clog2(P_ENTRIES)-1:0] p_wr_addr,
+    output wire [                  3:0] s_wr_en,    // scale banks: A0, A1, W0, W1
+    output wire [                 15:0] s_wr_addr
 );
 
   localparam LOG_B = $clog2(BUS_BYTES);
   localparam KIND_A = 2'd0;
   localparam KIND_W = 2'd1;
   localparam KIND_P = 2'd2;
+  localparam KIND_S = 2'd3;
   localparam BURSTS = 16;  // bursts requested and not yet fully received
   // Bursts one channel may have outstanding: enough to cover the memory
   // latency alone, few enough that a second load gets its share at once.
@@ -96,7 +102,10 @@ module sampan_load #(
   wire [31:0] len32 = {16'd0, cmd_len};
   wire [31:0] ab_bytes = (cmd_kind == KIND_A) ? len32 << LOG_R : len32 << LOG_C;
   wire [31:0] ab_beats = (ab_bytes + BUS_BYTES - 1) >> LOG_B;
-  wire [31:0] cmd_beats = (cmd_kind == KIND_P) ? (len32 << 1) + len32 : ab_beats;
+  wire [31:0] s_bytes = cmd_sop ? len32 << (LOG_C + 1) : len32 << (LOG_R + 1);
+  wire [31:0] s_beats = (s_bytes + BUS_BYTES - 1) >> LOG_B;
+  wire [31:0] cmd_beats = (cmd_kind == KIND_P) ? (len32 << 1) + len32 :
+                          (cmd_kind == KIND_S) ? s_beats : ab_beats;
 
   // ---------------------------------------------------------------- channels
 
@@ -104,6 +113,7 @@ module sampan_load #(
   reg [1:0]              busy_reg;   // channel holds a command
   reg [3:0]              kind_reg;
   reg [1:0]              bank_reg;
+  reg [1:0]              sop_reg;    // LOAD_S operand
   reg [15:0]             first_reg;
   reg [63:0]             index_reg;
   reg [63:0]             beats_reg;  // beats of the command
@@ -184,6 +194,11 @@ module sampan_load #(
   assign a_wr_addr = head_got[$clog2(A_WORDS)-1:0];
   assign w_wr_addr = head_got[$clog2(W_WORDS)-1:0];
   assign p_wr_addr = p_entry[$clog2(P_ENTRIES)-1:0];
+  wire       head_sop = sop_reg[head_ch];
+  assign s_wr_en = {4{r_valid && head_kind == KIND_S}} &
+                   {head_sop && head_bank, head_sop && !head_bank, !head_sop && head_bank,
+                    !head_sop && !head_bank};
+  assign s_wr_addr = head_got[15:0];
 
   // Loads in flight per bank, and their landed words.
   genvar b;
@@ -229,6 +244,7 @@ module sampan_load #(
       busy_reg[accept_ch] <= 1'b1;
       kind_reg[accept_ch*2 +: 2] <= cmd_kind;
       bank_reg[accept_ch] <= cmd_bank;
+      sop_reg[accept_ch] <= cmd_sop;
       first_reg[accept_ch*8 +: 8] <= cmd_first;
       index_reg[accept_ch*32 +: 32] <= cmd_index;
       beats_reg[accept_ch*32 +: 32] <= cmd_beats;
@@ -242,6 +258,7 @@ module sampan_load #(
     done_valid <= r_valid && cmd_end;
     done_kind <= head_kind;
     done_bank <= head_bank;
+    done_sop <= head_sop;
     err_valid <= r_valid && r_error;
     err_index <= index_reg[head_ch*32 +: 32];
 

@@ -7,9 +7,14 @@
 //                         no earlier load into b is in flight;
 //   LOAD_P                waits until the store unit is idle and no earlier
 //                         LOAD_P is in flight;
+//   LOAD_S operand bank b waits until no dispatched q COMPUTE that uses
+//                         the scale bank is still undrained and no earlier
+//                         LOAD_S into it is in flight;
 //   COMPUTE               waits for a STORE that still reads its slot (not
 //                         for loads of its banks: the execute unit follows
 //                         a load in flight word by word, see sampan_exec);
+//                         a q COMPUTE also waits for the LOAD_S into its
+//                         scale banks to land;
 //   STORE                 waits until every LOAD_P has landed; the store unit
 //                         then waits by itself (st_drained) until every
 //                         COMPUTE into its slot has drained, so the commands
@@ -17,7 +22,9 @@
 //
 // Errors (codes as in ARCHITECTURE.md): an illegal opcode (1), field out of
 // range (2) or unaligned address (3) is found when the command reaches the
-// head; AXI error responses come from the units (4 read, 5 write). The first
+// head, and so is a command of ISA 1.1 that this core was built without
+// (6: LOAD_S, q COMPUTE or float STORE with BLOCK = 0); AXI error responses
+// come from the units (4 read, 5 write). The first
 // error is kept with the index of its command; dispatching stops, the units
 // and the fetch finish what they hold, then done pulses. done also pulses
 // when all CMD_COUNT commands have been dispatched and every unit is idle.
@@ -30,7 +37,8 @@ module sampan_seq #(
     parameter ACC_SLOTS  = 4,     // accumulator tiles
     parameter P_ENTRIES  = 64,    // parameter entries
     parameter BUS_BYTES  = 64,    // bus width in bytes
-    parameter ADDR_WIDTH = 64     // AXI address width
+    parameter ADDR_WIDTH = 64,    // AXI address width
+    parameter BLOCK      = 1      // 1: block-scaled commands (LOAD_S, q, float STORE)
 ) (
     input  wire                         clk,
     input  wire                         rst,
@@ -57,6 +65,7 @@ module sampan_seq #(
     input  wire                         ld_ready,
     output wire [                  1:0] ld_kind,
     output wire                         ld_bank,
+    output wire                         ld_sop,
     output wire [                 15:0] ld_len,
     output wire [                  7:0] ld_first,
     output wire [       ADDR_WIDTH-1:0] ld_addr,
@@ -65,6 +74,7 @@ module sampan_seq #(
     input  wire                         ld_done_valid,
     input  wire [                  1:0] ld_done_kind,
     input  wire                         ld_done_bank,
+    input  wire                         ld_done_sop,
     input  wire                         ld_err_valid,
     input  wire [                 31:0] ld_err_index,
     // execute unit
@@ -78,16 +88,21 @@ module sampan_seq #(
     output wire [                 15:0] ex_a_off,
     output wire [                 15:0] ex_w_off,
     output wire [                  7:0] ex_za,
+    output wire                         ex_q,
     input  wire                         ex_idle,
     input  wire                         ex_release_valid,
     input  wire                         ex_release_a_bank,
     input  wire                         ex_release_w_bank,
     input  wire                         ex_drained_valid,
     input  wire [                  3:0] ex_drained_slot,
+    input  wire                         ex_drained_q,
+    input  wire                         ex_drained_a_bank,
+    input  wire                         ex_drained_w_bank,
     // store unit
     output wire                         st_valid,
     input  wire                         st_ready,
-    output wire                         st_raw,
+    output wire                         st_raw,     // 32-bit output: raw or float
+    output wire                         st_float,
     output wire [                  3:0] st_slot,
     output wire [$clog2(P_ENTRIES)-1:0] st_entry,
     output wire [       ADDR_WIDTH-1:0] st_addr,
@@ -119,12 +134,15 @@ module sampan_seq #(
   localparam OP_LOAD_P = 8'd3;
   localparam OP_COMPUTE = 8'd4;
   localparam OP_STORE = 8'd5;
+  localparam OP_LOAD_S = 8'd6;
 
   localparam ERR_OPCODE = 8'd1;
   localparam ERR_RANGE = 8'd2;
   localparam ERR_ALIGN = 8'd3;
   localparam ERR_AXI_RD = 8'd4;
   localparam ERR_AXI_WR = 8'd5;
+  localparam ERR_UNSUPPORTED = 8'd6;
+  localparam [31:0] SBLOCKS = K_DEPTH / 32;  // scale blocks per bank
 
   initial begin
     if (CPB < 1 || (1 << LOG_CPB) != CPB) $error("%m: BUS_BYTES %0d must be a power of two >= 16", BUS_BYTES);
@@ -160,7 +178,12 @@ module sampan_seq #(
   wire is_load_p = op == OP_LOAD_P;
   wire is_compute = op == OP_COMPUTE;
   wire is_store = op == OP_STORE;
-  wire has_addr = is_load_ab || is_load_p || is_store;
+  wire is_load_s = op == OP_LOAD_S;
+  wire has_addr = is_load_ab || is_load_p || is_store || is_load_s;
+  wire f_q = w0[11];
+  wire [1:0] f_mode = w0[9:8];  // STORE: 0 int8, 1 raw, 2 float, 3 illegal
+  wire q_ok = f_len[4:0] == 5'd0 && f_a_off[4:0] == 5'd0 && f_w_off[4:0] == 5'd0;
+  wire unsupported = BLOCK == 0 && (is_load_s || (is_compute && f_q) || (is_store && f_mode == 2'd2));
 
   wire k_ok = f_len != 16'd0 && {16'd0, f_len} <= K_DEPTH;
   wire slot_ok = {28'd0, f_slot} < ACC_SLOTS;
@@ -170,11 +193,13 @@ module sampan_seq #(
       is_compute ? (k_ok && slot_ok && f_m_valid != 8'd0 && {24'd0, f_m_valid} <= ROWS &&
                     {16'd0, f_a_off} + {16'd0, f_len} <= K_DEPTH &&
                     {16'd0, f_w_off} + {16'd0, f_len} <= K_DEPTH &&
-                    f_n_valid != 8'd0 && {24'd0, f_n_valid} <= COLS) :
-      (slot_ok && {16'd0, f_len} < P_ENTRIES && f_lo <= f_hi);
+                    f_n_valid != 8'd0 && {24'd0, f_n_valid} <= COLS && (!f_q || q_ok)) :
+      is_load_s ? (f_len != 16'd0 && {16'd0, f_len} <= SBLOCKS) :
+      (slot_ok && {16'd0, f_len} < P_ENTRIES && f_lo <= f_hi && f_mode != 2'd3);
   wire align_ok = !has_addr || f_addr[LOG_B-1:0] == {LOG_B{1'b0}};
-  wire op_ok = is_load_ab || is_load_p || is_compute || is_store;
-  wire [7:0] cur_error = !op_ok ? ERR_OPCODE : !range_ok ? ERR_RANGE : !align_ok ? ERR_ALIGN : 8'd0;
+  wire op_ok = is_load_ab || is_load_p || is_compute || is_store || is_load_s;
+  wire [7:0] cur_error = !op_ok ? ERR_OPCODE : unsupported ? ERR_UNSUPPORTED :
+                         !range_ok ? ERR_RANGE : !align_ok ? ERR_ALIGN : 8'd0;
   wire cur_bad = cur_valid_reg && cur_error != 8'd0;
 
   // -------------------------------------------------------------- scoreboard
@@ -186,23 +211,32 @@ module sampan_seq #(
   reg [3:0]  w_loads_reg;    // ... W bank b
   reg [1:0]  p_loads_reg;    // dispatched LOAD_Ps not landed
   reg [47:0] undrained_reg;  // dispatched COMPUTEs into slot s not drained
+  reg [11:0] s_readers_reg;  // undrained q COMPUTEs using scale bank i (A0, A1, W0, W1) at [3i +: 3]
+  reg [7:0]  s_loads_reg;    // dispatched LOAD_S into scale bank i not landed, at [2i +: 2]
 
   wire bank = w0[8];
   wire w_bank = w0[9];
   wire load_dep = (op == OP_LOAD_A) ? a_readers_reg[bank*2 +: 2] != 2'd0 : w_readers_reg[bank*2 +: 2] != 2'd0;
   wire load_mem = (op == OP_LOAD_A) ? a_loads_reg[bank*2 +: 2] != 2'd0 : w_loads_reg[bank*2 +: 2] != 2'd0;
+  // Scale banks: index {operand, bank}.
+  wire [1:0] s_idx = {w0[9], bank};                  // LOAD_S
+  wire [1:0] sa_idx = {1'b0, bank}, sw_idx = {1'b1, w_bank};  // q COMPUTE
+  wire s_load_dep = s_readers_reg[s_idx*3 +: 3] != 3'd0;
+  wire s_load_mem = s_loads_reg[s_idx*2 +: 2] != 2'd0;
+  wire q_mem = f_q && (s_loads_reg[sa_idx*2 +: 2] != 2'd0 || s_loads_reg[sw_idx*2 +: 2] != 2'd0);
   wire compute_dep = st_slot_busy && st_busy_slot == f_slot;
   wire store_mem = p_loads_reg != 2'd0;
 
   wire ok = cur_valid_reg && cur_error == 8'd0 && error_code == 8'd0;
   wire fire_ld = ok && (is_load_ab ? (!load_dep && !load_mem && ld_ready) :
-                        is_load_p ? (st_idle && !store_mem && ld_ready) : 1'b0);
-  wire fire_ex = ok && is_compute && !compute_dep && ex_ready;
+                        is_load_p ? (st_idle && !store_mem && ld_ready) :
+                        is_load_s ? (!s_load_dep && !s_load_mem && ld_ready) : 1'b0);
+  wire fire_ex = ok && is_compute && !compute_dep && !q_mem && ex_ready;
   wire fire_st = ok && is_store && !store_mem && st_ready;
   wire fire = fire_ld || fire_ex || fire_st;
 
   assign head_dep = ok && ((is_load_ab && load_dep) || (is_load_p && !st_idle) ||
-                           (is_compute && compute_dep));
+                           (is_load_s && s_load_dep) || (is_compute && compute_dep));
   assign cmd_fire = fire;
   // Only a command that passed the checks fires, so m_valid <= ROWS,
   // n_valid <= COLS and k_len <= K_DEPTH here.
@@ -229,8 +263,9 @@ module sampan_seq #(
   endgenerate
 
   assign ld_valid = fire_ld;
-  assign ld_kind = (op == OP_LOAD_A) ? 2'd0 : (op == OP_LOAD_W) ? 2'd1 : 2'd2;
+  assign ld_kind = (op == OP_LOAD_A) ? 2'd0 : (op == OP_LOAD_W) ? 2'd1 : is_load_s ? 2'd3 : 2'd2;
   assign ld_bank = bank;
+  assign ld_sop = w0[9];
   assign ld_len = f_len;
   assign ld_first = f_first_entry;
   assign ld_addr = f_addr[ADDR_WIDTH-1:0];
@@ -245,9 +280,11 @@ module sampan_seq #(
   assign ex_a_off = f_a_off;
   assign ex_w_off = f_w_off;
   assign ex_za = w1[7:0];
+  assign ex_q = f_q;
 
   assign st_valid = fire_st;
-  assign st_raw = w0[8];
+  assign st_raw = f_mode == 2'd1 || f_mode == 2'd2;
+  assign st_float = f_mode == 2'd2;
   assign st_slot = f_slot;
   assign st_entry = f_len[$clog2(P_ENTRIES)-1:0];
   assign st_addr = f_addr[ADDR_WIDTH-1:0];
@@ -276,6 +313,15 @@ module sampan_seq #(
           + {1'b0, fire_ld && op == OP_LOAD_W && bank == i[0]}
           - {1'b0, ld_done_valid && ld_done_kind == 2'd1 && ld_done_bank == i[0]};
     end
+    for (i = 0; i < 4; i = i + 1) begin
+      s_readers_reg[i*3 +: 3] <= s_readers_reg[i*3 +: 3]
+          + {2'd0, fire_ex && f_q && (sa_idx == i[1:0] || sw_idx == i[1:0])}
+          - {2'd0, ex_drained_valid && ex_drained_q &&
+                   ({1'b0, ex_drained_a_bank} == i[1:0] || {1'b1, ex_drained_w_bank} == i[1:0])};
+      s_loads_reg[i*2 +: 2] <= s_loads_reg[i*2 +: 2]
+          + {1'b0, fire_ld && is_load_s && s_idx == i[1:0]}
+          - {1'b0, ld_done_valid && ld_done_kind == 2'd3 && {ld_done_sop, ld_done_bank} == i[1:0]};
+    end
     p_loads_reg <= p_loads_reg + {1'b0, fire_ld && is_load_p}
                    - {1'b0, ld_done_valid && ld_done_kind == 2'd2};
     for (i = 0; i < 16; i = i + 1) begin
@@ -290,6 +336,8 @@ module sampan_seq #(
       w_loads_reg <= 4'd0;
       p_loads_reg <= 2'd0;
       undrained_reg <= 48'd0;
+      s_readers_reg <= 12'd0;
+      s_loads_reg <= 8'd0;
     end
   end
 

@@ -15,6 +15,11 @@
 // tells whose they are). The one after that waits for them, and idle waits
 // for all of them.
 //
+// A float STORE (cmd_float, with cmd_raw also set: the same 32-bit layout;
+// FLOAT = 1) sends each row through COLS sampan_fadd lanes beside the
+// requantizer lanes instead: fp32 acc + fp32 bias (the bias word read as
+// fp32 bits), delayed to the requantizer's latency.
+//
 // The STORE is accepted before the COMPUTEs into its slot have drained; rows
 // are read only once slot_drained says so. slot_busy is high while rows of
 // busy_slot remain to be read (a COMPUTE into that slot must wait); idle is
@@ -33,6 +38,7 @@ module sampan_store #(
     parameter MAX_BURST  = 64,    // longest write burst in beats
     parameter FIFO_DEPTH = 16,    // rows buffered between requantizer and packer (2..16)
     parameter REQUANT_SERIAL = 0, // 1: one sequential lane over the columns (no multiplier)
+    parameter FLOAT      = 1,     // 1: float STORE lanes built in (needs REQUANT_SERIAL = 0)
     // derived, do not override
     parameter ACC_ROWS   = ACC_SLOTS * ROWS  // accumulator memory rows
 ) (
@@ -41,7 +47,8 @@ module sampan_store #(
     // command from the sequencer
     input  wire                         cmd_valid,
     output wire                         cmd_ready,
-    input  wire                         cmd_raw,
+    input  wire                         cmd_raw,    // 32-bit output (raw or float)
+    input  wire                         cmd_float,  // fp32 acc + fp32 bias
     input  wire [                  3:0] cmd_slot,
     input  wire [$clog2(P_ENTRIES)-1:0] cmd_entry,
     input  wire [       ADDR_WIDTH-1:0] cmd_addr,
@@ -101,6 +108,7 @@ module sampan_store #(
 
   reg                  act_reg;  // a STORE is in progress
   reg                  raw_reg;
+  reg                  float_reg;
   reg [3:0]            slot_reg;
   reg [7:0]            zo_reg, lo_reg, hi_reg;
   reg [31:0]           index_reg;
@@ -119,6 +127,7 @@ module sampan_store #(
   always @(posedge clk) begin
     if (accept) begin
       raw_reg <= cmd_raw;
+      float_reg <= cmd_float && FLOAT != 0;
       slot_reg <= cmd_slot;
       zo_reg <= cmd_zo;
       lo_reg <= cmd_lo;
@@ -175,6 +184,22 @@ module sampan_store #(
       assign lane_free = 1'b1;
       assign row_valid = rq_valid[0];
       for (c = 0; c < COLS; c = c + 1) begin : gen_lane
+        wire [31:0] rq_int;
+        if (FLOAT != 0) begin : gen_float
+          // fadd (5 cycles) plus one register: the requantizer's 6.
+          wire [31:0] f_sum;
+          reg  [31:0] f_sum_q;
+          sampan_fadd u_fadd (
+              .clk  (clk),
+              .in_a (acc_rd_data[c*32 +: 32]),
+              .in_b (p_bias[c*32 +: 32]),
+              .out_f(f_sum)
+          );
+          always @(posedge clk) f_sum_q <= f_sum;
+          assign rq_data[c*32 +: 32] = float_reg ? f_sum_q : rq_int;
+        end else begin : gen_int
+          assign rq_data[c*32 +: 32] = rq_int;
+        end
         sampan_requant u_requant (
             .clk      (clk),
             .rst      (rst),
@@ -188,7 +213,7 @@ module sampan_store #(
             .in_lo    (lo_reg),
             .in_hi    (hi_reg),
             .out_valid(rq_valid[c]),
-            .out_data (rq_data[c*32 +: 32])
+            .out_data (rq_int)
         );
       end
     end else begin : gen_serial
@@ -428,7 +453,7 @@ module sampan_store #(
     if (rst) err_valid <= 1'b0;
   end
 
-  wire unused_store = &{1'b0, rq_valid, rq_data, fifo_in_ready, fifo_count, rd_addr};
+  wire unused_store = &{1'b0, rq_valid, rq_data, fifo_in_ready, fifo_count, rd_addr, float_reg};
 
 endmodule
 `resetall

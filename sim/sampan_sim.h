@@ -121,6 +121,21 @@ struct ssim_requant *ssim_requant_create(void);
 void ssim_requant_destroy(struct ssim_requant *rq);
 int ssim_requant_run(struct ssim_requant *rq, const struct ssim_requant_in *in, int32_t *out, size_t n);
 
+/* The float units of the block-scaled path (rtl/sampan_f*.v), each fed
+ * @n inputs back to back (the pipelined ones) and read back in order:
+ *   h2f:   out = h2f(h)                     binary16 -> binary32 bits
+ *   scale: out = fmul(h2f(a), h2f(b))       exact, two fp16 scales
+ *   mul:   out = fmul((float)isum, s)       |isum| < 2^20, rounded once
+ *   add:   out = fadd(a, b)
+ * under the float rules of rtl/ARCHITECTURE.md. */
+struct ssim_float;
+struct ssim_float *ssim_float_create(void);
+void ssim_float_destroy(struct ssim_float *f);
+int ssim_float_h2f(struct ssim_float *f, const uint16_t *h, uint32_t *out, size_t n);
+int ssim_float_scale(struct ssim_float *f, const uint16_t *a, const uint16_t *b, uint32_t *out, size_t n);
+int ssim_float_mul(struct ssim_float *f, const int32_t *isum, const uint32_t *s, uint32_t *out, size_t n);
+int ssim_float_add(struct ssim_float *f, const uint32_t *a, const uint32_t *b, uint32_t *out, size_t n);
+
 #ifdef __cplusplus
 }
 #endif

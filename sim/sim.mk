@@ -97,11 +97,16 @@ $(eval $(call SIM_MODEL,$(SIM_TOP)/top_trace,Vsampan_axi_top,sampan_axi_top,$(SI
 $(eval $(call SIM_MODEL,$(SIM_TOP)/top_cov,Vsampan_axi_top,sampan_axi_top,$(SIM_TOPGEN) $(SIM_VFLAGS_COV),$(SIM_RT_COV)))
 $(eval $(call SIM_MODEL,$(SIM_UNITS)/pe,Vsampan_pe,sampan_pe,,))
 $(eval $(call SIM_MODEL,$(SIM_UNITS)/requant,Vsampan_requant,sampan_requant,,))
+$(eval $(call SIM_MODEL,$(SIM_UNITS)/fh2f,Vsampan_fh2f,sampan_fh2f,,))
+$(eval $(call SIM_MODEL,$(SIM_UNITS)/fscale,Vsampan_fscale,sampan_fscale,,))
+$(eval $(call SIM_MODEL,$(SIM_UNITS)/fmul,Vsampan_fmul,sampan_fmul,,))
+$(eval $(call SIM_MODEL,$(SIM_UNITS)/fadd,Vsampan_fadd,sampan_fadd,,))
 $(eval $(call SIM_MODEL,$(SIM_UNITS)/array_4x4,Vsampan_array_4x4,sampan_array,-GROWS=4 -GCOLS=4,))
 $(eval $(call SIM_MODEL,$(SIM_UNITS)/array_8x16,Vsampan_array_8x16,sampan_array,-GROWS=8 -GCOLS=16,))
 $(eval $(call SIM_MODEL,$(SIM_UNITS)/array_16x16,Vsampan_array_16x16,sampan_array,-GROWS=16 -GCOLS=16,))
 
 SIM_UNIT_MODELS := pe/Vsampan_pe requant/Vsampan_requant array_4x4/Vsampan_array_4x4 \
+                   fh2f/Vsampan_fh2f fscale/Vsampan_fscale fmul/Vsampan_fmul fadd/Vsampan_fadd \
                    array_8x16/Vsampan_array_8x16 array_16x16/Vsampan_array_16x16
 SIM_UNIT_MKS    := $(addprefix $(SIM_UNITS)/,$(addsuffix .mk,$(SIM_UNIT_MODELS)))
 SIM_UNIT_LIBS   := $(addprefix $(SIM_UNITS)/,$(addsuffix __ALL.a,$(SIM_UNIT_MODELS)))

@@ -1,6 +1,6 @@
 /*
  * ssim_units.cpp - the unit models of sampan_sim.h: one PE, one
- * requantizer lane and the systolic array at the sizes built into the
+ * requantizer lane, the float units and the systolic array at the sizes built into the
  * library (4x4, 8x16, 16x16), each a separately Verilated module with its
  * own prefix and its own VerilatedContext per handle. The unit handles
  * have no error slot of their own: failures leave their message in
@@ -12,6 +12,10 @@
 #include "Vsampan_array_16x16.h"
 #include "Vsampan_array_4x4.h"
 #include "Vsampan_array_8x16.h"
+#include "Vsampan_fadd.h"
+#include "Vsampan_fh2f.h"
+#include "Vsampan_fmul.h"
+#include "Vsampan_fscale.h"
 #include "Vsampan_pe.h"
 #include "Vsampan_requant.h"
 #include "sampan_sim.h"
@@ -253,6 +257,142 @@ SSIM_EXPORT int ssim_requant_run(struct ssim_requant *rq, const struct ssim_requ
 		t.in_valid = 0;
 		for (size_t i = 0; i < REQUANT_MAX_LATENCY && t.out_valid; i++)
 			unit_edge(t);
+		return 0;
+	});
+}
+
+/* ------------------------------------------------------- float units */
+
+struct ssim_float {
+	VerilatedContext ctx;
+	Vsampan_fh2f h2f{&ctx, "sampan_fh2f"};
+	Vsampan_fscale scale{&ctx, "sampan_fscale"};
+	Vsampan_fmul mul{&ctx, "sampan_fmul"};
+	Vsampan_fadd add{&ctx, "sampan_fadd"};
+};
+
+/* Latencies of the pipelined units (their headers). */
+static const size_t FSCALE_LATENCY = 3;
+static const size_t FMUL_LATENCY = 5;
+static const size_t FADD_LATENCY = 5;
+
+SSIM_EXPORT struct ssim_float *ssim_float_create(void)
+{
+	struct ssim_float *f = nullptr;
+	ssim_guard(ssim_global_error(), [&]() {
+		std::unique_ptr<struct ssim_float> p(new struct ssim_float);
+		p->ctx.fatalOnError(false);
+		f = p.release();
+		return 0;
+	});
+	return f;
+}
+
+SSIM_EXPORT void ssim_float_destroy(struct ssim_float *f)
+{
+	if (!f)
+		return;
+	ssim_guard(ssim_global_error(), [&]() {
+		f->h2f.final();
+		f->scale.final();
+		f->mul.final();
+		f->add.final();
+		return 0;
+	});
+	delete f;
+}
+
+/* Streams n inputs through a pipelined unit of latency L: set(i) applies
+ * input i (or, for i >= n, repeats the last one), get(i) reads output i
+ * after the edge that produces it. */
+template <class T, class Set, class Get> static void float_stream(T &m, size_t lat, size_t n, Set set, Get get)
+{
+	for (size_t e = 0; e + 1 < n + lat; e++) {
+		set(e < n ? e : n - 1);
+		unit_edge(m);
+		if (e + 1 >= lat)
+			get(e + 1 - lat);
+	}
+}
+
+SSIM_EXPORT int ssim_float_h2f(struct ssim_float *f, const uint16_t *h, uint32_t *out, size_t n)
+{
+	if (!f)
+		return -1;
+	return ssim_guard(ssim_global_error(), [&]() {
+		if (n && (!h || !out))
+			throw ssim_failure("ssim_float_h2f: NULL in or out");
+		for (size_t i = 0; i < n; i++) {
+			f->h2f.in_h = h[i];
+			f->h2f.eval();
+			out[i] = f->h2f.out_f;
+		}
+		return 0;
+	});
+}
+
+SSIM_EXPORT int ssim_float_scale(struct ssim_float *f, const uint16_t *a, const uint16_t *b, uint32_t *out, size_t n)
+{
+	if (!f)
+		return -1;
+	return ssim_guard(ssim_global_error(), [&]() {
+		if (n == 0)
+			return 0;
+		if (!a || !b || !out)
+			throw ssim_failure("ssim_float_scale: NULL in or out");
+		Vsampan_fscale &t = f->scale;
+		float_stream(
+			t, FSCALE_LATENCY, n,
+			[&](size_t i) {
+				t.in_a = a[i];
+				t.in_b = b[i];
+			},
+			[&](size_t i) { out[i] = t.out_f; });
+		return 0;
+	});
+}
+
+SSIM_EXPORT int ssim_float_mul(struct ssim_float *f, const int32_t *isum, const uint32_t *s, uint32_t *out, size_t n)
+{
+	if (!f)
+		return -1;
+	return ssim_guard(ssim_global_error(), [&]() {
+		if (n == 0)
+			return 0;
+		if (!isum || !s || !out)
+			throw ssim_failure("ssim_float_mul: NULL in or out");
+		for (size_t i = 0; i < n; i++)
+			if (isum[i] <= -(1 << 20) || isum[i] >= (1 << 20))
+				throw ssim_failure(ssim_format("ssim_float_mul: |isum| %d not below 2^20", isum[i]));
+		Vsampan_fmul &t = f->mul;
+		float_stream(
+			t, FMUL_LATENCY, n,
+			[&](size_t i) {
+				t.in_i = (uint32_t)isum[i] & 0x1FFFFF;
+				t.in_f = s[i];
+			},
+			[&](size_t i) { out[i] = t.out_f; });
+		return 0;
+	});
+}
+
+SSIM_EXPORT int ssim_float_add(struct ssim_float *f, const uint32_t *a, const uint32_t *b, uint32_t *out, size_t n)
+{
+	if (!f)
+		return -1;
+	return ssim_guard(ssim_global_error(), [&]() {
+		if (n == 0)
+			return 0;
+		if (!a || !b || !out)
+			throw ssim_failure("ssim_float_add: NULL in or out");
+		Vsampan_fadd &t = f->add;
+		float_stream(
+			t, FADD_LATENCY, n,
+			[&](size_t i) {
+				t.in_a = a[i];
+				t.in_b = b[i];
+			},
+			[&](size_t i) { out[i] = t.out_f; });
 		return 0;
 	});
 }

@@ -310,11 +310,9 @@ ParameterizedTest(struct dev_param *p, gemm, stats_and_info, .timeout = 300)
 			     TEST_ROWS);
 		cr_expect_eq(info.cols, TEST_COLS, "cols %u, built with COLS=%d", info.cols,
 			     TEST_COLS);
-		/* ISA 1.0, or 1.1 with the block-scaled commands it reports */
-		cr_expect(info.hw_version == 0x00010000u ||
-				  (info.hw_version == 0x00010100u &&
-				   (info.features & SAMPAN_FEATURE_BLOCK_SCALED)),
-			  "hw_version 0x%x features 0x%x", info.hw_version, info.features);
+		cr_expect_eq(info.hw_version, 0x00010100u, "hw_version 0x%x", info.hw_version);
+		cr_expect(info.features & SAMPAN_FEATURE_BLOCK_SCALED, "features 0x%x",
+			  info.features);
 		cr_expect_gt(info.clock_mhz, 0);
 	}
 	cr_expect_gt(info.k_depth, 0);

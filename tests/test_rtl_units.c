@@ -443,7 +443,7 @@ Test(core, id_and_shape_registers)
 
 	core_open(&d);
 	cr_expect_eq(simdev_reg(&d, REG_ID), 0x4E504D53u);
-	cr_expect_eq(simdev_reg(&d, REG_VERSION), 0x00010000u);
+	cr_expect_eq(simdev_reg(&d, REG_VERSION), 0x00010100u);
 	cr_expect_eq(d.rows, TEST_ROWS, "SHAPE rows %u, built with ROWS=%d", d.rows, TEST_ROWS);
 	cr_expect_eq(d.cols, TEST_COLS, "SHAPE cols %u, built with COLS=%d", d.cols, TEST_COLS);
 	cr_expect_gt(d.k_depth, 0);

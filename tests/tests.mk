@@ -18,7 +18,7 @@ TEST_DESTDIR  := $(abspath $(BUILD)/test-install)
 TEST_INSTALL_BUILD := build/test-install-build
 TEST_JOBS     ?= 2
 
-TEST_NAMES := test_requant test_rtl_units test_gemm test_errors test_cli test_install \
+TEST_NAMES := test_requant test_rtl_units test_rtl_float test_rtl_q8 test_gemm test_errors test_cli test_install \
               test_selftest test_onnx
 # Further suites describe themselves in tests/mk/<suite>.mk (TEST_NAMES +=,
 # TEST_OBJS_<suite>, archives and flags as below).
@@ -29,6 +29,8 @@ TEST_BINS  := $(addprefix $(TEST_DIR)/,$(TEST_NAMES))
 # Helpers each binary links (objects under $(TEST_DIR)).
 TEST_OBJS_test_requant   := ref util
 TEST_OBJS_test_rtl_units := ref util simdev
+TEST_OBJS_test_rtl_float := util fref
+TEST_OBJS_test_rtl_q8    := ref util simdev fref
 TEST_OBJS_test_gemm      := ref util gemm_case
 TEST_OBJS_test_errors    := ref util simdev
 TEST_OBJS_test_cli       := ref util json npyio spawn
@@ -37,7 +39,7 @@ TEST_OBJS_test_selftest  := spawn
 TEST_OBJS_test_onnx      := npyio spawn util
 
 # Binaries that call the sim C ABI directly link the library in place.
-TEST_SIM_USERS := test_rtl_units test_errors
+TEST_SIM_USERS := test_rtl_units test_rtl_float test_rtl_q8 test_errors
 
 # Archives a binary links before libsampan, and their libraries.
 TEST_ARCHIVES_test_onnx := $(ONNX_LIB)

@@ -259,19 +259,19 @@ static unsigned exec_load_p(struct cpu_card *c, const struct isa_cmd *cmd)
 }
 
 /*
- * tile[r][col] = sum_{k < k_len} (a[k][r] - za) * w[k][col]. The products
- * fit 17 bits and k_len <= 65535, so int32 sums cannot overflow. @cols is a
- * parameter so that the compiler can specialise the inner loop for a
- * constant width.
+ * tile[r][col] = sum_{k < k_len} (a[k][r] - za) * w[k][col] for rows r <
+ * @done of the @rows lanes. The products fit 17 bits and k_len <= 65535,
+ * so int32 sums cannot overflow. @cols is a parameter so that the compiler
+ * can specialise the inner loop for a constant width.
  */
 static inline void mac_tile(int32_t *tile, const int8_t *a, const int8_t *w, unsigned k_len, int za,
-                            unsigned rows, unsigned cols)
+                            unsigned rows, unsigned done, unsigned cols)
 {
-	memset(tile, 0, sizeof(*tile) * rows * cols);
+	memset(tile, 0, sizeof(*tile) * done * cols);
 	for (unsigned k = 0; k < k_len; k++) {
 		const int8_t *ak = a + (size_t)k * rows, *wk = w + (size_t)k * cols;
 
-		for (unsigned r = 0; r < rows; r++) {
+		for (unsigned r = 0; r < done; r++) {
 			int32_t av = ak[r] - za;
 			int32_t *row = tile + (size_t)r * cols;
 
@@ -292,6 +292,7 @@ static void q_chain(struct cpu_card *c, const struct isa_cmd *cmd, uint32_t *slo
 {
 	size_t n = (size_t)c->rows * c->cols;
 	unsigned blocks = cmd->k_len / ISA_QBLOCK;
+	float fw[64]; /* COLS <= 64 */
 
 	for (size_t i = 0; i < n; i++)
 		if (cmd->first)
@@ -306,13 +307,18 @@ static void q_chain(struct cpu_card *c, const struct isa_cmd *cmd, uint32_t *slo
 		const uint16_t *sw =
 		    c->w_scale[cmd->w_bank] + (size_t)(cmd->w_off / ISA_QBLOCK + j) * c->cols;
 
-		mac_tile(c->tile, a, w, ISA_QBLOCK, cmd->za, c->rows, c->cols);
+		if (c->cols == 16)
+			mac_tile(c->tile, a, w, ISA_QBLOCK, cmd->za, c->rows, rows_done, 16);
+		else
+			mac_tile(c->tile, a, w, ISA_QBLOCK, cmd->za, c->rows, rows_done, c->cols);
+		for (unsigned col = 0; col < c->cols; col++)
+			fw[col] = cpu_h2f(sw[col]);
 		for (unsigned r = 0; r < rows_done; r++) {
 			float fa = cpu_h2f(sa[r]);
 
 			for (unsigned col = 0; col < c->cols; col++) {
 				size_t i = (size_t)r * c->cols + col;
-				float s_b = cpu_fmul(cpu_h2f(sw[col]), fa);
+				float s_b = cpu_fmul(fw[col], fa);
 				float t = cpu_fmul((float)c->tile[i], s_b);
 
 				slot[i] = u_of(cpu_fadd(f_of(slot[i]), t));
@@ -353,9 +359,9 @@ static unsigned exec_compute(struct cpu_card *c, const struct isa_cmd *cmd)
 		a = c->a_bank[cmd->a_bank] + (size_t)cmd->a_off * c->rows;
 		w = c->w_bank[cmd->w_bank] + (size_t)cmd->w_off * c->cols;
 		if (c->cols == 16)
-			mac_tile(c->tile, a, w, cmd->k_len, cmd->za, c->rows, 16);
+			mac_tile(c->tile, a, w, cmd->k_len, cmd->za, c->rows, rows_done, 16);
 		else
-			mac_tile(c->tile, a, w, cmd->k_len, cmd->za, c->rows, c->cols);
+			mac_tile(c->tile, a, w, cmd->k_len, cmd->za, c->rows, rows_done, c->cols);
 		/* The slot accumulates in wrapping int32: add as unsigned. */
 		for (size_t i = 0; i < (size_t)rows_done * c->cols; i++)
 			slot[i] = (cmd->first ? 0 : slot[i]) + (uint32_t)c->tile[i];

@@ -124,12 +124,15 @@ static uint64_t mul_add(uint64_t a, uint64_t b, uint64_t c)
 	return r;
 }
 
-/* Largest M that runs on the matrix-vector engine. Each wide tile of
- * MV_ROWS rows streams the weights once at the full bus width, the array
- * streams them at COLS bytes a cycle for ROWS rows at once. */
+/* Largest M that runs on the matrix-vector engine. A wide tile of MV_ROWS
+ * rows streams the weights at KW = bus/COLS steps a cycle, the array a
+ * tile of ROWS rows at one step a cycle: ceil(M / MV_ROWS) wide passes
+ * beat one array pass while fewer than KW of them are needed. */
 static uint64_t wide_max_m(const struct sampan_info *info)
 {
-	return info->mv_rows;
+	uint64_t kw = info->bus_bytes / info->cols;
+
+	return kw > 1 ? (uint64_t)info->mv_rows * (kw - 1) : info->mv_rows;
 }
 
 /*
@@ -509,12 +512,12 @@ static int use_bank(const struct plan *p, struct cmd_list *l, struct banks *b, u
  * output tile (mt, nt), K chunk c, into @slot. */
 static int emit_compute(const struct plan *p, const struct spec *g, struct cmd_list *l,
                         struct banks *a, struct banks *w, uint64_t mt, uint64_t nt, uint64_t c,
-                        unsigned slot)
+                        int first, unsigned slot)
 {
 	uint64_t m0 = mt * p->tm, n0 = nt * p->cols;
 	struct isa_cmd compute = {
 	    .op = ISA_OP_COMPUTE,
-	    .first = c == 0,
+	    .first = (unsigned)first,
 	    .slot = slot,
 	    .k_len = chunk_len(p, c),
 	    .za = p->q ? 0 : g->za,
@@ -582,13 +585,20 @@ static int schedule(const struct plan *p, const struct spec *g, struct cmd_list 
 			for (uint64_t ng = nt0; ng < nt1; ng += p->slots) {
 				uint64_t ne = ng + p->slots < nt1 ? ng + p->slots : nt1;
 
-				for (uint64_t c = 0; c < p->k_chunks; c++) {
+				/* int8 sums commute: every other group runs the
+				 * chunks backwards and finds the last two A chunks
+				 * still in the banks. The float chain runs forwards. */
+				int back = !p->q && (ng - nt0) / p->slots % 2;
+
+				for (uint64_t i = 0; i < p->k_chunks; i++) {
+					uint64_t c = back ? p->k_chunks - 1 - i : i;
+
 					for (uint64_t nt = ng; nt < ne; nt++) {
 						unsigned slot =
 						    (unsigned)((tile + nt - ng) % p->slots);
 
 						if ((err = emit_compute(p, g, l, &a, &w, mt, nt, c,
-						                        slot)) < 0)
+						                        i == 0, slot)) < 0)
 							return err;
 						/* The previous tile's store goes behind this
 						 * COMPUTE; with one slot there is nothing to
@@ -603,7 +613,7 @@ static int schedule(const struct plan *p, const struct spec *g, struct cmd_list 
 						if (load_p_due && (err = push(l, &load_p)) < 0)
 							return err;
 						load_p_due = 0;
-						if (c + 1 < p->k_chunks)
+						if (i + 1 < p->k_chunks)
 							continue;
 						store = (struct isa_cmd){
 						    .op = ISA_OP_STORE,
