@@ -81,6 +81,7 @@ include rtl/rtl.mk
 include rtl/vitis/vitis.mk
 include sim/sim.mk
 include driver/driver.mk
+include driver/ggml/ggml.mk
 include host/host.mk
 include tests/tests.mk
 # Optional fragments: fuzzing (make fuzz) and board builds (make bitstream).
