@@ -841,6 +841,10 @@ Test(gguf, tensor_infos)
 	put64(c + pa + 12, 1ull << 32);
 	refused(c, n, "overflows"); /* 2^63: past INT64_MAX */
 	FRESH();
+	put64(c + pa + 4, (1ull << 62) + 1); /* 2^62 + 1 values, 2^64 + 4 bytes */
+	put64(c + pa + 12, 1);
+	refused(c, n, "tensor 'a': its size in bytes overflows"); /* found by fuzz_gguf */
+	FRESH();
 	put64(c + pa + 4, 1ull << 20);
 	refused(c, n, "tensor 'a': data at offset 0"); /* 16 MiB of data the file lacks */
 	FRESH();

@@ -231,6 +231,7 @@ static const char *const bpe_merges[][2] = {
     {"4", "5"},       {"3", "4"},                                             /* 269-270 */
     {"'", "M"},       {"\xe9", "\xa6"},     {"\xe9\xa6", "\x99"},             /* 271-273 */
     {"\xe6", "\xb8"}, {"\xe6\xb8", "\xaf"}, {"\xe9\xa6\x99", "\xe6\xb8\xaf"}, /* 274-276 香港 */
+    {"a", "\xf0"},                                                            /* 277 */
 };
 #define N_BPE_MERGES (sizeof(bpe_merges) / sizeof(bpe_merges[0]))
 enum { BPE_EOT = 256 + N_BPE_MERGES, BPE_IM_START, BPE_IM_END, BPE_N };
@@ -440,6 +441,11 @@ Test(tokenizer, bpe_pretokenizers)
 	EXPECT(tq, "I'M", 0, 0, 'I', 271);
 	EXPECT(tg, "I'M", 0, 0, 'I', '\'', 'M');
 	EXPECT(tg, "I'm", 0, 0, 'I', '\'', 'm');
+	/* U+31350 (CJK extension H, Unicode 15) is a letter, as in
+	 * llama.cpp's tables, though PCRE2 10.42 knows Unicode 14 only: "a"
+	 * and it make one word, and "a" merges with its first byte */
+	EXPECT(tg, "a\xf0\xb1\x8d\x90", 0, 0, 277, 0xb1, 0x8d, 0x90);
+	EXPECT(tg, "a\xf0\x9f\x98\x80", 0, 0, 'a', 0xf0, 0x9f, 0x98, 0x80); /* an emoji is not */
 	/* llama3 takes a word that is a token whole (ignore_merges): "hello"
 	 * is; and the same through merges elsewhere */
 	EXPECT(tl, "hello", 0, 0, 259);
@@ -479,6 +485,38 @@ Test(tokenizer, bpe_special_tokens)
 	cr_assert_eq(tok_encode(t, "hello world", 11, 0, 0, ids, 1), 2);
 	cr_assert_eq(ids[0], 259);
 	cr_assert_eq(ids[1], 0x55555555);
+	vocab_close(&v);
+}
+
+/* Special tokens are cut out at character boundaries only: a token whose
+ * text is part of a character (here the last two bytes of 咗, E5 92 97)
+ * never splits one. Found by fuzz_gguf (such a split made valid text fail). */
+Test(tokenizer, special_tokens_whole_characters)
+{
+	struct vocab v = {.w = gguf_writer_create()};
+	static char buf[256][4];
+	const char *tok[258];
+	int32_t type[258];
+	const char *none[1] = {"a b"};
+
+	for (int b = 0; b < 256; b++) {
+		char raw[2] = {(char)b, 0};
+
+		strcpy(buf[b], b ? g2(raw) : "\xc4\x80");
+		tok[b] = buf[b];
+		type[b] = 1;
+	}
+	tok[256] = "\x92\x97";
+	tok[257] = "佢";
+	type[256] = type[257] = 4; /* user-defined: cut out even without special */
+	gguf_w_str(v.w, "tokenizer.ggml.model", "gpt2");
+	gguf_w_str(v.w, "tokenizer.ggml.pre", "qwen2");
+	gguf_w_arr_str(v.w, "tokenizer.ggml.tokens", tok, 258);
+	gguf_w_arr(v.w, "tokenizer.ggml.token_type", GGUF_VT_I32, type, 258);
+	gguf_w_arr_str(v.w, "tokenizer.ggml.merges", none, 0);
+	vocab_open(&v);
+	EXPECT(v.t, "咗", 0, 0, 0xe5, 0x92, 0x97);
+	EXPECT(v.t, "咗佢咗", 0, 0, 0xe5, 0x92, 0x97, 257, 0xe5, 0x92, 0x97);
 	vocab_close(&v);
 }
 

@@ -496,8 +496,8 @@ static int rd_tensor_info(struct rd *r, struct gguf_tensor *t, uint64_t *offset)
 		            nm, gguf_type_name(t->type), (unsigned long long)t->ne[0],
 		            (unsigned long long)vals);
 	t->nelem = nelem;
-	/* nelem < 2^63 and bsz / vals <= 4: no overflow */
-	t->bytes = nelem / vals * bsz;
+	if (__builtin_mul_overflow(nelem / vals, bsz, &t->bytes))
+		return fail(r, "tensor '%s': its size in bytes overflows", nm);
 	if (rd_u64(r, offset, "a tensor offset"))
 		return -1;
 	return 0;

@@ -8,7 +8,8 @@
  *  - Special tokens first: the text is cut at every occurrence of a
  *    control, user-defined or unknown token (longest texts first; control
  *    and unknown ones only when @special is set), and those pieces become
- *    their ids directly.
+ *    their ids directly. (Here only occurrences made of whole characters:
+ *    llama.cpp would also cut inside one and then fail on the pieces.)
  *  - SentencePiece ("llama"): each remaining piece, with a leading space
  *    when add_space_prefix is set and the piece starts the text or follows
  *    a special token, has its spaces replaced by U+2581; it is split into
@@ -24,7 +25,8 @@
  *
  * Unicode categories (letters \p{L}, numbers \p{N}, punctuation \p{P})
  * come from Debian's libpcre2 (its Unicode tables), computed once into a
- * table of all code points; white space is Unicode's White_Space list.
+ * table of all code points, plus the code points Unicode 15.0 and 15.1
+ * added; white space is Unicode's White_Space list.
  */
 #include "tokenizer.h"
 
@@ -164,6 +166,25 @@ static size_t utf8_get(const unsigned char *s, size_t n, uint32_t *cp)
 	return 0;
 }
 
+/* Code points assigned in Unicode 15.0 and 15.1 that PCRE2 10.42 (Unicode
+ * 14) does not know, with their category (UnicodeData.txt): letters, digits
+ * and punctuation of Kawi, Nag Mundari, Kaktovik numerals, Cyrillic
+ * Extended-D, Devanagari Extended-A, CJK extensions H and I and a few
+ * more. llama.cpp's tables are of Unicode 15.1; with these the two agree
+ * on the L, N, P and white space of every code point. */
+static const struct {
+	uint32_t lo, hi;
+	uint8_t flag;
+} u_newer[] = {
+    {0x1123f, 0x11240, U_L}, {0x11b00, 0x11b09, U_P}, {0x11f02, 0x11f02, U_L},
+    {0x11f04, 0x11f10, U_L}, {0x11f12, 0x11f33, U_L}, {0x11f43, 0x11f4f, U_P},
+    {0x11f50, 0x11f59, U_N}, {0x1342f, 0x1342f, U_L}, {0x13441, 0x13446, U_L},
+    {0x1b132, 0x1b132, U_L}, {0x1b155, 0x1b155, U_L}, {0x1d2c0, 0x1d2d3, U_N},
+    {0x1df25, 0x1df2a, U_L}, {0x1e030, 0x1e06d, U_L}, {0x1e4d0, 0x1e4eb, U_L},
+    {0x1e4f0, 0x1e4f9, U_N}, {0x2b739, 0x2b739, U_L}, {0x2ebf0, 0x2ee5d, U_L},
+    {0x31350, 0x323af, U_L},
+};
+
 /* Fills u_flags: the text of every code point (surrogates left out) is
  * matched once against \p{L}+, \p{N}+ and \p{P}+ runs. On failure (out of
  * memory, no PCRE2) the table stays NULL and tok_create refuses. */
@@ -216,6 +237,10 @@ static void u_init(void)
 	}
 	pcre2_match_data_free(md);
 	pcre2_code_free(re);
+	for (size_t i = 0; i < sizeof(u_newer) / sizeof(u_newer[0]); i++)
+		for (uint32_t c = u_newer[i].lo; c <= u_newer[i].hi; c++)
+			if (!(fl[c] & (U_L | U_N | U_P)))
+				fl[c] |= u_newer[i].flag;
 	for (size_t i = 0; i < sizeof(white_space) / sizeof(white_space[0]); i++)
 		fl[white_space[i]] |= U_WS;
 	free(buf);
@@ -1405,16 +1430,27 @@ static int partition(const struct tokenizer *t, const char *text, size_t len, in
 				frag_add(&next, f.id, f.off, f.len);
 				continue;
 			}
-			for (;;) {
-				const char *m = find(text + off, end - off, s, e->len);
+			for (size_t from = off;;) {
+				const char *m = find(text + from, end - from, s, e->len);
+				size_t at, stop;
 
 				if (!m)
 					break;
+				at = (size_t)(m - text);
+				stop = at + e->len;
+				/* only whole characters: a token whose text ends or
+				 * starts inside one (it is no valid UTF-8 itself)
+				 * would leave broken text around it */
+				if ((text[at] & 0xc0) == 0x80 ||
+				    (stop < len && (text[stop] & 0xc0) == 0x80)) {
+					from = at + 1;
+					continue;
+				}
 				changed = 1;
-				if ((size_t)(m - text) > off)
-					frag_add(&next, -1, off, (size_t)(m - text) - off);
+				if (at > off)
+					frag_add(&next, -1, off, at - off);
 				frag_add(&next, id, 0, 0);
-				off = (size_t)(m - text) + e->len;
+				off = from = stop;
 			}
 			if (off < end)
 				frag_add(&next, -1, off, end - off);
