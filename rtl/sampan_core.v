@@ -104,8 +104,15 @@ module sampan_core #(
   localparam SBLOCKS = K_DEPTH / 32 > 1 ? K_DEPTH / 32 : 2;  // scale blocks per bank
   localparam SA_WORDS = (SBLOCKS * 2 * ROWS + B - 1) / B > 1 ? (SBLOCKS * 2 * ROWS + B - 1) / B : 2;
   localparam SW_WORDS = (SBLOCKS * 2 * COLS + B - 1) / B > 1 ? (SBLOCKS * 2 * COLS + B - 1) / B : 2;
-  localparam [31:0] FEATURES = BLOCK_ON;
-  wire [31:0] unused_mv_rows = MV_ROWS;  // the matrix-vector engine is not built yet
+  // The matrix-vector engine: ROWS <= COLS (one A word holds a W word's
+  // steps), at most 4 k-steps a cycle (a q block of 32 steps spans 8 cycles
+  // or more, longer than the float read-modify-write), its rows drained
+  // before the next block ends.
+  localparam WIDE_ON = (MV_ROWS > 0 && ROWS <= COLS && B / COLS <= 4 && MV_ROWS <= ROWS &&
+                        MV_ROWS * (B / COLS) <= 32) ? 1 : 0;
+  localparam MV_EFF = WIDE_ON != 0 ? MV_ROWS : 0;
+  localparam [31:0] MV_EFF32 = MV_EFF;
+  localparam [31:0] FEATURES = {16'd0, MV_EFF32[7:0], 6'd0, WIDE_ON != 0, BLOCK_ON != 0};
 
   initial begin
     if (AXI_DATA_WIDTH < 128 || AXI_DATA_WIDTH > 1024 || (1 << LOG_B) != B)
@@ -221,7 +228,7 @@ module sampan_core #(
   wire [15:0]               ex_a_off;
   wire [15:0]               ex_w_off;
   wire [7:0]                ex_za;
-  wire                      ex_q, ex_drained_q, ex_drained_a_bank, ex_drained_w_bank;
+  wire                      ex_q, ex_wide, ex_drained_q, ex_drained_a_bank, ex_drained_w_bank;
   wire                      ex_step, ex_spacing_wait, ex_load_wait;
   wire                      ex_release_valid, ex_release_a_bank, ex_release_w_bank;
   wire                      ex_drained_valid;
@@ -246,7 +253,8 @@ module sampan_core #(
       .P_ENTRIES (P_ENTRIES),
       .BUS_BYTES (B),
       .ADDR_WIDTH(AXI_ADDR_WIDTH),
-      .BLOCK     (BLOCK_ON)
+      .BLOCK     (BLOCK_ON),
+      .MV_ROWS   (MV_EFF)
   ) u_seq (
       .clk              (clk),
       .rst              (rst),
@@ -293,6 +301,7 @@ module sampan_core #(
       .ex_w_off         (ex_w_off),
       .ex_za            (ex_za),
       .ex_q             (ex_q),
+      .ex_wide          (ex_wide),
       .ex_idle          (ex_idle),
       .ex_release_valid (ex_release_valid),
       .ex_release_a_bank(ex_release_a_bank),
@@ -623,7 +632,8 @@ module sampan_core #(
       .K_DEPTH  (K_DEPTH),
       .ACC_SLOTS(ACC_SLOTS),
       .BUS_BYTES(B),
-      .BLOCK    (BLOCK_ON)
+      .BLOCK    (BLOCK_ON),
+      .MV_ROWS  (MV_EFF)
   ) u_exec (
       .clk           (clk),
       .rst           (rst),
@@ -638,6 +648,7 @@ module sampan_core #(
       .cmd_w_off     (ex_w_off),
       .cmd_za        (ex_za),
       .cmd_q         (ex_q),
+      .cmd_wide      (ex_wide),
       .bank_rd_en    (bank_rd_en),
       .a_rd_addr     (a_rd_addr),
       .w_rd_addr     (w_rd_addr),

@@ -37,6 +37,18 @@
 // start only once every drain in flight has finished, so the two write
 // schedules never meet.
 //
+// Wide COMPUTE (MV_ROWS > 0; the matrix-vector engine): instead of the
+// array, MV_ROWS x COLS multiply-accumulators take a whole W bank word a
+// cycle, KW = BUS_BYTES/COLS k-steps of every column, with the same KW steps
+// of the first MV_ROWS rows of A (one A word holds them, ROWS <= COLS): two
+// stages (products and their KW-sum, then accumulate) with the sums
+// restarting at every tile end (q: every 32 steps) into a shadow that the
+// drain then moves, rows 0..MV_ROWS-1 only, through the same integer or
+// float read-modify-write as the array's rows. Rows MV_ROWS and above of the
+// slot are left as they were. A wide tile of k_len steps streams in
+// k_len/KW cycles; tiles of another kind (array or wide, integer or q) wait
+// for every drain in flight.
+//
 // Latency: step k of a tile enters the array 2 cycles after it is issued;
 // drained pulses COLS + ROWS + 2 cycles after the last step is issued
 // (q: COLS + ROWS + 2 + Q_WR).
@@ -49,6 +61,7 @@ module sampan_exec #(
     parameter ACC_SLOTS = 4,     // accumulator tiles
     parameter BUS_BYTES = 64,    // bus width in bytes
     parameter BLOCK     = 1,     // 1: block-scaled (q) COMPUTE built in
+    parameter MV_ROWS   = 0,     // rows of the matrix-vector engine (0: none)
     // derived, do not override
     parameter A_WORDS   = K_DEPTH * ROWS / BUS_BYTES,  // bus words per A bank
     parameter W_WORDS   = K_DEPTH * COLS / BUS_BYTES,  // bus words per W bank
@@ -73,6 +86,7 @@ module sampan_exec #(
     input  wire [                  15:0] cmd_w_off,   // first W bank step; w_off + k_len <= K_DEPTH
     input  wire [                   7:0] cmd_za,
     input  wire                          cmd_q,       // block-scaled (needs BLOCK)
+    input  wire                          cmd_wide,    // matrix-vector engine (needs MV_ROWS)
     // operand bank reads (the same address to both banks of a pair)
     output wire                          bank_rd_en,
     output wire [   $clog2(A_WORDS)-1:0] a_rd_addr,
@@ -134,6 +148,9 @@ module sampan_exec #(
   localparam LOG_BPW_W = $clog2(BPW_W);
   localparam Q_RD = 8;   // q drain: acc read, cycles after the integer drain's
   localparam Q_WR = 13;  // q drain: acc write, cycles after the integer drain's
+  localparam MVR = MV_ROWS > 0 ? MV_ROWS : 1;  // engine rows (1 when there is none)
+  localparam [31:0] MV_LAST32 = MVR - 1;
+  localparam [6:0] MV_LAST_ROW = MV_LAST32[6:0];
 
   initial begin
     if (A_STEPS * ROWS != BUS_BYTES || (1 << LOG_AS) != A_STEPS)
@@ -142,6 +159,8 @@ module sampan_exec #(
       $error("%m: COLS %0d must be a power of two dividing BUS_BYTES %0d", COLS, BUS_BYTES);
     if (ACC_SLOTS < 1 || ACC_SLOTS > 16) $error("%m: ACC_SLOTS %0d out of 1..16", ACC_SLOTS);
     if (ACC_ROWS < 2) $error("%m: ACC_SLOTS * ROWS must be at least 2");
+    if (MV_ROWS != 0 && (ROWS > COLS || W_STEPS > 4 || MV_ROWS > ROWS || MV_ROWS * W_STEPS > 32))
+      $error("%m: MV_ROWS needs ROWS <= COLS, BUS_BYTES/COLS <= 4, MV_ROWS <= ROWS and <= 32*COLS/BUS_BYTES");
     if (BLOCK != 0 && (2 * ROWS > BUS_BYTES || ROWS > 32 || COLS > 32 || K_DEPTH % 32 != 0))
       $error("%m: BLOCK needs 2*ROWS <= BUS_BYTES, ROWS and COLS <= 32 and K_DEPTH a multiple of 32");
   end
@@ -159,6 +178,7 @@ module sampan_exec #(
   reg [KW-1:0] run_a_off_reg, run_a_off_next;
   reg [KW-1:0] run_w_off_reg, run_w_off_next;
   reg          run_q_reg, run_q_next;
+  reg          run_wide_reg, run_wide_next;
 
   reg          pend_valid_reg, pend_valid_next;
   reg [KW-1:0] pend_len_reg, pend_len_next;
@@ -170,7 +190,9 @@ module sampan_exec #(
   reg [KW-1:0] pend_a_off_reg, pend_a_off_next;
   reg [KW-1:0] pend_w_off_reg, pend_w_off_next;
   reg          pend_q_reg, pend_q_next;
+  reg          pend_wide_reg, pend_wide_next;
   reg          last_q_reg, last_q_next;  // kind of the last tile started
+  reg          last_wide_reg, last_wide_next;
 
   reg [7:0]    since_reg, since_next;  // cycles since the last step issued, <= SPACING
   reg [2:0]    tiles_reg, tiles_next;  // accepted and not yet drained
@@ -186,17 +208,21 @@ module sampan_exec #(
   wire a_ok = !a_loading[run_a_bank_reg] || {{(32 - KW) {1'b0}}, a_need} < {16'd0, a_have};
   wire w_ok = !w_loading[run_w_bank_reg] || {{(32 - KW) {1'b0}}, w_need} < {16'd0, w_have};
   wire issue = run_valid_reg && a_ok && w_ok;
-  wire run_last = issue && run_k_reg == run_len_reg - 1'b1;
+  // k-steps a cycle: KW on the matrix-vector engine, 1 on the array.
+  wire [KW-1:0] run_inc = run_wide_reg ? W_STEPS[KW-1:0] : {{(KW - 1) {1'b0}}, 1'b1};
+  wire run_last = issue && run_k_reg + run_inc == run_len_reg;
   wire [7:0] since_step = run_last ? 8'd1 :
                           (since_reg < SPACING[7:0]) ? since_reg + 8'd1 : since_reg;
   // The pending tile may issue its first step next cycle.
-  wire pend_fits = {{(32 - 8) {1'b0}}, since_step} + {{(32 - KW) {1'b0}}, pend_len_reg} > SPACING;
+  wire [KW-1:0] pend_cycles = pend_wide_reg ? pend_len_reg >> LOG_WS : pend_len_reg;
+  wire pend_fits = {{(32 - 8) {1'b0}}, since_step} + {{(32 - KW) {1'b0}}, pend_cycles} > SPACING;
   // A tile of the other kind waits until every drain has finished (then the
   // pending tile is the only one counted).
-  wire kind_ok = pend_q_reg == last_q_reg || (!run_valid_reg && tiles_reg == 3'd1);
+  wire kind_ok = (pend_q_reg == last_q_reg && pend_wide_reg == last_wide_reg) ||
+                 (!run_valid_reg && tiles_reg == 3'd1);
   wire start = pend_valid_reg && (!run_valid_reg || run_last) && pend_fits && kind_ok;
   // The last step of a 32-step block (q), where the array restarts.
-  wire blk_end = issue && (run_q_reg ? run_k_reg[4:0] == 5'd31 : run_last);
+  wire blk_end = issue && (run_q_reg ? run_k_reg[4:0] == 5'd0 - run_inc[4:0] : run_last);
   wire run_first_eff = run_first_reg && (!run_q_reg || run_k_reg < 32);
 
   assign cmd_ready = !pend_valid_reg || start;
@@ -222,6 +248,9 @@ module sampan_exec #(
     run_q_next = run_q_reg;
     last_q_next = last_q_reg;
     pend_q_next = pend_q_reg;
+    run_wide_next = run_wide_reg;
+    last_wide_next = last_wide_reg;
+    pend_wide_next = pend_wide_reg;
     pend_valid_next = pend_valid_reg;
     pend_len_next = pend_len_reg;
     pend_a_bank_next = pend_a_bank_reg;
@@ -247,11 +276,13 @@ module sampan_exec #(
       run_w_off_next = pend_w_off_reg;
       run_q_next = pend_q_reg;
       last_q_next = pend_q_reg;
+      run_wide_next = pend_wide_reg;
+      last_wide_next = pend_wide_reg;
       pend_valid_next = 1'b0;
     end else if (run_last) begin
       run_valid_next = 1'b0;
     end else if (issue) begin
-      run_k_next = run_k_reg + 1'b1;
+      run_k_next = run_k_reg + run_inc;
     end
 
     if (cmd_valid && cmd_ready) begin
@@ -265,6 +296,7 @@ module sampan_exec #(
       pend_a_off_next = cmd_a_off[KW-1:0];
       pend_w_off_next = cmd_w_off[KW-1:0];
       pend_q_next = cmd_q && BLOCK != 0;
+      pend_wide_next = cmd_wide && MV_ROWS != 0;
     end
 
     tiles_next = tiles_reg + {2'd0, cmd_valid && cmd_ready} - {2'd0, drained_valid};
@@ -282,6 +314,8 @@ module sampan_exec #(
     run_w_off_reg <= run_w_off_next;
     run_q_reg <= run_q_next;
     pend_q_reg <= pend_q_next;
+    run_wide_reg <= run_wide_next;
+    pend_wide_reg <= pend_wide_next;
     pend_len_reg <= pend_len_next;
     pend_a_bank_reg <= pend_a_bank_next;
     pend_w_bank_reg <= pend_w_bank_next;
@@ -296,12 +330,14 @@ module sampan_exec #(
       since_reg <= SPACING[7:0];
       tiles_reg <= 3'd0;
       last_q_reg <= 1'b0;
+      last_wide_reg <= 1'b0;
     end else begin
       run_valid_reg <= run_valid_next;
       pend_valid_reg <= pend_valid_next;
       since_reg <= since_next;
       tiles_reg <= tiles_next;
       last_q_reg <= last_q_next;
+      last_wide_reg <= last_wide_next;
     end
   end
 
@@ -320,6 +356,7 @@ module sampan_exec #(
   reg [3:0]                      s1_slot;
   reg [7:0]                      s1_za;
   reg                            s1_end, s1_q;  // tile end (last step), q tile
+  reg                            s1_wide;
   reg [BLW-1:0]                  s1_a_blk, s1_w_blk;  // scale blocks of a q block
 
   wire [BUS_BYTES*8-1:0] a_word = s1_a_bank ? a1_rd_data : a0_rd_data;
@@ -347,6 +384,7 @@ module sampan_exec #(
     s1_last <= blk_end;
     s1_end <= run_last;
     s1_q <= run_q_reg;
+    s1_wide <= run_wide_reg;
     s1_a_blk <= a_idx[5 +: BLW];
     s1_w_blk <= w_idx[5 +: BLW];
     s1_a_bank <= run_a_bank_reg;
@@ -370,7 +408,7 @@ module sampan_exec #(
       s2_valid <= 1'b0;
     end else begin
       s1_valid <= issue;
-      s2_valid <= s1_valid;
+      s2_valid <= s1_valid && !s1_wide;
     end
   end
 
@@ -401,6 +439,100 @@ module sampan_exec #(
       .res     (res)
   );
 
+  // ------------------------------------------------ matrix-vector engine
+
+  // mv_start pulses the cycle after a wide tile's (q: block's) sums reached
+  // the shadow, with the tile's control, as dl_valid does for the array.
+  wire                   mv_start;
+  wire                   mv_first, mv_end, mv_q, mv_a_bank, mv_w_bank;
+  wire [3:0]             mv_slot;
+  wire [BLW-1:0]         mv_a_blk, mv_w_blk;
+  wire [MVR*COLS*32-1:0] mv_shadow;
+
+  generate
+    if (MV_ROWS != 0) begin : gen_mv
+      localparam KS = W_STEPS;  // k-steps a cycle
+      localparam CTW = 9 + 2 * BLW;
+      // stage 2: the engine's operands: KS steps of rows 0..MV_ROWS-1 (A,
+      // minus za) and of every column (the whole W word)
+      localparam LAW = LOG_AS > 0 ? LOG_AS : 1;
+      wire [31:0]          a_chunk_idx = {{(32 - LAW) {1'b0}}, s1_a_lane} >> LOG_WS;
+      wire [KS*ROWS*8-1:0] a_chunk = a_word[a_chunk_idx*KS*ROWS*8 +: KS*ROWS*8];
+      reg  [KS*MVR*9-1:0]  m2_a;
+      reg  [BUS_BYTES*8-1:0] m2_w;
+      reg                  m2_valid, m2_last;
+      reg  [CTW-1:0]       m2_ctl;
+      integer j, m;
+      always @(posedge clk) begin
+        for (j = 0; j < KS; j = j + 1)
+          for (m = 0; m < MVR; m = m + 1)
+            m2_a[(j*MVR+m)*9 +: 9] <= {a_chunk[(j*ROWS+m)*8+7], a_chunk[(j*ROWS+m)*8 +: 8]} -
+                                      {s1_za[7], s1_za};
+        m2_w <= w_word;
+        m2_last <= s1_last;
+        m2_ctl <= {s1_first, s1_end, s1_q, s1_a_bank, s1_w_bank, s1_slot, s1_a_blk, s1_w_blk};
+        if (rst) m2_valid <= 1'b0;
+        else m2_valid <= s1_valid && s1_wide;
+      end
+
+      // stage 3: products, summed over the KS steps (|sum| < 2^17 * 4)
+      reg [MVR*COLS*20-1:0] m3_psum;
+      reg                   m3_valid, m3_last;
+      reg [CTW-1:0]         m3_ctl;
+      genvar gm, gc;
+      for (gm = 0; gm < MVR; gm = gm + 1) begin : gen_mv_row
+        for (gc = 0; gc < COLS; gc = gc + 1) begin : gen_mv_col
+          reg signed [19:0] psum;
+          integer k;
+          always @(*) begin
+            psum = 20'sd0;
+            for (k = 0; k < KS; k = k + 1)
+              psum = psum + $signed(m2_a[(k*MVR+gm)*9 +: 9]) * $signed(m2_w[(k*COLS+gc)*8 +: 8]);
+          end
+          always @(posedge clk) m3_psum[(gm*COLS+gc)*20 +: 20] <= psum;
+        end
+      end
+      always @(posedge clk) begin
+        m3_last <= m2_last;
+        m3_ctl <= m2_ctl;
+        if (rst) m3_valid <= 1'b0;
+        else m3_valid <= m2_valid;
+      end
+
+      // stage 4: accumulate (int32 wrap); the last step moves the sums to
+      // the shadow and restarts from zero
+      reg [MVR*COLS*32-1:0] m4_acc, m4_shadow;
+      reg                   m4_start;
+      reg [CTW-1:0]         m4_ctl;
+      for (gm = 0; gm < MVR * COLS; gm = gm + 1) begin : gen_mv_acc
+        wire [31:0] sum = m4_acc[gm*32 +: 32] + {{12{m3_psum[gm*20+19]}}, m3_psum[gm*20 +: 20]};
+        always @(posedge clk) begin
+          if (m3_valid) begin
+            m4_acc[gm*32 +: 32] <= m3_last ? 32'd0 : sum;
+            if (m3_last) m4_shadow[gm*32 +: 32] <= sum;
+          end
+          if (rst) m4_acc[gm*32 +: 32] <= 32'd0;
+        end
+      end
+      always @(posedge clk) begin
+        if (m3_valid && m3_last) m4_ctl <= m3_ctl;
+        if (rst) m4_start <= 1'b0;
+        else m4_start <= m3_valid && m3_last;
+      end
+      assign mv_start = m4_start;
+      assign {mv_first, mv_end, mv_q, mv_a_bank, mv_w_bank, mv_slot, mv_a_blk, mv_w_blk} = m4_ctl;
+      assign mv_shadow = m4_shadow;
+    end else begin : gen_no_mv
+      assign mv_start = 1'b0;
+      assign {mv_first, mv_end, mv_q, mv_a_bank, mv_w_bank} = 5'd0;
+      assign mv_slot = 4'd0;
+      assign mv_a_blk = {BLW{1'b0}};
+      assign mv_w_blk = {BLW{1'b0}};
+      assign mv_shadow = {(MVR * COLS * 32) {1'b0}};
+      wire unused_no_mv = &{1'b0, s1_wide};
+    end
+  endgenerate
+
   // ---------------------------------------------------------------- drain
 
   // Delay line: the last step entered the array at t; it leaves the line
@@ -420,17 +552,31 @@ module sampan_exec #(
       .out({dl_valid, dl_first, dl_slot, dl_end, dl_q, dl_a_bank, dl_w_bank, dl_a_blk, dl_w_blk})
   );
 
+  // A drain starts from the array (dl_*) or from the engine (mv_*); never
+  // both in one cycle (kind_ok).
+  wire           ds_valid = dl_valid || mv_start;
+  wire           ds_first = mv_start ? mv_first : dl_first;
+  wire           ds_end = mv_start ? mv_end : dl_end;
+  wire           ds_q = mv_start ? mv_q : dl_q;
+  wire           ds_a_bank = mv_start ? mv_a_bank : dl_a_bank;
+  wire           ds_w_bank = mv_start ? mv_w_bank : dl_w_bank;
+  wire [3:0]     ds_slot = mv_start ? mv_slot : dl_slot;
+  wire [BLW-1:0] ds_a_blk = mv_start ? mv_a_blk : dl_a_blk;
+  wire [BLW-1:0] ds_w_blk = mv_start ? mv_w_blk : dl_w_blk;
+
   reg        drain_act_reg;  // rows 1..ROWS-1 of a drain
   reg [6:0]  drain_row_reg;
-  reg        drain_first_reg, drain_end_reg, drain_q_reg;
+  reg        drain_first_reg, drain_end_reg, drain_q_reg, drain_wide_reg;
   reg [3:0]  drain_slot_reg;
 
-  wire       drain_on = dl_valid || drain_act_reg;
-  wire [6:0] drain_row = dl_valid ? 7'd0 : drain_row_reg;
-  wire       drain_first = dl_valid ? dl_first : drain_first_reg;
-  wire       drain_end = dl_valid ? dl_end : drain_end_reg;
-  wire       drain_q = dl_valid ? dl_q : drain_q_reg;
-  wire [3:0] drain_slot = dl_valid ? dl_slot : drain_slot_reg;
+  wire       drain_on = ds_valid || drain_act_reg;
+  wire [6:0] drain_row = ds_valid ? 7'd0 : drain_row_reg;
+  wire       drain_first = ds_valid ? ds_first : drain_first_reg;
+  wire       drain_end = ds_valid ? ds_end : drain_end_reg;
+  wire       drain_q = ds_valid ? ds_q : drain_q_reg;
+  wire       drain_wide = ds_valid ? mv_start : drain_wide_reg;
+  wire [6:0] drain_last = drain_wide ? MV_LAST_ROW : LAST_ROW;
+  wire [3:0] drain_slot = ds_valid ? ds_slot : drain_slot_reg;
   wire [31:0] drain_addr = {28'd0, drain_slot} * ROWS + {25'd0, drain_row};
 
   always @(posedge clk) begin
@@ -438,9 +584,10 @@ module sampan_exec #(
     drain_first_reg <= drain_first;
     drain_end_reg <= drain_end;
     drain_q_reg <= drain_q;
+    drain_wide_reg <= drain_wide;
     drain_slot_reg <= drain_slot;
     if (rst) drain_act_reg <= 1'b0;
-    else drain_act_reg <= drain_on && drain_row != LAST_ROW;
+    else drain_act_reg <= drain_on && drain_row != drain_last;
   end
 
   // Write stage: add the shadow row to what the memory held.
@@ -451,14 +598,14 @@ module sampan_exec #(
   reg [COLS*32-1:0] dr_data;
 
   always @(posedge clk) begin
-    dr_last <= drain_row == LAST_ROW;
+    dr_last <= drain_row == drain_last;
     dr_first <= drain_first;
     dr_end <= drain_end;
     dr_q <= drain_q;
     dr_row <= drain_row;
     dr_slot <= drain_slot;
     dr_addr <= drain_addr[AAW-1:0];
-    dr_data <= res[drain_row*COLS*32 +: COLS*32];
+    dr_data <= drain_wide ? mv_shadow[drain_row*COLS*32 +: COLS*32] : res[drain_row*COLS*32 +: COLS*32];
     if (rst) dr_valid <= 1'b0;
     else dr_valid <= drain_on;
   end
@@ -487,9 +634,9 @@ module sampan_exec #(
       reg                 sa_bank_q, sw_bank_q;
       reg [(LOG_BPW_A > 0 ? LOG_BPW_A : 1)-1:0] sa_lane_q;
       reg [(LOG_BPW_W > 0 ? LOG_BPW_W : 1)-1:0] sw_lane_q;
-      wire                s_rd = dl_valid && dl_q;
-      wire [31:0]         a_blk32 = {{(32 - BLW) {1'b0}}, dl_a_blk};
-      wire [31:0]         w_blk32 = {{(32 - BLW) {1'b0}}, dl_w_blk};
+      wire                s_rd = ds_valid && ds_q;
+      wire [31:0]         a_blk32 = {{(32 - BLW) {1'b0}}, ds_a_blk};
+      wire [31:0]         w_blk32 = {{(32 - BLW) {1'b0}}, ds_w_blk};
       wire [31:0]         sa_word_idx = a_blk32 >> LOG_BPW_A;
       wire [31:0]         sw_word_idx = w_blk32 >> LOG_BPW_W;
       wire [31:0]         sa_lane_idx = a_blk32 & (BPW_A - 1);
@@ -499,8 +646,8 @@ module sampan_exec #(
       assign sw_rd_addr = sw_word_idx[$clog2(SW_WORDS)-1:0];
       always @(posedge clk) begin
         if (s_rd) begin
-          sa_bank_q <= dl_a_bank;
-          sw_bank_q <= dl_w_bank;
+          sa_bank_q <= ds_a_bank;
+          sw_bank_q <= ds_w_bank;
           sa_lane_q <= sa_lane_idx[(LOG_BPW_A > 0 ? LOG_BPW_A : 1)-1:0];
           sw_lane_q <= sw_lane_idx[(LOG_BPW_W > 0 ? LOG_BPW_W : 1)-1:0];
         end
@@ -572,8 +719,8 @@ module sampan_exec #(
       assign q_wr_data = {(COLS * 32) {1'b0}};
       assign q_wr_a_bank = 1'b0;
       assign q_wr_w_bank = 1'b0;
-      wire unused_no_q = &{1'b0, sa0_rd_data, sa1_rd_data, sw0_rd_data, sw1_rd_data, dl_a_blk,
-                           dl_w_blk, dl_a_bank, dl_w_bank, dr_row};
+      wire unused_no_q = &{1'b0, sa0_rd_data, sa1_rd_data, sw0_rd_data, sw1_rd_data, ds_a_blk,
+                           ds_w_blk, ds_a_bank, ds_w_bank, dr_row};
     end
   endgenerate
 

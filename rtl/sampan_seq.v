@@ -38,7 +38,8 @@ module sampan_seq #(
     parameter P_ENTRIES  = 64,    // parameter entries
     parameter BUS_BYTES  = 64,    // bus width in bytes
     parameter ADDR_WIDTH = 64,    // AXI address width
-    parameter BLOCK      = 1      // 1: block-scaled commands (LOAD_S, q, float STORE)
+    parameter BLOCK      = 1,     // 1: block-scaled commands (LOAD_S, q, float STORE)
+    parameter MV_ROWS    = 0      // rows of the matrix-vector engine (0: no wide COMPUTE)
 ) (
     input  wire                         clk,
     input  wire                         rst,
@@ -89,6 +90,7 @@ module sampan_seq #(
     output wire [                 15:0] ex_w_off,
     output wire [                  7:0] ex_za,
     output wire                         ex_q,
+    output wire                         ex_wide,
     input  wire                         ex_idle,
     input  wire                         ex_release_valid,
     input  wire                         ex_release_a_bank,
@@ -183,7 +185,14 @@ module sampan_seq #(
   wire f_q = w0[11];
   wire [1:0] f_mode = w0[9:8];  // STORE: 0 int8, 1 raw, 2 float, 3 illegal
   wire q_ok = f_len[4:0] == 5'd0 && f_a_off[4:0] == 5'd0 && f_w_off[4:0] == 5'd0;
-  wire unsupported = BLOCK == 0 && (is_load_s || (is_compute && f_q) || (is_store && f_mode == 2'd2));
+  wire f_wide = w3[0];
+  localparam KWS = BUS_BYTES / COLS;  // k-steps a cycle of the wide engine
+  localparam [31:0] KW_MASK32 = KWS - 1;
+  localparam [15:0] KW_MASK = KW_MASK32[15:0];
+  wire wide_ok = {24'd0, f_m_valid} <= MV_ROWS && (f_len & KW_MASK) == 16'd0 &&
+                 (f_a_off & KW_MASK) == 16'd0 && (f_w_off & KW_MASK) == 16'd0;
+  wire unsupported = (BLOCK == 0 && (is_load_s || (is_compute && f_q) || (is_store && f_mode == 2'd2))) ||
+                     (MV_ROWS == 0 && is_compute && f_wide);
 
   wire k_ok = f_len != 16'd0 && {16'd0, f_len} <= K_DEPTH;
   wire slot_ok = {28'd0, f_slot} < ACC_SLOTS;
@@ -193,7 +202,8 @@ module sampan_seq #(
       is_compute ? (k_ok && slot_ok && f_m_valid != 8'd0 && {24'd0, f_m_valid} <= ROWS &&
                     {16'd0, f_a_off} + {16'd0, f_len} <= K_DEPTH &&
                     {16'd0, f_w_off} + {16'd0, f_len} <= K_DEPTH &&
-                    f_n_valid != 8'd0 && {24'd0, f_n_valid} <= COLS && (!f_q || q_ok)) :
+                    f_n_valid != 8'd0 && {24'd0, f_n_valid} <= COLS && (!f_q || q_ok) &&
+                    (!f_wide || wide_ok)) :
       is_load_s ? (f_len != 16'd0 && {16'd0, f_len} <= SBLOCKS) :
       (slot_ok && {16'd0, f_len} < P_ENTRIES && f_lo <= f_hi && f_mode != 2'd3);
   wire align_ok = !has_addr || f_addr[LOG_B-1:0] == {LOG_B{1'b0}};
@@ -281,6 +291,7 @@ module sampan_seq #(
   assign ex_w_off = f_w_off;
   assign ex_za = w1[7:0];
   assign ex_q = f_q;
+  assign ex_wide = f_wide;
 
   assign st_valid = fire_st;
   assign st_raw = f_mode == 2'd1 || f_mode == 2'd2;

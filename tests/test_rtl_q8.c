@@ -720,3 +720,217 @@ Test(q8, wide_illegal)
 	}
 	simdev_close(&d);
 }
+
+/* ------------------------------------------- matrix-vector streaming */
+
+/*
+ * 1 x K x N through the wide engine by a hand-built command list, the way
+ * a driver would stream a matrix-vector product: A (and its scales) loaded
+ * once per K chunk, W tiles double-buffered, four N tiles in flight (one
+ * per slot) so that a K larger than a bank reloads A only once per four W
+ * tiles, requantized (or float) STOREs. Checks row 0 of every output bit
+ * for bit and prints the cycle count against the memory-bandwidth bound
+ * (weight bytes / bus bytes per cycle): a figure, not an assertion.
+ */
+static void wide_stream(unsigned K, unsigned N, int q)
+{
+	struct simdev d;
+	char err[256];
+	struct rng r;
+	uint64_t seed = test_seed(q ? "q8::wide_stream(q)" : "q8::wide_stream");
+	unsigned kc_n, kt, nt, groups, nb;
+	int8_t *a, *w;
+	uint16_t *sa, *sw;
+	struct cmd *cmds;
+	size_t nc = 0, cap;
+	uint32_t status = 99, index = 99;
+	int32_t bias[64], mult[64], shift[64];
+	uint32_t fbias[64];
+	const int32_t za = 0, zo = 3, lo = -128, hi = 127;
+	uint64_t addr_a = 0x100000, addr_w = 0x400000, addr_sa = 0x200000, addr_sw = 0x300000;
+	uint64_t addr_out = 0x180000, addr_cmds = 0x10000;
+
+	cr_assert_eq(simdev_open(&d, 64u << 20, err, sizeof(err)), 0, "%s", err);
+	if (!(simdev_reg(&d, 0x5C) & 2))
+		cr_skip_test("no matrix-vector engine");
+	if (q && !(simdev_reg(&d, 0x5C) & 1))
+		cr_skip_test("no block-scaled commands");
+	rng_init(&r, seed);
+	kt = d.k_depth < K ? d.k_depth : K;
+	kc_n = K / kt;
+	nt = N / d.cols;
+	groups = (nt + d.slots - 1) / d.slots;
+	nb = kt / 32;
+	cr_assert(K % kt == 0 && N % d.cols == 0);
+	a = xmalloc(K);
+	w = xmalloc((size_t)N * K);
+	sa = xmalloc(sizeof(*sa) * (K / 32));
+	sw = xmalloc(sizeof(*sw) * (size_t)N * (K / 32));
+	fill_i8(&r, a, K, FILL_RANDOM);
+	fill_i8(&r, w, (size_t)N * K, FILL_RANDOM);
+	for (unsigned i = 0; i < K / 32; i++)
+		sa[i] = rand_scale(&r, SC_TYPICAL);
+	for (size_t i = 0; i < (size_t)N * (K / 32); i++)
+		sw[i] = rand_scale(&r, SC_TYPICAL);
+	for (unsigned c = 0; c < d.cols; c++) {
+		bias[c] = (int32_t)rng_range(&r, -1000, 1000);
+		mult[c] = (int32_t)rng_range(&r, 1 << 29, (1 << 30) - 1);
+		shift[c] = -(int32_t)rng_range(&r, 8, 14);
+		fbias[c] = 0x3F000000u + (uint32_t)rng_range(&r, 0, 1 << 20);
+	}
+	/* Card memory: A chunk kc (rows 1.. zero) at addr_a + kc * kt * R, its
+	 * scales at addr_sa + kc * 2 * nb * R; W tile (t, kc) at addr_w +
+	 * ((t * kc_n) + kc) * kt * C, its scales at addr_sw likewise. */
+	{
+		uint8_t *buf = xmalloc((size_t)kt * d.rows);
+
+		for (unsigned kc = 0; kc < kc_n; kc++) {
+			memset(buf, 0, (size_t)kt * d.rows);
+			for (unsigned k = 0; k < kt; k++)
+				buf[k * d.rows] = (uint8_t)a[kc * kt + k];
+			cr_assert_eq(ssim_mem_write(d.sim, addr_a + (uint64_t)kc * kt * d.rows, buf, (size_t)kt * d.rows), 0);
+			memset(buf, 0, (size_t)2 * nb * d.rows);
+			for (unsigned j = 0; j < nb; j++)
+				put16(buf + 2 * j * d.rows, sa[kc * nb + j]);
+			cr_assert_eq(ssim_mem_write(d.sim, addr_sa + (uint64_t)kc * 2 * nb * d.rows, buf, (size_t)2 * nb * d.rows), 0);
+		}
+		free(buf);
+		buf = xmalloc((size_t)kt * d.cols);
+		for (unsigned t = 0; t < nt; t++)
+			for (unsigned kc = 0; kc < kc_n; kc++) {
+				uint64_t tile = (uint64_t)t * kc_n + kc;
+
+				for (unsigned k = 0; k < kt; k++)
+					for (unsigned c = 0; c < d.cols; c++)
+						buf[k * d.cols + c] = (uint8_t)w[(size_t)(t * d.cols + c) * K + kc * kt + k];
+				cr_assert_eq(ssim_mem_write(d.sim, addr_w + tile * kt * d.cols, buf, (size_t)kt * d.cols), 0);
+				for (unsigned j = 0; j < nb; j++)
+					for (unsigned c = 0; c < d.cols; c++)
+						put16(buf + 2 * (j * d.cols + c), sw[(size_t)(t * d.cols + c) * (K / 32) + kc * nb + j]);
+				cr_assert_eq(ssim_mem_write(d.sim, addr_sw + tile * 2 * nb * d.cols, buf, (size_t)2 * nb * d.cols), 0);
+			}
+		free(buf);
+		buf = xmalloc(3 * (size_t)d.bus);
+		memset(buf, 0, 3 * (size_t)d.bus);
+		for (unsigned c = 0; c < d.cols; c++) {
+			put32u(buf + 4 * c, q ? fbias[c] : (uint32_t)bias[c]);
+			put32u(buf + d.bus + 4 * c, (uint32_t)mult[c]);
+			put32u(buf + 2 * d.bus + 4 * c, (uint32_t)shift[c]);
+		}
+		cr_assert_eq(ssim_mem_write(d.sim, ADDR_P, buf, 3 * d.bus), 0);
+		free(buf);
+	}
+	cap = 8 + (size_t)groups * kc_n * (2 + 3 * d.slots) + 2 * (size_t)nt;
+	cmds = xmalloc(sizeof(*cmds) * cap);
+	cmds[nc++] = cmd_load_p(0, 1, ADDR_P);
+	{
+		unsigned wb = 0;
+		int in_bank[2] = { -1, -1 }; /* A chunk held by each A bank */
+
+		for (unsigned g = 0; g < groups; g++)
+			for (unsigned i = 0; i < kc_n; i++) {
+				/* Integer sums may take the K chunks in any order: odd groups
+				 * run them backwards and find the last two chunks still in
+				 * the A banks. The float chain must go in block order. */
+				unsigned kc = (!q && (g & 1)) ? kc_n - 1 - i : i;
+				unsigned ab = kc & 1;
+
+				if (in_bank[0] == (int)kc)
+					ab = 0;
+				else if (in_bank[1] == (int)kc)
+					ab = 1;
+				else {
+					cmds[nc++] = cmd_load(OP_LOAD_A, ab, kt, addr_a + (uint64_t)kc * kt * d.rows);
+					if (q)
+						cmds[nc++] = cmd_load_s(ab, 0, nb, addr_sa + (uint64_t)kc * 2 * nb * d.rows);
+					in_bank[ab] = (int)kc;
+				}
+				for (unsigned j = 0; j < d.slots && g * d.slots + j < nt; j++) {
+					unsigned t = g * d.slots + j;
+					uint64_t tile = (uint64_t)t * kc_n + kc;
+					struct cmd c;
+
+					/* The W scales first: a short load that lands while the
+					 * weights still stream, so the COMPUTE (which waits for its
+					 * scales) never holds the command stream. */
+					if (q)
+						cmds[nc++] = cmd_load_s(wb, 1, nb, addr_sw + tile * 2 * nb * d.cols);
+					cmds[nc++] = cmd_load(OP_LOAD_W, wb, kt, addr_w + tile * kt * d.cols);
+					if (q) {
+						c = cmd_qcompute(ab, wb, kc == 0, j, kt, 1, d.cols, 0, 0);
+					} else {
+						c = cmd_compute(ab, wb, i == 0, j, kt, za, 1, d.cols);
+					}
+					cmds[nc++] = with_wide(c);
+					if (i == kc_n - 1) {
+						struct cmd s = q ? cmd_store_mode(2, j, 0, addr_out + (uint64_t)t * 4 * d.rows * d.cols)
+								 : cmd_store(0, j, 0, addr_out + (uint64_t)t * d.rows * d.cols, zo, lo, hi);
+						cmds[nc++] = s;
+					}
+					wb ^= 1;
+				}
+			}
+	}
+	cr_assert_leq(nc, cap);
+	cr_assert_eq(simdev_run(&d, addr_cmds, cmds, nc, 50000000, &status, &index), 1, "no ap_done");
+	cr_assert_eq(status, 0, "STATUS %u at command %u", status, index);
+	/* Row 0 of every output against the reference. */
+	{
+		size_t per = q ? 4 * (size_t)d.rows * d.cols : (size_t)d.rows * d.cols, bad = 0;
+		uint8_t *out = xmalloc(per);
+
+		for (unsigned t = 0; t < nt; t++) {
+			cr_assert_eq(ssim_mem_read(d.sim, addr_out + t * per, out, per), 0);
+			for (unsigned c = 0; c < d.cols; c++) {
+				const int8_t *wr = w + (size_t)(t * d.cols + c) * K;
+
+				if (q) {
+					uint32_t acc = 0, got = (uint32_t)out[4 * c] | (uint32_t)out[4 * c + 1] << 8 |
+								(uint32_t)out[4 * c + 2] << 16 | (uint32_t)out[4 * c + 3] << 24;
+
+					for (unsigned b = 0; b < K / 32; b++) {
+						int32_t isum = 0;
+
+						for (unsigned j = 0; j < 32; j++)
+							isum += a[32 * b + j] * wr[32 * b + j];
+						acc = fref_add(acc, fref_mul(isum, fref_scale(sw[(size_t)(t * d.cols + c) * (K / 32) + b], sa[b])));
+					}
+					acc = fref_add(acc, fbias[c]);
+					if (got != acc && bad++ < 5)
+						cr_log_error("n %u: 0x%08x want 0x%08x", t * d.cols + c, got, acc);
+				} else {
+					int32_t acc = ref_dot(a, 1, wr, 1, K, za, bias[c]);
+					int32_t want = ref_requantize(acc, mult[c], shift[c], zo, lo, hi);
+
+					if ((int8_t)out[c] != want && bad++ < 5)
+						cr_log_error("n %u: %d want %d", t * d.cols + c, (int8_t)out[c], want);
+				}
+			}
+		}
+		free(out);
+		cr_assert_eq(bad, 0, "%zu outputs wrong", bad);
+	}
+	{
+		uint64_t cycles = simdev_reg64(&d, REG_CYCLES), bound = (uint64_t)K * N / d.bus;
+
+		fprintf(stderr,
+			"wide stream 1x%ux%u %s: %llu cycles, bandwidth bound %llu (weights / %u B per cycle): %.3f of the bound; busy %llu, stall_mem %llu, stall_dep %llu, bytes read %llu\n",
+			K, N, q ? "q8_0" : "int8", (unsigned long long)cycles, (unsigned long long)bound, d.bus,
+			(double)bound / (double)cycles, (unsigned long long)simdev_reg64(&d, REG_BUSY),
+			(unsigned long long)simdev_reg64(&d, REG_STALL_MEM),
+			(unsigned long long)simdev_reg64(&d, REG_STALL_DEP),
+			(unsigned long long)simdev_reg64(&d, REG_BYTES_RD));
+		cr_expect_eq(simdev_reg64(&d, REG_MACS), (uint64_t)K * N);
+	}
+	free(cmds);
+	free(a);
+	free(w);
+	free(sa);
+	free(sw);
+	simdev_close(&d);
+}
+
+Test(q8, wide_stream_1x1024x1024) { wide_stream(1024, 1024, 0); }
+Test(q8, wide_stream_1x4096x4096) { wide_stream(4096, 4096, 0); }
+Test(q8, wide_stream_q_1x1024x1024) { wide_stream(1024, 1024, 1); }
+Test(q8, wide_stream_q_1x4096x4096) { wide_stream(4096, 4096, 1); }

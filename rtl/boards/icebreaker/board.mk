@@ -133,10 +133,19 @@ $(ICE_TB): rtl/boards/icebreaker/tb_requant_seq.v rtl/sampan_requant.v rtl/sampa
 	$(call msg,IVERILOG,$@)
 	$(Q)mkdir -p $(@D) && $(IVERILOG) -g2012 -Wall -Wno-timescale -s tb_requant_seq -o $@ $^
 
-check-icebreaker: $(ICE_SIMLIB) $(SAMPAN_CLI) $(ICE_TB)
+# The lite core answers the ISA 1.1 commands with status 6 (Icarus).
+ICE_TB_ISA11 := $(ICE_DIR)/tb_lite_isa11.vvp
+$(ICE_TB_ISA11): rtl/boards/icebreaker/tb_lite_isa11.v $(RTL_SRCS) | $(DEPS_STAMP)
+	$(call msg,IVERILOG,$@)
+	$(Q)mkdir -p $(@D) && $(IVERILOG) -g2012 -Wall -Wno-timescale -s tb_lite_isa11 -o $@ $^
+
+check-icebreaker: $(ICE_SIMLIB) $(SAMPAN_CLI) $(ICE_TB) $(ICE_TB_ISA11)
 	$(Q)$(VVP) -n $(ICE_TB) | tee $(ICE_DIR)/tb_requant_seq.log | grep -q '^PASS' || \
 	  { cat $(ICE_DIR)/tb_requant_seq.log; exit 1; }
 	@echo "  requant_seq: $$(tail -1 $(ICE_DIR)/tb_requant_seq.log)"
+	$(Q)$(VVP) -n $(ICE_TB_ISA11) | tee $(ICE_DIR)/tb_lite_isa11.log | grep -q '^PASS' || \
+	  { cat $(ICE_DIR)/tb_lite_isa11.log; exit 1; }
+	@echo "  lite ISA 1.1: $$(tail -1 $(ICE_DIR)/tb_lite_isa11.log)"
 	$(Q)export SAMPAN_SIMUSB_LIB=$(abspath $(ICE_SIMLIB)); set -e; \
 	  $(SAMPAN_CLI) info -d sim-usb; \
 	  $(SAMPAN_CLI) selftest -d sim-usb --tap $(ICE_DIR)/selftest.tap; \
