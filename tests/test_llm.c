@@ -1524,7 +1524,7 @@ static void check_perplexity(const struct spec *s)
 		const char *a[] = {"perplexity", path, "-d", "cpu", "-f", txt, "--ctx", "200", NULL};
 		cli_refuses(a, 1, "needs at least 400");
 	}
-	write_file(txt, "ok \xc0\xaf no", 9);
+	write_file(txt, "ok \xc0\xaf no", 8);
 	{
 		const char *a[] = {"perplexity", path, "-d", "cpu", "-f", txt, NULL};
 		cli_refuses(a, 1, "not valid UTF-8");
@@ -1567,7 +1567,7 @@ Test(cli, chat_chatml, .timeout = 300)
 	tmp_path(path, sizeof(path), "chat");
 	snprintf(in, sizeof(in), "/tmp/sampan_test_llm_%d_chat.txt", (int)getpid());
 	write_model(&cli_qwen, 21, path, NULL, NULL);
-	write_file(in, "hello\n\nthe world\n", 17);
+	write_file(in, "hello\n\nthe world\n", strlen("hello\n\nthe world\n"));
 	snprintf(line, sizeof(line), "exec '%s' chat '%s' -d cpu --temp 0 -n 6 < '%s'", SAMPAN_CLI,
 	         path, in);
 	cr_assert_eq(run_sh(line, &r), 0, "%s", r.err);
@@ -1588,7 +1588,11 @@ Test(cli, chat_chatml, .timeout = 300)
 	spawn_result_free(&r);
 	spawn_result_free(&r2);
 	/* bad input */
-	write_file(in, "fine\nbad \xed\xa0\x80 surrogate\n", 26);
+	{
+		static const char bad_line[] = "fine\nbad \xed\xa0\x80 surrogate\n";
+
+		write_file(in, bad_line, strlen(bad_line));
+	}
 	snprintf(line, sizeof(line), "exec '%s' chat '%s' -d cpu --temp 0 -n 2 < '%s'", SAMPAN_CLI,
 	         path, in);
 	cr_assert_eq(run_sh(line, &r), 1, "%s", r.err);
