@@ -83,7 +83,8 @@ FORMAT_PENDING := driver/include/sampan.h sim/sampan_sim.h sim/ssim_gemm.c sim/s
                   sim/ssim_util.h host/llm/gguf.h host/cli.h host/cmd_bench.c \
                   host/cmd_devices.c host/cmd_gemm.c host/main.c host/npy.c host/npy.h \
                   host/ref.c tests/ref.c tests/ref.h tests/test_cli.c tests/test_errors.c \
-                  tests/test_gemm.c tests/test_gemm_q8.c tests/test_rtl_units.c
+                  tests/test_gemm.c tests/test_gemm_q8.c tests/test_rtl_units.c tests/fref.c \
+                  tests/test_rtl_float.c tests/test_rtl_q8.c
 FORMAT_ALL     := $(sort $(wildcard driver/include/*.h sim/*.c sim/*.h host/*.c host/*.h \
                     host/*/*.c host/*/*.h tests/*.c tests/*.h tests/fuzz/*.c tests/fuzz/*.h))
 FORMAT_FILES   := $(filter-out $(FORMAT_PENDING),$(FORMAT_ALL))

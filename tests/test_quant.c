@@ -1778,3 +1778,66 @@ Test(quant_cli, output_file_mode)
 	rmdir(dir);
 	umask(mask);
 }
+
+/* An opset 9 model (an older exporter's): MatMul -> Clip with its bounds
+ * as attributes (Clip-6, min 0, max 6) -> MatMul. Quantized, it is raised
+ * to opset 13 with the bounds turned into inputs: the Clip fuses like a
+ * Relu, the result loads and agrees with the float model (which runs at
+ * opset 9 with Clip-6's meaning). */
+Test(quant_model, old_opset_clip_attributes)
+{
+	Onnx__ModelProto *mp = mb_new(9);
+	int64_t xd[2] = {3, 8}, wd[2] = {8, 8};
+	const char *mm1[2] = {"x", "w1"}, *cl[1] = {"h"}, *mm2[2] = {"c", "w2"};
+	struct sampan_device *dev = open_dev("cpu");
+	struct quant_options opt = {.method = QUANT_MINMAX};
+	struct quant_calib *cal = NULL;
+	struct onnx_tensor *x, *a, *b;
+	struct quantized q = {0};
+	Onnx__NodeProto *clip;
+	float *w1, *w2;
+	char err[ERR_SIZE];
+	size_t len;
+	void *buf;
+
+	seed_rng("quant_model::old_opset_clip_attributes");
+	w1 = rnd_floats(64, -1, 1);
+	w2 = rnd_floats(64, -1, 1);
+	mb_input(mp, "x", 2, xd);
+	mb_output(mp, "y");
+	mb_init(mp, "w1", 2, wd, w1);
+	mb_init(mp, "w2", 2, wd, w2);
+	mb_node(mp, "MatMul", "mm1", mm1, 2, "h");
+	clip = mb_node(mp, "Clip", "clip", cl, 1, "c");
+	mb_attr_f(clip, "min", 0.0f);
+	mb_attr_f(clip, "max", 6.0f);
+	mb_node(mp, "MatMul", "mm2", mm2, 2, "y");
+	buf = mb_pack(mp, &len);
+	q.fm = load_buf(buf, len, "clip9.onnx");
+	cr_assert_eq(q.fm->opset, 9);
+	x = tensor(2, xd);
+	for (size_t k = 0; k < x->count; k++)
+		((float *)x->data)[k] = rndf(-2, 2);
+	cr_assert_eq(quant_calib_create(q.fm, &cal), SAMPAN_OK);
+	cr_assert_eq(quant_calibrate(cal, dev, 1, &x, false, err, sizeof(err)), SAMPAN_OK, "%s",
+	             err);
+	cr_assert_eq(quant_model(buf, len, "clip9.onnx", q.fm, cal, &opt, &q.buf, &q.len, &q.rep,
+	                         err, sizeof(err)),
+	             SAMPAN_OK, "%s", err);
+	cr_assert_eq(q.rep->opset, 13);
+	cr_assert_geq(q.rep->act_fused, 1, "the Clip fused like a Relu");
+	q.qm = load_buf(q.buf, q.len, "q.onnx");
+	cr_assert_eq(q.qm->opset, 13);
+	a = run1(q.fm, "cpu", &x);
+	b = run1(q.qm, "cpu", &x);
+	cr_assert_leq(err_steps(b, a), QUANT_TOL_MODEL);
+	onnx_tensor_destroy(a);
+	onnx_tensor_destroy(b);
+	quant_calib_destroy(cal);
+	onnx_tensor_destroy(x);
+	quantized_free(&q);
+	sampan_close(dev);
+	free(buf);
+	free(w1);
+	free(w2);
+}
