@@ -218,7 +218,8 @@ static void sg_forget_locked(struct sg_buffer *sb, const uint8_t *lo, const uint
 
 		if (w->data < hi && lo < w->data + w->extent) {
 			*pp = w->next;
-			sampan_weights_destroy(w->wt);
+			if (sb->sd->dev) /* else sampan_close() freed it */
+				sampan_weights_destroy(w->wt);
 			free(w);
 		} else {
 			pp = &w->next;
@@ -1038,6 +1039,23 @@ static void sg_parse_devices(const char *list)
 
 static pthread_once_t sg_once = PTHREAD_ONCE_INIT;
 
+/* Closes the devices at exit, while the process is still whole: a
+ * simulated device stops its model before the libraries unload. Buffers
+ * freed later only drop their bookkeeping. */
+static void sg_close_all(void)
+{
+	for (size_t i = 0; i < sg_ndevices; i++) {
+		struct sg_device *sd = &sg_devices[i];
+
+		pthread_mutex_lock(&sd->lock);
+		if (sd->dev) {
+			sampan_close(sd->dev);
+			sd->dev = NULL;
+		}
+		pthread_mutex_unlock(&sd->lock);
+	}
+}
+
 static void sg_init_once(void)
 {
 	const char *list = getenv("SAMPAN_GGML_DEVICES");
@@ -1045,6 +1063,7 @@ static void sg_init_once(void)
 
 	sg_log_enabled = log && *log && strcmp(log, "0") != 0;
 	sg_parse_devices(list && *list ? list : "sim");
+	atexit(sg_close_all);
 	sg_reg.api_version = GGML_BACKEND_API_VERSION;
 	sg_reg.iface = sg_reg_iface;
 	sg_reg.context = NULL;

@@ -70,6 +70,12 @@ with_sampan() {
 	GGML_BACKEND_PATH=$GGML_SAMPAN_LIB SAMPAN_GGML_DEVICES=$devs SAMPAN_GGML_LOG=1 "$@"
 }
 
+# sampan_env DEVICES: the environment for `env` (background servers: $! is
+# then the server itself, which cleanup kills).
+sampan_env() {
+	echo "GGML_BACKEND_PATH=$GGML_SAMPAN_LIB SAMPAN_GGML_DEVICES=$1 SAMPAN_GGML_LOG=1"
+}
+
 # block_scaled DEV: whether the sampan device DEV has the Q8_0 commands.
 block_scaled() {
 	timeout 120 "$SAMPAN_CLI" info -d "$1" 2>/dev/null | grep -q '^features.*block_scaled'
@@ -188,7 +194,7 @@ test_server() {
 		return
 	fi
 	port=$(free_port)
-	with_sampan "$dev" "$LLAMA_BIN/llama-server" -m "$LLAMA_MODEL" --host 127.0.0.1 --port "$port" \
+	env $(sampan_env "$dev") "$LLAMA_BIN/llama-server" -m "$LLAMA_MODEL" --host 127.0.0.1 --port "$port" \
 		-np 4 -c 1024 -t $THREADS --no-webui --no-warmup -fit off --device SAMPAN0 > "$log" 2>&1 &
 	pid=$!
 	PIDS+=("$pid")
@@ -275,9 +281,9 @@ test_rpc() {
 	fi
 	p1=$(free_port)
 	p2=$(free_port)
-	with_sampan sim "$LLAMA_BIN/ggml-rpc-server" -H 127.0.0.1 -p "$p1" -d SAMPAN0 > "$LLAMA_RESULTS/rpc-sim.log" 2>&1 &
+	env $(sampan_env sim) "$LLAMA_BIN/ggml-rpc-server" -H 127.0.0.1 -p "$p1" -d SAMPAN0 > "$LLAMA_RESULTS/rpc-sim.log" 2>&1 &
 	pid1=$!
-	with_sampan cpu "$LLAMA_BIN/ggml-rpc-server" -H 127.0.0.1 -p "$p2" -d SAMPAN0 > "$LLAMA_RESULTS/rpc-cpu.log" 2>&1 &
+	env $(sampan_env cpu) "$LLAMA_BIN/ggml-rpc-server" -H 127.0.0.1 -p "$p2" -d SAMPAN0 > "$LLAMA_RESULTS/rpc-cpu.log" 2>&1 &
 	pid2=$!
 	PIDS+=("$pid1" "$pid2")
 	sleep 3
