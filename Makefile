@@ -96,12 +96,16 @@ all: lib sim cli
 # Fashion-MNIST CNN quantized to int8 (from the committed float model and
 # calibration images) classifying the sample images on it, each image's
 # class and label, the accuracy and per layer where the time goes; then
-# checked GEMMs with their cycle counts and array utilization.
+# checked GEMMs (int8 and a Q8_0 matrix-vector product) with their cycle
+# counts and array utilization; last, the trilingual language model
+# generating a few tokens in English, Mandarin and Cantonese on the device.
 FMNIST_FLOAT   := host/models/fmnist_cnn.onnx
 FMNIST_CALIB   := host/models/calib
 FMNIST_SAMPLES := host/models/samples
 FMNIST_LABELS  := host/models/fmnist_labels.txt
 FMNIST_INT8    := $(BUILD)/models/fmnist_cnn_int8.onnx
+# The small trilingual language model trained here (host/models/llm/).
+LLM_DEMO       := host/models/llm/sampan-tri-q8_0.gguf
 
 $(FMNIST_INT8): $(FMNIST_FLOAT) $(SAMPAN_CLI) $(wildcard $(FMNIST_CALIB)/*)
 	$(call msg,QUANT,$@)
@@ -114,6 +118,10 @@ run: all $(FMNIST_INT8)
 	$(BUILD)/sampan eval $(FMNIST_INT8) -d sim --data $(FMNIST_SAMPLES) --labels $(FMNIST_LABELS) --list
 	$(BUILD)/sampan gemm -d sim -m 37 -k 300 -n 53 --check
 	$(BUILD)/sampan gemm -d sim -m 256 -k 512 -n 256 --check
+	$(BUILD)/sampan gemm -d sim --format q8_0 -m 1 -k 1024 -n 1024 --check
+	@for p in 'The ' '香港' '佢哋'; do \
+	  $(BUILD)/sampan generate $(LLM_DEMO) -d sim -p "$$p" -n 16 --temp 0 || exit 1; echo; \
+	done
 
 clean:
 	rm -rf build
