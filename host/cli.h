@@ -77,7 +77,7 @@ int cli_next_option(struct cli_parser *p, const struct cli_option *opts, const c
  * blanks). On failure reports a usage error naming @what and returns
  * false; @out is written only on success. */
 bool cli_parse_int(const char *cmd, const char *what, const char *text, int64_t min, int64_t max,
-		   int64_t *out);
+                   int64_t *out);
 
 /* -------------------------------------------------------------------- JSON */
 

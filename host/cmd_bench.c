@@ -24,39 +24,39 @@
 #include "gemm_data.h"
 
 static const char bench_help[] =
-	"usage: sampan bench [-d DEV] [--json] [--shapes MxKxN[:q8_0],...]\n"
-	"\n"
-	"Runs random GEMMs of each shape (seed 1), requantized int8 or, with the\n"
-	"suffix :q8_0, block-scaled, and prints cycles, MACs, array utilization,\n"
-	"its bound (roofline of compute and memory bandwidth), the fraction of\n"
-	"the memory-bandwidth bound reached (bytes the job must move / bus bytes\n"
-	"per cycle, over the cycles), the stall breakdown and wall time.\n"
-	"\n"
-	"  -d, --device DEV     device to use (default: sim)\n"
-	"      --shapes LIST    comma-separated shapes (default:\n"
-	"                       64x64x64,256x16x256,256x64x256,256x256x256,\n"
-	"                       16x4096x16,1x1024x1024,1000x1000x1000,\n"
-	"                       1024x1024x1024,1x4096x4096,1x1024x1024:q8_0,\n"
-	"                       1x4096x4096:q8_0,16x4096x4096:q8_0,\n"
-	"                       64x1024x1024:q8_0)\n"
-	"      --json           one JSON object on stdout:\n"
-	"                       {\"device\", \"rows\", \"cols\", \"results\": [...]};\n"
-	"                       the table then goes to stderr as progress\n"
-	"  -h, --help           this help\n";
+    "usage: sampan bench [-d DEV] [--json] [--shapes MxKxN[:q8_0],...]\n"
+    "\n"
+    "Runs random GEMMs of each shape (seed 1), requantized int8 or, with the\n"
+    "suffix :q8_0, block-scaled, and prints cycles, MACs, array utilization,\n"
+    "its bound (roofline of compute and memory bandwidth), the fraction of\n"
+    "the memory-bandwidth bound reached (bytes the job must move / bus bytes\n"
+    "per cycle, over the cycles), the stall breakdown and wall time.\n"
+    "\n"
+    "  -d, --device DEV     device to use (default: sim)\n"
+    "      --shapes LIST    comma-separated shapes (default:\n"
+    "                       64x64x64,256x16x256,256x64x256,256x256x256,\n"
+    "                       16x4096x16,1x1024x1024,1000x1000x1000,\n"
+    "                       1024x1024x1024,1x4096x4096,1x1024x1024:q8_0,\n"
+    "                       1x4096x4096:q8_0,16x4096x4096:q8_0,\n"
+    "                       64x1024x1024:q8_0)\n"
+    "      --json           one JSON object on stdout:\n"
+    "                       {\"device\", \"rows\", \"cols\", \"results\": [...]};\n"
+    "                       the table then goes to stderr as progress\n"
+    "  -h, --help           this help\n";
 
 static const char default_shapes[] =
-	"64x64x64,256x16x256,256x64x256,256x256x256,16x4096x16,1x1024x1024,1000x1000x1000,"
-	"1024x1024x1024,1x4096x4096,1x1024x1024:q8_0,1x4096x4096:q8_0,16x4096x4096:q8_0,"
-	"64x1024x1024:q8_0";
+    "64x64x64,256x16x256,256x64x256,256x256x256,16x4096x16,1x1024x1024,1000x1000x1000,"
+    "1024x1024x1024,1x4096x4096,1x1024x1024:q8_0,1x4096x4096:q8_0,16x4096x4096:q8_0,"
+    "64x1024x1024:q8_0";
 
 enum { OPT_HELP = 1, OPT_DEVICE, OPT_JSON, OPT_SHAPES };
 
 static const struct cli_option bench_options[] = {
-	{"help", 'h', false, OPT_HELP},
-	{"device", 'd', true, OPT_DEVICE},
-	{"json", 0, false, OPT_JSON},
-	{"shapes", 0, true, OPT_SHAPES},
-	{NULL, 0, false, 0},
+    {"help", 'h', false, OPT_HELP},
+    {"device", 'd', true, OPT_DEVICE},
+    {"json", 0, false, OPT_JSON},
+    {"shapes", 0, true, OPT_SHAPES},
+    {NULL, 0, false, 0},
 };
 
 /* One shape and what it measured. */
@@ -77,7 +77,7 @@ static bool parse_shape(const char *text, size_t len, struct bench_result *r)
 
 	if (len >= sizeof(buf)) {
 		cli_usage_error("bench", "--shapes: '%.*s' is not of the form MxKxN", (int)len,
-				text);
+		                text);
 		return false;
 	}
 	memcpy(buf, text, len);
@@ -85,8 +85,9 @@ static bool parse_shape(const char *text, size_t len, struct bench_result *r)
 	x = strchr(buf, ':');
 	if (x) {
 		if (strcmp(x, ":q8_0") && strcmp(x, ":int8")) {
-			cli_usage_error("bench", "--shapes: '%.*s': the format suffix is :q8_0 or :int8",
-					(int)len, text);
+			cli_usage_error("bench",
+			                "--shapes: '%.*s': the format suffix is :q8_0 or :int8",
+			                (int)len, text);
 			return false;
 		}
 		r->q8 = strcmp(x, ":q8_0") == 0;
@@ -98,7 +99,7 @@ static bool parse_shape(const char *text, size_t len, struct bench_result *r)
 		x = strchr(x, 'x');
 		if ((x == NULL) != (d == 2)) {
 			cli_usage_error("bench", "--shapes: '%.*s' is not of the form MxKxN",
-					(int)len, text);
+			                (int)len, text);
 			return false;
 		}
 		if (x)
@@ -110,7 +111,7 @@ static bool parse_shape(const char *text, size_t len, struct bench_result *r)
 			return false;
 	if (r->q8 && r->k % 32) {
 		cli_usage_error("bench", "--shapes %.*s: q8_0 needs K a multiple of 32", (int)len,
-				text);
+		                text);
 		return false;
 	}
 	if ((uint64_t)r->m * (uint64_t)r->k > GEMM_MAX_BYTES ||
@@ -188,7 +189,7 @@ static uint64_t floor_cycles(const struct bench_result *r)
 
 /* The utilization the device would reach in @floor cycles, at most 1. */
 static double util_bound(const struct bench_result *r, const struct sampan_info *info,
-			 uint64_t floor)
+                         uint64_t floor)
 {
 	double u = (double)r->st.macs / ((double)floor * info->rows * info->cols);
 
@@ -198,7 +199,7 @@ static double util_bound(const struct bench_result *r, const struct sampan_info 
 /* Runs one block-scaled shape: random int8 operands with scales around
  * 2^-8; returns an exit code. */
 static int run_shape_q8(struct sampan_device *dev, const struct sampan_info *info,
-			struct bench_result *r)
+                        struct bench_result *r)
 {
 	size_t ma = (size_t)(r->m * r->k), mw = (size_t)(r->n * r->k);
 	size_t sa_n = (size_t)(r->m * (r->k / 32)), sw_n = (size_t)(r->n * (r->k / 32));
@@ -213,7 +214,7 @@ static int run_shape_q8(struct sampan_device *dev, const struct sampan_info *inf
 
 	if (!a || !w || !sa || !sw || !bias || !out) {
 		cli_error("out of memory for %lldx%lldx%lld", (long long)r->m, (long long)r->k,
-			  (long long)r->n);
+		          (long long)r->n);
 		goto out_free;
 	}
 	cli_rng_seed(&rng, 1);
@@ -253,7 +254,7 @@ out_free:
 
 /* Runs one shape; returns an exit code. */
 static int run_shape(struct sampan_device *dev, const struct sampan_info *info,
-		     struct bench_result *r)
+                     struct bench_result *r)
 {
 	struct gemm_data d = {.m = r->m, .k = r->k, .n = r->n, .lo = -128, .hi = 127};
 	struct sampan_gemm g;
@@ -264,7 +265,7 @@ static int run_shape(struct sampan_device *dev, const struct sampan_info *info,
 		return run_shape_q8(dev, info, r);
 	if (gemm_data_fill(&d, 1) != SAMPAN_OK) {
 		cli_error("out of memory for %lldx%lldx%lld", (long long)r->m, (long long)r->k,
-			  (long long)r->n);
+		          (long long)r->n);
 		goto out_release;
 	}
 	g = gemm_data_desc(&d);
@@ -292,11 +293,11 @@ out_release:
 static void print_header(FILE *f, const struct sampan_info *info)
 {
 	fprintf(f, "device %s (%s, %ux%u array, %u bytes/cycle bus", info->name, info->backend,
-		info->rows, info->cols, info->bus_bytes);
+	        info->rows, info->cols, info->bus_bytes);
 	if (info->clock_mhz)
 		fprintf(f, ", %u MHz", info->clock_mhz);
 	fprintf(f, ")\n%-22s %12s %12s %7s %7s %-7s %7s %6s %6s %6s %9s\n", "shape", "cycles",
-		"MACs", "util", "bound", "by", "of_mem", "busy", "st_mem", "st_dep", "wall_s");
+	        "MACs", "util", "bound", "by", "of_mem", "busy", "st_mem", "st_dep", "wall_s");
 }
 
 static void print_row(FILE *f, const struct bench_result *r, const struct sampan_info *info)
@@ -305,23 +306,23 @@ static void print_row(FILE *f, const struct bench_result *r, const struct sampan
 	char shape[64];
 
 	snprintf(shape, sizeof(shape), "%lldx%lldx%lld%s", (long long)r->m, (long long)r->k,
-		 (long long)r->n, r->q8 ? ":q8_0" : "");
+	         (long long)r->n, r->q8 ? ":q8_0" : "");
 	fprintf(f, "%-22s ", shape);
 	if (st->cycles)
 		fprintf(f, "%12llu %12llu %6.1f%% ", (unsigned long long)st->cycles,
-			(unsigned long long)st->macs, 100.0 * sampan_utilization(st, info));
+		        (unsigned long long)st->macs, 100.0 * sampan_utilization(st, info));
 	else
 		fprintf(f, "%12s %12llu %7s ", "-", (unsigned long long)st->macs, "-");
 	fprintf(f, "%6.1f%% %-7s ", 100.0 * util_bound(r, info, floor_cycles(r)),
-		r->mem_floor > r->compute_floor ? "memory" : "compute");
+	        r->mem_floor > r->compute_floor ? "memory" : "compute");
 	if (st->cycles)
 		fprintf(f, "%6.1f%% ", 100.0 * (double)r->mem_floor / (double)st->cycles);
 	else
 		fprintf(f, "%7s ", "-");
 	if (st->cycles)
 		fprintf(f, "%5.1f%% %5.1f%% %5.1f%% ", 100.0 * (double)st->busy_cycles / st->cycles,
-			100.0 * (double)st->stall_mem / st->cycles,
-			100.0 * (double)st->stall_dep / st->cycles);
+		        100.0 * (double)st->stall_mem / st->cycles,
+		        100.0 * (double)st->stall_dep / st->cycles);
 	else
 		fprintf(f, "%6s %6s %6s ", "-", "-", "-");
 	fprintf(f, "%9.3f\n", r->wall);
@@ -357,16 +358,16 @@ static void print_json(const struct bench_result *r, int count, const struct sam
 		json_double(&j, "util_bound", util_bound(&r[i], info, floor_cycles(&r[i])));
 		json_double(&j, "util_bound_mem", util_bound(&r[i], info, r[i].mem_floor));
 		json_string(&j, "bound_by",
-			    r[i].mem_floor > r[i].compute_floor ? "memory" : "compute");
+		            r[i].mem_floor > r[i].compute_floor ? "memory" : "compute");
 		json_uint(&j, "floor_cycles", floor_cycles(&r[i]));
 		json_uint(&j, "compute_floor_cycles", r[i].compute_floor);
 		json_uint(&j, "mem_floor_cycles", r[i].mem_floor);
 		json_uint(&j, "mem_bytes", r[i].mem_bytes);
 		if (r[i].st.cycles) {
 			json_double(&j, "of_bound",
-				    (double)floor_cycles(&r[i]) / (double)r[i].st.cycles);
+			            (double)floor_cycles(&r[i]) / (double)r[i].st.cycles);
 			json_double(&j, "of_mem_bound",
-				    (double)r[i].mem_floor / (double)r[i].st.cycles);
+			            (double)r[i].mem_floor / (double)r[i].st.cycles);
 		} else {
 			json_null(&j, "of_bound");
 			json_null(&j, "of_mem_bound");
@@ -431,8 +432,8 @@ int cmd_bench(int argc, char **argv)
 				results[kept++] = results[i];
 		if (kept < count)
 			cli_error("note: device '%s' has no block-scaled commands: the q8_0 shapes "
-				  "are left out",
-				  info.name);
+			          "are left out",
+			          info.name);
 		count = kept;
 	}
 	/* With --json, stdout holds only the JSON; the table is progress. */

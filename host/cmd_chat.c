@@ -54,11 +54,16 @@ enum {
 };
 
 static const struct cli_option chat_options[] = {
-    {"help", 'h', false, OPT_HELP},        {"device", 'd', true, OPT_DEVICE},
-    {"template", 0, true, OPT_TEMPLATE},   {"system", 0, true, OPT_SYSTEM},
-    {"tokens", 'n', true, OPT_TOKENS},     {"temp", 0, true, OPT_TEMP},
-    {"top-k", 0, true, OPT_TOPK},          {"top-p", 0, true, OPT_TOPP},
-    {"seed", 0, true, OPT_SEED},           {"ctx", 0, true, OPT_CTX},
+    {"help", 'h', false, OPT_HELP},
+    {"device", 'd', true, OPT_DEVICE},
+    {"template", 0, true, OPT_TEMPLATE},
+    {"system", 0, true, OPT_SYSTEM},
+    {"tokens", 'n', true, OPT_TOKENS},
+    {"temp", 0, true, OPT_TEMP},
+    {"top-k", 0, true, OPT_TOPK},
+    {"top-p", 0, true, OPT_TOPP},
+    {"seed", 0, true, OPT_SEED},
+    {"ctx", 0, true, OPT_CTX},
     {NULL, 0, false, 0},
 };
 

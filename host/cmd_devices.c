@@ -7,44 +7,44 @@
 #include "cli.h"
 
 static const char devices_help[] =
-	"usage: sampan devices [--json]\n"
-	"\n"
-	"Lists the devices this build knows (always sim and cpu, plus attached\n"
-	"boards) and whether each can be opened now.\n"
-	"\n"
-	"      --json     print one JSON object on stdout:\n"
-	"                 {\"devices\": [{\"name\", \"description\", \"available\"}]}\n"
-	"  -h, --help     this help\n";
+    "usage: sampan devices [--json]\n"
+    "\n"
+    "Lists the devices this build knows (always sim and cpu, plus attached\n"
+    "boards) and whether each can be opened now.\n"
+    "\n"
+    "      --json     print one JSON object on stdout:\n"
+    "                 {\"devices\": [{\"name\", \"description\", \"available\"}]}\n"
+    "  -h, --help     this help\n";
 
 static const char info_help[] =
-	"usage: sampan info [-d DEV] [--json]\n"
-	"\n"
-	"Opens a device and prints what it reports: array size, buffer depths,\n"
-	"bus width, clock, card memory and hardware version.\n"
-	"\n"
-	"  -d, --device DEV   device to open (default: sim); see 'sampan devices'\n"
-	"      --json         print one JSON object on stdout\n"
-	"  -h, --help         this help\n";
+    "usage: sampan info [-d DEV] [--json]\n"
+    "\n"
+    "Opens a device and prints what it reports: array size, buffer depths,\n"
+    "bus width, clock, card memory and hardware version.\n"
+    "\n"
+    "  -d, --device DEV   device to open (default: sim); see 'sampan devices'\n"
+    "      --json         print one JSON object on stdout\n"
+    "  -h, --help         this help\n";
 
 enum { OPT_HELP = 1, OPT_DEVICE, OPT_JSON };
 
 static const struct cli_option devices_options[] = {
-	{"help", 'h', false, OPT_HELP},
-	{"json", 0, false, OPT_JSON},
-	{NULL, 0, false, 0},
+    {"help", 'h', false, OPT_HELP},
+    {"json", 0, false, OPT_JSON},
+    {NULL, 0, false, 0},
 };
 
 static const struct cli_option info_options[] = {
-	{"help", 'h', false, OPT_HELP},
-	{"device", 'd', true, OPT_DEVICE},
-	{"json", 0, false, OPT_JSON},
-	{NULL, 0, false, 0},
+    {"help", 'h', false, OPT_HELP},
+    {"device", 'd', true, OPT_DEVICE},
+    {"json", 0, false, OPT_JSON},
+    {NULL, 0, false, 0},
 };
 
 /* Parses the options shared by devices and info; returns an exit code, or
  * -1 after printing @help. */
 static int parse_simple(int argc, char **argv, const struct cli_option *opts, const char *help,
-			const char **device, bool *json)
+                        const char **device, bool *json)
 {
 	struct cli_parser p;
 	const char *v;
@@ -184,7 +184,8 @@ int cmd_info(int argc, char **argv)
 		       info.features & SAMPAN_FEATURE_MATVEC ? "matvec" : "",
 		       info.features ? "" : "none (int8 only)");
 		if (info.mv_rows)
-			printf("mv_rows        %u rows on the matrix-vector engine\n", info.mv_rows);
+			printf("mv_rows        %u rows on the matrix-vector engine\n",
+			       info.mv_rows);
 	}
 	sampan_close(dev);
 	return CLI_EXIT_OK;

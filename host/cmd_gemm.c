@@ -12,48 +12,48 @@
 #include "ref.h"
 
 static const char gemm_help[] =
-	"usage: sampan gemm [-d DEV] [--format int8|q8_0] -m M -k K -n N [options]\n"
-	"\n"
-	"Runs one GEMM on a device and prints its cycles, MACs and array\n"
-	"utilization. int8 (the default):\n"
-	"  acc[m][n] = bias[n] + sum_k (A[m][k] - za) * W[n][k]      (int32)\n"
-	"  Y[m][n]   = clamp(MBQM(acc, mult[n], shift[n]) + zo, lo, hi)  (int8)\n"
-	"q8_0 (GGUF block-scaled: blocks of 32 along K, each with an fp16 scale;\n"
-	"float rules in rtl/ARCHITECTURE.md):\n"
-	"  Y[m][n]   = bias[n] + sum_b isum_b * (sw[n][b] * sa[m][b])  (float32)\n"
-	"\n"
-	"  -d, --device DEV   device to use (default: sim); see 'sampan devices'\n"
-	"      --format F     int8 or q8_0 (K a multiple of 32)\n"
-	"      --a-scale FILE q8_0: A's scales, float16 (M, K/32) .npy\n"
-	"      --w-scale FILE q8_0: W's scales, float16 (N, K/32) .npy\n"
-	"  -m, -k, -n N       shape: A is M x K, W is N x K, Y is M x N\n"
-	"                     (optional when operand files give them)\n"
-	"      --a FILE       A, int8 (M, K) .npy\n"
-	"      --w FILE       W, int8 (N, K) .npy, output-channel major\n"
-	"      --bias FILE    bias, int32 (N) .npy (q8_0: float32 (N))\n"
-	"      --mult FILE    Q31 multipliers, int32 (N) .npy\n"
-	"      --shift FILE   shifts in [-31, 31], int32 (N) .npy\n"
-	"      --za Z         activation zero point, -128..127\n"
-	"      --zo Z         output zero point, -128..127\n"
-	"      --lo L, --hi H output clamp (default -128, 127)\n"
-	"      --seed S       seed of the operands not given (default 1)\n"
-	"      --raw          return the int32 accumulators, no requantization\n"
-	"      --out FILE     write Y to a .npy file (int8, or int32 with --raw,\n"
-	"                     float32 with q8_0)\n"
-	"      --check        compare with the CLI's naive reference; exit 1 on\n"
-	"                     any mismatch\n"
-	"      --json         print one JSON object on stdout\n"
-	"  -h, --help         this help\n"
-	"\n"
-	"Without --a/--w, operands are random from the seed: A, W over all of\n"
-	"int8, bias, mult in [2^30, 2^31-1], shifts scaled to K, za, zo over\n"
-	"int8. With them, --a and --w go together, bias and zero points not\n"
-	"given are 0, and requantizing needs --mult and --shift.\n"
-	"With q8_0, random operands are rows of random floats quantized as\n"
-	"ggml's quantize_row_q8_0_ref does, and a random float bias; operand\n"
-	"files --a, --a-scale, --w, --w-scale go together (no bias unless\n"
-	"--bias); --raw, --mult, --shift, --za, --zo, --lo, --hi do not apply.\n"
-	"Exit status: 0 ok, 1 failure or mismatch, 2 usage error.\n";
+    "usage: sampan gemm [-d DEV] [--format int8|q8_0] -m M -k K -n N [options]\n"
+    "\n"
+    "Runs one GEMM on a device and prints its cycles, MACs and array\n"
+    "utilization. int8 (the default):\n"
+    "  acc[m][n] = bias[n] + sum_k (A[m][k] - za) * W[n][k]      (int32)\n"
+    "  Y[m][n]   = clamp(MBQM(acc, mult[n], shift[n]) + zo, lo, hi)  (int8)\n"
+    "q8_0 (GGUF block-scaled: blocks of 32 along K, each with an fp16 scale;\n"
+    "float rules in rtl/ARCHITECTURE.md):\n"
+    "  Y[m][n]   = bias[n] + sum_b isum_b * (sw[n][b] * sa[m][b])  (float32)\n"
+    "\n"
+    "  -d, --device DEV   device to use (default: sim); see 'sampan devices'\n"
+    "      --format F     int8 or q8_0 (K a multiple of 32)\n"
+    "      --a-scale FILE q8_0: A's scales, float16 (M, K/32) .npy\n"
+    "      --w-scale FILE q8_0: W's scales, float16 (N, K/32) .npy\n"
+    "  -m, -k, -n N       shape: A is M x K, W is N x K, Y is M x N\n"
+    "                     (optional when operand files give them)\n"
+    "      --a FILE       A, int8 (M, K) .npy\n"
+    "      --w FILE       W, int8 (N, K) .npy, output-channel major\n"
+    "      --bias FILE    bias, int32 (N) .npy (q8_0: float32 (N))\n"
+    "      --mult FILE    Q31 multipliers, int32 (N) .npy\n"
+    "      --shift FILE   shifts in [-31, 31], int32 (N) .npy\n"
+    "      --za Z         activation zero point, -128..127\n"
+    "      --zo Z         output zero point, -128..127\n"
+    "      --lo L, --hi H output clamp (default -128, 127)\n"
+    "      --seed S       seed of the operands not given (default 1)\n"
+    "      --raw          return the int32 accumulators, no requantization\n"
+    "      --out FILE     write Y to a .npy file (int8, or int32 with --raw,\n"
+    "                     float32 with q8_0)\n"
+    "      --check        compare with the CLI's naive reference; exit 1 on\n"
+    "                     any mismatch\n"
+    "      --json         print one JSON object on stdout\n"
+    "  -h, --help         this help\n"
+    "\n"
+    "Without --a/--w, operands are random from the seed: A, W over all of\n"
+    "int8, bias, mult in [2^30, 2^31-1], shifts scaled to K, za, zo over\n"
+    "int8. With them, --a and --w go together, bias and zero points not\n"
+    "given are 0, and requantizing needs --mult and --shift.\n"
+    "With q8_0, random operands are rows of random floats quantized as\n"
+    "ggml's quantize_row_q8_0_ref does, and a random float bias; operand\n"
+    "files --a, --a-scale, --w, --w-scale go together (no bias unless\n"
+    "--bias); --raw, --mult, --shift, --za, --zo, --lo, --hi do not apply.\n"
+    "Exit status: 0 ok, 1 failure or mismatch, 2 usage error.\n";
 
 enum {
 	OPT_HELP = 1,
@@ -81,18 +81,29 @@ enum {
 };
 
 static const struct cli_option gemm_options[] = {
-	{"help", 'h', false, OPT_HELP},   {"device", 'd', true, OPT_DEVICE},
-	{"m", 'm', true, OPT_M},          {"k", 'k', true, OPT_K},
-	{"n", 'n', true, OPT_N},          {"a", 0, true, OPT_A},
-	{"w", 0, true, OPT_W},            {"bias", 0, true, OPT_BIAS},
-	{"mult", 0, true, OPT_MULT},      {"shift", 0, true, OPT_SHIFT},
-	{"za", 0, true, OPT_ZA},          {"zo", 0, true, OPT_ZO},
-	{"lo", 0, true, OPT_LO},          {"hi", 0, true, OPT_HI},
-	{"seed", 0, true, OPT_SEED},      {"raw", 0, false, OPT_RAW},
-	{"out", 0, true, OPT_OUT},        {"check", 0, false, OPT_CHECK},
-	{"json", 0, false, OPT_JSON},     {"format", 0, true, OPT_FORMAT},
-	{"a-scale", 0, true, OPT_A_SCALE}, {"w-scale", 0, true, OPT_W_SCALE},
-	{NULL, 0, false, 0},
+    {"help", 'h', false, OPT_HELP},
+    {"device", 'd', true, OPT_DEVICE},
+    {"m", 'm', true, OPT_M},
+    {"k", 'k', true, OPT_K},
+    {"n", 'n', true, OPT_N},
+    {"a", 0, true, OPT_A},
+    {"w", 0, true, OPT_W},
+    {"bias", 0, true, OPT_BIAS},
+    {"mult", 0, true, OPT_MULT},
+    {"shift", 0, true, OPT_SHIFT},
+    {"za", 0, true, OPT_ZA},
+    {"zo", 0, true, OPT_ZO},
+    {"lo", 0, true, OPT_LO},
+    {"hi", 0, true, OPT_HI},
+    {"seed", 0, true, OPT_SEED},
+    {"raw", 0, false, OPT_RAW},
+    {"out", 0, true, OPT_OUT},
+    {"check", 0, false, OPT_CHECK},
+    {"json", 0, false, OPT_JSON},
+    {"format", 0, true, OPT_FORMAT},
+    {"a-scale", 0, true, OPT_A_SCALE},
+    {"w-scale", 0, true, OPT_W_SCALE},
+    {NULL, 0, false, 0},
 };
 
 /* Mismatches listed one by one on stderr before the count. */
@@ -123,8 +134,8 @@ static bool set_dim(struct dim *d, int64_t value, const char *source)
 {
 	if (d->value && d->value != value) {
 		cli_usage_error("gemm", "%s mismatch: %s gives %s=%lld but %s gives %s=%lld",
-				d->name, d->source, d->name, (long long)d->value, source, d->name,
-				(long long)value);
+		                d->name, d->source, d->name, (long long)d->value, source, d->name,
+		                (long long)value);
 		return false;
 	}
 	if (!d->value) {
@@ -231,8 +242,8 @@ static int parse_args(int argc, char **argv, struct gemm_args *args, struct gemm
 			break;
 		case OPT_FORMAT:
 			if (strcmp(v, "q8_0") && strcmp(v, "int8"))
-				return cli_usage_error("gemm", "--format %s: accepted are int8 and q8_0",
-						       v);
+				return cli_usage_error(
+				    "gemm", "--format %s: accepted are int8 and q8_0", v);
 			args->q8 = strcmp(v, "q8_0") == 0;
 			break;
 		case OPT_A_SCALE:
@@ -249,39 +260,40 @@ static int parse_args(int argc, char **argv, struct gemm_args *args, struct gemm
 		return CLI_EXIT_USAGE;
 	if (args->q8) {
 		const char *useless = d->raw             ? "--raw"
-				      : args->path_mult  ? "--mult"
-				      : args->path_shift ? "--shift"
-				      : d->za_set        ? "--za"
-				      : d->zo_set        ? "--zo"
-				      : args->lo_set     ? "--lo"
-				      : args->hi_set     ? "--hi"
-							 : NULL;
+		                      : args->path_mult  ? "--mult"
+		                      : args->path_shift ? "--shift"
+		                      : d->za_set        ? "--za"
+		                      : d->zo_set        ? "--zo"
+		                      : args->lo_set     ? "--lo"
+		                      : args->hi_set     ? "--hi"
+		                                         : NULL;
 		const char *given[4] = {args->path_a, args->path_a_scale, args->path_w,
-					args->path_w_scale};
+		                        args->path_w_scale};
 		static const char *const names[4] = {"--a", "--a-scale", "--w", "--w-scale"};
 		int count = 0;
 
 		if (useless)
-			return cli_usage_error("gemm", "%s does not apply to --format q8_0", useless);
+			return cli_usage_error("gemm", "%s does not apply to --format q8_0",
+			                       useless);
 		for (int i = 0; i < 4; i++)
 			count += given[i] != NULL;
 		for (int i = 0; count && i < 4; i++)
 			if (!given[i])
-				return cli_usage_error("gemm",
-						       "q8_0 operand files go together: %s is missing",
-						       names[i]);
+				return cli_usage_error(
+				    "gemm", "q8_0 operand files go together: %s is missing",
+				    names[i]);
 		return CLI_EXIT_OK;
 	}
 	if (args->path_a_scale || args->path_w_scale)
 		return cli_usage_error("gemm", "%s needs --format q8_0",
-				       args->path_a_scale ? "--a-scale" : "--w-scale");
+		                       args->path_a_scale ? "--a-scale" : "--w-scale");
 	if (d->raw) {
 		const char *useless = args->path_mult    ? "--mult"
-				      : args->path_shift ? "--shift"
-				      : d->zo_set        ? "--zo"
-				      : args->lo_set     ? "--lo"
-				      : args->hi_set     ? "--hi"
-							 : NULL;
+		                      : args->path_shift ? "--shift"
+		                      : d->zo_set        ? "--zo"
+		                      : args->lo_set     ? "--lo"
+		                      : args->hi_set     ? "--hi"
+		                                         : NULL;
 		if (useless)
 			return cli_usage_error("gemm", "%s has no effect with --raw", useless);
 	}
@@ -290,11 +302,13 @@ static int parse_args(int argc, char **argv, struct gemm_args *args, struct gemm
 	/* Operand files are the user's data: nothing of it is made up. */
 	if (args->path_a || args->path_w) {
 		if (!args->path_a || !args->path_w)
-			return cli_usage_error("gemm", "%s needs %s too", args->path_a ? "--a" : "--w",
-					       args->path_a ? "--w" : "--a");
+			return cli_usage_error("gemm", "%s needs %s too",
+			                       args->path_a ? "--a" : "--w",
+			                       args->path_a ? "--w" : "--a");
 		if (!d->raw && (!args->path_mult || !args->path_shift))
-			return cli_usage_error("gemm", "requantizing operand files needs --mult and "
-						       "--shift (or --raw)");
+			return cli_usage_error("gemm",
+			                       "requantizing operand files needs --mult and "
+			                       "--shift (or --raw)");
 		d->from_files = true;
 	}
 	return CLI_EXIT_OK;
@@ -304,7 +318,7 @@ static int parse_args(int argc, char **argv, struct gemm_args *args, struct gemm
 
 /* Reads the operand file of option @flag; returns an exit code. */
 static int read_operand(const char *flag, const char *path, enum npy_dtype dtype, int ndim,
-			struct npy_array *arr)
+                        struct npy_array *arr)
 {
 	char err[512];
 
@@ -326,11 +340,11 @@ static int load_operands(struct gemm_args *args, struct gemm_data *d)
 		struct dim *dim0, *dim1; /* what shape[0] and shape[1] give */
 		void **dst;
 	} files[] = {
-		{"--a", args->path_a, NPY_INT8, 2, &args->m, &args->k, (void **)&d->a},
-		{"--w", args->path_w, NPY_INT8, 2, &args->n, &args->k, (void **)&d->w},
-		{"--bias", args->path_bias, NPY_INT32, 1, &args->n, NULL, (void **)&d->bias},
-		{"--mult", args->path_mult, NPY_INT32, 1, &args->n, NULL, (void **)&d->mult},
-		{"--shift", args->path_shift, NPY_INT32, 1, &args->n, NULL, (void **)&d->shift},
+	    {"--a", args->path_a, NPY_INT8, 2, &args->m, &args->k, (void **)&d->a},
+	    {"--w", args->path_w, NPY_INT8, 2, &args->n, &args->k, (void **)&d->w},
+	    {"--bias", args->path_bias, NPY_INT32, 1, &args->n, NULL, (void **)&d->bias},
+	    {"--mult", args->path_mult, NPY_INT32, 1, &args->n, NULL, (void **)&d->mult},
+	    {"--shift", args->path_shift, NPY_INT32, 1, &args->n, NULL, (void **)&d->shift},
 	};
 	const struct dim *dims[] = {&args->m, &args->k, &args->n};
 	const char *dim_flags[] = {"-m", "-k", "-n"};
@@ -343,7 +357,8 @@ static int load_operands(struct gemm_args *args, struct gemm_data *d)
 
 		if (!files[i].path)
 			continue;
-		ret = read_operand(files[i].flag, files[i].path, files[i].dtype, files[i].ndim, &arr);
+		ret =
+		    read_operand(files[i].flag, files[i].path, files[i].dtype, files[i].ndim, &arr);
 		if (ret != CLI_EXIT_OK)
 			return ret;
 		*files[i].dst = arr.data;
@@ -354,12 +369,13 @@ static int load_operands(struct gemm_args *args, struct gemm_data *d)
 	}
 	for (size_t i = 0; i < 3; i++) {
 		if (!dims[i]->value)
-			return cli_usage_error("gemm", "%s is not known: give %s or an operand file",
-					       dims[i]->name, dim_flags[i]);
+			return cli_usage_error("gemm",
+			                       "%s is not known: give %s or an operand file",
+			                       dims[i]->name, dim_flags[i]);
 		if (dims[i]->value > GEMM_MAX_DIM)
 			return cli_usage_error("gemm", "%s=%lld (from %s) is above the limit %lld",
-					       dims[i]->name, (long long)dims[i]->value,
-					       dims[i]->source, (long long)GEMM_MAX_DIM);
+			                       dims[i]->name, (long long)dims[i]->value,
+			                       dims[i]->source, (long long)GEMM_MAX_DIM);
 	}
 	d->m = args->m.value;
 	d->k = args->k.value;
@@ -369,15 +385,15 @@ static int load_operands(struct gemm_args *args, struct gemm_data *d)
 	if (bytes_a > GEMM_MAX_BYTES || bytes_w > GEMM_MAX_BYTES ||
 	    gemm_out_bytes(d->m, d->n, d->raw) > GEMM_MAX_BYTES)
 		return cli_usage_error("gemm",
-				       "shape %lldx%lldx%lld is too large: A, W and Y must each "
-				       "fit in %llu bytes",
-				       (long long)d->m, (long long)d->k, (long long)d->n,
-				       (unsigned long long)GEMM_MAX_BYTES);
+		                       "shape %lldx%lldx%lld is too large: A, W and Y must each "
+		                       "fit in %llu bytes",
+		                       (long long)d->m, (long long)d->k, (long long)d->n,
+		                       (unsigned long long)GEMM_MAX_BYTES);
 	if (d->shift) {
 		for (int64_t i = 0; i < d->n; i++) {
 			if (d->shift[i] < -31 || d->shift[i] > 31) {
 				cli_error("--shift %s: shift[%lld] = %d is outside [-31, 31]",
-					  args->path_shift, (long long)i, d->shift[i]);
+				          args->path_shift, (long long)i, d->shift[i]);
 				return CLI_EXIT_FAIL;
 			}
 		}
@@ -407,12 +423,12 @@ static int64_t check_result(const struct gemm_data *d)
 			continue;
 		if (mismatches < SHOWN_MISMATCHES)
 			cli_error("mismatch at [%zu][%zu]: expected %d, got %d", i / (size_t)d->n,
-				  i % (size_t)d->n, want, got);
+			          i % (size_t)d->n, want, got);
 		mismatches++;
 	}
 	if (mismatches)
 		cli_error("%lld of %zu outputs differ from the reference", (long long)mismatches,
-			  count);
+		          count);
 	free(expect);
 	return mismatches;
 }
@@ -420,8 +436,8 @@ static int64_t check_result(const struct gemm_data *d)
 /* --------------------------------------------------------------- report */
 
 static void print_json(const struct gemm_args *args, const struct gemm_data *d,
-		       const struct sampan_info *info, const struct sampan_stats *st,
-		       int64_t mismatches, double wall)
+                       const struct sampan_info *info, const struct sampan_stats *st,
+                       int64_t mismatches, double wall)
 {
 	struct json j;
 
@@ -467,8 +483,8 @@ static void print_json(const struct gemm_args *args, const struct gemm_data *d,
 }
 
 static void print_human(const struct gemm_args *args, const struct gemm_data *d,
-			const struct sampan_info *info, const struct sampan_stats *st,
-			int64_t mismatches, double wall)
+                        const struct sampan_info *info, const struct sampan_stats *st,
+                        int64_t mismatches, double wall)
 {
 	printf("device       %s (%s, %ux%u array", info->name, info->backend, info->rows,
 	       info->cols);
@@ -483,8 +499,8 @@ static void print_human(const struct gemm_args *args, const struct gemm_data *d,
 	if (st->cycles) {
 		printf("cycles       %llu", (unsigned long long)st->cycles);
 		if (info->clock_mhz)
-			printf(" (%.3f ms at %u MHz)",
-			       (double)st->cycles / (info->clock_mhz * 1e3), info->clock_mhz);
+			printf(" (%.3f ms at %u MHz)", (double)st->cycles / (info->clock_mhz * 1e3),
+			       info->clock_mhz);
 		printf("\n");
 	} else {
 		printf("cycles       n/a (no clock: functional model)\n");
@@ -512,10 +528,10 @@ static void print_human(const struct gemm_args *args, const struct gemm_data *d,
 /* The operands and result of a block-scaled GEMM, all malloc'd. */
 struct q8_data {
 	int64_t m, k, n;
-	int8_t *a, *w;       /* (M, K), (N, K) */
-	uint16_t *sa, *sw;   /* (M, K/32), (N, K/32) fp16 */
-	float *bias;         /* (N) or NULL */
-	float *out;          /* (M, N) */
+	int8_t *a, *w;     /* (M, K), (N, K) */
+	uint16_t *sa, *sw; /* (M, K/32), (N, K/32) fp16 */
+	float *bias;       /* (N) or NULL */
+	float *out;        /* (M, N) */
 };
 
 static void q8_release(struct q8_data *q)
@@ -563,13 +579,13 @@ static int q8_load(struct gemm_args *args, struct q8_data *q)
 		void **dst;
 		int blocks; /* dim1 counts blocks of 32 */
 	} files[] = {
-		{"--a", args->path_a, NPY_INT8, 2, &args->m, &args->k, (void **)&q->a, 0},
-		{"--w", args->path_w, NPY_INT8, 2, &args->n, &args->k, (void **)&q->w, 0},
-		{"--a-scale", args->path_a_scale, NPY_FLOAT16, 2, &args->m, &args->k,
-		 (void **)&q->sa, 1},
-		{"--w-scale", args->path_w_scale, NPY_FLOAT16, 2, &args->n, &args->k,
-		 (void **)&q->sw, 1},
-		{"--bias", args->path_bias, NPY_FLOAT32, 1, &args->n, NULL, (void **)&q->bias, 0},
+	    {"--a", args->path_a, NPY_INT8, 2, &args->m, &args->k, (void **)&q->a, 0},
+	    {"--w", args->path_w, NPY_INT8, 2, &args->n, &args->k, (void **)&q->w, 0},
+	    {"--a-scale", args->path_a_scale, NPY_FLOAT16, 2, &args->m, &args->k, (void **)&q->sa,
+	     1},
+	    {"--w-scale", args->path_w_scale, NPY_FLOAT16, 2, &args->n, &args->k, (void **)&q->sw,
+	     1},
+	    {"--bias", args->path_bias, NPY_FLOAT32, 1, &args->n, NULL, (void **)&q->bias, 0},
 	};
 	const struct dim *dims[] = {&args->m, &args->k, &args->n};
 	const char *dim_flags[] = {"-m", "-k", "-n"};
@@ -582,14 +598,15 @@ static int q8_load(struct gemm_args *args, struct q8_data *q)
 
 		if (!files[i].path)
 			continue;
-		ret = read_operand(files[i].flag, files[i].path, files[i].dtype, files[i].ndim, &arr);
+		ret =
+		    read_operand(files[i].flag, files[i].path, files[i].dtype, files[i].ndim, &arr);
 		if (ret != CLI_EXIT_OK)
 			return ret;
 		*files[i].dst = arr.data;
 		snprintf(source, sizeof(source), "%s %s", files[i].flag, files[i].path);
 		if (files[i].blocks && arr.shape[1] > GEMM_MAX_DIM / 32)
-			return cli_usage_error("gemm", "%s: %lld blocks is above the limit",
-					       source, (long long)arr.shape[1]);
+			return cli_usage_error("gemm", "%s: %lld blocks is above the limit", source,
+			                       (long long)arr.shape[1]);
 		if (!set_dim(files[i].dim0, arr.shape[0], source) ||
 		    (files[i].dim1 &&
 		     !set_dim(files[i].dim1, arr.shape[1] * (files[i].blocks ? 32 : 1), source)))
@@ -597,34 +614,35 @@ static int q8_load(struct gemm_args *args, struct q8_data *q)
 	}
 	for (size_t i = 0; i < 3; i++) {
 		if (!dims[i]->value)
-			return cli_usage_error("gemm", "%s is not known: give %s or an operand file",
-					       dims[i]->name, dim_flags[i]);
+			return cli_usage_error("gemm",
+			                       "%s is not known: give %s or an operand file",
+			                       dims[i]->name, dim_flags[i]);
 		if (dims[i]->value > GEMM_MAX_DIM)
 			return cli_usage_error("gemm", "%s=%lld (from %s) is above the limit %lld",
-					       dims[i]->name, (long long)dims[i]->value,
-					       dims[i]->source, (long long)GEMM_MAX_DIM);
+			                       dims[i]->name, (long long)dims[i]->value,
+			                       dims[i]->source, (long long)GEMM_MAX_DIM);
 	}
 	q->m = args->m.value;
 	q->k = args->k.value;
 	q->n = args->n.value;
 	if (q->k % 32)
 		return cli_usage_error("gemm",
-				       "K=%lld (from %s) is not a multiple of 32: q8_0 works in "
-				       "blocks of 32 (pad K with zero blocks)",
-				       (long long)q->k, args->k.source);
+		                       "K=%lld (from %s) is not a multiple of 32: q8_0 works in "
+		                       "blocks of 32 (pad K with zero blocks)",
+		                       (long long)q->k, args->k.source);
 	if ((uint64_t)q->m * (uint64_t)q->k > GEMM_MAX_BYTES ||
 	    (uint64_t)q->n * (uint64_t)q->k > GEMM_MAX_BYTES ||
 	    (uint64_t)q->m * (uint64_t)q->n * 4 > GEMM_MAX_BYTES)
 		return cli_usage_error("gemm",
-				       "shape %lldx%lldx%lld is too large: A, W and Y must each "
-				       "fit in %llu bytes",
-				       (long long)q->m, (long long)q->k, (long long)q->n,
-				       (unsigned long long)GEMM_MAX_BYTES);
+		                       "shape %lldx%lldx%lld is too large: A, W and Y must each "
+		                       "fit in %llu bytes",
+		                       (long long)q->m, (long long)q->k, (long long)q->n,
+		                       (unsigned long long)GEMM_MAX_BYTES);
 	cli_rng_seed(&root, (uint64_t)args->seed);
 	for (int i = 0; i < 3; i++)
 		cli_rng_seed(&r[i], cli_rng_next(&root));
 	if (!q->a && (!q8_random_rows(&r[0], q->m, q->k, &q->a, &q->sa) ||
-		      !q8_random_rows(&r[1], q->n, q->k, &q->w, &q->sw)))
+	              !q8_random_rows(&r[1], q->n, q->k, &q->w, &q->sw)))
 		goto err_no_mem;
 	if (!q->bias && !args->path_a) {
 		q->bias = malloc((size_t)q->n * sizeof(*q->bias));
@@ -640,7 +658,7 @@ static int q8_load(struct gemm_args *args, struct q8_data *q)
 
 err_no_mem:
 	cli_error("out of memory for a %lldx%lldx%lld GEMM", (long long)q->m, (long long)q->k,
-		  (long long)q->n);
+	          (long long)q->n);
 	return CLI_EXIT_FAIL;
 }
 
@@ -663,19 +681,19 @@ static int64_t q8_check(const struct q8_data *q, const struct sampan_gemm_q8 *g)
 			continue;
 		if (mismatches < SHOWN_MISMATCHES)
 			cli_error("mismatch at [%zu][%zu]: expected 0x%08x, got 0x%08x",
-				  i / (size_t)q->n, i % (size_t)q->n, want[i], got);
+			          i / (size_t)q->n, i % (size_t)q->n, want[i], got);
 		mismatches++;
 	}
 	if (mismatches)
 		cli_error("%lld of %zu outputs differ from the reference", (long long)mismatches,
-			  count);
+		          count);
 	free(want);
 	return mismatches;
 }
 
 static void q8_print(const struct gemm_args *args, const struct q8_data *q,
-		     const struct sampan_info *info, const struct sampan_stats *st,
-		     int64_t mismatches, double wall)
+                     const struct sampan_info *info, const struct sampan_stats *st,
+                     int64_t mismatches, double wall)
 {
 	if (args->json) {
 		struct json j;
@@ -806,7 +824,7 @@ out_release:
 int cmd_gemm(int argc, char **argv)
 {
 	struct gemm_args args = {
-		.m = {.name = "M"}, .k = {.name = "K"}, .n = {.name = "N"}, .seed = 1};
+	    .m = {.name = "M"}, .k = {.name = "K"}, .n = {.name = "N"}, .seed = 1};
 	struct gemm_data d = {.lo = -128, .hi = 127};
 	struct sampan_device *dev;
 	struct sampan_info info;
@@ -827,8 +845,8 @@ int cmd_gemm(int argc, char **argv)
 	if (ret != CLI_EXIT_OK)
 		goto out_release;
 	if (gemm_data_fill(&d, (uint64_t)args.seed) != SAMPAN_OK) {
-		cli_error("out of memory for a %lldx%lldx%lld GEMM", (long long)d.m,
-			  (long long)d.k, (long long)d.n);
+		cli_error("out of memory for a %lldx%lldx%lld GEMM", (long long)d.m, (long long)d.k,
+		          (long long)d.n);
 		ret = CLI_EXIT_FAIL;
 		goto out_release;
 	}
@@ -862,7 +880,7 @@ int cmd_gemm(int argc, char **argv)
 		char msg[512];
 
 		if (npy_write(args.path_out, d.raw ? NPY_INT32 : NPY_INT8, 2, shape, d.out, msg,
-			      sizeof(msg)) != SAMPAN_OK) {
+		              sizeof(msg)) != SAMPAN_OK) {
 			cli_error("%s", msg);
 			ret = CLI_EXIT_FAIL;
 			goto out_close;

@@ -51,11 +51,16 @@ enum {
 };
 
 static const struct cli_option generate_options[] = {
-    {"help", 'h', false, OPT_HELP},    {"device", 'd', true, OPT_DEVICE},
-    {"prompt", 'p', true, OPT_PROMPT}, {"tokens", 'n', true, OPT_TOKENS},
-    {"temp", 0, true, OPT_TEMP},       {"top-k", 0, true, OPT_TOPK},
-    {"top-p", 0, true, OPT_TOPP},      {"seed", 0, true, OPT_SEED},
-    {"ctx", 0, true, OPT_CTX},         {"json", 0, false, OPT_JSON},
+    {"help", 'h', false, OPT_HELP},
+    {"device", 'd', true, OPT_DEVICE},
+    {"prompt", 'p', true, OPT_PROMPT},
+    {"tokens", 'n', true, OPT_TOKENS},
+    {"temp", 0, true, OPT_TEMP},
+    {"top-k", 0, true, OPT_TOPK},
+    {"top-p", 0, true, OPT_TOPP},
+    {"seed", 0, true, OPT_SEED},
+    {"ctx", 0, true, OPT_CTX},
+    {"json", 0, false, OPT_JSON},
     {NULL, 0, false, 0},
 };
 
@@ -184,8 +189,8 @@ int cmd_generate(int argc, char **argv)
 	if (rc)
 		return rc;
 	rc = CLI_EXIT_FAIL;
-	if (llm_tokenize("generate", &s, a.prompt, strlen(a.prompt), tok_add_bos(s.tok), 1,
-	                 &prompt, &np))
+	if (llm_tokenize("generate", &s, a.prompt, strlen(a.prompt), tok_add_bos(s.tok), 1, &prompt,
+	                 &np))
 		goto out;
 	if (np == 0) {
 		cli_error("generate: the prompt is empty (and the model adds no BOS token)");

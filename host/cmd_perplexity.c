@@ -45,10 +45,10 @@ enum {
 };
 
 static const struct cli_option perplexity_options[] = {
-    {"help", 'h', false, OPT_HELP},     {"file", 'f', true, OPT_FILE},
-    {"device", 'd', true, OPT_DEVICE},  {"ctx", 'c', true, OPT_CTX},
-    {"chunks", 0, true, OPT_CHUNKS},    {"quiet", 'q', false, OPT_QUIET},
-    {"json", 0, false, OPT_JSON},       {NULL, 0, false, 0},
+    {"help", 'h', false, OPT_HELP},    {"file", 'f', true, OPT_FILE},
+    {"device", 'd', true, OPT_DEVICE}, {"ctx", 'c', true, OPT_CTX},
+    {"chunks", 0, true, OPT_CHUNKS},   {"quiet", 'q', false, OPT_QUIET},
+    {"json", 0, false, OPT_JSON},      {NULL, 0, false, 0},
 };
 
 struct ppl_args {
@@ -166,9 +166,10 @@ int cmd_perplexity(int argc, char **argv)
 	if (llm_tokenize("perplexity", &s, text, len, tok_add_bos(s.tok), 0, &tokens, &ntok))
 		goto out;
 	if (ntok < 2 * ctx) {
-		cli_error("perplexity: %s tokenizes to %lld tokens; a context of %lld needs at least "
-		          "%lld (use a longer text or a smaller --ctx)",
-		          a.file, (long long)ntok, (long long)ctx, (long long)(2 * ctx));
+		cli_error(
+		    "perplexity: %s tokenizes to %lld tokens; a context of %lld needs at least "
+		    "%lld (use a longer text or a smaller --ctx)",
+		    a.file, (long long)ntok, (long long)ctx, (long long)(2 * ctx));
 		goto out;
 	}
 	n_chunk = ntok / ctx;
@@ -178,8 +179,8 @@ int cmd_perplexity(int argc, char **argv)
 	logits = malloc((size_t)(ctx - first) * (size_t)s.n_vocab * sizeof(*logits));
 	chunk = malloc((size_t)ctx * sizeof(*chunk));
 	if (!logits || !chunk) {
-		cli_error("perplexity: out of memory for %lld x %d logits", (long long)(ctx - first),
-		          (int)s.n_vocab);
+		cli_error("perplexity: out of memory for %lld x %d logits",
+		          (long long)(ctx - first), (int)s.n_vocab);
 		goto out;
 	}
 	if (!a.quiet)
@@ -243,7 +244,8 @@ int cmd_perplexity(int argc, char **argv)
 		json_int(&j, "chunks", n_chunk);
 		json_int(&j, "file_tokens", ntok);
 		json_int(&j, "scored_tokens", count);
-		json_double(&j, "tokens_per_s", t1 > t0 ? (double)(n_chunk * ctx) / (t1 - t0) : NAN);
+		json_double(&j, "tokens_per_s",
+		            t1 > t0 ? (double)(n_chunk * ctx) / (t1 - t0) : NAN);
 		llm_json_perf(&j, &s);
 		json_object_end(&j);
 		json_finish(&j);

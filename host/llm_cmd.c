@@ -36,8 +36,8 @@ int llm_session_open(const char *cmd, const char *path, const char *device, int6
 	}
 	s->n_vocab = (int32_t)llm_model_config(s->model)->n_vocab;
 	if (tok_n_vocab(s->tok) > s->n_vocab) {
-		cli_error("%s: %s: the tokenizer has %d tokens, the model's embedding %d", cmd, path,
-		          (int)tok_n_vocab(s->tok), (int)s->n_vocab);
+		cli_error("%s: %s: the tokenizer has %d tokens, the model's embedding %d", cmd,
+		          path, (int)tok_n_vocab(s->tok), (int)s->n_vocab);
 		goto err_close;
 	}
 	return CLI_EXIT_OK;

@@ -33,11 +33,16 @@ static const char npy_magic[6] = {'\x93', 'N', 'U', 'M', 'P', 'Y'};
 const char *npy_dtype_name(enum npy_dtype dtype)
 {
 	switch (dtype) {
-	case NPY_INT8: return "|i1";
-	case NPY_UINT8: return "|u1";
-	case NPY_FLOAT32: return "<f4";
-	case NPY_FLOAT16: return "<f2";
-	default: return "<i4";
+	case NPY_INT8:
+		return "|i1";
+	case NPY_UINT8:
+		return "|u1";
+	case NPY_FLOAT32:
+		return "<f4";
+	case NPY_FLOAT16:
+		return "<f2";
+	default:
+		return "<i4";
 	}
 }
 
@@ -50,16 +55,21 @@ static size_t dtype_size(enum npy_dtype dtype)
 static const char *dtype_word(enum npy_dtype dtype)
 {
 	switch (dtype) {
-	case NPY_INT8: return "int8";
-	case NPY_UINT8: return "uint8";
-	case NPY_FLOAT32: return "little-endian float32";
-	case NPY_FLOAT16: return "little-endian float16";
-	default: return "little-endian int32";
+	case NPY_INT8:
+		return "int8";
+	case NPY_UINT8:
+		return "uint8";
+	case NPY_FLOAT32:
+		return "little-endian float32";
+	case NPY_FLOAT16:
+		return "little-endian float16";
+	default:
+		return "little-endian int32";
 	}
 }
 
 static int fail(char *err, size_t err_size, int code, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
+    __attribute__((format(printf, 4, 5)));
 
 /* Formats a message into @err and returns @code. */
 static int fail(char *err, size_t err_size, int code, const char *fmt, ...)
@@ -90,8 +100,8 @@ struct parser {
 
 static void skip_space(struct parser *ps)
 {
-	while (ps->p < ps->end && (*ps->p == ' ' || *ps->p == '\t' || *ps->p == '\n' ||
-				   *ps->p == '\r'))
+	while (ps->p < ps->end &&
+	       (*ps->p == ' ' || *ps->p == '\t' || *ps->p == '\n' || *ps->p == '\r'))
 		ps->p++;
 }
 
@@ -299,8 +309,8 @@ static const char *ndim_word(int ndim)
 }
 
 /* npy_read with @dtype -1 or @ndim -1 meaning any. */
-static int read_array(const char *path, int want_dtype, int ndim, struct npy_array *arr,
-		      char *err, size_t err_size)
+static int read_array(const char *path, int want_dtype, int ndim, struct npy_array *arr, char *err,
+                      size_t err_size)
 {
 	unsigned char pre[12];
 	struct npy_header h;
@@ -317,32 +327,32 @@ static int read_array(const char *path, int want_dtype, int ndim, struct npy_arr
 	f = fopen(path, "rb");
 	if (!f)
 		return fail(err, err_size, SAMPAN_ERROR_IO, "%s: cannot open: %s", path,
-			    strerror(errno));
+		            strerror(errno));
 	if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
 		ret = fail(err, err_size, SAMPAN_ERROR_IO, "%s: not a regular file", path);
 		goto err_close;
 	}
 	if (fread(pre, 1, 8, f) != 8 || memcmp(pre, npy_magic, sizeof(npy_magic)) != 0) {
 		ret = fail(err, err_size, SAMPAN_ERROR_INVALID, "%s: not a .npy file (bad magic)",
-			   path);
+		           path);
 		goto err_close;
 	}
 	if (pre[6] < 1 || pre[6] > 3 || pre[7] != 0) {
 		ret = fail(err, err_size, SAMPAN_ERROR_INVALID,
-			   "%s: unsupported .npy format version %u.%u (1.0, 2.0, 3.0 are read)",
-			   path, pre[6], pre[7]);
+		           "%s: unsupported .npy format version %u.%u (1.0, 2.0, 3.0 are read)",
+		           path, pre[6], pre[7]);
 		goto err_close;
 	}
 	pre_len = pre[6] == 1 ? 10 : 12;
 	if (fread(pre + 8, 1, pre_len - 8, f) != pre_len - 8) {
-		ret = fail(err, err_size, SAMPAN_ERROR_INVALID, "%s: truncated .npy preamble",
-			   path);
+		ret =
+		    fail(err, err_size, SAMPAN_ERROR_INVALID, "%s: truncated .npy preamble", path);
 		goto err_close;
 	}
 	hdr_len = pre[6] == 1 ? (size_t)(pre[8] | pre[9] << 8) : load_le32(pre + 8);
 	if (hdr_len > NPY_HEADER_MAX || hdr_len > (uint64_t)st.st_size - pre_len) {
 		ret = fail(err, err_size, SAMPAN_ERROR_INVALID,
-			   "%s: header length %zu is beyond the file or too long", path, hdr_len);
+		           "%s: header length %zu is beyond the file or too long", path, hdr_len);
 		goto err_close;
 	}
 	text = malloc(hdr_len + 1);
@@ -363,49 +373,50 @@ static int read_array(const char *path, int want_dtype, int ndim, struct npy_arr
 	msg = parse_header(text, hdr_len, &h);
 	if (msg) {
 		ret = fail(err, err_size, SAMPAN_ERROR_INVALID, "%s: malformed header: %s", path,
-			   msg);
+		           msg);
 		goto err_free_text;
 	}
 	if (want_dtype >= 0 && descr_dtype(h.descr) != want_dtype) {
-		ret = fail(err, err_size, SAMPAN_ERROR_INVALID,
-			   "%s: dtype '%s', expected %s ('%s')", path, h.descr,
-			   dtype_word(want_dtype), npy_dtype_name(want_dtype));
+		ret =
+		    fail(err, err_size, SAMPAN_ERROR_INVALID, "%s: dtype '%s', expected %s ('%s')",
+		         path, h.descr, dtype_word(want_dtype), npy_dtype_name(want_dtype));
 		goto err_free_text;
 	}
 	if (descr_dtype(h.descr) < 0) {
-		ret = fail(err, err_size, SAMPAN_ERROR_INVALID,
-			   "%s: dtype '%s' is not supported (int8, uint8, int32, float16, float32 are)",
-			   path, h.descr);
+		ret = fail(
+		    err, err_size, SAMPAN_ERROR_INVALID,
+		    "%s: dtype '%s' is not supported (int8, uint8, int32, float16, float32 are)",
+		    path, h.descr);
 		goto err_free_text;
 	}
 	dtype = (enum npy_dtype)descr_dtype(h.descr);
 	item = dtype_size(dtype);
 	if (h.fortran_order) {
 		ret = fail(err, err_size, SAMPAN_ERROR_INVALID,
-			   "%s: Fortran-order arrays are not supported (save in C order)", path);
+		           "%s: Fortran-order arrays are not supported (save in C order)", path);
 		goto err_free_text;
 	}
 	if (ndim < 0 && h.ndim > NPY_MAX_DIMS) {
-		ret = fail(err, err_size, SAMPAN_ERROR_INVALID,
-			   "%s: %d dimensions, at most %d are supported", path, h.ndim,
-			   NPY_MAX_DIMS);
+		ret =
+		    fail(err, err_size, SAMPAN_ERROR_INVALID,
+		         "%s: %d dimensions, at most %d are supported", path, h.ndim, NPY_MAX_DIMS);
 		goto err_free_text;
 	}
 	if (ndim >= 0 && h.ndim != ndim) {
 		ret = fail(err, err_size, SAMPAN_ERROR_INVALID,
-			   "%s: %d-dimensional array, expected %s (%d dimension%s)", path, h.ndim,
-			   ndim_word(ndim), ndim, ndim == 1 ? "" : "s");
+		           "%s: %d-dimensional array, expected %s (%d dimension%s)", path, h.ndim,
+		           ndim_word(ndim), ndim, ndim == 1 ? "" : "s");
 		goto err_free_text;
 	}
 	for (int i = 0; i < h.ndim; i++) {
 		if (h.shape[i] == 0) {
 			ret = fail(err, err_size, SAMPAN_ERROR_INVALID,
-				   "%s: empty array (dimension %d is 0)", path, i);
+			           "%s: empty array (dimension %d is 0)", path, i);
 			goto err_free_text;
 		}
 		if ((uint64_t)h.shape[i] > SIZE_MAX / item / count) {
-			ret = fail(err, err_size, SAMPAN_ERROR_INVALID, "%s: shape too large",
-				   path);
+			ret =
+			    fail(err, err_size, SAMPAN_ERROR_INVALID, "%s: shape too large", path);
 			goto err_free_text;
 		}
 		count *= (size_t)h.shape[i];
@@ -414,15 +425,15 @@ static int read_array(const char *path, int want_dtype, int ndim, struct npy_arr
 	remaining = (uint64_t)st.st_size - pre_len - hdr_len;
 	if (remaining != bytes) {
 		ret = fail(err, err_size, SAMPAN_ERROR_INVALID,
-			   "%s: %s: the shape needs %zu data bytes, the file has %llu", path,
-			   remaining < bytes ? "truncated" : "trailing bytes", bytes,
-			   (unsigned long long)remaining);
+		           "%s: %s: the shape needs %zu data bytes, the file has %llu", path,
+		           remaining < bytes ? "truncated" : "trailing bytes", bytes,
+		           (unsigned long long)remaining);
 		goto err_free_text;
 	}
 	data = malloc(bytes);
 	if (!data) {
 		ret = fail(err, err_size, SAMPAN_ERROR_NO_MEM, "%s: out of memory (%zu bytes)",
-			   path, bytes);
+		           path, bytes);
 		goto err_free_text;
 	}
 	if (fread(data, 1, bytes, f) != bytes) {
@@ -462,7 +473,7 @@ err_close:
 }
 
 int npy_read(const char *path, enum npy_dtype dtype, int ndim, struct npy_array *arr, char *err,
-	     size_t err_size)
+             size_t err_size)
 {
 	return read_array(path, (int)dtype, ndim, arr, err, err_size);
 }
@@ -499,7 +510,7 @@ static void put_data(unsigned char *out, enum npy_dtype dtype, const void *data,
 }
 
 int npy_write(const char *path, enum npy_dtype dtype, int ndim, const int64_t *shape,
-	      const void *data, char *err, size_t err_size)
+              const void *data, char *err, size_t err_size)
 {
 	char hdr[512], dims[256];
 	size_t count = 1, dlen = 0, bytes;
@@ -508,21 +519,20 @@ int npy_write(const char *path, enum npy_dtype dtype, int ndim, const int64_t *s
 
 	if (ndim < 0 || ndim > NPY_MAX_DIMS)
 		return fail(err, err_size, SAMPAN_ERROR_INVALID, "%s: cannot write %d dimensions",
-			    path, ndim);
+		            path, ndim);
 	dims[0] = '\0';
 	for (int i = 0; i < ndim; i++) {
 		count *= (size_t)shape[i];
-		dlen += (size_t)snprintf(dims + dlen, sizeof(dims) - dlen, "%s%lld%s",
-					 i ? " " : "", (long long)shape[i],
-					 i + 1 < ndim || ndim == 1 ? "," : "");
+		dlen += (size_t)snprintf(dims + dlen, sizeof(dims) - dlen, "%s%lld%s", i ? " " : "",
+		                         (long long)shape[i], i + 1 < ndim || ndim == 1 ? "," : "");
 	}
 
 	/* Version 1.0: the dict of at most NPY_MAX_DIMS dimensions always
 	 * fits its 16-bit length. Pad so that the data starts 64-byte
 	 * aligned. */
 	len = snprintf(hdr + 10, sizeof(hdr) - 10,
-		       "{'descr': '%s', 'fortran_order': False, 'shape': (%s), }",
-		       npy_dtype_name(dtype), dims);
+	               "{'descr': '%s', 'fortran_order': False, 'shape': (%s), }",
+	               npy_dtype_name(dtype), dims);
 	while ((10 + len + 1) % 64 != 0)
 		hdr[10 + len++] = ' ';
 	hdr[10 + len++] = '\n';

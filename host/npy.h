@@ -45,7 +45,7 @@ const char *npy_dtype_name(enum npy_dtype dtype);
  * SAMPAN_ERROR_NO_MEM; on failure @err receives a message naming the
  * file, and @arr is untouched. */
 int npy_read(const char *path, enum npy_dtype dtype, int ndim, struct npy_array *arr, char *err,
-	     size_t err_size);
+             size_t err_size);
 
 /* Reads @path whatever its dtype (one of enum npy_dtype) and number of
  * dimensions (0 to NPY_MAX_DIMS, none of them zero); otherwise as
@@ -62,6 +62,6 @@ void npy_array_destroy(struct npy_array *arr);
  * SAMPAN_OK, SAMPAN_ERROR_IO or SAMPAN_ERROR_INVALID with a message in
  * @err. */
 int npy_write(const char *path, enum npy_dtype dtype, int ndim, const int64_t *shape,
-	      const void *data, char *err, size_t err_size);
+              const void *data, char *err, size_t err_size);
 
 #endif /* SAMPAN_HOST_NPY_H */

@@ -23,7 +23,7 @@ void ref_gemm(const struct sampan_gemm *g, void *out)
 				((int32_t *)out)[m * g->n + n] = value;
 			else
 				((int8_t *)out)[m * g->n + n] = sampan_requantize(
-					value, g->mult[n], g->shift[n], g->zo, g->lo, g->hi);
+				    value, g->mult[n], g->shift[n], g->zo, g->lo, g->hi);
 		}
 	}
 }
@@ -109,7 +109,8 @@ void ref_gemm_q8(const struct sampan_gemm_q8 *g, uint32_t *out)
 			float acc = 0.0f;
 
 			for (int64_t b = 0; b < nb; b++) {
-				const int8_t *a = g->a + m * g->k + b * 32, *w = g->w + n * g->k + b * 32;
+				const int8_t *a = g->a + m * g->k + b * 32,
+				             *w = g->w + n * g->k + b * 32;
 				int32_t isum = 0;
 				float s;
 

@@ -29,16 +29,17 @@ int ssim_abi_version(void);
 
 /* Settings of the simulated card. Zero fields take the defaults. */
 struct ssim_config {
-	uint64_t mem_bytes;        /* card memory size (default 256 MiB) */
-	unsigned mem_latency;      /* cycles from address accept to first data (default 40) */
+	uint64_t mem_bytes;           /* card memory size (default 256 MiB) */
+	unsigned mem_latency;         /* cycles from address accept to first data (default 40) */
 	unsigned mem_bytes_per_cycle; /* memory bandwidth in bytes/cycle (default 64 = 512-bit) */
-	unsigned mem_outstanding;  /* read bursts accepted before AR stalls (default 8) */
-	const char *trace_path;    /* FST waveform file; NULL: no trace */
+	unsigned mem_outstanding;     /* read bursts accepted before AR stalls (default 8) */
+	const char *trace_path;       /* FST waveform file; NULL: no trace */
 	/* Fault injection and slave options of the memory model (0: off). */
-	uint64_t fault_read_beat;  /* the Nth R beat since creation (1-based, any ID) answers fault_resp */
+	uint64_t fault_read_beat;  /* the Nth R beat since creation (1-based, any ID) answers
+	                              fault_resp */
 	uint64_t fault_write_resp; /* the Nth B response since creation answers fault_resp */
 	unsigned fault_resp;       /* 2 SLVERR (default) or 3 DECERR */
-	unsigned aw_wait_w;        /* 1: AWREADY only while WVALID is high and no burst waits for data */
+	unsigned aw_wait_w; /* 1: AWREADY only while WVALID is high and no burst waits for data */
 };
 
 /* What the memory model has answered since the card was created. */
@@ -47,7 +48,8 @@ struct ssim_mem_stats {
 	uint64_t b_resps;    /* B responses handed over */
 	int fault_fired;     /* the injected fault has been answered */
 	int fault_write;     /* 1: it was a B response; 0: an R beat */
-	uint64_t fault_addr; /* R: card address of the failed beat; B: start address of the failed burst */
+	uint64_t fault_addr; /* R: card address of the failed beat; B: start address of the failed
+	                        burst */
 };
 
 struct ssim;
@@ -100,13 +102,13 @@ struct ssim_pe_io {
 	/* inputs */
 	int rst;
 	int in_valid, in_last;
-	int32_t in_a;      /* 9-bit signed (a - za) */
-	int32_t in_w;      /* 8-bit signed */
+	int32_t in_a; /* 9-bit signed (a - za) */
+	int32_t in_w; /* 8-bit signed */
 	/* outputs after the edge */
 	int out_valid, out_last;
 	int32_t out_a, out_w;
-	int res_valid;     /* shadow register written at this edge */
-	int32_t res;       /* shadow register (tile result) */
+	int res_valid; /* shadow register written at this edge */
+	int32_t res;   /* shadow register (tile result) */
 };
 struct ssim_pe;
 struct ssim_pe *ssim_pe_create(void);
@@ -123,7 +125,8 @@ void ssim_pe_cycle(struct ssim_pe *pe, struct ssim_pe_io *io);
 struct ssim_array;
 struct ssim_array *ssim_array_create(unsigned rows, unsigned cols);
 void ssim_array_destroy(struct ssim_array *arr);
-long ssim_array_run(struct ssim_array *arr, const int16_t *a, const int8_t *w, unsigned k_len, int32_t *out);
+long ssim_array_run(struct ssim_array *arr, const int16_t *a, const int8_t *w, unsigned k_len,
+                    int32_t *out);
 
 /* One requantizer lane (rtl/sampan_requant.v), pipelined. Feeds @n inputs
  * back to back and collects @n outputs. raw: out = acc + bias; otherwise
@@ -136,7 +139,8 @@ struct ssim_requant_in {
 struct ssim_requant;
 struct ssim_requant *ssim_requant_create(void);
 void ssim_requant_destroy(struct ssim_requant *rq);
-int ssim_requant_run(struct ssim_requant *rq, const struct ssim_requant_in *in, int32_t *out, size_t n);
+int ssim_requant_run(struct ssim_requant *rq, const struct ssim_requant_in *in, int32_t *out,
+                     size_t n);
 
 /* The float units of the block-scaled path (rtl/sampan_f*.v), each fed
  * @n inputs back to back (the pipelined ones) and read back in order:
@@ -149,9 +153,12 @@ struct ssim_float;
 struct ssim_float *ssim_float_create(void);
 void ssim_float_destroy(struct ssim_float *f);
 int ssim_float_h2f(struct ssim_float *f, const uint16_t *h, uint32_t *out, size_t n);
-int ssim_float_scale(struct ssim_float *f, const uint16_t *a, const uint16_t *b, uint32_t *out, size_t n);
-int ssim_float_mul(struct ssim_float *f, const int32_t *isum, const uint32_t *s, uint32_t *out, size_t n);
-int ssim_float_add(struct ssim_float *f, const uint32_t *a, const uint32_t *b, uint32_t *out, size_t n);
+int ssim_float_scale(struct ssim_float *f, const uint16_t *a, const uint16_t *b, uint32_t *out,
+                     size_t n);
+int ssim_float_mul(struct ssim_float *f, const int32_t *isum, const uint32_t *s, uint32_t *out,
+                   size_t n);
+int ssim_float_add(struct ssim_float *f, const uint32_t *a, const uint32_t *b, uint32_t *out,
+                   size_t n);
 
 #ifdef __cplusplus
 }

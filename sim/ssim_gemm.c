@@ -53,13 +53,13 @@ static int lib_open(struct lib *l, const char *path)
 		fprintf(stderr, "ssim_gemm: %s\n", dlerror());
 		return -1;
 	}
-#define SYM(field, name)                                                                   \
-	do {                                                                               \
-		*(void **)(&l->field) = dlsym(l->handle, name);                            \
-		if (!l->field) {                                                           \
-			fprintf(stderr, "ssim_gemm: %s: no symbol %s\n", path, name);      \
-			goto err_close;                                                    \
-		}                                                                          \
+#define SYM(field, name)                                                                           \
+	do {                                                                                       \
+		*(void **)(&l->field) = dlsym(l->handle, name);                                    \
+		if (!l->field) {                                                                   \
+			fprintf(stderr, "ssim_gemm: %s: no symbol %s\n", path, name);              \
+			goto err_close;                                                            \
+		}                                                                                  \
 	} while (0)
 	SYM(abi_version, "ssim_abi_version");
 	SYM(create, "ssim_create");
@@ -73,8 +73,8 @@ static int lib_open(struct lib *l, const char *path)
 	SYM(cycles, "ssim_cycles");
 #undef SYM
 	if (l->abi_version() != SSIM_ABI_VERSION) {
-		fprintf(stderr, "ssim_gemm: %s: ABI version %d, expected %d\n", path, l->abi_version(),
-			SSIM_ABI_VERSION);
+		fprintf(stderr, "ssim_gemm: %s: ABI version %d, expected %d\n", path,
+		        l->abi_version(), SSIM_ABI_VERSION);
 		goto err_close;
 	}
 	return 0;
@@ -86,11 +86,25 @@ err_close:
 /* ------------------------------------------------- registers and opcodes */
 
 enum {
-	REG_CTRL = 0x00, REG_GIE = 0x04, REG_IER = 0x08, REG_ISR = 0x0C,
-	REG_CMD_LO = 0x10, REG_CMD_HI = 0x14, REG_CMD_COUNT = 0x18,
-	REG_ID = 0x40, REG_SHAPE = 0x48, REG_K_DEPTH = 0x4C, REG_SLOTS = 0x50, REG_BUS_BYTES = 0x54,
-	REG_STATUS = 0x60, REG_ERR_INDEX = 0x64,
-	REG_CYCLES = 0x80, REG_BUSY = 0x88, REG_MACS = 0x90, REG_STALL_MEM = 0x98, REG_STALL_DEP = 0xA0,
+	REG_CTRL = 0x00,
+	REG_GIE = 0x04,
+	REG_IER = 0x08,
+	REG_ISR = 0x0C,
+	REG_CMD_LO = 0x10,
+	REG_CMD_HI = 0x14,
+	REG_CMD_COUNT = 0x18,
+	REG_ID = 0x40,
+	REG_SHAPE = 0x48,
+	REG_K_DEPTH = 0x4C,
+	REG_SLOTS = 0x50,
+	REG_BUS_BYTES = 0x54,
+	REG_STATUS = 0x60,
+	REG_ERR_INDEX = 0x64,
+	REG_CYCLES = 0x80,
+	REG_BUSY = 0x88,
+	REG_MACS = 0x90,
+	REG_STALL_MEM = 0x98,
+	REG_STALL_DEP = 0xA0,
 	REG_CMDS = 0xB8,
 };
 enum { OP_LOAD_A = 1, OP_LOAD_W = 2, OP_LOAD_P = 3, OP_COMPUTE = 4, OP_STORE = 5 };
@@ -136,8 +150,8 @@ static int32_t mbqm(int32_t x, int32_t mult, int32_t shift)
 
 struct gemm {
 	int64_t m, k, n;
-	int8_t *a;     /* (M, K) */
-	int8_t *w;     /* (N, K) */
+	int8_t *a;                    /* (M, K) */
+	int8_t *w;                    /* (N, K) */
 	int32_t *bias, *mult, *shift; /* (N) */
 	int32_t za, zo, lo, hi;
 	int raw;
@@ -186,7 +200,7 @@ static int cmd_push(struct cmds *c, uint32_t w0, uint32_t w1, uint32_t w2, uint3
 struct layout {
 	uint64_t cmd, params, a, w, out;
 	uint64_t a_tile, w_tile, out_tile; /* bytes per tile, B-aligned */
-	int64_t mt, nt, kc;               /* tile counts */
+	int64_t mt, nt, kc;                /* tile counts */
 };
 
 struct opts {
@@ -204,13 +218,15 @@ static const char *const fault_names[] = {NULL, "opcode", "range", "align", "rde
 
 /* Runs the command list once; returns 0 with the card's counters and its
  * STATUS and ERR_INDEX. */
-static int run_once(struct lib *l, struct ssim *s, const struct layout *lay, size_t ncmds, uint64_t ctr[6],
-		    uint32_t *status, uint32_t *index)
+static int run_once(struct lib *l, struct ssim *s, const struct layout *lay, size_t ncmds,
+                    uint64_t ctr[6], uint32_t *status, uint32_t *index)
 {
-	static const uint32_t regs[6] = {REG_CYCLES, REG_BUSY, REG_MACS, REG_STALL_MEM, REG_STALL_DEP, REG_CMDS};
+	static const uint32_t regs[6] = {REG_CYCLES,    REG_BUSY,      REG_MACS,
+	                                 REG_STALL_MEM, REG_STALL_DEP, REG_CMDS};
 	uint32_t v, lo, hi;
 	if (l->reg_write(s, REG_GIE, 1) || l->reg_write(s, REG_IER, 1) ||
-	    l->reg_write(s, REG_CMD_LO, (uint32_t)lay->cmd) || l->reg_write(s, REG_CMD_HI, (uint32_t)(lay->cmd >> 32)) ||
+	    l->reg_write(s, REG_CMD_LO, (uint32_t)lay->cmd) ||
+	    l->reg_write(s, REG_CMD_HI, (uint32_t)(lay->cmd >> 32)) ||
 	    l->reg_write(s, REG_CMD_COUNT, (uint32_t)ncmds) || l->reg_write(s, REG_CTRL, 1))
 		goto err_sim;
 	int r = l->wait_irq(s, 2000000000ull);
@@ -220,8 +236,8 @@ static int run_once(struct lib *l, struct ssim *s, const struct layout *lay, siz
 		fprintf(stderr, "ssim_gemm: no interrupt after 2e9 cycles\n");
 		return -1;
 	}
-	if (l->reg_read(s, REG_CTRL, &v) || l->reg_write(s, REG_ISR, 1) || l->reg_read(s, REG_STATUS, status) ||
-	    l->reg_read(s, REG_ERR_INDEX, index))
+	if (l->reg_read(s, REG_CTRL, &v) || l->reg_write(s, REG_ISR, 1) ||
+	    l->reg_read(s, REG_STATUS, status) || l->reg_read(s, REG_ERR_INDEX, index))
 		goto err_sim;
 	if (!(v & 2)) {
 		fprintf(stderr, "ssim_gemm: interrupt without ap_done (CTRL 0x%x)\n", v);
@@ -246,7 +262,8 @@ static double now_seconds(void)
 }
 
 /* Packs operands, builds the commands, runs them and checks the output. */
-static int run_gemm(struct lib *l, struct ssim *s, const struct hw *hw, const struct gemm *g, const struct opts *o)
+static int run_gemm(struct lib *l, struct ssim *s, const struct hw *hw, const struct gemm *g,
+                    const struct opts *o)
 {
 	const unsigned R = hw->rows, C = hw->cols, B = hw->bus;
 	struct layout lay;
@@ -280,33 +297,48 @@ static int run_gemm(struct lib *l, struct ssim *s, const struct hw *hw, const st
 		for (int64_t ng = 0; ng < lay.nt; ng += hw->pentries) {
 			int64_t cnt = lay.nt - ng < hw->pentries ? lay.nt - ng : hw->pentries;
 			uint64_t pa = lay.params + (uint64_t)ng * 3 * B;
-			if (cmd_push(&cl, OP_LOAD_P | (uint32_t)cnt << 16, (uint32_t)pa, (uint32_t)(pa >> 32), 0))
+			if (cmd_push(&cl, OP_LOAD_P | (uint32_t)cnt << 16, (uint32_t)pa,
+			             (uint32_t)(pa >> 32), 0))
 				goto err_nomem;
 			for (int64_t nt = ng; nt < ng + cnt; nt++) {
 				for (int64_t mt = 0; mt < lay.mt; mt++) {
-					uint32_t mv = (uint32_t)(g->m - mt * R < R ? g->m - mt * R : R);
-					uint32_t nv = (uint32_t)(g->n - nt * C < C ? g->n - nt * C : C);
+					uint32_t mv =
+					    (uint32_t)(g->m - mt * R < R ? g->m - mt * R : R);
+					uint32_t nv =
+					    (uint32_t)(g->n - nt * C < C ? g->n - nt * C : C);
 					for (int64_t kc = 0; kc < lay.kc; kc++) {
-						uint32_t klen = (uint32_t)(g->k - kc * hw->kt < hw->kt ? g->k - kc * hw->kt : hw->kt);
-						uint64_t aa = lay.a + (uint64_t)(mt * lay.kc + kc) * lay.a_tile;
-						uint64_t wa = lay.w + (uint64_t)(nt * lay.kc + kc) * lay.w_tile;
-						if (cmd_push(&cl, OP_LOAD_A | bank << 8 | klen << 16, (uint32_t)aa,
-							     (uint32_t)(aa >> 32), 0) ||
-						    cmd_push(&cl, OP_LOAD_W | bank << 8 | klen << 16, (uint32_t)wa,
-							     (uint32_t)(wa >> 32), 0) ||
+						uint32_t klen =
+						    (uint32_t)(g->k - kc * hw->kt < hw->kt
+						                   ? g->k - kc * hw->kt
+						                   : hw->kt);
+						uint64_t aa = lay.a + (uint64_t)(mt * lay.kc + kc) *
+						                          lay.a_tile;
+						uint64_t wa = lay.w + (uint64_t)(nt * lay.kc + kc) *
+						                          lay.w_tile;
+						if (cmd_push(
+						        &cl, OP_LOAD_A | bank << 8 | klen << 16,
+						        (uint32_t)aa, (uint32_t)(aa >> 32), 0) ||
+						    cmd_push(
+						        &cl, OP_LOAD_W | bank << 8 | klen << 16,
+						        (uint32_t)wa, (uint32_t)(wa >> 32), 0) ||
 						    cmd_push(&cl,
-							     OP_COMPUTE | bank << 8 | bank << 9 | (kc == 0) << 10 | slot << 12 |
-								     klen << 16,
-							     (uint8_t)g->za | mv << 8 | nv << 16, 0, 0))
+						             OP_COMPUTE | bank << 8 | bank << 9 |
+						                 (kc == 0) << 10 | slot << 12 |
+						                 klen << 16,
+						             (uint8_t)g->za | mv << 8 | nv << 16, 0,
+						             0))
 							goto err_nomem;
 						bank ^= 1;
 					}
-					uint64_t oa = lay.out + (uint64_t)(mt * lay.nt + nt) * lay.out_tile;
+					uint64_t oa =
+					    lay.out + (uint64_t)(mt * lay.nt + nt) * lay.out_tile;
 					if (cmd_push(&cl,
-						     OP_STORE | (uint32_t)(g->raw != 0) << 8 | slot << 12 |
-							     (uint32_t)(nt - ng) << 16,
-						     (uint32_t)oa, (uint32_t)(oa >> 32),
-						     (uint8_t)g->zo | (uint32_t)(uint8_t)g->lo << 8 | (uint32_t)(uint8_t)g->hi << 16))
+					             OP_STORE | (uint32_t)(g->raw != 0) << 8 |
+					                 slot << 12 | (uint32_t)(nt - ng) << 16,
+					             (uint32_t)oa, (uint32_t)(oa >> 32),
+					             (uint8_t)g->zo |
+					                 (uint32_t)(uint8_t)g->lo << 8 |
+					                 (uint32_t)(uint8_t)g->hi << 16))
 						goto err_nomem;
 					slot = (slot + 1) % hw->slots;
 				}
@@ -315,15 +347,17 @@ static int run_gemm(struct lib *l, struct ssim *s, const struct hw *hw, const st
 		size_cmds = cl.count;
 	}
 	uint32_t fault_w[6][4] = {
-		{0},
-		{0xFF, 0, 0, 0},
-		{OP_COMPUTE, (uint8_t)g->za | 1u << 8 | 1u << 16, 0, 0},
-		{OP_LOAD_A | 1u << 16, (uint32_t)lay.a + 1, (uint32_t)(lay.a >> 32), 0},
-		{OP_LOAD_A | hw->kt << 16, (uint32_t)(MEM_BYTES - B), (uint32_t)((MEM_BYTES - B) >> 32), 0},
-		{OP_STORE | 1u << 8, (uint32_t)(MEM_BYTES - B), (uint32_t)((MEM_BYTES - B) >> 32), 0x7F8000},
+	    {0},
+	    {0xFF, 0, 0, 0},
+	    {OP_COMPUTE, (uint8_t)g->za | 1u << 8 | 1u << 16, 0, 0},
+	    {OP_LOAD_A | 1u << 16, (uint32_t)lay.a + 1, (uint32_t)(lay.a >> 32), 0},
+	    {OP_LOAD_A | hw->kt << 16, (uint32_t)(MEM_BYTES - B), (uint32_t)((MEM_BYTES - B) >> 32),
+	     0},
+	    {OP_STORE | 1u << 8, (uint32_t)(MEM_BYTES - B), (uint32_t)((MEM_BYTES - B) >> 32),
+	     0x7F8000},
 	};
-	if (o->fault && cmd_push(&cl, fault_w[o->fault][0], fault_w[o->fault][1], fault_w[o->fault][2],
-				 fault_w[o->fault][3]))
+	if (o->fault && cmd_push(&cl, fault_w[o->fault][0], fault_w[o->fault][1],
+	                         fault_w[o->fault][2], fault_w[o->fault][3]))
 		goto err_nomem;
 
 	/* Operands, laid out as rtl/ARCHITECTURE.md says; padding is zero. */
@@ -350,16 +384,20 @@ static int run_gemm(struct lib *l, struct ssim *s, const struct hw *hw, const st
 			memset(tile, 0, lay.a_tile);
 			for (int64_t k = kc * hw->kt; k < g->k && k < (kc + 1) * hw->kt; k++)
 				for (int64_t r = 0; r < R && mt * R + r < g->m; r++)
-					tile[(k - kc * hw->kt) * R + r] = (uint8_t)g->a[(mt * R + r) * g->k + k];
-			if (l->mem_write(s, lay.a + (uint64_t)(mt * lay.kc + kc) * lay.a_tile, tile, lay.a_tile))
+					tile[(k - kc * hw->kt) * R + r] =
+					    (uint8_t)g->a[(mt * R + r) * g->k + k];
+			if (l->mem_write(s, lay.a + (uint64_t)(mt * lay.kc + kc) * lay.a_tile, tile,
+			                 lay.a_tile))
 				goto err_sim;
 		}
 		for (int64_t nt = 0; nt < lay.nt; nt++) {
 			memset(tile, 0, lay.w_tile);
 			for (int64_t k = kc * hw->kt; k < g->k && k < (kc + 1) * hw->kt; k++)
 				for (int64_t c = 0; c < C && nt * C + c < g->n; c++)
-					tile[(k - kc * hw->kt) * C + c] = (uint8_t)g->w[(nt * C + c) * g->k + k];
-			if (l->mem_write(s, lay.w + (uint64_t)(nt * lay.kc + kc) * lay.w_tile, tile, lay.w_tile))
+					tile[(k - kc * hw->kt) * C + c] =
+					    (uint8_t)g->w[(nt * C + c) * g->k + k];
+			if (l->mem_write(s, lay.w + (uint64_t)(nt * lay.kc + kc) * lay.w_tile, tile,
+			                 lay.w_tile))
 				goto err_sim;
 		}
 	}
@@ -372,7 +410,8 @@ static int run_gemm(struct lib *l, struct ssim *s, const struct hw *hw, const st
 		if (run_once(l, s, &lay, cl.count, ctr, &status, &index))
 			goto out;
 		if (status != (uint32_t)o->fault) {
-			fprintf(stderr, "ssim_gemm: card STATUS %u at command %u, expected %d\n", status, index, o->fault);
+			fprintf(stderr, "ssim_gemm: card STATUS %u at command %u, expected %d\n",
+			        status, index, o->fault);
 			goto out;
 		}
 	}
@@ -380,33 +419,40 @@ static int run_gemm(struct lib *l, struct ssim *s, const struct hw *hw, const st
 	uint64_t sim_cycles = l->cycles(s) - c0;
 	if (o->fault) {
 		if (!o->quiet)
-			printf("fault %s: STATUS %u at command %u of %zu, as expected\n", fault_names[o->fault], status,
-			       index, cl.count);
+			printf("fault %s: STATUS %u at command %u of %zu, as expected\n",
+			       fault_names[o->fault], status, index, cl.count);
 		rc = 0;
 		goto out;
 	}
 
 	for (int64_t mt = 0; mt < lay.mt; mt++) {
 		for (int64_t nt = 0; nt < lay.nt; nt++) {
-			if (l->mem_read(s, lay.out + (uint64_t)(mt * lay.nt + nt) * lay.out_tile, outbuf, lay.out_tile))
+			if (l->mem_read(s, lay.out + (uint64_t)(mt * lay.nt + nt) * lay.out_tile,
+			                outbuf, lay.out_tile))
 				goto err_sim;
 			for (int64_t r = 0; r < R && mt * R + r < g->m; r++) {
 				for (int64_t c = 0; c < C && nt * C + c < g->n; c++) {
 					int64_t m = mt * R + r, n = nt * C + c;
 					int32_t acc = g->bias[n], got, want;
 					for (int64_t k = 0; k < g->k; k++)
-						acc = wrap_add(acc, (g->a[m * g->k + k] - g->za) * g->w[n * g->k + k]);
+						acc = wrap_add(acc, (g->a[m * g->k + k] - g->za) *
+						                        g->w[n * g->k + k]);
 					if (g->raw) {
 						memcpy(&got, outbuf + 4 * (r * C + c), 4);
 						want = acc;
 					} else {
 						got = (int8_t)outbuf[r * C + c];
-						want = wrap_add(mbqm(acc, g->mult[n], g->shift[n]), g->zo);
-						want = want < g->lo ? g->lo : want > g->hi ? g->hi : want;
+						want = wrap_add(mbqm(acc, g->mult[n], g->shift[n]),
+						                g->zo);
+						want = want < g->lo   ? g->lo
+						       : want > g->hi ? g->hi
+						                      : want;
 					}
 					if (got != want && mismatches++ < 5 && !o->quiet)
-						fprintf(stderr, "ssim_gemm: out[%" PRId64 "][%" PRId64 "] = %d, want %d\n", m,
-							n, got, want);
+						fprintf(stderr,
+						        "ssim_gemm: out[%" PRId64 "][%" PRId64
+						        "] = %d, want %d\n",
+						        m, n, got, want);
 				}
 			}
 		}
@@ -414,20 +460,23 @@ static int run_gemm(struct lib *l, struct ssim *s, const struct hw *hw, const st
 
 	double cps = wall > 0 ? sim_cycles / wall : 0;
 	if (o->json)
-		printf("{\"m\": %" PRId64 ", \"k\": %" PRId64 ", \"n\": %" PRId64 ", \"raw\": %d, \"commands\": %zu, "
-		       "\"repeat\": %u, \"cycles\": %" PRIu64 ", \"busy\": %" PRIu64 ", \"macs\": %" PRIu64
-		       ", \"stall_mem\": %" PRIu64 ", \"stall_dep\": %" PRIu64 ", \"cmds\": %" PRIu64
-		       ", \"mismatches\": %" PRId64 ", \"sim_cycles\": %" PRIu64 ", \"wall_seconds\": %.6f, "
+		printf("{\"m\": %" PRId64 ", \"k\": %" PRId64 ", \"n\": %" PRId64
+		       ", \"raw\": %d, \"commands\": %zu, "
+		       "\"repeat\": %u, \"cycles\": %" PRIu64 ", \"busy\": %" PRIu64
+		       ", \"macs\": %" PRIu64 ", \"stall_mem\": %" PRIu64
+		       ", \"stall_dep\": %" PRIu64 ", \"cmds\": %" PRIu64
+		       ", \"mismatches\": %" PRId64 ", \"sim_cycles\": %" PRIu64
+		       ", \"wall_seconds\": %.6f, "
 		       "\"cycles_per_second\": %.0f}\n",
-		       g->m, g->k, g->n, g->raw, cl.count, o->repeat, ctr[0], ctr[1], ctr[2], ctr[3], ctr[4], ctr[5],
-		       mismatches, sim_cycles, wall, cps);
+		       g->m, g->k, g->n, g->raw, cl.count, o->repeat, ctr[0], ctr[1], ctr[2],
+		       ctr[3], ctr[4], ctr[5], mismatches, sim_cycles, wall, cps);
 	else if (!o->quiet)
-		printf("gemm %" PRId64 "x%" PRId64 "x%" PRId64 " %s: %s, %zu commands, %" PRIu64 " cycles (busy %" PRIu64
-		       ", stall mem %" PRIu64 ", dep %" PRIu64 "), utilization %.3f, %" PRId64
-		       " mismatches; %.0f simulated cycles/s\n",
-		       g->m, g->k, g->n, g->raw ? "raw" : "requant", mismatches ? "MISMATCH" : "ok", cl.count, ctr[0],
-		       ctr[1], ctr[3], ctr[4], ctr[0] ? (double)ctr[2] / ((double)ctr[0] * R * C) : 0.0, mismatches,
-		       cps);
+		printf("gemm %" PRId64 "x%" PRId64 "x%" PRId64 " %s: %s, %zu commands, %" PRIu64
+		       " cycles (busy %" PRIu64 ", stall mem %" PRIu64 ", dep %" PRIu64
+		       "), utilization %.3f, %" PRId64 " mismatches; %.0f simulated cycles/s\n",
+		       g->m, g->k, g->n, g->raw ? "raw" : "requant", mismatches ? "MISMATCH" : "ok",
+		       cl.count, ctr[0], ctr[1], ctr[3], ctr[4],
+		       ctr[0] ? (double)ctr[2] / ((double)ctr[0] * R * C) : 0.0, mismatches, cps);
 	rc = mismatches ? -1 : 0;
 	goto out;
 
@@ -448,8 +497,9 @@ out:
 static int read_hw(struct lib *l, struct ssim *s, struct hw *hw)
 {
 	uint32_t id, shape, kt, slots, bus;
-	if (l->reg_read(s, REG_ID, &id) || l->reg_read(s, REG_SHAPE, &shape) || l->reg_read(s, REG_K_DEPTH, &kt) ||
-	    l->reg_read(s, REG_SLOTS, &slots) || l->reg_read(s, REG_BUS_BYTES, &bus)) {
+	if (l->reg_read(s, REG_ID, &id) || l->reg_read(s, REG_SHAPE, &shape) ||
+	    l->reg_read(s, REG_K_DEPTH, &kt) || l->reg_read(s, REG_SLOTS, &slots) ||
+	    l->reg_read(s, REG_BUS_BYTES, &bus)) {
 		fprintf(stderr, "ssim_gemm: %s\n", l->error(s));
 		return -1;
 	}
@@ -459,10 +509,12 @@ static int read_hw(struct lib *l, struct ssim *s, struct hw *hw)
 	hw->slots = slots & 0xFFFF;
 	hw->pentries = slots >> 16;
 	hw->bus = bus;
-	if (id != HW_ID || !hw->rows || !hw->cols || !hw->kt || !hw->slots || !hw->pentries || !hw->bus ||
-	    (hw->bus & (hw->bus - 1))) {
-		fprintf(stderr, "ssim_gemm: implausible card: ID 0x%08x SHAPE 0x%08x K_DEPTH %u SLOTS 0x%08x BUS %u\n",
-			id, shape, kt, slots, bus);
+	if (id != HW_ID || !hw->rows || !hw->cols || !hw->kt || !hw->slots || !hw->pentries ||
+	    !hw->bus || (hw->bus & (hw->bus - 1))) {
+		fprintf(stderr,
+		        "ssim_gemm: implausible card: ID 0x%08x SHAPE 0x%08x K_DEPTH %u SLOTS "
+		        "0x%08x BUS %u\n",
+		        id, shape, kt, slots, bus);
 		return -1;
 	}
 	return 0;
@@ -470,9 +522,11 @@ static int read_hw(struct lib *l, struct ssim *s, struct hw *hw)
 
 static void usage(void)
 {
-	fprintf(stderr, "usage: ssim_gemm [--lib SO] [-m M] [-k K] [-n N] [--seed S] [--raw] [--latency L]\n"
-			"                 [--bw BYTES] [--outstanding O] [--repeat R] [--trace FILE]\n"
-			"                 [--fault opcode|range|align|rderr|wrerr] [--quiet] [--json]\n");
+	fprintf(
+	    stderr,
+	    "usage: ssim_gemm [--lib SO] [-m M] [-k K] [-n N] [--seed S] [--raw] [--latency L]\n"
+	    "                 [--bw BYTES] [--outstanding O] [--repeat R] [--trace FILE]\n"
+	    "                 [--fault opcode|range|align|rderr|wrerr] [--quiet] [--json]\n");
 }
 
 /* Parses a decimal in [lo, hi]; returns -1 on error. */
@@ -482,8 +536,10 @@ static int parse_num(const char *opt, const char *s, int64_t lo, int64_t hi, int
 	errno = 0;
 	long long x = s ? strtoll(s, &end, 10) : 0;
 	if (!s || errno || *end || end == s || x < lo || x > hi) {
-		fprintf(stderr, "ssim_gemm: %s: expected an integer in [%" PRId64 ", %" PRId64 "], got '%s'\n", opt, lo,
-			hi, s ? s : "");
+		fprintf(stderr,
+		        "ssim_gemm: %s: expected an integer in [%" PRId64 ", %" PRId64
+		        "], got '%s'\n",
+		        opt, lo, hi, s ? s : "");
 		return -1;
 	}
 	*v = x;
@@ -492,7 +548,8 @@ static int parse_num(const char *opt, const char *s, int64_t lo, int64_t hi, int
 
 int main(int argc, char **argv)
 {
-	struct opts o = {.lib = "build/libsampan_sim.so", .m = 16, .k = 64, .n = 16, .seed = 1, .repeat = 1};
+	struct opts o = {
+	    .lib = "build/libsampan_sim.so", .m = 16, .k = 64, .n = 16, .seed = 1, .repeat = 1};
 	struct lib l;
 	struct gemm g = {0};
 	struct hw hw;
@@ -511,10 +568,12 @@ int main(int argc, char **argv)
 			o.lib = v;
 			i++;
 		} else if (!strcmp(a, "--fault") && v) {
-			for (o.fault = 1; o.fault <= 5 && strcmp(v, fault_names[o.fault]); o.fault++)
+			for (o.fault = 1; o.fault <= 5 && strcmp(v, fault_names[o.fault]);
+			     o.fault++)
 				;
 			if (o.fault > 5) {
-				fprintf(stderr, "ssim_gemm: --fault: one of opcode, range, align, rderr, wrerr\n");
+				fprintf(stderr, "ssim_gemm: --fault: one of opcode, range, align, "
+				                "rderr, wrerr\n");
 				return 2;
 			}
 			i++;
@@ -531,14 +590,14 @@ int main(int argc, char **argv)
 				return 2;
 			o.seed = (uint64_t)x;
 			i++;
-		} else if (!strcmp(a, "--latency") || !strcmp(a, "--bw") || !strcmp(a, "--outstanding") ||
-			   !strcmp(a, "--repeat")) {
+		} else if (!strcmp(a, "--latency") || !strcmp(a, "--bw") ||
+		           !strcmp(a, "--outstanding") || !strcmp(a, "--repeat")) {
 			if (parse_num(a, v, 1, 100000, &x))
 				return 2;
-			*(!strcmp(a, "--latency") ? &o.latency
-			  : !strcmp(a, "--bw")    ? &o.bw
+			*(!strcmp(a, "--latency")  ? &o.latency
+			  : !strcmp(a, "--bw")     ? &o.bw
 			  : !strcmp(a, "--repeat") ? &o.repeat
-						   : &o.outstanding) = (unsigned)x;
+			                           : &o.outstanding) = (unsigned)x;
 			i++;
 		} else {
 			usage();
@@ -552,8 +611,10 @@ int main(int argc, char **argv)
 
 	if (lib_open(&l, o.lib))
 		return 1;
-	struct ssim_config cfg = {.mem_latency = o.latency, .mem_bytes_per_cycle = o.bw,
-				  .mem_outstanding = o.outstanding, .trace_path = o.trace};
+	struct ssim_config cfg = {.mem_latency = o.latency,
+	                          .mem_bytes_per_cycle = o.bw,
+	                          .mem_outstanding = o.outstanding,
+	                          .trace_path = o.trace};
 	struct ssim *s = l.create(&cfg);
 	if (!s) {
 		fprintf(stderr, "ssim_gemm: ssim_create: %s\n", l.error(NULL));

@@ -45,20 +45,28 @@
 #include <vector>
 
 /* Byte-addressed sparse memory of a fixed size. */
-class CardMem {
-public:
+class CardMem
+{
+      public:
 	explicit CardMem(uint64_t bytes);
-	uint64_t size() const { return bytes_; }
+	uint64_t size() const
+	{
+		return bytes_;
+	}
 	/* True if [addr, addr + n) lies inside the memory. */
-	bool in_range(uint64_t addr, uint64_t n) const { return addr <= bytes_ && n <= bytes_ - addr; }
+	bool in_range(uint64_t addr, uint64_t n) const
+	{
+		return addr <= bytes_ && n <= bytes_ - addr;
+	}
 	/* Callers check in_range() first. */
 	void read(uint64_t addr, void *dst, size_t n) const;
 	void write(uint64_t addr, const void *src, size_t n);
 	/* Writes the bytes of one bus beat at @addr (bus-aligned) whose bit in
 	 * @strobe (little-endian bit vector) is set. */
-	void write_strobed(uint64_t addr, const uint8_t *src, const uint8_t *strobe, unsigned bus_bytes);
+	void write_strobed(uint64_t addr, const uint8_t *src, const uint8_t *strobe,
+	                   unsigned bus_bytes);
 
-private:
+      private:
 	static constexpr unsigned PAGE_SHIFT = 16;
 	static constexpr uint64_t PAGE = 1ull << PAGE_SHIFT;
 	uint8_t *page(uint64_t addr); /* allocates */
@@ -113,11 +121,15 @@ struct AxiCounts {
 	uint64_t fault_addr; /* R: address of the beat; B: start of the burst */
 };
 
-class AxiMem {
-public:
-	AxiMem(CardMem &mem, unsigned bus_bytes, unsigned latency, unsigned bytes_per_cycle, unsigned outstanding,
-	       const AxiFaults &faults = AxiFaults{});
-	const AxiCounts &counts() const { return counts_; }
+class AxiMem
+{
+      public:
+	AxiMem(CardMem &mem, unsigned bus_bytes, unsigned latency, unsigned bytes_per_cycle,
+	       unsigned outstanding, const AxiFaults &faults = AxiFaults{});
+	const AxiCounts &counts() const
+	{
+		return counts_;
+	}
 	/* Drops every burst in flight (reset). */
 	void reset();
 	/* Computes this cycle's outputs. @wvalid is the master's registered
@@ -128,9 +140,9 @@ public:
 
 	static constexpr unsigned OKAY = 0, SLVERR = 2, DECERR = 3;
 
-private:
+      private:
 	struct Burst {
-		uint64_t addr; /* bus-aligned address of beat 0 */
+		uint64_t addr;       /* bus-aligned address of beat 0 */
 		unsigned first_lane; /* first valid byte lane of beat 0 */
 		unsigned beats, done;
 		uint32_t id;

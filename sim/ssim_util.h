@@ -74,7 +74,8 @@ static inline uint32_t ssim_get_bits(const uint32_t *words, unsigned lsb, unsign
 	return v;
 }
 
-template <std::size_t N> void ssim_set_field(VlWide<N> &sig, unsigned lsb, unsigned width, uint32_t v)
+template <std::size_t N>
+void ssim_set_field(VlWide<N> &sig, unsigned lsb, unsigned width, uint32_t v)
 {
 	ssim_put_bits(sig.data(), lsb, width, v);
 }
@@ -85,7 +86,8 @@ template <std::size_t N> uint32_t ssim_field(const VlWide<N> &sig, unsigned lsb,
 }
 
 template <class T>
-typename std::enable_if<std::is_integral<T>::value>::type ssim_set_field(T &sig, unsigned lsb, unsigned width, uint32_t v)
+typename std::enable_if<std::is_integral<T>::value>::type ssim_set_field(T &sig, unsigned lsb,
+                                                                         unsigned width, uint32_t v)
 {
 	uint64_t s = sig;
 	uint32_t w[2] = {(uint32_t)s, (uint32_t)(s >> 32)};
@@ -94,7 +96,8 @@ typename std::enable_if<std::is_integral<T>::value>::type ssim_set_field(T &sig,
 }
 
 template <class T>
-typename std::enable_if<std::is_integral<T>::value, uint32_t>::type ssim_field(const T &sig, unsigned lsb, unsigned width)
+typename std::enable_if<std::is_integral<T>::value, uint32_t>::type
+ssim_field(const T &sig, unsigned lsb, unsigned width)
 {
 	uint64_t s = sig;
 	uint32_t w[2] = {(uint32_t)s, (uint32_t)(s >> 32)};

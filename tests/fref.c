@@ -26,7 +26,7 @@ uint32_t fref_round(double x)
 
 	if (x == 0.0)
 		return sign;
-	m = frexp(fabs(x), &e); /* |x| = m * 2^e, m in [0.5, 1) */
+	m = frexp(fabs(x), &e);      /* |x| = m * 2^e, m in [0.5, 1) */
 	q = nearbyint(ldexp(m, 24)); /* significand, 2^23 .. 2^24 */
 	if (q == 16777216.0) {
 		q = 8388608.0;

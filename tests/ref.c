@@ -62,7 +62,7 @@ int32_t ref_requantize(int32_t acc, int32_t mult, int shift, int32_t zo, int32_t
 }
 
 int32_t ref_dot(const int8_t *a, long stride_a, const int8_t *w, long stride_w, long k, int32_t za,
-		int32_t bias)
+                int32_t bias)
 {
 	uint64_t acc = (uint64_t)(int64_t)bias;
 
@@ -72,18 +72,19 @@ int32_t ref_dot(const int8_t *a, long stride_a, const int8_t *w, long stride_w, 
 }
 
 void ref_gemm(long m, long k, long n, const int8_t *a, const int8_t *w, const int32_t *bias,
-	      const int32_t *mult, const int32_t *shift, int32_t za, int32_t zo, int32_t lo,
-	      int32_t hi, int raw, void *out)
+              const int32_t *mult, const int32_t *shift, int32_t za, int32_t zo, int32_t lo,
+              int32_t hi, int raw, void *out)
 {
 	for (long i = 0; i < m; i++) {
 		for (long j = 0; j < n; j++) {
-			int32_t acc = ref_dot(a + i * k, 1, w + j * k, 1, k, za, bias ? bias[j] : 0);
+			int32_t acc =
+			    ref_dot(a + i * k, 1, w + j * k, 1, k, za, bias ? bias[j] : 0);
 
 			if (raw)
 				((int32_t *)out)[i * n + j] = acc;
 			else
-				((int8_t *)out)[i * n + j] = (int8_t)ref_requantize(
-					acc, mult[j], shift[j], zo, lo, hi);
+				((int8_t *)out)[i * n + j] =
+				    (int8_t)ref_requantize(acc, mult[j], shift[j], zo, lo, hi);
 		}
 	}
 }
@@ -93,7 +94,7 @@ void ref_gemm(long m, long k, long n, const int8_t *a, const int8_t *w, const in
 /* Sign, biased exponent and fraction of binary32 bits. */
 #define F_SIGN(u) ((u) >> 31)
 #define F_EXP(u) (((u) >> 23) & 0xFFu)
-#define F_FRAC(u) ((u) & 0x7FFFFFu)
+#define F_FRAC(u) ((u)&0x7FFFFFu)
 #define F_INF 0x7F800000u
 
 uint32_t ref_h2f(uint16_t h)
@@ -278,7 +279,7 @@ uint32_t ref_fadd(uint32_t a, uint32_t b)
 }
 
 void ref_gemm_q8(long m, long k, long n, const int8_t *a, const uint16_t *sa, const int8_t *w,
-		 const uint16_t *sw, const uint32_t *bias, uint32_t *out)
+                 const uint16_t *sw, const uint32_t *bias, uint32_t *out)
 {
 	long nb = k / 32;
 
@@ -291,7 +292,8 @@ void ref_gemm_q8(long m, long k, long n, const int8_t *a, const uint16_t *sa, co
 				uint32_t s;
 
 				for (long t = 0; t < 32; t++)
-					isum += (int32_t)a[i * k + b * 32 + t] * w[j * k + b * 32 + t];
+					isum +=
+					    (int32_t)a[i * k + b * 32 + t] * w[j * k + b * 32 + t];
 				s = ref_fmul(ref_h2f(sw[j * nb + b]), ref_h2f(sa[i * nb + b]));
 				acc = ref_fadd(acc, ref_fmul(ref_i2f(isum), s));
 			}

@@ -38,14 +38,14 @@ int32_t ref_requantize(int32_t acc, int32_t mult, int shift, int32_t zo, int32_t
 /* acc = bias + sum_k (a[k] - za) * w[k] over @k terms, @stride_a and
  * @stride_w apart, in wrapping int32. */
 int32_t ref_dot(const int8_t *a, long stride_a, const int8_t *w, long stride_w, long k, int32_t za,
-		int32_t bias);
+                int32_t bias);
 
 /* A whole GEMM: A (M, K), W (N, K) row-major, bias (N) or NULL.
  * raw: out is int32 (M, N) acc; otherwise int8 (M, N) requantized with
  * mult (N), shift (N), zo, lo, hi. */
 void ref_gemm(long m, long k, long n, const int8_t *a, const int8_t *w, const int32_t *bias,
-	      const int32_t *mult, const int32_t *shift, int32_t za, int32_t zo, int32_t lo,
-	      int32_t hi, int raw, void *out);
+              const int32_t *mult, const int32_t *shift, int32_t za, int32_t zo, int32_t lo,
+              int32_t hi, int raw, void *out);
 
 /* ------------------------------------------------------ block-scaled */
 
@@ -76,7 +76,7 @@ uint32_t ref_fadd(uint32_t a, uint32_t b);
  * for b = 0, 1, ..., out = fadd(acc, bias).
  */
 void ref_gemm_q8(long m, long k, long n, const int8_t *a, const uint16_t *sa, const int8_t *w,
-		 const uint16_t *sw, const uint32_t *bias, uint32_t *out);
+                 const uint16_t *sw, const uint32_t *bias, uint32_t *out);
 
 /* ggml's quantize_row_q8_0_ref on @k floats (k % 32 == 0): per block
  * d = amax / 127, id = d ? 1/d : 0, q = roundf(x * id), d as fp16 through

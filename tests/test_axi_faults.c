@@ -75,16 +75,16 @@ static size_t regions(const struct simdev *d, struct region *r)
 	uint64_t raw = 4ull * d->rows * d->cols, q = (uint64_t)d->rows * d->cols;
 	size_t n = 0;
 
-	r[n++] = (struct region){ ADDR_CMDS, 16 * N_CMDS, -1, "command fetch" };
-	r[n++] = (struct region){ ADDR_A0, a, 0, "LOAD_A bank 0" };
-	r[n++] = (struct region){ ADDR_W0, w, 1, "LOAD_W bank 0" };
-	r[n++] = (struct region){ ADDR_P, 3ull * d->bus, 2, "LOAD_P" };
-	r[n++] = (struct region){ ADDR_OUT, raw, 4, "STORE raw slot 0" };
-	r[n++] = (struct region){ ADDR_OUT2, q, 5, "STORE requantized slot 0" };
-	r[n++] = (struct region){ ADDR_A1, a, 6, "LOAD_A bank 1" };
-	r[n++] = (struct region){ ADDR_W1, w, 7, "LOAD_W bank 1" };
-	r[n++] = (struct region){ ADDR_OUT3, raw, 9, "STORE raw slot 1" };
-	r[n++] = (struct region){ ADDR_OUT4, q, 10, "STORE requantized slot 1" };
+	r[n++] = (struct region){ADDR_CMDS, 16 * N_CMDS, -1, "command fetch"};
+	r[n++] = (struct region){ADDR_A0, a, 0, "LOAD_A bank 0"};
+	r[n++] = (struct region){ADDR_W0, w, 1, "LOAD_W bank 0"};
+	r[n++] = (struct region){ADDR_P, 3ull * d->bus, 2, "LOAD_P"};
+	r[n++] = (struct region){ADDR_OUT, raw, 4, "STORE raw slot 0"};
+	r[n++] = (struct region){ADDR_OUT2, q, 5, "STORE requantized slot 0"};
+	r[n++] = (struct region){ADDR_A1, a, 6, "LOAD_A bank 1"};
+	r[n++] = (struct region){ADDR_W1, w, 7, "LOAD_W bank 1"};
+	r[n++] = (struct region){ADDR_OUT3, raw, 9, "STORE raw slot 1"};
+	r[n++] = (struct region){ADDR_OUT4, q, 10, "STORE requantized slot 1"};
 	return n;
 }
 
@@ -114,7 +114,7 @@ static void card_open(struct simdev *d, struct ssim_config *cfg)
 
 	memset(d, 0, sizeof(*d));
 	cr_assert_eq(ssim_abi_version(), SSIM_ABI_VERSION, "sim ABI %d, tests built for %d",
-		     ssim_abi_version(), SSIM_ABI_VERSION);
+	             ssim_abi_version(), SSIM_ABI_VERSION);
 	cfg->mem_bytes = MEM_BYTES;
 	d->sim = ssim_create(cfg);
 	cr_assert(d->sim, "ssim_create: %s", ssim_error(NULL));
@@ -128,7 +128,7 @@ static void card_open(struct simdev *d, struct ssim_config *cfg)
 	d->bus = simdev_reg(d, REG_BUS_BYTES);
 	if (TEST_LITE)
 		cr_assert_eq(d->rows * 100 + d->cols, 402, "the lite library is 4x2, this is %ux%u",
-			     d->rows, d->cols);
+		             d->rows, d->cols);
 	cr_assert_geq(d->slots, 2);
 }
 
@@ -155,9 +155,9 @@ static void card_fill(struct simdev *d, struct tile *t0, struct tile *t1, uint64
 
 /* Runs the list from a clean output area and checks both tiles. */
 static void run_clean(struct simdev *d, const struct tile *t0, const struct tile *t1,
-		      const char *what)
+                      const char *what)
 {
-	static const uint64_t outs[] = { ADDR_OUT, ADDR_OUT2, ADDR_OUT3, ADDR_OUT4 };
+	static const uint64_t outs[] = {ADDR_OUT, ADDR_OUT2, ADDR_OUT3, ADDR_OUT4};
 	uint8_t junk[4096];
 	struct cmd c[N_CMDS];
 	uint32_t status = 99, index = 99;
@@ -167,7 +167,7 @@ static void run_clean(struct simdev *d, const struct tile *t0, const struct tile
 	for (size_t i = 0; i < sizeof(outs) / sizeof(outs[0]); i++)
 		cr_assert_eq(ssim_mem_write(d->sim, outs[i], junk, 4u * d->rows * d->cols), 0);
 	cr_assert_eq(simdev_run(d, ADDR_CMDS + 0x1000, c, n, MAX_CYCLES, &status, &index), 1,
-		     "%s: a clean run did not finish within %u cycles", what, MAX_CYCLES);
+	             "%s: a clean run did not finish within %u cycles", what, MAX_CYCLES);
 	cr_assert_eq(status, 0, "%s: clean run STATUS %u (ERR_INDEX %u)", what, status, index);
 	tile_check_at(d, t0, ADDR_OUT, ADDR_OUT2, what);
 	tile_check_at(d, t1, ADDR_OUT3, ADDR_OUT4, what);
@@ -184,8 +184,10 @@ struct sweep {
 ParameterizedTestParameters(axi_faults, every_beat)
 {
 	static struct sweep s[] = {
-		{ 0, RESP_SLVERR, 0 }, { 0, RESP_DECERR, 0 },
-		{ 1, RESP_SLVERR, 0 }, { 1, RESP_DECERR, 1 },
+	    {0, RESP_SLVERR, 0},
+	    {0, RESP_DECERR, 0},
+	    {1, RESP_SLVERR, 0},
+	    {1, RESP_DECERR, 1},
 	};
 
 	return cr_make_param_array(struct sweep, s, sizeof(s) / sizeof(s[0]));
@@ -196,7 +198,7 @@ ParameterizedTestParameters(axi_faults, every_beat)
 ParameterizedTest(struct sweep *s, axi_faults, every_beat, .timeout = 600)
 {
 	uint64_t seed = test_seed("axi_faults::every_beat");
-	struct ssim_config cfg = { 0 };
+	struct ssim_config cfg = {0};
 	struct ssim_mem_stats st;
 	struct simdev d;
 	struct tile t0, t1;
@@ -214,7 +216,7 @@ ParameterizedTest(struct sweep *s, axi_faults, every_beat, .timeout = 600)
 		uint32_t status = 99, index = 99;
 
 		cr_assert_eq(simdev_run(&d, ADDR_CMDS, c, n, MAX_CYCLES, &status, &index), 1,
-			     "clean run: no ap_done within %u cycles", MAX_CYCLES);
+		             "clean run: no ap_done within %u cycles", MAX_CYCLES);
 		cr_assert_eq(status, 0, "clean run: STATUS %u", status);
 	}
 	tile_check_at(&d, &t0, ADDR_OUT, ADDR_OUT2, "clean run");
@@ -223,7 +225,7 @@ ParameterizedTest(struct sweep *s, axi_faults, every_beat, .timeout = 600)
 	cr_assert_not(st.fault_fired);
 	total = s->write ? st.b_resps : st.r_beats;
 	cr_log_info("%s: %llu %s in the run", SUITE_NAME, (unsigned long long)total,
-		    s->write ? "B responses" : "R beats");
+	            s->write ? "B responses" : "R beats");
 	cr_assert_gt(total, 2);
 	simdev_close(&d);
 	tile_free(&t0);
@@ -244,19 +246,19 @@ ParameterizedTest(struct sweep *s, axi_faults, every_beat, .timeout = 600)
 		card_open(&d, &cfg);
 		card_fill(&d, &t0, &t1, seed);
 		cr_assert_eq(simdev_run(&d, ADDR_CMDS, c, n, MAX_CYCLES, &status, &index), 1,
-			     "%s %s %llu of %llu: no ap_done within %u cycles (hang)", SUITE_NAME,
-			     s->write ? "B response" : "R beat", (unsigned long long)k,
-			     (unsigned long long)total, MAX_CYCLES);
+		             "%s %s %llu of %llu: no ap_done within %u cycles (hang)", SUITE_NAME,
+		             s->write ? "B response" : "R beat", (unsigned long long)k,
+		             (unsigned long long)total, MAX_CYCLES);
 		cr_assert_eq(ssim_mem_stats(d.sim, &st), 0);
 		cr_assert(st.fault_fired, "fault %llu never fired", (unsigned long long)k);
 		cr_assert_eq(st.fault_write, s->write);
 		want = expected_index(&d, st.fault_addr, &owner);
 		snprintf(what, sizeof(what), "%s %s %llu of %llu at 0x%llx (%s)", SUITE_NAME,
-			 s->write ? "B response" : "R beat", (unsigned long long)k,
-			 (unsigned long long)total, (unsigned long long)st.fault_addr, owner);
+		         s->write ? "B response" : "R beat", (unsigned long long)k,
+		         (unsigned long long)total, (unsigned long long)st.fault_addr, owner);
 		cr_assert_geq(want, 0, "%s: no command owns this address", what);
-		cr_expect_eq(status, s->write ? STATUS_AXI_WR : STATUS_AXI_RD,
-			     "%s: STATUS %u", what, status);
+		cr_expect_eq(status, s->write ? STATUS_AXI_WR : STATUS_AXI_RD, "%s: STATUS %u",
+		             what, status);
 		cr_expect_eq(index, (uint32_t)want, "%s: ERR_INDEX %u, want %d", what, index, want);
 		if (status != (s->write ? STATUS_AXI_WR : STATUS_AXI_RD) || index != (uint32_t)want)
 			n_fail++;
@@ -267,7 +269,7 @@ ParameterizedTest(struct sweep *s, axi_faults, every_beat, .timeout = 600)
 		tile_free(&t1);
 	}
 	cr_assert_eq(n_fail, 0, "%llu of %llu faults reported wrongly", (unsigned long long)n_fail,
-		     (unsigned long long)total);
+	             (unsigned long long)total);
 }
 
 /* ------------------------------------------------ AWREADY after WVALID */
@@ -277,7 +279,7 @@ ParameterizedTest(struct sweep *s, axi_faults, every_beat, .timeout = 600)
  * handshake, or the run deadlocks. */
 Test(axi_faults, aw_waits_for_w, .timeout = 300)
 {
-	struct ssim_config cfg = { .aw_wait_w = 1 };
+	struct ssim_config cfg = {.aw_wait_w = 1};
 	struct simdev d;
 	struct tile t0, t1;
 
@@ -293,7 +295,7 @@ Test(axi_faults, aw_waits_for_w, .timeout = 300)
 /* The model's own options are checked. */
 Test(axi_faults, bad_memory_options)
 {
-	struct ssim_config cfg = { .fault_read_beat = 1, .fault_resp = 1 };
+	struct ssim_config cfg = {.fault_read_beat = 1, .fault_resp = 1};
 
 	cr_assert_null(ssim_create(&cfg), "fault_resp 1 accepted");
 	cr_assert(strstr(ssim_error(NULL), "fault_resp"), "message: %s", ssim_error(NULL));
@@ -317,11 +319,8 @@ struct drv_case {
 ParameterizedTestParameters(axi_faults, driver_options)
 {
 	static struct drv_case c[] = {
-		{ "sim:rderr=1", 1 },
-		{ "sim:rderr=30,resp=decerr", 1 },
-		{ "sim:wrerr=2,resp=slverr", 1 },
-		{ "sim:awwait=1", 0 },
-		{ "sim:awwait=1,wrerr=1", 1 },
+	    {"sim:rderr=1", 1},  {"sim:rderr=30,resp=decerr", 1}, {"sim:wrerr=2,resp=slverr", 1},
+	    {"sim:awwait=1", 0}, {"sim:awwait=1,wrerr=1", 1},
 	};
 
 	return cr_make_param_array(struct drv_case, c, sizeof(c) / sizeof(c[0]));
@@ -340,8 +339,8 @@ ParameterizedTest(struct drv_case *p, axi_faults, driver_options, .timeout = 300
 	cr_assert_eq(sampan_open(&dev, p->dev), SAMPAN_OK, "%s: %s", p->dev, sampan_last_error());
 	err = sampan_gemm(dev, &gc.g);
 	if (p->fails) {
-		cr_expect_eq(err, SAMPAN_ERROR_DEVICE, "%s: first GEMM returned %d (%s)", p->dev, err,
-			     sampan_strerror(err));
+		cr_expect_eq(err, SAMPAN_ERROR_DEVICE, "%s: first GEMM returned %d (%s)", p->dev,
+		             err, sampan_strerror(err));
 	} else {
 		cr_expect_eq(err, SAMPAN_OK, "%s: %s", p->dev, sampan_last_error());
 		cr_expect_eq(gemm_case_mismatches(&gc, p->dev), 0);
@@ -356,8 +355,8 @@ ParameterizedTest(struct drv_case *p, axi_faults, driver_options, .timeout = 300
 
 Test(axi_faults, driver_rejects_bad_options)
 {
-	static const char *const bad[] = { "sim:rderr=0", "sim:resp=okay", "sim:awwait=2",
-					   "sim:wrerr=x" };
+	static const char *const bad[] = {"sim:rderr=0", "sim:resp=okay", "sim:awwait=2",
+	                                  "sim:wrerr=x"};
 	struct sampan_device *dev = NULL;
 
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {

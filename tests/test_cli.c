@@ -52,10 +52,10 @@ static void cli(struct spawn_result *res, const char *const *args, char *const *
 	}
 	argv[n] = NULL;
 	spawn_run(argv, env, CLI_TIMEOUT, res);
-	cr_assert_neq(res->status, -1, "sampan%s: timed out after %d s or could not start",
-		      cmdline, CLI_TIMEOUT);
+	cr_assert_neq(res->status, -1, "sampan%s: timed out after %d s or could not start", cmdline,
+	              CLI_TIMEOUT);
 	cr_assert_lt(res->status, 128, "sampan%s: killed by signal %d; stderr:\n%s", cmdline,
-		     res->status - 128, res->err);
+	             res->status - 128, res->err);
 }
 
 /* A scratch directory, removed with its files at the end of the test. */
@@ -90,7 +90,7 @@ static double json_num(const struct spawn_result *res, const char *key)
 	double v = 0;
 
 	cr_assert_eq(json_member(res->out, key, &v, NULL, 0), 1, "no number '%s' in %s", key,
-		     res->out);
+	             res->out);
 	return v;
 }
 
@@ -98,8 +98,8 @@ static double json_num(const struct spawn_result *res, const char *key)
 
 Test(cli, gemm_sim_check_json, .timeout = 600)
 {
-	const char *args[] = { "gemm", "-d", "sim", "-m", "37", "-k", "300", "-n", "53",
-			       "--check", "--json", NULL };
+	const char *args[] = {"gemm", "-d", "sim", "-m",      "37",     "-k",
+	                      "300",  "-n", "53",  "--check", "--json", NULL};
 	struct spawn_result res;
 	char dev[32] = "";
 	double util;
@@ -124,14 +124,14 @@ Test(cli, gemm_sim_check_json, .timeout = 600)
 Test(cli, gemm_cpu_check, .timeout = 300)
 {
 	char seed[32];
-	const char *plain[] = { "gemm", "-d", "cpu", "-m", "100", "-k", "1500", "-n", "33",
-				"--check", "--seed", seed, NULL };
-	const char *raw[] = { "gemm", "-d", "cpu", "-m", "1", "-k", "1", "-n", "300", "--raw",
-			      "--check", "--json", NULL };
+	const char *plain[] = {"gemm", "-d", "cpu",     "-m",     "100", "-k", "1500",
+	                       "-n",   "33", "--check", "--seed", seed,  NULL};
+	const char *raw[] = {"gemm", "-d",  "cpu",   "-m",      "1",      "-k", "1",
+	                     "-n",   "300", "--raw", "--check", "--json", NULL};
 	struct spawn_result res;
 
 	snprintf(seed, sizeof(seed), "%llu",
-		 (unsigned long long)(test_seed("cli::gemm_cpu_check") % 1000000007u));
+	         (unsigned long long)(test_seed("cli::gemm_cpu_check") % 1000000007u));
 
 	cli(&res, plain, NULL);
 	cr_expect_eq(res.status, 0, "exit %d; stderr:\n%s", res.status, res.err);
@@ -146,8 +146,8 @@ Test(cli, gemm_cpu_check, .timeout = 300)
 
 Test(cli, gemm_seed_is_reproducible, .timeout = 300)
 {
-	const char *args[] = { "gemm", "-d", "cpu", "-m", "9", "-k", "21", "-n", "5", "--seed",
-			       "77", "--out", NULL, NULL };
+	const char *args[] = {"gemm", "-d", "cpu",    "-m", "9",     "-k", "21",
+	                      "-n",   "5",  "--seed", "77", "--out", NULL, NULL};
 	struct npyt_array y1, y2;
 	struct spawn_result res;
 	char err[256];
@@ -180,7 +180,7 @@ struct npy_case {
 
 ParameterizedTestParameters(cli, npy_round_trip)
 {
-	static struct npy_case cases[] = { { "cpu", 0 }, { "cpu", 1 }, { "sim", 0 }, { "sim", 1 } };
+	static struct npy_case cases[] = {{"cpu", 0}, {"cpu", 1}, {"sim", 0}, {"sim", 1}};
 
 	return cr_make_param_array(struct npy_case, cases, COUNT(cases));
 }
@@ -198,7 +198,7 @@ ParameterizedTest(struct npy_case *p, cli, npy_round_trip, .timeout = 600)
 		int8_t i8[19 * 23];
 		int32_t i32[19 * 23];
 	} want;
-	long sa[2] = { m, k }, sw[2] = { n, k }, sn[1] = { n };
+	long sa[2] = {m, k}, sw[2] = {n, k}, sn[1] = {n};
 	struct rng r;
 	struct npyt_array y;
 	struct spawn_result res;
@@ -224,14 +224,47 @@ ParameterizedTest(struct npy_case *p, cli, npy_round_trip, .timeout = 600)
 	cr_assert_eq(npyt_write(path_in("mult.npy"), "<i4", 1, sn, mult, sizeof(mult)), 0);
 	cr_assert_eq(npyt_write(path_in("shift.npy"), "<i4", 1, sn, shift, sizeof(shift)), 0);
 
-	const char *req[] = { "gemm", "-d", p->dev, "--a", path_in("a.npy"), "--w",
-			      path_in("w.npy"), "--bias", path_in("bias.npy"), "--mult",
-			      path_in("mult.npy"), "--shift", path_in("shift.npy"), "--za", "-7",
-			      "--zo", "3", "--lo", "-100", "--hi", "90", "--out", path_in("y.npy"),
-			      "--check", NULL };
-	const char *raw[] = { "gemm", "-d", p->dev, "--a", path_in("a.npy"), "--w",
-			      path_in("w.npy"), "--bias", path_in("bias.npy"), "--za", "-7",
-			      "--raw", "--out", path_in("y.npy"), "--check", NULL };
+	const char *req[] = {"gemm",
+	                     "-d",
+	                     p->dev,
+	                     "--a",
+	                     path_in("a.npy"),
+	                     "--w",
+	                     path_in("w.npy"),
+	                     "--bias",
+	                     path_in("bias.npy"),
+	                     "--mult",
+	                     path_in("mult.npy"),
+	                     "--shift",
+	                     path_in("shift.npy"),
+	                     "--za",
+	                     "-7",
+	                     "--zo",
+	                     "3",
+	                     "--lo",
+	                     "-100",
+	                     "--hi",
+	                     "90",
+	                     "--out",
+	                     path_in("y.npy"),
+	                     "--check",
+	                     NULL};
+	const char *raw[] = {"gemm",
+	                     "-d",
+	                     p->dev,
+	                     "--a",
+	                     path_in("a.npy"),
+	                     "--w",
+	                     path_in("w.npy"),
+	                     "--bias",
+	                     path_in("bias.npy"),
+	                     "--za",
+	                     "-7",
+	                     "--raw",
+	                     "--out",
+	                     path_in("y.npy"),
+	                     "--check",
+	                     NULL};
 	cli(&res, p->raw ? raw : req, NULL);
 	cr_assert_eq(res.status, 0, "%s: exit %d; stderr:\n%s", p->dev, res.status, res.err);
 	spawn_result_free(&res);
@@ -245,14 +278,14 @@ ParameterizedTest(struct npy_case *p, cli, npy_round_trip, .timeout = 600)
 		cr_expect_str_eq(y.descr, "<i4");
 		cr_assert_eq(y.bytes, sizeof(want.i32), "%zu data bytes", y.bytes);
 		cr_expect_arr_eq(y.data, want.i32, sizeof(want.i32),
-				 "raw result differs from the reference (seed %llu)",
-				 (unsigned long long)seed);
+		                 "raw result differs from the reference (seed %llu)",
+		                 (unsigned long long)seed);
 	} else {
 		cr_expect(!strcmp(y.descr, "|i1") || !strcmp(y.descr, "<i1"), "descr %s", y.descr);
 		cr_assert_eq(y.bytes, sizeof(want.i8), "%zu data bytes", y.bytes);
 		cr_expect_arr_eq(y.data, want.i8, sizeof(want.i8),
-				 "requantized result differs from the reference (seed %llu)",
-				 (unsigned long long)seed);
+		                 "requantized result differs from the reference (seed %llu)",
+		                 (unsigned long long)seed);
 	}
 	free(y.data);
 	scratch_remove();
@@ -263,16 +296,16 @@ ParameterizedTest(struct npy_case *p, cli, npy_round_trip, .timeout = 600)
 Test(cli, usage_errors_exit_2)
 {
 	static const char *const cases[][16] = {
-		{ "gemm", "-d", "cpu", "-m", "0", "-k", "4", "-n", "4", NULL },
-		{ "gemm", "-d", "cpu", "-m", "-3", "-k", "4", "-n", "4", NULL },
-		{ "gemm", "-d", "cpu", "-m", "abc", "-k", "4", "-n", "4", NULL },
-		{ "gemm", "-d", "cpu", "-m", "4", "-k", "4", "-n", "4x", NULL },
-		{ "gemm", "-d", "cpu", "-m", "4", "-k", "4", "-n", "4", "--bogus", NULL },
-		{ "gemm", "-d", "cpu", "-m", "4", "-k", "4", "-n", "4", "--za", "128", NULL },
-		{ "gemm", "-d", "cpu", "-m", "4", "-k", "4", "-n", "4", "--lo", "5", "--hi", "4" },
-		{ "gemm", "-d", "cpu", "-m", "4", "-k", "4", "-n", NULL },
-		{ "frobnicate", NULL },
-		{ NULL },
+	    {"gemm", "-d", "cpu", "-m", "0", "-k", "4", "-n", "4", NULL},
+	    {"gemm", "-d", "cpu", "-m", "-3", "-k", "4", "-n", "4", NULL},
+	    {"gemm", "-d", "cpu", "-m", "abc", "-k", "4", "-n", "4", NULL},
+	    {"gemm", "-d", "cpu", "-m", "4", "-k", "4", "-n", "4x", NULL},
+	    {"gemm", "-d", "cpu", "-m", "4", "-k", "4", "-n", "4", "--bogus", NULL},
+	    {"gemm", "-d", "cpu", "-m", "4", "-k", "4", "-n", "4", "--za", "128", NULL},
+	    {"gemm", "-d", "cpu", "-m", "4", "-k", "4", "-n", "4", "--lo", "5", "--hi", "4"},
+	    {"gemm", "-d", "cpu", "-m", "4", "-k", "4", "-n", NULL},
+	    {"frobnicate", NULL},
+	    {NULL},
 	};
 
 	for (size_t i = 0; i < COUNT(cases); i++) {
@@ -280,10 +313,11 @@ Test(cli, usage_errors_exit_2)
 		char line[256] = "";
 
 		for (size_t j = 0; j < 16 && cases[i][j]; j++)
-			strncat(line, cases[i][j], sizeof(line) - strlen(line) - 2), strcat(line, " ");
+			strncat(line, cases[i][j], sizeof(line) - strlen(line) - 2),
+			    strcat(line, " ");
 		cli(&res, (const char *const *)cases[i], NULL);
 		cr_expect_eq(res.status, 2, "'sampan %s': exit %d, want 2; stderr:\n%s", line,
-			     res.status, res.err);
+		             res.status, res.err);
 		cr_expect_neq(res.err[0], '\0', "'sampan %s': no message on stderr", line);
 		spawn_result_free(&res);
 	}
@@ -293,21 +327,21 @@ Test(cli, usage_errors_exit_2)
 
 Test(cli, unknown_device_names_accepted)
 {
-	const char *args[] = { "gemm", "-d", "nonesuch", "-m", "2", "-k", "2", "-n", "2", NULL };
+	const char *args[] = {"gemm", "-d", "nonesuch", "-m", "2", "-k", "2", "-n", "2", NULL};
 	struct spawn_result res;
 
 	cli(&res, args, NULL);
 	cr_expect(res.status == 1 || res.status == 2, "exit %d; stderr:\n%s", res.status, res.err);
 	cr_expect(strstr(res.err, "sim") && strstr(res.err, "cpu"),
-		  "message does not name the accepted devices:\n%s", res.err);
+	          "message does not name the accepted devices:\n%s", res.err);
 	spawn_result_free(&res);
 }
 
 Test(cli, missing_simulator_library_exits_1)
 {
-	const char *args[] = { "gemm", "-d", "sim", "-m", "2", "-k", "2", "-n", "2", NULL };
+	const char *args[] = {"gemm", "-d", "sim", "-m", "2", "-k", "2", "-n", "2", NULL};
 	char env0[] = "SAMPAN_SIM_LIB=/nonexistent/lib.so";
-	char *env[] = { env0, NULL };
+	char *env[] = {env0, NULL};
 	struct spawn_result res;
 
 	cli(&res, args, env);
@@ -326,10 +360,17 @@ struct bad_npy {
 ParameterizedTestParameters(cli, malformed_npy)
 {
 	static struct bad_npy cases[] = {
-		{ "bad magic", 0 },         { "truncated data", 0 },   { "truncated header", 0 },
-		{ "wrong dtype", 0 },       { "wrong ndim", 0 },       { "fortran order", 0 },
-		{ "shape disagrees with -m", 1 }, { "missing file", 0 },  { "empty file", 0 },
-		{ "header length past end", 0 },  { "garbage header", 0 },
+	    {"bad magic", 0},
+	    {"truncated data", 0},
+	    {"truncated header", 0},
+	    {"wrong dtype", 0},
+	    {"wrong ndim", 0},
+	    {"fortran order", 0},
+	    {"shape disagrees with -m", 1},
+	    {"missing file", 0},
+	    {"empty file", 0},
+	    {"header length past end", 0},
+	    {"garbage header", 0},
 	};
 
 	return cr_make_param_array(struct bad_npy, cases, COUNT(cases));
@@ -337,8 +378,8 @@ ParameterizedTestParameters(cli, malformed_npy)
 
 ParameterizedTest(struct bad_npy *b, cli, malformed_npy, .timeout = 120)
 {
-	int8_t a[4 * 6] = { 1, 2, 3 }, w[5 * 6] = { 1 };
-	long sa[2] = { 4, 6 }, sw[2] = { 5, 6 }, s1[1] = { 24 };
+	int8_t a[4 * 6] = {1, 2, 3}, w[5 * 6] = {1};
+	long sa[2] = {4, 6}, sw[2] = {5, 6}, s1[1] = {24};
 	size_t size;
 	unsigned char *img = npyt_image("|i1", 2, sa, a, sizeof(a), &size);
 	struct spawn_result res;
@@ -355,7 +396,7 @@ ParameterizedTest(struct bad_npy *b, cli, malformed_npy, .timeout = 120)
 	} else if (!strcmp(b->what, "truncated header")) {
 		cr_assert_eq(npyt_write_bytes(path_in("a.npy"), img, 30), 0);
 	} else if (!strcmp(b->what, "wrong dtype")) {
-		float f[24] = { 0 };
+		float f[24] = {0};
 
 		cr_assert_eq(npyt_write(path_in("a.npy"), "<f4", 2, sa, f, sizeof(f)), 0);
 	} else if (!strcmp(b->what, "wrong ndim")) {
@@ -383,13 +424,24 @@ ParameterizedTest(struct bad_npy *b, cli, malformed_npy, .timeout = 120)
 	} /* missing file: a.npy is never written */
 	free(img);
 
-	const char *args[] = { "gemm", "-d", "cpu", "-m", m, "--a", path_in("a.npy"), "--w",
-			       path_in("w.npy"), "--raw", "--out", path_in("y.npy"), NULL };
+	const char *args[] = {"gemm",
+	                      "-d",
+	                      "cpu",
+	                      "-m",
+	                      m,
+	                      "--a",
+	                      path_in("a.npy"),
+	                      "--w",
+	                      path_in("w.npy"),
+	                      "--raw",
+	                      "--out",
+	                      path_in("y.npy"),
+	                      NULL};
 	cli(&res, args, NULL);
 	cr_expect(res.status == 1 || (b->usage_ok && res.status == 2), "%s: exit %d; stderr:\n%s",
-		  b->what, res.status, res.err);
+	          b->what, res.status, res.err);
 	cr_expect_not_null(strstr(res.err, "a.npy"), "%s: message does not name the file:\n%s",
-			   b->what, res.err);
+	                   b->what, res.err);
 	cr_expect_neq(access(path_in("y.npy"), F_OK), 0, "%s: an output was written", b->what);
 	spawn_result_free(&res);
 	scratch_remove();
@@ -399,15 +451,15 @@ ParameterizedTest(struct bad_npy *b, cli, malformed_npy, .timeout = 120)
 
 Test(cli, devices_json)
 {
-	const char *args[] = { "devices", "--json", NULL };
-	const char *plain[] = { "devices", NULL };
+	const char *args[] = {"devices", "--json", NULL};
+	const char *plain[] = {"devices", NULL};
 	struct spawn_result res;
 
 	cli(&res, args, NULL);
 	cr_assert_eq(res.status, 0, "exit %d; stderr:\n%s", res.status, res.err);
 	cr_expect(json_valid(res.out), "not JSON:\n%s", res.out);
 	cr_expect(strstr(res.out, "\"sim\"") && strstr(res.out, "\"cpu\""),
-		  "sim and cpu not listed:\n%s", res.out);
+	          "sim and cpu not listed:\n%s", res.out);
 	spawn_result_free(&res);
 	cli(&res, plain, NULL);
 	cr_expect_eq(res.status, 0);
@@ -417,14 +469,14 @@ Test(cli, devices_json)
 
 ParameterizedTestParameters(cli, info_json)
 {
-	static struct npy_case devs[] = { { "sim", 0 }, { "cpu", 0 } };
+	static struct npy_case devs[] = {{"sim", 0}, {"cpu", 0}};
 
 	return cr_make_param_array(struct npy_case, devs, COUNT(devs));
 }
 
 ParameterizedTest(struct npy_case *p, cli, info_json, .timeout = 120)
 {
-	const char *args[] = { "info", "-d", p->dev, "--json", NULL };
+	const char *args[] = {"info", "-d", p->dev, "--json", NULL};
 	struct spawn_result res;
 
 	cli(&res, args, NULL);
@@ -445,10 +497,10 @@ ParameterizedTest(struct npy_case *p, cli, info_json, .timeout = 120)
  * after `make` (build/sampan, build/san/sampan -> build/libsampan_sim.so). */
 Test(cli, finds_simulator_without_env, .timeout = 120)
 {
-	const char *args[] = { "gemm", "-d", "sim", "-m", "3", "-k", "70", "-n", "20", "--check",
-			       NULL };
+	const char *args[] = {"gemm", "-d", "sim", "-m",      "3", "-k",
+	                      "70",   "-n", "20",  "--check", NULL};
 	char unset_sim[] = "SAMPAN_SIM_LIB";
-	char *env[] = { unset_sim, NULL };
+	char *env[] = {unset_sim, NULL};
 	struct spawn_result res;
 
 	cli(&res, args, env);
@@ -458,14 +510,14 @@ Test(cli, finds_simulator_without_env, .timeout = 120)
 
 Test(cli, bench_json, .timeout = 300)
 {
-	const char *args[] = { "bench", "-d", "sim", "--json", "--shapes", "16x32x16,5x7x3", NULL };
+	const char *args[] = {"bench", "-d", "sim", "--json", "--shapes", "16x32x16,5x7x3", NULL};
 	struct spawn_result res;
 
 	cli(&res, args, NULL);
 	cr_assert_eq(res.status, 0, "exit %d; stderr:\n%s", res.status, res.err);
 	cr_expect(json_valid(res.out), "not JSON:\n%s", res.out);
 	cr_expect_eq(json_member(res.out, "results", NULL, NULL, 0), 3, "no results in:\n%s",
-		     res.out);
+	             res.out);
 	cr_expect_eq(json_num(&res, "rows"), TEST_ROWS);
 	spawn_result_free(&res);
 }
@@ -475,10 +527,10 @@ Test(cli, bench_json, .timeout = 300)
 /* Operands in .npy format 2.0 (4-byte header length) are read too. */
 Test(cli, npy_format_2, .timeout = 120)
 {
-	int8_t a[3 * 4] = { 1, -2, 3, -4, 5, -6, 7, -8, 9, -10, 11, -128 };
-	int8_t w[2 * 4] = { 127, 0, -1, 2, -128, 3, 4, 5 };
-	int32_t want[3 * 2], bias[2] = { 0, -7 };
-	long sa[2] = { 3, 4 }, sw[2] = { 2, 4 }, sn[1] = { 2 };
+	int8_t a[3 * 4] = {1, -2, 3, -4, 5, -6, 7, -8, 9, -10, 11, -128};
+	int8_t w[2 * 4] = {127, 0, -1, 2, -128, 3, 4, 5};
+	int32_t want[3 * 2], bias[2] = {0, -7};
+	long sa[2] = {3, 4}, sw[2] = {2, 4}, sn[1] = {2};
 	size_t size, size2;
 	unsigned char *img = npyt_image("|i1", 2, sa, a, sizeof(a), &size), *v2;
 	struct npyt_array y;
@@ -495,9 +547,21 @@ Test(cli, npy_format_2, .timeout = 120)
 	cr_assert_eq(npyt_write(path_in("b.npy"), "<i4", 1, sn, bias, sizeof(bias)), 0);
 	free(img);
 	free(v2);
-	const char *args[] = { "gemm", "-d", "cpu", "--a", path_in("a.npy"), "--w",
-			       path_in("w.npy"), "--bias", path_in("b.npy"), "--raw", "--za", "2",
-			       "--out", path_in("y.npy"), NULL };
+	const char *args[] = {"gemm",
+	                      "-d",
+	                      "cpu",
+	                      "--a",
+	                      path_in("a.npy"),
+	                      "--w",
+	                      path_in("w.npy"),
+	                      "--bias",
+	                      path_in("b.npy"),
+	                      "--raw",
+	                      "--za",
+	                      "2",
+	                      "--out",
+	                      path_in("y.npy"),
+	                      NULL};
 	cli(&res, args, NULL);
 	cr_assert_eq(res.status, 0, "exit %d; stderr:\n%s", res.status, res.err);
 	spawn_result_free(&res);
@@ -511,9 +575,9 @@ Test(cli, npy_format_2, .timeout = 120)
 
 Test(cli, bad_shift_file_and_unwritable_out, .timeout = 120)
 {
-	int8_t a[2 * 3] = { 0 }, w[2 * 3] = { 0 };
-	int32_t mult[2] = { 1 << 30, 1 << 30 }, shift[2] = { 0, 40 };
-	long s23[2] = { 2, 3 }, s2[1] = { 2 };
+	int8_t a[2 * 3] = {0}, w[2 * 3] = {0};
+	int32_t mult[2] = {1 << 30, 1 << 30}, shift[2] = {0, 40};
+	long s23[2] = {2, 3}, s2[1] = {2};
 	struct spawn_result res;
 
 	scratch_make();
@@ -521,17 +585,27 @@ Test(cli, bad_shift_file_and_unwritable_out, .timeout = 120)
 	cr_assert_eq(npyt_write(path_in("w.npy"), "|i1", 2, s23, w, sizeof(w)), 0);
 	cr_assert_eq(npyt_write(path_in("m.npy"), "<i4", 1, s2, mult, sizeof(mult)), 0);
 	cr_assert_eq(npyt_write(path_in("s.npy"), "<i4", 1, s2, shift, sizeof(shift)), 0);
-	const char *bad_shift[] = { "gemm", "-d", "cpu", "--a", path_in("a.npy"), "--w",
-				    path_in("w.npy"), "--mult", path_in("m.npy"), "--shift",
-				    path_in("s.npy"), NULL };
+	const char *bad_shift[] = {"gemm",
+	                           "-d",
+	                           "cpu",
+	                           "--a",
+	                           path_in("a.npy"),
+	                           "--w",
+	                           path_in("w.npy"),
+	                           "--mult",
+	                           path_in("m.npy"),
+	                           "--shift",
+	                           path_in("s.npy"),
+	                           NULL};
 	cli(&res, bad_shift, NULL);
 	cr_expect_eq(res.status, 1, "shift 40: exit %d; stderr:\n%s", res.status, res.err);
 	cr_expect_not_null(strstr(res.err, "s.npy"), "message does not name the file:\n%s",
-			   res.err);
+	                   res.err);
 	spawn_result_free(&res);
 
-	const char *bad_out[] = { "gemm", "-d", "cpu", "-m", "2", "-k", "3", "-n", "2", "--out",
-				  "/nonexistent-dir/y.npy", NULL };
+	const char *bad_out[] = {
+	    "gemm", "-d", "cpu", "-m", "2", "-k", "3", "-n", "2", "--out", "/nonexistent-dir/y.npy",
+	    NULL};
 	cli(&res, bad_out, NULL);
 	cr_expect_eq(res.status, 1, "unwritable --out: exit %d; stderr:\n%s", res.status, res.err);
 	cr_expect_not_null(strstr(res.err, "/nonexistent-dir/y.npy"), "stderr:\n%s", res.err);
@@ -543,9 +617,9 @@ Test(cli, bad_shift_file_and_unwritable_out, .timeout = 120)
  * every input format. */
 Test(cli, help_names_devices_and_formats, .timeout = 60)
 {
-	static const char *const kinds[] = { "\n  sim[", "\n  sim-usb[", "\n  cpu[", "\n  xrt[",
-					     "\n  usb[" };
-	const char *top[] = { "--help", NULL }, *run[] = { "run", "--help", NULL };
+	static const char *const kinds[] = {"\n  sim[", "\n  sim-usb[", "\n  cpu[", "\n  xrt[",
+	                                    "\n  usb["};
+	const char *top[] = {"--help", NULL}, *run[] = {"run", "--help", NULL};
 	struct spawn_result res;
 
 	cli(&res, top, NULL);
@@ -556,8 +630,8 @@ Test(cli, help_names_devices_and_formats, .timeout = 60)
 	cli(&res, run, NULL);
 	cr_assert_eq(res.status, 0);
 	cr_expect(strstr(res.out, "PNG") && strstr(res.out, "PGM") && strstr(res.out, ".npy") &&
-			  strstr(res.out, "--labels"),
-		  "%s", res.out);
+	              strstr(res.out, "--labels"),
+	          "%s", res.out);
 	spawn_result_free(&res);
 }
 
@@ -565,8 +639,8 @@ Test(cli, help_names_devices_and_formats, .timeout = 60)
 
 Test(cli, gemm_q8_random_check_json, .timeout = 300)
 {
-	const char *args[] = { "gemm", "-d", "cpu", "--format", "q8_0", "-m", "5", "-k", "320",
-			       "-n", "37", "--seed", "9", "--check", "--json", NULL };
+	const char *args[] = {"gemm", "-d", "cpu", "--format", "q8_0", "-m",      "5",      "-k",
+	                      "320",  "-n", "37",  "--seed",   "9",    "--check", "--json", NULL};
 	struct spawn_result res;
 	char fmt[16] = "";
 
@@ -590,8 +664,7 @@ Test(cli, gemm_q8_npy_round_trip, .timeout = 300)
 	int8_t a[M * K], w[N * K];
 	uint16_t sa[M * NB], sw[N * NB];
 	uint32_t bias[N], want[M * N];
-	long s_a[2] = { M, K }, s_w[2] = { N, K }, s_sa[2] = { M, NB }, s_sw[2] = { N, NB },
-	     s_b[1] = { N };
+	long s_a[2] = {M, K}, s_w[2] = {N, K}, s_sa[2] = {M, NB}, s_sw[2] = {N, NB}, s_b[1] = {N};
 	struct npyt_array y;
 	struct spawn_result res;
 	struct rng r;
@@ -604,12 +677,12 @@ Test(cli, gemm_q8_npy_round_trip, .timeout = 300)
 		sa[i] = (uint16_t)rng_range(&r, 0x0400, 0x3000);
 	for (int i = 0; i < N * NB; i++)
 		sw[i] = (uint16_t)rng_range(&r, 0, 0xBBFF);
-	sw[0] = 0x7C00;  /* Inf */
-	sw[4] = 0x0001;  /* the smallest subnormal */
-	sa[2] = 0x8000;  /* -0 */
+	sw[0] = 0x7C00; /* Inf */
+	sw[4] = 0x0001; /* the smallest subnormal */
+	sa[2] = 0x8000; /* -0 */
 	for (int i = 0; i < N; i++)
 		bias[i] = 0x3F000000u + (uint32_t)i; /* ~0.5 */
-	bias[3] = 0x00000005u;                        /* subnormal: read as +0 */
+	bias[3] = 0x00000005u;                       /* subnormal: read as +0 */
 	ref_gemm_q8(M, K, N, a, sa, w, sw, bias, want);
 
 	scratch_make();
@@ -618,27 +691,53 @@ Test(cli, gemm_q8_npy_round_trip, .timeout = 300)
 	cr_assert_eq(npyt_write(path_in("sa.npy"), "<f2", 2, s_sa, sa, sizeof(sa)), 0);
 	cr_assert_eq(npyt_write(path_in("sw.npy"), "<f2", 2, s_sw, sw, sizeof(sw)), 0);
 	cr_assert_eq(npyt_write(path_in("b.npy"), "<f4", 1, s_b, bias, sizeof(bias)), 0);
-	const char *args[] = { "gemm",	      "-d",	 "cpu",		      "--format",
-			       "q8_0",	      "--a",	 path_in("a.npy"),    "--a-scale",
-			       path_in("sa.npy"), "--w", path_in("w.npy"),    "--w-scale",
-			       path_in("sw.npy"), "--bias", path_in("b.npy"), "--out",
-			       path_in("y.npy"),  "--check", NULL };
+	const char *args[] = {"gemm",
+	                      "-d",
+	                      "cpu",
+	                      "--format",
+	                      "q8_0",
+	                      "--a",
+	                      path_in("a.npy"),
+	                      "--a-scale",
+	                      path_in("sa.npy"),
+	                      "--w",
+	                      path_in("w.npy"),
+	                      "--w-scale",
+	                      path_in("sw.npy"),
+	                      "--bias",
+	                      path_in("b.npy"),
+	                      "--out",
+	                      path_in("y.npy"),
+	                      "--check",
+	                      NULL};
 	cli(&res, args, NULL);
 	cr_assert_eq(res.status, 0, "exit %d; stderr:\n%s", res.status, res.err);
 	spawn_result_free(&res);
 	cr_assert_eq(npyt_read(path_in("y.npy"), &y, err, sizeof(err)), 0, "%s", err);
 	cr_expect_str_eq(y.descr, "<f4");
 	cr_expect_eq(y.ndim, 2);
-	cr_expect(y.shape[0] == M && y.shape[1] == N, "shape (%ld, %ld)", y.shape[0],
-		  y.shape[1]);
+	cr_expect(y.shape[0] == M && y.shape[1] == N, "shape (%ld, %ld)", y.shape[0], y.shape[1]);
 	cr_assert_eq(y.bytes, sizeof(want));
 	cr_expect_arr_eq(y.data, want, sizeof(want));
 	free(y.data);
 
 	/* the shape comes from the files; a contradicting -k is a usage error */
-	const char *clash[] = { "gemm", "-d", "cpu", "--format", "q8_0", "-k", "64", "--a",
-				path_in("a.npy"), "--a-scale", path_in("sa.npy"), "--w",
-				path_in("w.npy"), "--w-scale", path_in("sw.npy"), NULL };
+	const char *clash[] = {"gemm",
+	                       "-d",
+	                       "cpu",
+	                       "--format",
+	                       "q8_0",
+	                       "-k",
+	                       "64",
+	                       "--a",
+	                       path_in("a.npy"),
+	                       "--a-scale",
+	                       path_in("sa.npy"),
+	                       "--w",
+	                       path_in("w.npy"),
+	                       "--w-scale",
+	                       path_in("sw.npy"),
+	                       NULL};
 	cli(&res, clash, NULL);
 	cr_expect_eq(res.status, 2, "exit %d; stderr:\n%s", res.status, res.err);
 	spawn_result_free(&res);
@@ -649,45 +748,43 @@ Test(cli, gemm_q8_npy_round_trip, .timeout = 300)
  * bad files or a device without the commands, each with a message. */
 Test(cli, gemm_q8_bad_inputs, .timeout = 300)
 {
-	int8_t a[2 * 64] = { 0 };
-	uint16_t s[2 * 3] = { 0 };
-	float f[2 * 2] = { 0 };
-	long s_a[2] = { 2, 64 }, s_s2[2] = { 2, 2 }, s_s3[2] = { 2, 3 };
+	int8_t a[2 * 64] = {0};
+	uint16_t s[2 * 3] = {0};
+	float f[2 * 2] = {0};
+	long s_a[2] = {2, 64}, s_s2[2] = {2, 2}, s_s3[2] = {2, 3};
 	static const struct {
 		const char *argv[20];
 		int status;
 		const char *says;
 	} cases[] = {
-		{ { "gemm", "-d", "cpu", "--format", "q8_0", "-m", "2", "-k", "48", "-n", "3" },
-		  2,
-		  "multiple of 32" },
-		{ { "gemm", "-d", "cpu", "--format", "q4_0", "-m", "2", "-k", "64", "-n", "3" },
-		  2,
-		  "q8_0" },
-		{ { "gemm", "-d", "cpu", "--format", "q8_0", "-m", "2", "-k", "64", "-n", "3",
-		    "--raw" },
-		  2,
-		  "--raw" },
-		{ { "gemm", "-d", "cpu", "--format", "q8_0", "-m", "2", "-k", "64", "-n", "3", "--za",
-		    "3" },
-		  2,
-		  "--za" },
-		{ { "gemm", "-d", "cpu", "-m", "2", "-k", "64", "-n", "3", "--a-scale", "x.npy" },
-		  2,
-		  "--format q8_0" },
-		{ { "gemm", "-d", "cpu:block=0", "--format", "q8_0", "-m", "2", "-k", "64", "-n",
-		    "3" },
-		  1,
-		  "block-scaled" },
+	    {{"gemm", "-d", "cpu", "--format", "q8_0", "-m", "2", "-k", "48", "-n", "3"},
+	     2,
+	     "multiple of 32"},
+	    {{"gemm", "-d", "cpu", "--format", "q4_0", "-m", "2", "-k", "64", "-n", "3"},
+	     2,
+	     "q8_0"},
+	    {{"gemm", "-d", "cpu", "--format", "q8_0", "-m", "2", "-k", "64", "-n", "3", "--raw"},
+	     2,
+	     "--raw"},
+	    {{"gemm", "-d", "cpu", "--format", "q8_0", "-m", "2", "-k", "64", "-n", "3", "--za",
+	      "3"},
+	     2,
+	     "--za"},
+	    {{"gemm", "-d", "cpu", "-m", "2", "-k", "64", "-n", "3", "--a-scale", "x.npy"},
+	     2,
+	     "--format q8_0"},
+	    {{"gemm", "-d", "cpu:block=0", "--format", "q8_0", "-m", "2", "-k", "64", "-n", "3"},
+	     1,
+	     "block-scaled"},
 	};
 	struct spawn_result res;
 
 	for (size_t i = 0; i < COUNT(cases); i++) {
 		cli(&res, cases[i].argv, NULL);
 		cr_expect_eq(res.status, cases[i].status, "case %zu: exit %d; stderr:\n%s", i,
-			     res.status, res.err);
+		             res.status, res.err);
 		cr_expect(strstr(res.err, cases[i].says), "case %zu: stderr lacks '%s':\n%s", i,
-			  cases[i].says, res.err);
+		          cases[i].says, res.err);
 		spawn_result_free(&res);
 	}
 
@@ -700,22 +797,75 @@ Test(cli, gemm_q8_bad_inputs, .timeout = 300)
 	{
 		/* --w missing; scales of 3 blocks for K = 64; float32 scales; a
 		 * truncated file */
-		const char *missing[] = { "gemm", "-d", "cpu", "--format", "q8_0", "--a",
-					  path_in("a.npy"), "--a-scale", path_in("s2.npy"),
-					  "--w-scale", path_in("s2.npy"), NULL };
-		const char *blocks[] = { "gemm", "-d", "cpu", "--format", "q8_0", "--a",
-					 path_in("a.npy"), "--a-scale", path_in("s3.npy"), "--w",
-					 path_in("a.npy"), "--w-scale", path_in("s2.npy"), NULL };
-		const char *dtype[] = { "gemm", "-d", "cpu", "--format", "q8_0", "--a",
-					path_in("a.npy"), "--a-scale", path_in("f32.npy"), "--w",
-					path_in("a.npy"), "--w-scale", path_in("s2.npy"), NULL };
-		const char *trunc[] = { "gemm", "-d", "cpu", "--format", "q8_0", "--a",
-					path_in("a.npy"), "--a-scale", path_in("short.npy"), "--w",
-					path_in("a.npy"), "--w-scale", path_in("s2.npy"), NULL };
-		const char *good[] = { "gemm", "-d", "cpu", "--format", "q8_0", "--a",
-				       path_in("a.npy"), "--a-scale", path_in("s2.npy"), "--w",
-				       path_in("a.npy"), "--w-scale", path_in("s2.npy"), "--check",
-				       NULL };
+		const char *missing[] = {"gemm",
+		                         "-d",
+		                         "cpu",
+		                         "--format",
+		                         "q8_0",
+		                         "--a",
+		                         path_in("a.npy"),
+		                         "--a-scale",
+		                         path_in("s2.npy"),
+		                         "--w-scale",
+		                         path_in("s2.npy"),
+		                         NULL};
+		const char *blocks[] = {"gemm",
+		                        "-d",
+		                        "cpu",
+		                        "--format",
+		                        "q8_0",
+		                        "--a",
+		                        path_in("a.npy"),
+		                        "--a-scale",
+		                        path_in("s3.npy"),
+		                        "--w",
+		                        path_in("a.npy"),
+		                        "--w-scale",
+		                        path_in("s2.npy"),
+		                        NULL};
+		const char *dtype[] = {"gemm",
+		                       "-d",
+		                       "cpu",
+		                       "--format",
+		                       "q8_0",
+		                       "--a",
+		                       path_in("a.npy"),
+		                       "--a-scale",
+		                       path_in("f32.npy"),
+		                       "--w",
+		                       path_in("a.npy"),
+		                       "--w-scale",
+		                       path_in("s2.npy"),
+		                       NULL};
+		const char *trunc[] = {"gemm",
+		                       "-d",
+		                       "cpu",
+		                       "--format",
+		                       "q8_0",
+		                       "--a",
+		                       path_in("a.npy"),
+		                       "--a-scale",
+		                       path_in("short.npy"),
+		                       "--w",
+		                       path_in("a.npy"),
+		                       "--w-scale",
+		                       path_in("s2.npy"),
+		                       NULL};
+		const char *good[] = {"gemm",
+		                      "-d",
+		                      "cpu",
+		                      "--format",
+		                      "q8_0",
+		                      "--a",
+		                      path_in("a.npy"),
+		                      "--a-scale",
+		                      path_in("s2.npy"),
+		                      "--w",
+		                      path_in("a.npy"),
+		                      "--w-scale",
+		                      path_in("s2.npy"),
+		                      "--check",
+		                      NULL};
 
 		cli(&res, missing, NULL);
 		cr_expect_eq(res.status, 2, "missing --w: exit %d: %s", res.status, res.err);
@@ -742,8 +892,8 @@ Test(cli, gemm_q8_bad_inputs, .timeout = 300)
 
 Test(cli, info_reports_memory_and_features, .timeout = 120)
 {
-	const char *args[] = { "info", "-d", "cpu", "--json", NULL };
-	const char *none[] = { "info", "-d", "cpu:block=0,mv_rows=0", NULL };
+	const char *args[] = {"info", "-d", "cpu", "--json", NULL};
+	const char *none[] = {"info", "-d", "cpu:block=0,mv_rows=0", NULL};
 	struct spawn_result res;
 
 	cli(&res, args, NULL);
@@ -753,7 +903,7 @@ Test(cli, info_reports_memory_and_features, .timeout = 120)
 	cr_expect_eq(json_num(&res, "mv_rows"), 4);
 	cr_expect_eq(json_member(res.out, "features", NULL, NULL, 0), 3);
 	cr_expect(strstr(res.out, "\"block_scaled\"") && strstr(res.out, "\"matvec\""), "%s",
-		  res.out);
+	          res.out);
 	spawn_result_free(&res);
 	cli(&res, none, NULL);
 	cr_assert_eq(res.status, 0, "exit %d; stderr:\n%s", res.status, res.err);
@@ -764,10 +914,10 @@ Test(cli, info_reports_memory_and_features, .timeout = 120)
 
 Test(cli, bench_q8_shapes_and_bounds, .timeout = 300)
 {
-	const char *args[] = { "bench", "-d", "cpu", "--json", "--shapes",
-			       "1x64x32:q8_0,2x32x3,3x32x4:int8", NULL };
-	const char *bad[] = { "bench", "-d", "cpu", "--shapes", "1x48x32:q8_0", NULL };
-	const char *bad2[] = { "bench", "-d", "cpu", "--shapes", "1x64x32:q4", NULL };
+	const char *args[] = {
+	    "bench", "-d", "cpu", "--json", "--shapes", "1x64x32:q8_0,2x32x3,3x32x4:int8", NULL};
+	const char *bad[] = {"bench", "-d", "cpu", "--shapes", "1x48x32:q8_0", NULL};
+	const char *bad2[] = {"bench", "-d", "cpu", "--shapes", "1x64x32:q4", NULL};
 	struct spawn_result res;
 
 	cli(&res, args, NULL);

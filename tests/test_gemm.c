@@ -43,7 +43,7 @@ static struct sampan_device *open_dev(const char *name)
 	int err = sampan_open(&dev, name);
 
 	cr_assert_eq(err, SAMPAN_OK, "sampan_open(%s): %s: %s", name, sampan_strerror(err),
-		     sampan_last_error());
+	             sampan_last_error());
 	cr_assert_not_null(dev);
 	return dev;
 }
@@ -63,11 +63,11 @@ static int is_sim(const char *name)
  * stress the tiling (small array, short banks, few slots) and one on the
  * RTL behind slow, narrow memory. */
 static const char *const sweep_devices[][2] = {
-	{ "cpu", "4" },
-	{ "sim", "4" },
-	{ "cpu:rows=4,cols=4,k_depth=64,slots=2", "1" },
-	{ "cpu:rows=8,cols=16,k_depth=128,entries=1", "1" },
-	{ "sim:latency=300,bw=8", "1" },
+    {"cpu", "4"},
+    {"sim", "4"},
+    {"cpu:rows=4,cols=4,k_depth=64,slots=2", "1"},
+    {"cpu:rows=8,cols=16,k_depth=128,entries=1", "1"},
+    {"sim:latency=300,bw=8", "1"},
 };
 
 ParameterizedTestParameters(gemm, random_shapes)
@@ -88,9 +88,10 @@ ParameterizedTest(struct dev_param *p, gemm, random_shapes, .timeout = 900)
 {
 	/* The functional model is fast: full sizes and K across chunks. The
 	 * RTL simulation gets smaller problems, a few K chunks included. */
-	const struct gemm_limits lim = is_sim(p->dev)
-		? (struct gemm_limits){ .max_dim = 300, .max_macs = 12000000, .long_k = 2100 }
-		: (struct gemm_limits){ .max_dim = 300, .max_macs = 6000000, .long_k = 3000 };
+	const struct gemm_limits lim =
+	    is_sim(p->dev)
+	        ? (struct gemm_limits){.max_dim = 300, .max_macs = 12000000, .long_k = 2100}
+	        : (struct gemm_limits){.max_dim = 300, .max_macs = 6000000, .long_k = 3000};
 	char tag[96];
 	uint64_t seed;
 	struct rng r;
@@ -109,30 +110,30 @@ ParameterizedTest(struct dev_param *p, gemm, random_shapes, .timeout = 900)
 		err = sampan_gemm(dev, &c.g);
 		if (err != SAMPAN_OK) {
 			fprintf(stderr, "%s case %d: %s: sampan_gemm: %s: %s\n", tag, i, c.desc,
-				sampan_strerror(err), sampan_last_error());
+			        sampan_strerror(err), sampan_last_error());
 			failed++;
 		} else if (gemm_case_mismatches(&c, tag)) {
 			fprintf(stderr, "%s (seed %llu) case %d differs\n", tag,
-				(unsigned long long)seed, i);
+			        (unsigned long long)seed, i);
 			failed++;
 		}
 		gemm_case_free(&c);
 	}
 	sampan_close(dev);
 	cr_assert_eq(failed, 0, "%s: %zu of %d problems wrong (SAMPAN_TEST_SEED=%llu)", tag, failed,
-		     CASES_PER_PART, (unsigned long long)seed);
+	             CASES_PER_PART, (unsigned long long)seed);
 }
 
 /* ------------------------------------------------------- chosen shapes */
 
 ParameterizedTestParameters(gemm, edge_shapes)
 {
-	static struct dev_param params[] = { { "cpu", 0 },
-					     { "sim", 0 },
-					     { "cpu:rows=4,cols=4,k_depth=64,slots=2", 0 },
-					     { "cpu:rows=16,cols=8,k_depth=1024,entries=1", 0 },
-					     /* a bus width the memory cannot fill in whole beats */
-					     { "sim:bw=3,latency=7", 0 } };
+	static struct dev_param params[] = {{"cpu", 0},
+	                                    {"sim", 0},
+	                                    {"cpu:rows=4,cols=4,k_depth=64,slots=2", 0},
+	                                    {"cpu:rows=16,cols=8,k_depth=1024,entries=1", 0},
+	                                    /* a bus width the memory cannot fill in whole beats */
+	                                    {"sim:bw=3,latency=7", 0}};
 
 	return cr_make_param_array(struct dev_param, params, COUNT(params));
 }
@@ -141,10 +142,9 @@ ParameterizedTestParameters(gemm, edge_shapes)
 ParameterizedTest(struct dev_param *p, gemm, edge_shapes, .timeout = 900)
 {
 	static const long shapes[][3] = {
-		{ 1, 1, 1 },     { 1, 300, 1 },   { 300, 1, 1 },    { 1, 1, 300 },
-		{ 15, 15, 15 },  { 16, 16, 16 },  { 17, 17, 17 },   { 16, 1, 16 },
-		{ 33, 7, 31 },   { 255, 3, 2 },   { 2, 3, 257 },    { 256, 1, 16 },
-		{ 7, 1025, 5 },  { 17, 1100, 3 }, { 3, 2049, 17 },  { 64, 64, 64 },
+	    {1, 1, 1},    {1, 300, 1},   {300, 1, 1},   {1, 1, 300},  {15, 15, 15}, {16, 16, 16},
+	    {17, 17, 17}, {16, 1, 16},   {33, 7, 31},   {255, 3, 2},  {2, 3, 257},  {256, 1, 16},
+	    {7, 1025, 5}, {17, 1100, 3}, {3, 2049, 17}, {64, 64, 64},
 	};
 	uint64_t seed = test_seed("gemm::edge_shapes");
 	struct sampan_device *dev = open_dev(p->dev);
@@ -161,7 +161,7 @@ ParameterizedTest(struct dev_param *p, gemm, edge_shapes, .timeout = 900)
 			err = sampan_gemm(dev, &c.g);
 			if (err != SAMPAN_OK) {
 				fprintf(stderr, "%s: %s: %s: %s\n", p->dev, c.desc,
-					sampan_strerror(err), sampan_last_error());
+				        sampan_strerror(err), sampan_last_error());
 				failed++;
 			} else if (gemm_case_mismatches(&c, p->dev)) {
 				failed++;
@@ -170,12 +170,12 @@ ParameterizedTest(struct dev_param *p, gemm, edge_shapes, .timeout = 900)
 		}
 	sampan_close(dev);
 	cr_assert_eq(failed, 0, "%s: %zu problems wrong (SAMPAN_TEST_SEED=%llu)", p->dev, failed,
-		     (unsigned long long)seed);
+	             (unsigned long long)seed);
 }
 
 ParameterizedTestParameters(gemm, saturation_and_extremes)
 {
-	static struct dev_param params[] = { { "cpu", 0 }, { "sim", 0 } };
+	static struct dev_param params[] = {{"cpu", 0}, {"sim", 0}};
 
 	return cr_make_param_array(struct dev_param, params, COUNT(params));
 }
@@ -185,9 +185,9 @@ ParameterizedTestParameters(gemm, saturation_and_extremes)
  * saturating at lo and hi. */
 ParameterizedTest(struct dev_param *p, gemm, saturation_and_extremes, .timeout = 600)
 {
-	static const int8_t vals[] = { -128, 127 };
-	static const int32_t zas[] = { -128, 0, 127 };
-	static const int32_t biases[] = { INT32_MIN, INT32_MAX, 0 };
+	static const int8_t vals[] = {-128, 127};
+	static const int32_t zas[] = {-128, 0, 127};
+	static const int32_t biases[] = {INT32_MIN, INT32_MAX, 0};
 	struct sampan_device *dev = open_dev(p->dev);
 	struct rng r;
 	size_t failed = 0, runs = 0;
@@ -212,16 +212,17 @@ ParameterizedTest(struct dev_param *p, gemm, saturation_and_extremes, .timeout =
 					c.g.zo = zas[(z + 1) % COUNT(zas)];
 					c.g.lo = -128 + (int32_t)z;
 					c.g.hi = 127 - (int32_t)b;
-					snprintf(c.desc, sizeof(c.desc),
-						 "5x40x19 %s a=%d w=%d za=%d zo=%d bias=%d lo=%d hi=%d",
-						 c.g.raw ? "raw" : "requant", vals[va], vals[vw],
-						 (int)c.g.za, (int)c.g.zo, (int)biases[b],
-						 (int)c.g.lo, (int)c.g.hi);
+					snprintf(
+					    c.desc, sizeof(c.desc),
+					    "5x40x19 %s a=%d w=%d za=%d zo=%d bias=%d lo=%d hi=%d",
+					    c.g.raw ? "raw" : "requant", vals[va], vals[vw],
+					    (int)c.g.za, (int)c.g.zo, (int)biases[b], (int)c.g.lo,
+					    (int)c.g.hi);
 					gemm_case_reference(&c);
 					runs++;
 					if (sampan_gemm(dev, &c.g) != SAMPAN_OK) {
 						fprintf(stderr, "%s: %s: %s\n", p->dev, c.desc,
-							sampan_last_error());
+						        sampan_last_error());
 						failed++;
 					} else if (gemm_case_mismatches(&c, p->dev)) {
 						failed++;
@@ -236,7 +237,7 @@ ParameterizedTest(struct dev_param *p, gemm, saturation_and_extremes, .timeout =
 
 ParameterizedTestParameters(gemm, async_two_jobs)
 {
-	static struct dev_param params[] = { { "cpu", 0 }, { "sim", 0 } };
+	static struct dev_param params[] = {{"cpu", 0}, {"sim", 0}};
 
 	return cr_make_param_array(struct dev_param, params, COUNT(params));
 }
@@ -264,21 +265,25 @@ ParameterizedTest(struct dev_param *p, gemm, async_two_jobs, .timeout = 300)
 		cr_assert_eq(err, SAMPAN_OK, "submit 2: %s", sampan_last_error());
 		if (order == 0) {
 			cr_assert_eq(sampan_job_wait(j2, -1), SAMPAN_OK, "wait 2: %s",
-				     sampan_last_error());
+			             sampan_last_error());
 			cr_assert_eq(sampan_job_wait(j1, -1), SAMPAN_OK, "wait 1: %s",
-				     sampan_last_error());
+			             sampan_last_error());
 		} else {
 			cr_assert_eq(sampan_job_wait(j1, -1), SAMPAN_OK, "wait 1: %s",
-				     sampan_last_error());
+			             sampan_last_error());
 			cr_assert_eq(sampan_job_wait(j2, -1), SAMPAN_OK, "wait 2: %s",
-				     sampan_last_error());
+			             sampan_last_error());
 		}
-		cr_expect_eq(gemm_case_mismatches(&c1, "job 1"), 0, "job 1 wrong (order %d)", order);
-		cr_expect_eq(gemm_case_mismatches(&c2, "job 2"), 0, "job 2 wrong (order %d)", order);
+		cr_expect_eq(gemm_case_mismatches(&c1, "job 1"), 0, "job 1 wrong (order %d)",
+		             order);
+		cr_expect_eq(gemm_case_mismatches(&c2, "job 2"), 0, "job 2 wrong (order %d)",
+		             order);
 		cr_assert_eq(sampan_job_stats(j1, &s1), SAMPAN_OK);
 		cr_assert_eq(sampan_job_stats(j2, &s2), SAMPAN_OK);
-		cr_expect_eq(s1.macs, 23u * 70 * 41, "job 1 macs %llu", (unsigned long long)s1.macs);
-		cr_expect_eq(s2.macs, 9u * 130 * 18, "job 2 macs %llu", (unsigned long long)s2.macs);
+		cr_expect_eq(s1.macs, 23u * 70 * 41, "job 1 macs %llu",
+		             (unsigned long long)s1.macs);
+		cr_expect_eq(s2.macs, 9u * 130 * 18, "job 2 macs %llu",
+		             (unsigned long long)s2.macs);
 		sampan_job_destroy(j1);
 		sampan_job_destroy(j2);
 		gemm_case_free(&c1);
@@ -289,14 +294,14 @@ ParameterizedTest(struct dev_param *p, gemm, async_two_jobs, .timeout = 300)
 
 ParameterizedTestParameters(gemm, stats_and_info)
 {
-	static struct dev_param params[] = { { "cpu", 0 }, { "sim", 0 } };
+	static struct dev_param params[] = {{"cpu", 0}, {"sim", 0}};
 
 	return cr_make_param_array(struct dev_param, params, COUNT(params));
 }
 
 ParameterizedTest(struct dev_param *p, gemm, stats_and_info, .timeout = 300)
 {
-	static const long shapes[][3] = { { 37, 300, 53 }, { 1, 1, 1 }, { 16, 64, 16 } };
+	static const long shapes[][3] = {{37, 300, 53}, {1, 1, 1}, {16, 64, 16}};
 	struct sampan_device *dev = open_dev(p->dev);
 	struct sampan_info info;
 	struct rng r;
@@ -307,12 +312,12 @@ ParameterizedTest(struct dev_param *p, gemm, stats_and_info, .timeout = 300)
 	cr_expect_gt(info.cols, 0);
 	if (is_sim(p->dev)) {
 		cr_expect_eq(info.rows, TEST_ROWS, "rows %u, built with ROWS=%d", info.rows,
-			     TEST_ROWS);
+		             TEST_ROWS);
 		cr_expect_eq(info.cols, TEST_COLS, "cols %u, built with COLS=%d", info.cols,
-			     TEST_COLS);
+		             TEST_COLS);
 		cr_expect_eq(info.hw_version, 0x00010100u, "hw_version 0x%x", info.hw_version);
 		cr_expect(info.features & SAMPAN_FEATURE_BLOCK_SCALED, "features 0x%x",
-			  info.features);
+		          info.features);
 		cr_expect_gt(info.clock_mhz, 0);
 	}
 	cr_expect_gt(info.k_depth, 0);
@@ -334,7 +339,7 @@ ParameterizedTest(struct dev_param *p, gemm, stats_and_info, .timeout = 300)
 		cr_assert_eq(sampan_get_stats(dev, &s), SAMPAN_OK, "%s", sampan_last_error());
 		util = sampan_utilization(&s, &info);
 		cr_expect_eq(s.macs, macs, "%s: macs %llu, want %llu", c.desc,
-			     (unsigned long long)s.macs, (unsigned long long)macs);
+		             (unsigned long long)s.macs, (unsigned long long)macs);
 		cr_expect_geq(s.wall_seconds, 0.0);
 		if (is_sim(p->dev)) {
 			cr_expect_gt(s.cycles, 0, "%s: no cycles", c.desc);
@@ -344,16 +349,17 @@ ParameterizedTest(struct dev_param *p, gemm, stats_and_info, .timeout = 300)
 			cr_expect_gt(util, 0.0, "%s: utilization %g", c.desc, util);
 		}
 		if (s.cycles)
-			cr_expect_leq(s.busy_cycles + s.stall_mem + s.stall_dep, s.cycles,
-				      "%s: busy %llu + stalls %llu + %llu > cycles %llu", c.desc,
-				      (unsigned long long)s.busy_cycles,
-				      (unsigned long long)s.stall_mem,
-				      (unsigned long long)s.stall_dep, (unsigned long long)s.cycles);
+			cr_expect_leq(
+			    s.busy_cycles + s.stall_mem + s.stall_dep, s.cycles,
+			    "%s: busy %llu + stalls %llu + %llu > cycles %llu", c.desc,
+			    (unsigned long long)s.busy_cycles, (unsigned long long)s.stall_mem,
+			    (unsigned long long)s.stall_dep, (unsigned long long)s.cycles);
 		cr_expect_leq(util, 1.0, "%s: utilization %g", c.desc, util);
 		if (s.cycles == 0)
 			cr_expect_eq(util, 0.0, "utilization %g without cycles", util);
 		else
-			cr_expect_eq(util, (double)s.macs / ((double)s.cycles * info.rows * info.cols));
+			cr_expect_eq(util,
+			             (double)s.macs / ((double)s.cycles * info.rows * info.cols));
 		gemm_case_free(&c);
 	}
 	sampan_close(dev);
@@ -363,7 +369,7 @@ ParameterizedTest(struct dev_param *p, gemm, stats_and_info, .timeout = 300)
 
 ParameterizedTestParameters(buffer, round_trip)
 {
-	static struct dev_param params[] = { { "cpu", 0 }, { "sim", 0 } };
+	static struct dev_param params[] = {{"cpu", 0}, {"sim", 0}};
 
 	return cr_make_param_array(struct dev_param, params, COUNT(params));
 }
@@ -378,12 +384,12 @@ ParameterizedTest(struct dev_param *p, buffer, round_trip)
 	for (size_t i = 0; i < sizeof(src); i++)
 		src[i] = (uint8_t)(i * 37 + 11);
 	cr_assert_eq(sampan_buffer_create(dev, sizeof(src), &b1), SAMPAN_OK, "%s",
-		     sampan_last_error());
+	             sampan_last_error());
 	cr_assert_eq(sampan_buffer_create(dev, 100, &b2), SAMPAN_OK, "%s", sampan_last_error());
 	a1 = sampan_buffer_address(b1);
 	a2 = sampan_buffer_address(b2);
 	cr_expect(a1 + sizeof(src) <= a2 || a2 + 100 <= a1, "buffers overlap: 0x%llx and 0x%llx",
-		  (unsigned long long)a1, (unsigned long long)a2);
+	          (unsigned long long)a1, (unsigned long long)a2);
 
 	cr_assert_eq(sampan_buffer_write(b1, 0, src, sizeof(src)), SAMPAN_OK);
 	cr_assert_eq(sampan_buffer_write(b2, 0, src + 1000, 100), SAMPAN_OK);
@@ -426,7 +432,7 @@ Test(gemm, wait_timeout_then_complete, .timeout = 300)
 	cr_assert_eq(sampan_gemm_submit(dev, &c.g, &job), SAMPAN_OK, "%s", sampan_last_error());
 	err = sampan_job_wait(job, 0);
 	cr_expect(err == SAMPAN_OK || err == SAMPAN_ERROR_TIMEOUT, "wait(0): %s: %s",
-		  sampan_strerror(err), sampan_last_error());
+	          sampan_strerror(err), sampan_last_error());
 	if (err == SAMPAN_ERROR_TIMEOUT)
 		cr_expect_neq(sampan_last_error()[0], '\0', "timeout without a message");
 	cr_assert_eq(sampan_job_wait(job, -1), SAMPAN_OK, "%s", sampan_last_error());
@@ -438,7 +444,7 @@ Test(gemm, wait_timeout_then_complete, .timeout = 300)
 
 ParameterizedTestParameters(gemm, abandoned_job)
 {
-	static struct dev_param params[] = { { "cpu", 0 }, { "sim", 0 } };
+	static struct dev_param params[] = {{"cpu", 0}, {"sim", 0}};
 
 	return cr_make_param_array(struct dev_param, params, COUNT(params));
 }
@@ -476,11 +482,12 @@ Test(gemm, list_devices)
 	int sim = 0, cpu = 0;
 
 	cr_assert_eq(sampan_list_devices(descs, COUNT(descs), &count), SAMPAN_OK, "%s",
-		     sampan_last_error());
+	             sampan_last_error());
 	cr_assert_geq(count, 2);
 	for (size_t i = 0; i < count && i < COUNT(descs); i++) {
 		cr_expect_neq(descs[i].name[0], '\0', "entry %zu has no name", i);
-		cr_expect_neq(descs[i].description[0], '\0', "%s has no description", descs[i].name);
+		cr_expect_neq(descs[i].description[0], '\0', "%s has no description",
+		              descs[i].name);
 		sim += !strcmp(descs[i].name, "sim") && descs[i].available;
 		cpu += !strcmp(descs[i].name, "cpu") && descs[i].available;
 	}
@@ -498,7 +505,7 @@ Test(gemm, sim_trace_writes_fst, .timeout = 300)
 	struct sampan_device *dev;
 	struct gemm_case c;
 	struct rng r;
-	unsigned char head[8] = { 0 };
+	unsigned char head[8] = {0};
 	FILE *f;
 	long size;
 

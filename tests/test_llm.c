@@ -30,8 +30,8 @@
 struct spec {
 	const char *arch; /* "llama" or "qwen2" */
 	int n_embd, n_layer, n_ff, n_head, n_head_kv, head_dim;
-	int n_rot;        /* 0: head_dim */
-	int tied;         /* no output.weight */
+	int n_rot;             /* 0: head_dim */
+	int tied;              /* no output.weight */
 	enum gguf_ttype wtype; /* of the projections and token_embd */
 	float rope_base;
 	const char *name; /* for messages */
@@ -222,8 +222,8 @@ static int utf8_put(char *o, int cp)
 static void write_tokenizer(struct gguf_writer *w, const struct spec *s)
 {
 	static const char *const words[SPM_WORDS] = {
-	    "▁", "▁the", "▁a", "e", "t", "o", "▁hello", "▁world", "▁to", "▁of", "in", "er",
-	    "▁is", "▁and", "s", "n", "▁香港", "香", "港", "▁I", "▁you", "ing", "▁it", "."};
+	    "▁",   "▁the", "▁a", "e", "t",     "o",  "▁hello", "▁world", "▁to",  "▁of", "in",  "er",
+	    "▁is", "▁and", "s",  "n", "▁香港", "香", "港",     "▁I",     "▁you", "ing", "▁it", "."};
 	char *toks[N_VOCAB_SPM > N_VOCAB_BPE ? N_VOCAB_SPM : N_VOCAB_BPE];
 	float scores[N_VOCAB_SPM];
 	int32_t types[N_VOCAB_SPM > N_VOCAB_BPE ? N_VOCAB_SPM : N_VOCAB_BPE];
@@ -250,11 +250,10 @@ static void write_tokenizer(struct gguf_writer *w, const struct spec *s)
 		gguf_w_u32(w, "tokenizer.ggml.unknown_token_id", 0);
 		gguf_w_bool(w, "tokenizer.ggml.add_bos_token", 1);
 	} else {
-		static const char *const merges[] = {"Ġ t", "h e", "Ġt he", "Ġ a", "i n", "e r",
-		                                     "o n", "Ġ w", "o r", "Ġw or", "Ġwor l",
-		                                     "Ġworl d", "Ġ h", "Ġh e", "l l", "Ġhe ll",
-		                                     "Ġhell o", "Ġ i", "Ġi s", "a n", "Ġa n",
-		                                     "Ġan d", "Ġ o", "Ġo f"};
+		static const char *const merges[] = {
+		    "Ġ t",     "h e",   "Ġt he",  "Ġ a",     "i n",  "e r",   "o n", "Ġ w",
+		    "o r",     "Ġw or", "Ġwor l", "Ġworl d", "Ġ h",  "Ġh e",  "l l", "Ġhe ll",
+		    "Ġhell o", "Ġ i",   "Ġi s",   "a n",     "Ġa n", "Ġan d", "Ġ o", "Ġo f"};
 		char *merge_res[24];
 
 		for (int b = 0; b < 256; b++) {
@@ -267,7 +266,8 @@ static void write_tokenizer(struct gguf_writer *w, const struct spec *s)
 			char buf[32];
 			const char *sp = strchr(merges[i], ' ');
 
-			snprintf(buf, sizeof(buf), "%.*s%s", (int)(sp - merges[i]), merges[i], sp + 1);
+			snprintf(buf, sizeof(buf), "%.*s%s", (int)(sp - merges[i]), merges[i],
+			         sp + 1);
 			merge_res[i] = strdup(buf);
 			toks[n] = merge_res[i], types[n++] = 1;
 		}
@@ -292,17 +292,17 @@ static void ref_model_free(struct ref_model *rm);
 
 /* Hooks that break a model on purpose (refusal tests). */
 struct breakage {
-	const char *arch;       /* written as general.architecture */
-	int drop_tensor;        /* leave out blk.0.ffn_up.weight */
-	int bad_shape;          /* blk.0.attn_k.weight one row short */
-	int norm_q8;            /* blk.0.attn_norm.weight stored as Q8_0 */
+	const char *arch; /* written as general.architecture */
+	int drop_tensor;  /* leave out blk.0.ffn_up.weight */
+	int bad_shape;    /* blk.0.attn_k.weight one row short */
+	int norm_q8;      /* blk.0.attn_norm.weight stored as Q8_0 */
 	int no_tokenizer;
-	int head_count_kv;      /* != 0: written instead of the spec's */
+	int head_count_kv; /* != 0: written instead of the spec's */
 };
 
 /* Writes the model of @s with seed @seed to @path; fills @rm if not NULL. */
-static void write_model(const struct spec *s, uint64_t seed, const char *path,
-                        struct ref_model *rm, const struct breakage *br)
+static void write_model(const struct spec *s, uint64_t seed, const char *path, struct ref_model *rm,
+                        const struct breakage *br)
 {
 	struct gguf_writer *w = gguf_writer_create();
 	struct rng r;
@@ -405,7 +405,7 @@ static void write_model(const struct spec *s, uint64_t seed, const char *path,
 struct ref_state {
 	const struct ref_model *m;
 	int n_ctx, pos;
-	int quant; /* 1: activations rounded to Q8_0 before each projection */
+	int quant;       /* 1: activations rounded to Q8_0 before each projection */
 	double *kc, *vc; /* (layer, ctx, n_head_kv * hd) */
 };
 
@@ -492,7 +492,8 @@ static void ref_step(struct ref_state *st, int tok, double *logits)
 	double *x = calloc((size_t)E, sizeof(double)), *xn = calloc((size_t)big, sizeof(double));
 	double *q = calloc((size_t)Q, sizeof(double)), *att = calloc((size_t)Q, sizeof(double));
 	double *g = calloc((size_t)F, sizeof(double)), *u = calloc((size_t)F, sizeof(double));
-	double *y = calloc((size_t)big, sizeof(double)), *sc = calloc((size_t)pos + 1, sizeof(double));
+	double *y = calloc((size_t)big, sizeof(double)),
+	       *sc = calloc((size_t)pos + 1, sizeof(double));
 
 	cr_assert(pos < st->n_ctx);
 	for (int i = 0; i < E; i++)
@@ -574,8 +575,7 @@ static const struct spec specs[] = {
     {"llama", 96, 1, 64, 3, 1, 32, 0, 0, GGUF_TT_F16, 500, "llama GQA 3:1 hd32 F16", 0},
     {"llama", 64, 1, 64, 2, 1, 64, 0, 0, GGUF_TT_Q8_0, 10000, "llama GQA 2:1 hd64 key_length", 0},
     {"qwen2", 64, 2, 96, 4, 2, 16, 0, 0, GGUF_TT_Q8_0, 1000000, "qwen2 GQA 2:1 biases untied", 0},
-    {"qwen2", 128, 1, 64, 2, 2, 64, 32, 1, GGUF_TT_F32, 10000, "qwen2 MHA hd64 rope32 tied F32",
-     1},
+    {"qwen2", 128, 1, 64, 2, 2, 64, 32, 1, GGUF_TT_F32, 10000, "qwen2 MHA hd64 rope32 tied F32", 1},
     {"qwen2", 128, 2, 64, 8, 2, 16, 0, 1, GGUF_TT_Q4_0, 10000, "qwen2 GQA 4:1 hd16 tied Q4_0", 0},
 };
 #define N_SPECS (sizeof(specs) / sizeof(specs[0]))
@@ -765,12 +765,12 @@ static int sim_has_q8(unsigned *version)
 	return ok;
 }
 
-#define SKIP_WITHOUT_SIM_Q8()                                                                   \
-	do {                                                                                    \
-		unsigned v_;                                                                    \
-		if (!sim_has_q8(&v_))                                                           \
+#define SKIP_WITHOUT_SIM_Q8()                                                                      \
+	do {                                                                                       \
+		unsigned v_;                                                                       \
+		if (!sim_has_q8(&v_))                                                              \
 			cr_skip_test("sim (hardware version 0x%08x) has no block-scaled commands", \
-			             v_);                                                       \
+			             v_);                                                          \
 	} while (0)
 
 ParameterizedTestParameters(model, matches_reference_sim)
@@ -824,9 +824,9 @@ Test(model, sim_equals_cpu_bit_exact, .timeout = 900)
 		for (int t = np; t < np + nd; t++) {
 			for (int k = 0; k < 2; k++) {
 				toks[k][t] = llm_argmax(lg[k], V);
-				cr_assert_eq(llm_forward(m[k], &toks[k][t], 1, 0, lg[k], err,
-				                         sizeof(err)),
-				             0, "%s", err);
+				cr_assert_eq(
+				    llm_forward(m[k], &toks[k][t], 1, 0, lg[k], err, sizeof(err)),
+				    0, "%s", err);
 			}
 			cr_assert_eq(toks[0][t], toks[1][t], "%s: greedy token %d: cpu %d, sim %d",
 			             s->name, t - np, toks[0][t], toks[1][t]);
@@ -944,8 +944,8 @@ Test(model, refusals)
 	/* 1 MiB of card memory is too small for this model's 2.3 MB */
 	memset(&b, 0, sizeof(b));
 	{
-		static const struct spec big = {"llama", 256, 4, 512, 4, 4, 64, 0, 0,
-		                                GGUF_TT_Q8_0, 10000, "big", 0};
+		static const struct spec big = {"llama", 256,          4,     512,   4, 4, 64, 0,
+		                                0,       GGUF_TT_Q8_0, 10000, "big", 0};
 		char path[128], err[512] = "";
 		struct gguf *g;
 		struct sampan_device *dev = open_dev("cpu:mem=1");
@@ -966,7 +966,8 @@ Test(model, shape_not_in_blocks_refused)
 {
 	/* embedding_length 48: F32 weights can hold it, the device's blocks of
 	 * 32 along K cannot */
-	static const struct spec s = {"llama", 48, 1, 64, 3, 3, 16, 0, 1, GGUF_TT_F32, 10000, "e48", 0};
+	static const struct spec s = {"llama", 48, 1,           64,    3,     3, 16,
+	                              0,       1,  GGUF_TT_F32, 10000, "e48", 0};
 	struct gguf_writer *w = gguf_writer_create();
 	char path[128], err[512] = "";
 	struct rng r;
@@ -1172,15 +1173,20 @@ static void write_file(const char *path, const void *data, size_t n)
 	cr_assert_eq(fclose(f), 0);
 }
 
-static const struct spec cli_llama = {"llama", 64, 2, 96, 4, 2, 16, 0, 0, GGUF_TT_Q8_0, 10000,
-                                      "cli llama", 0};
-static const struct spec cli_qwen = {"qwen2", 64, 2, 96, 4, 2, 16, 0, 1, GGUF_TT_Q8_0, 1000000,
-                                     "cli qwen2", 0};
+static const struct spec cli_llama = {"llama", 64,           2,     96,          4, 2, 16, 0,
+                                      0,       GGUF_TT_Q8_0, 10000, "cli llama", 0};
+static const struct spec cli_qwen = {"qwen2", 64,           2,       96,          4, 2, 16, 0,
+                                     1,       GGUF_TT_Q8_0, 1000000, "cli qwen2", 0};
 
-static const char *const gen_keys[] = {
-    "prompt_tokens",       "tokens",           "text",
-    "prompt_tokens_per_s", "tokens_per_s",     "device_cycles_per_token",
-    "utilization_prefill", "utilization_decode", "bandwidth_fraction_decode"};
+static const char *const gen_keys[] = {"prompt_tokens",
+                                       "tokens",
+                                       "text",
+                                       "prompt_tokens_per_s",
+                                       "tokens_per_s",
+                                       "device_cycles_per_token",
+                                       "utilization_prefill",
+                                       "utilization_decode",
+                                       "bandwidth_fraction_decode"};
 
 /* generate --json: the keys, BOS, the count, greedy tokens = the runtime's
  * own greedy decode in this process, the streamed text = the pieces. */
@@ -1200,8 +1206,8 @@ static void check_generate(const struct spec *s, const char *dev)
 	tmp_path(path, sizeof(path), "gen");
 	write_model(s, test_seed(s->name), path, NULL, NULL);
 	{
-		const char *args[] = {"generate", path, "-d", dev, "-p", "hello world",
-		                      "-n", "12", "--temp", "0", "--json", NULL};
+		const char *args[] = {"generate", path, "-d",     dev, "-p",     "hello world",
+		                      "-n",       "12", "--temp", "0", "--json", NULL};
 
 		cr_assert_eq(run_cli(args, &r), 0, "%s", r.err);
 	}
@@ -1249,8 +1255,8 @@ static void check_generate(const struct spec *s, const char *dev)
 	}
 	/* streamed: the same bytes and a newline */
 	{
-		const char *args[] = {"generate", path, "-d", dev, "-p", "hello world",
-		                      "-n", "12", "--temp", "0", NULL};
+		const char *args[] = {"generate", path, "-d",     dev, "-p", "hello world",
+		                      "-n",       "12", "--temp", "0", NULL};
 
 		cr_assert_eq(run_cli(args, &r2), 0, "%s", r2.err);
 		cr_assert_eq(strlen(r2.out), tl + 1);
@@ -1292,8 +1298,8 @@ Test(cli, generate_sim, .timeout = 900)
 	tmp_path(path, sizeof(path), "gensim");
 	write_model(&cli_qwen, 17, path, NULL, NULL);
 	for (int k = 0; k < 2; k++) {
-		const char *args[] = {"generate", path, "-d", devs[k], "-p", "the world", "-n", "8",
-		                      "--temp", "0", "--json", NULL};
+		const char *args[] = {"generate", path, "-d",     devs[k], "-p",     "the world",
+		                      "-n",       "8",  "--temp", "0",     "--json", NULL};
 
 		cr_assert_eq(run_cli(args, &r[k]), 0, "%s", r[k].err);
 		n[k] = json_ints(r[k].out, "tokens", t[k], 64);
@@ -1325,9 +1331,9 @@ Test(cli, generate_seeded, .timeout = 200)
 	tmp_path(path, sizeof(path), "seed");
 	write_model(&cli_llama, 11, path, NULL, NULL);
 	for (int i = 0; i < 3; i++) {
-		const char *args[] = {"generate", path, "-d", "cpu", "-p", "the", "-n", "16",
-		                      "--temp", "1.5", "--top-k", "0", "--seed", seeds[i], "--json",
-		                      NULL};
+		const char *args[] = {"generate", path,     "-d",     "cpu", "-p",      "the",
+		                      "-n",       "16",     "--temp", "1.5", "--top-k", "0",
+		                      "--seed",   seeds[i], "--json", NULL};
 
 		cr_assert_eq(run_cli(args, &r[i]), 0, "%s", r[i].err);
 		n[i] = json_ints(r[i].out, "tokens", t[i], 64);
@@ -1402,11 +1408,13 @@ Test(cli, generate_bad_input, .timeout = 200)
 		cli_refuses(a, 2, "temperature");
 	}
 	{
-		const char *a[] = {"generate", path, "-d", "cpu", "-p", "hi", "--temp", "nan", NULL};
+		const char *a[] = {"generate", path,     "-d",  "cpu", "-p",
+		                   "hi",       "--temp", "nan", NULL};
 		cli_refuses(a, 2, "--temp");
 	}
 	{
-		const char *a[] = {"generate", path, "-d", "cpu", "-p", "hi", "--top-p", "nan", NULL};
+		const char *a[] = {"generate", path,      "-d",  "cpu", "-p",
+		                   "hi",       "--top-p", "nan", NULL};
 		cli_refuses(a, 2, "--top-p");
 	}
 	{
@@ -1414,7 +1422,8 @@ Test(cli, generate_bad_input, .timeout = 200)
 		cli_refuses(a, 2, "top-p");
 	}
 	{
-		const char *a[] = {"generate", path, "-d", "cpu", "-p", "hi", "--top-k", "-3", NULL};
+		const char *a[] = {"generate", path,      "-d", "cpu", "-p",
+		                   "hi",       "--top-k", "-3", NULL};
 		cli_refuses(a, 2, "--top-k");
 	}
 	{
@@ -1422,7 +1431,8 @@ Test(cli, generate_bad_input, .timeout = 200)
 		cli_refuses(a, 2, "no prompt");
 	}
 	{
-		const char *a[] = {"generate", "/nonexistent/m.gguf", "-d", "cpu", "-p", "hi", NULL};
+		const char *a[] = {"generate", "/nonexistent/m.gguf", "-d", "cpu", "-p", "hi",
+		                   NULL};
 		cli_refuses(a, 1, "/nonexistent/m.gguf");
 	}
 	{
@@ -1491,8 +1501,8 @@ static void check_perplexity(const struct spec *s)
 	write_model(s, test_seed(s->name), path, &rm, NULL);
 	write_file(txt, ppl_text, strlen(ppl_text));
 	{
-		const char *args[] = {"perplexity", path, "-d", "cpu", "-f", txt, "--ctx", "24",
-		                      "--json", NULL};
+		const char *args[] = {"perplexity", path,    "-d", "cpu",    "-f",
+		                      txt,          "--ctx", "24", "--json", NULL};
 
 		cr_assert_eq(run_cli(args, &r), 0, "%s", r.err);
 	}
@@ -1521,7 +1531,8 @@ static void check_perplexity(const struct spec *s)
 	ref_model_free(&rm);
 	/* bad input */
 	{
-		const char *a[] = {"perplexity", path, "-d", "cpu", "-f", txt, "--ctx", "200", NULL};
+		const char *a[] = {"perplexity", path,    "-d",  "cpu", "-f",
+		                   txt,          "--ctx", "200", NULL};
 		cli_refuses(a, 1, "needs at least 400");
 	}
 	write_file(txt, "ok \xc0\xaf no", 8);
@@ -1573,8 +1584,8 @@ Test(cli, chat_chatml, .timeout = 300)
 	cr_assert_eq(run_sh(line, &r), 0, "%s", r.err);
 	cr_assert(strstr(r.err, "chatml template"), "%s", r.err);
 	{
-		const char *args[] = {"generate", path, "-d", "cpu", "-p", prompt, "-n", "6",
-		                      "--temp", "0", NULL};
+		const char *args[] = {"generate", path, "-d",     "cpu", "-p", prompt,
+		                      "-n",       "6",  "--temp", "0",   NULL};
 
 		cr_assert_eq(run_cli(args, &r2), 0, "%s", r2.err);
 	}

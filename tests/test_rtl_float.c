@@ -44,7 +44,8 @@ static size_t check_scale(struct ssim_float *f, const uint16_t *a, const uint16_
 		uint32_t want = fref_scale(a[i], b[i]);
 
 		if (out[i] != want && bad++ < 8)
-			cr_log_error("scale(0x%04x, 0x%04x) = 0x%08x, want 0x%08x", a[i], b[i], out[i], want);
+			cr_log_error("scale(0x%04x, 0x%04x) = 0x%08x, want 0x%08x", a[i], b[i],
+			             out[i], want);
 	}
 	free(out);
 	return bad;
@@ -60,7 +61,8 @@ static size_t check_mul(struct ssim_float *f, const int32_t *a, const uint32_t *
 		uint32_t want = fref_mul(a[i], b[i]);
 
 		if (out[i] != want && bad++ < 8)
-			cr_log_error("mul(%d, 0x%08x) = 0x%08x, want 0x%08x", a[i], b[i], out[i], want);
+			cr_log_error("mul(%d, 0x%08x) = 0x%08x, want 0x%08x", a[i], b[i], out[i],
+			             want);
 	}
 	free(out);
 	return bad;
@@ -76,7 +78,8 @@ static size_t check_add(struct ssim_float *f, const uint32_t *a, const uint32_t 
 		uint32_t want = fref_add(a[i], b[i]);
 
 		if (out[i] != want && bad++ < 8)
-			cr_log_error("add(0x%08x, 0x%08x) = 0x%08x, want 0x%08x", a[i], b[i], out[i], want);
+			cr_log_error("add(0x%08x, 0x%08x) = 0x%08x, want 0x%08x", a[i], b[i],
+			             out[i], want);
 	}
 	free(out);
 	return bad;
@@ -85,10 +88,10 @@ static size_t check_add(struct ssim_float *f, const uint32_t *a, const uint32_t 
 /* The reference itself on values whose answer is known by hand. */
 Test(float_units, reference_sanity)
 {
-	cr_expect_eq(fref_h2f(0x3C00), 0x3F800000u);          /* 1.0 */
-	cr_expect_eq(fref_h2f(0x0001), 0x33800000u);          /* 2^-24 */
-	cr_expect_eq(fref_h2f(0x7BFF), 0x477FE000u);          /* 65504 */
-	cr_expect_eq(fref_h2f(0x8000), 0x80000000u);          /* -0 */
+	cr_expect_eq(fref_h2f(0x3C00), 0x3F800000u); /* 1.0 */
+	cr_expect_eq(fref_h2f(0x0001), 0x33800000u); /* 2^-24 */
+	cr_expect_eq(fref_h2f(0x7BFF), 0x477FE000u); /* 65504 */
+	cr_expect_eq(fref_h2f(0x8000), 0x80000000u); /* -0 */
 	cr_expect_eq(fref_h2f(0x7C01), F32_NAN);
 	cr_expect_eq(fref_add(0x3F800000u, 0x33800000u), 0x3F800000u); /* 1 + 2^-24: tie to even */
 	cr_expect_eq(fref_add(0x3F800001u, 0x33800000u), 0x3F800002u); /* tie to even, up */
@@ -100,10 +103,10 @@ Test(float_units, reference_sanity)
 	cr_expect_eq(fref_add(0x00000000u, 0x80000000u), 0x00000000u);
 	cr_expect_eq(fref_add(0x3F800000u, 0xBF800000u), 0x00000000u);
 	cr_expect_eq(fref_add(0x7F800000u, 0xFF800000u), F32_NAN);
-	cr_expect_eq(fref_mul(0, 0xBF800000u), 0x80000000u);   /* +0 * -1 = -0 */
-	cr_expect_eq(fref_mul(3, 0x3F800001u), 0x40400002u);   /* 3 * (1 + 2^-23): tie, up to even */
+	cr_expect_eq(fref_mul(0, 0xBF800000u), 0x80000000u); /* +0 * -1 = -0 */
+	cr_expect_eq(fref_mul(3, 0x3F800001u), 0x40400002u); /* 3 * (1 + 2^-23): tie, up to even */
 	cr_expect_eq(fref_mul(2, 0x7F7FFFFFu), 0x7F800000u);
-	cr_expect_eq(fref_mul(5, 0x00400000u), 0x00000000u);   /* subnormal s reads as 0 */
+	cr_expect_eq(fref_mul(5, 0x00400000u), 0x00000000u); /* subnormal s reads as 0 */
 	cr_expect_eq(fref_mul(0, 0x7F800000u), F32_NAN);
 	cr_expect_eq(fref_scale(0x0001, 0x0001), 0x27800000u); /* 2^-48 */
 	cr_expect_eq(fref_scale(0x7C00, 0x8000), F32_NAN);
@@ -122,7 +125,8 @@ Test(float_units, h2f_exhaustive)
 	cr_assert_eq(ssim_float_h2f(f, h, out, 65536), 0, "%s", ssim_error(NULL));
 	for (unsigned i = 0; i < 65536; i++)
 		if (out[i] != fref_h2f(h[i]) && bad++ < 8)
-			cr_log_error("h2f(0x%04x) = 0x%08x, want 0x%08x", i, out[i], fref_h2f(h[i]));
+			cr_log_error("h2f(0x%04x) = 0x%08x, want 0x%08x", i, out[i],
+			             fref_h2f(h[i]));
 	cr_expect_eq(bad, 0, "%zu of 65536 conversions differ", bad);
 	free(h);
 	free(out);
@@ -130,9 +134,9 @@ Test(float_units, h2f_exhaustive)
 }
 
 static const uint16_t f16_edges[] = {
-	0x0000, 0x8000, 0x0001, 0x8001, 0x0002, 0x03FF, 0x83FF, 0x0200, 0x0400, 0x8400,
-	0x0401, 0x3BFF, 0x3C00, 0xBC00, 0x3C01, 0x3555, 0x7BFF, 0xFBFF, 0x7BFE, 0x7C00,
-	0xFC00, 0x7C01, 0x7E00, 0xFE00, 0x7FFF, 0xFFFF, 0x1400, 0x2E66,
+    0x0000, 0x8000, 0x0001, 0x8001, 0x0002, 0x03FF, 0x83FF, 0x0200, 0x0400, 0x8400,
+    0x0401, 0x3BFF, 0x3C00, 0xBC00, 0x3C01, 0x3555, 0x7BFF, 0xFBFF, 0x7BFE, 0x7C00,
+    0xFC00, 0x7C01, 0x7E00, 0xFE00, 0x7FFF, 0xFFFF, 0x1400, 0x2E66,
 };
 
 Test(float_units, scale_edges)
@@ -169,27 +173,28 @@ Test(float_units, scale_random)
 		b[i] = (uint16_t)rng_u64(&r);
 	}
 	bad = check_scale(f, a, b, n);
-	cr_expect_eq(bad, 0, "seed %llu: %zu of %zu products differ", (unsigned long long)seed, bad, n);
+	cr_expect_eq(bad, 0, "seed %llu: %zu of %zu products differ", (unsigned long long)seed, bad,
+	             n);
 	free(a);
 	free(b);
 	ssim_float_destroy(f);
 }
 
 static const uint32_t f32_edges[] = {
-	0x00000000, 0x80000000, 0x00000001, 0x80000001, 0x007FFFFF, 0x807FFFFF, 0x00400000,
-	0x00800000, 0x80800000, 0x00800001, 0x80800001, 0x00FFFFFF, 0x01000000, 0x3F800000,
-	0xBF800000, 0x3F800001, 0xBF800001, 0x3FFFFFFF, 0x3F7FFFFF, 0x33800000, 0x34000000,
-	0xB3800000, 0x7F7FFFFF, 0xFF7FFFFF, 0x7F7FFFFE, 0x7F000000, 0xFF000000, 0x73000000,
-	0x7F800000, 0xFF800000, 0x7FC00000, 0x7F800001, 0xFFC00000, 0xFFFFFFFF, 0x4B000000,
-	0x4B7FFFFF, 0xCB000001, 0x27800000, 0x1F000000,
+    0x00000000, 0x80000000, 0x00000001, 0x80000001, 0x007FFFFF, 0x807FFFFF, 0x00400000, 0x00800000,
+    0x80800000, 0x00800001, 0x80800001, 0x00FFFFFF, 0x01000000, 0x3F800000, 0xBF800000, 0x3F800001,
+    0xBF800001, 0x3FFFFFFF, 0x3F7FFFFF, 0x33800000, 0x34000000, 0xB3800000, 0x7F7FFFFF, 0xFF7FFFFF,
+    0x7F7FFFFE, 0x7F000000, 0xFF000000, 0x73000000, 0x7F800000, 0xFF800000, 0x7FC00000, 0x7F800001,
+    0xFFC00000, 0xFFFFFFFF, 0x4B000000, 0x4B7FFFFF, 0xCB000001, 0x27800000, 0x1F000000,
 };
 
 Test(float_units, mul_edges)
 {
 	static const int32_t isums[] = {
-		0, 1, -1, 2, -2, 3, -3, 5, 127, -128, 16383, -16384, 65535, 262143,
-		-262143, 524287, -524287, 524288, -524288, 3 << 17, -(3 << 17), 0x55555,
-		1048575, -1048575, 1044480, -1044480, 3 << 18, -(3 << 18),
+	    0,       1,       -1,       2,       -2,       3,       -3,
+	    5,       127,     -128,     16383,   -16384,   65535,   262143,
+	    -262143, 524287,  -524287,  524288,  -524288,  3 << 17, -(3 << 17),
+	    0x55555, 1048575, -1048575, 1044480, -1044480, 3 << 18, -(3 << 18),
 	};
 	struct ssim_float *f = fu_new();
 	const size_t n = COUNT(isums) * COUNT(f32_edges) + 8 * 18 * 6;
@@ -206,7 +211,7 @@ Test(float_units, mul_edges)
 	for (int m = 0; m < 8; m++)
 		for (int t = 0; t < 18; t++)
 			for (int v = 0; v < 6; v++, k++) {
-				static const int32_t base[] = { 3, -3, 5, 7, 9, -11 };
+				static const int32_t base[] = {3, -3, 5, 7, 9, -11};
 
 				a[k] = base[v] * (1 << t);
 				if (a[k] >= 1048576 || a[k] <= -1048576)
@@ -256,7 +261,8 @@ Test(float_units, mul_random)
 		b[i] = rand_f32(&r);
 	}
 	bad = check_mul(f, a, b, n);
-	cr_expect_eq(bad, 0, "seed %llu: %zu of %zu products differ", (unsigned long long)seed, bad, n);
+	cr_expect_eq(bad, 0, "seed %llu: %zu of %zu products differ", (unsigned long long)seed, bad,
+	             n);
 	free(a);
 	free(b);
 	ssim_float_destroy(f);
@@ -302,7 +308,10 @@ Test(float_units, add_random)
 			break;
 		case 2: /* exponents a few apart: alignment, guard bits, ties */
 			b[i] = (a[i] & 0x807FFFFFu) ^ ((uint32_t)rng_u64(&r) & 0x8000000Fu);
-			b[i] |= (uint32_t)((((a[i] >> 23) & 0xFF) + (uint32_t)rng_range(&r, 0, 30)) & 0xFF) << 23;
+			b[i] |=
+			    (uint32_t)((((a[i] >> 23) & 0xFF) + (uint32_t)rng_range(&r, 0, 30)) &
+			               0xFF)
+			    << 23;
 			break;
 		default: /* far apart */
 			b[i] = (a[i] & 0xFF800000u) - ((uint32_t)rng_range(&r, 20, 40) << 23) +
@@ -340,8 +349,8 @@ Test(float_units, mul_add_chain)
 		uint32_t want = fref_add(acc, fref_mul(isum[i], fref_scale(sw[i], sa[i])));
 
 		cr_assert_eq(ssim_float_add(f, &acc, &p[i], &out, 1), 0);
-		cr_assert_eq(out, want, "seed %llu step %d: 0x%08x, want 0x%08x", (unsigned long long)seed, i,
-			     out, want);
+		cr_assert_eq(out, want, "seed %llu step %d: 0x%08x, want 0x%08x",
+		             (unsigned long long)seed, i, out, want);
 		acc = out;
 	}
 	ssim_float_destroy(f);

@@ -35,13 +35,14 @@ TestSuite(q8, .timeout = 300);
 
 static struct cmd cmd_load_s(unsigned bank, unsigned operand, unsigned nb, uint64_t addr)
 {
-	struct cmd c = { { OP_LOAD_S | (bank & 1) << 8 | (operand & 1) << 9 | (nb & 0xffff) << 16,
-			   (uint32_t)addr, (uint32_t)(addr >> 32), 0 } };
+	struct cmd c = {{OP_LOAD_S | (bank & 1) << 8 | (operand & 1) << 9 | (nb & 0xffff) << 16,
+	                 (uint32_t)addr, (uint32_t)(addr >> 32), 0}};
 	return c;
 }
 
 static struct cmd cmd_qcompute(unsigned a_bank, unsigned w_bank, int first, unsigned slot,
-			       unsigned k_len, unsigned m, unsigned n, unsigned a_off, unsigned w_off)
+                               unsigned k_len, unsigned m, unsigned n, unsigned a_off,
+                               unsigned w_off)
 {
 	struct cmd c = cmd_compute(a_bank, w_bank, first, slot, k_len, 0, m, n);
 
@@ -78,8 +79,8 @@ enum scale_kind {
 
 static uint16_t rand_scale(struct rng *r, enum scale_kind kind)
 {
-	static const uint16_t special[] = { 0x0000, 0x8000, 0x0001, 0x83FF, 0x7BFF, 0xFBFF,
-					    0x7C00, 0xFC00, 0x7E00, 0x7C01 };
+	static const uint16_t special[] = {0x0000, 0x8000, 0x0001, 0x83FF, 0x7BFF,
+	                                   0xFBFF, 0x7C00, 0xFC00, 0x7E00, 0x7C01};
 	uint16_t sign = (uint16_t)(rng_range(r, 0, 1) << 15);
 
 	switch (kind) {
@@ -95,7 +96,7 @@ static uint16_t rand_scale(struct rng *r, enum scale_kind kind)
 }
 
 static void qtile_random(struct qtile *t, const struct simdev *d, struct rng *r, unsigned nb,
-			 enum scale_kind kind, enum fill_pattern fill)
+                         enum scale_kind kind, enum fill_pattern fill)
 {
 	t->rows = d->rows;
 	t->cols = d->cols;
@@ -154,7 +155,7 @@ static void put32u(uint8_t *p, uint32_t v)
 /* Writes blocks [b0, b0 + nb) of A, W and their scales in the LOAD_A,
  * LOAD_W and LOAD_S layouts. */
 static void qtile_write(struct simdev *d, const struct qtile *t, unsigned b0, unsigned nb,
-			uint64_t a_addr, uint64_t w_addr, uint64_t sa_addr, uint64_t sw_addr)
+                        uint64_t a_addr, uint64_t w_addr, uint64_t sa_addr, uint64_t sw_addr)
 {
 	unsigned k0 = 32 * b0, kl = 32 * nb;
 	uint8_t *a = xmalloc((size_t)kl * t->rows), *w = xmalloc((size_t)kl * t->cols);
@@ -192,7 +193,8 @@ static void write_fparams(struct simdev *d, const uint32_t *bias, unsigned entry
 	memset(p, 0x5A, 3 * (size_t)d->bus);
 	for (unsigned c = 0; c < d->cols; c++)
 		put32u(p + 4 * c, bias ? bias[c] : 0);
-	cr_assert_eq(ssim_mem_write(d->sim, ADDR_P + 3 * (uint64_t)d->bus * entry, p, 3 * d->bus), 0);
+	cr_assert_eq(ssim_mem_write(d->sim, ADDR_P + 3 * (uint64_t)d->bus * entry, p, 3 * d->bus),
+	             0);
 	free(p);
 }
 
@@ -209,9 +211,10 @@ static void qref_chain(const struct qtile *t, unsigned b0, unsigned nb, uint32_t
 
 				for (unsigned j = 0; j < 32; j++)
 					isum += t->a[(size_t)r * t->k + 32 * b + j] *
-						t->w[(size_t)c * t->k + 32 * b + j];
-				v = fref_add(v, fref_mul(isum, fref_scale(t->sw[(size_t)c * t->nb + b],
-									 t->sa[(size_t)r * t->nb + b])));
+					        t->w[(size_t)c * t->k + 32 * b + j];
+				v = fref_add(
+				    v, fref_mul(isum, fref_scale(t->sw[(size_t)c * t->nb + b],
+				                                 t->sa[(size_t)r * t->nb + b])));
 			}
 			acc[r * t->cols + c] = v;
 		}
@@ -220,7 +223,7 @@ static void qref_chain(const struct qtile *t, unsigned b0, unsigned nb, uint32_t
 /* Compares rows x cols fp32 words at @addr with @want (plus @bias per
  * column unless NULL). */
 static void qcheck(struct simdev *d, uint64_t addr, const uint32_t *want, const uint32_t *bias,
-		   const char *what)
+                   const char *what)
 {
 	size_t n = (size_t)d->rows * d->cols, bad = 0;
 	uint8_t *got = xmalloc(4 * n);
@@ -230,7 +233,8 @@ static void qcheck(struct simdev *d, uint64_t addr, const uint32_t *want, const 
 		for (unsigned c = 0; c < d->cols; c++) {
 			size_t i = (size_t)r * d->cols + c;
 			uint32_t g = (uint32_t)got[4 * i] | (uint32_t)got[4 * i + 1] << 8 |
-				     (uint32_t)got[4 * i + 2] << 16 | (uint32_t)got[4 * i + 3] << 24;
+			             (uint32_t)got[4 * i + 2] << 16 |
+			             (uint32_t)got[4 * i + 3] << 24;
 			uint32_t w = bias ? fref_add(want[i], bias[c]) : want[i];
 
 			if (g != w && bad++ < 6)
@@ -246,7 +250,8 @@ static void core_open(struct simdev *d)
 
 	cr_assert_eq(simdev_open(d, 16u << 20, err, sizeof(err)), 0, "%s", err);
 	if (!(simdev_reg(d, 0x5C) & 1))
-		cr_skip_test("this core has no block-scaled commands (FEATURES 0x%x)", simdev_reg(d, 0x5C));
+		cr_skip_test("this core has no block-scaled commands (FEATURES 0x%x)",
+		             simdev_reg(d, 0x5C));
 }
 
 static void run_ok(struct simdev *d, const struct cmd *cmds, size_t n, const char *what)
@@ -254,7 +259,7 @@ static void run_ok(struct simdev *d, const struct cmd *cmds, size_t n, const cha
 	uint32_t status = 99, index = 99;
 
 	cr_assert_eq(simdev_run(d, ADDR_CMDS, cmds, n, MAX_CYCLES, &status, &index), 1,
-		     "%s: no ap_done within %d cycles", what, MAX_CYCLES);
+	             "%s: no ap_done within %d cycles", what, MAX_CYCLES);
 	cr_assert_eq(status, 0, "%s: STATUS %u at command %u", what, status, index);
 }
 
@@ -270,21 +275,21 @@ static void one_qtile(struct simdev *d, struct qtile *t, unsigned slot, const ch
 	write_fparams(d, t->bias, 1);
 	write_fparams(d, NULL, 2);
 	struct cmd cmds[] = {
-		cmd_load(OP_LOAD_A, 0, t->k, ADDR_A0),
-		cmd_load_s(0, 0, t->nb, ADDR_SA0),
-		cmd_load(OP_LOAD_W, 0, t->k, ADDR_W0),
-		cmd_load_s(0, 1, t->nb, ADDR_SW0),
-		cmd_load_p(1, 2, ADDR_P + 3 * (uint64_t)d->bus),
-		cmd_qcompute(0, 0, 1, slot, t->k, d->rows, d->cols, 0, 0),
-		cmd_store_mode(2, slot, 1, ADDR_OUT),
-		cmd_store_mode(1, slot, 2, ADDR_OUT2),
+	    cmd_load(OP_LOAD_A, 0, t->k, ADDR_A0),
+	    cmd_load_s(0, 0, t->nb, ADDR_SA0),
+	    cmd_load(OP_LOAD_W, 0, t->k, ADDR_W0),
+	    cmd_load_s(0, 1, t->nb, ADDR_SW0),
+	    cmd_load_p(1, 2, ADDR_P + 3 * (uint64_t)d->bus),
+	    cmd_qcompute(0, 0, 1, slot, t->k, d->rows, d->cols, 0, 0),
+	    cmd_store_mode(2, slot, 1, ADDR_OUT),
+	    cmd_store_mode(1, slot, 2, ADDR_OUT2),
 	};
 	run_ok(d, cmds, COUNT(cmds), what);
 	qref_chain(t, 0, t->nb, acc);
 	qcheck(d, ADDR_OUT2, acc, NULL, what);
 	qcheck(d, ADDR_OUT, acc, t->bias, what);
 	cr_expect_eq(simdev_reg64(d, REG_MACS), (uint64_t)t->k * d->rows * d->cols, "%s: MACS %llu",
-		     what, (unsigned long long)simdev_reg64(d, REG_MACS));
+	             what, (unsigned long long)simdev_reg64(d, REG_MACS));
 	free(acc);
 }
 
@@ -334,7 +339,7 @@ Test(q8, random_lengths_and_scales)
 
 		qtile_random(&t, &d, &r, nb, kind, fill);
 		snprintf(what, sizeof(what), "seed %llu case %d nb %u scales %d fill %d",
-			 (unsigned long long)seed, i, nb, (int)kind, (int)fill);
+		         (unsigned long long)seed, i, nb, (int)kind, (int)fill);
 		one_qtile(&d, &t, (unsigned)i % d.slots, what);
 		qtile_free(&t);
 	}
@@ -345,9 +350,9 @@ Test(q8, random_lengths_and_scales)
 Test(q8, special_scales)
 {
 	static const uint16_t fixed[][2] = {
-		{ 0x0000, 0x2C00 }, { 0x8000, 0x2C00 }, { 0x0001, 0x0001 }, { 0x03FF, 0x8200 },
-		{ 0x7BFF, 0x7BFF }, { 0xFBFF, 0x7BFF }, { 0x7C00, 0x2C00 }, { 0x7C00, 0x0000 },
-		{ 0xFC00, 0x3C00 }, { 0x7E00, 0x3C00 },
+	    {0x0000, 0x2C00}, {0x8000, 0x2C00}, {0x0001, 0x0001}, {0x03FF, 0x8200},
+	    {0x7BFF, 0x7BFF}, {0xFBFF, 0x7BFF}, {0x7C00, 0x2C00}, {0x7C00, 0x0000},
+	    {0xFC00, 0x3C00}, {0x7E00, 0x3C00},
 	};
 	uint64_t seed = test_seed("q8::special_scales");
 	struct simdev d;
@@ -365,8 +370,8 @@ Test(q8, special_scales)
 			t.sa[x * t.nb + 1] = fixed[i][0];
 		for (unsigned x = 0; x < t.cols; x++)
 			t.sw[x * t.nb + 1] = fixed[i][1];
-		snprintf(what, sizeof(what), "seed %llu scales 0x%04x 0x%04x", (unsigned long long)seed,
-			 fixed[i][0], fixed[i][1]);
+		snprintf(what, sizeof(what), "seed %llu scales 0x%04x 0x%04x",
+		         (unsigned long long)seed, fixed[i][0], fixed[i][1]);
 		one_qtile(&d, &t, 1, what);
 		qtile_free(&t);
 	}
@@ -411,7 +416,8 @@ Test(q8, k_chunks_continue_chain)
 		qtile_write(&d, &junk, 0, 2, ADDR_OUT3, ADDR_W0, ADDR_OUT3 + 0x4000, ADDR_SW0);
 		qtile_free(&junk);
 	}
-	qtile_write(&d, &t, 0, 4, ADDR_A0, ADDR_W0 + 64 * (uint64_t)d.cols, ADDR_SA0, ADDR_OUT3 + 0x8000);
+	qtile_write(&d, &t, 0, 4, ADDR_A0, ADDR_W0 + 64 * (uint64_t)d.cols, ADDR_SA0,
+	            ADDR_OUT3 + 0x8000);
 	{
 		/* W scales of blocks 0..3 after two junk blocks in the W scale bank. */
 		uint8_t *sw = xmalloc((size_t)2 * 4 * d.cols);
@@ -419,27 +425,28 @@ Test(q8, k_chunks_continue_chain)
 		for (unsigned j = 0; j < 4; j++)
 			for (unsigned c = 0; c < d.cols; c++)
 				put16(sw + 2 * (j * d.cols + c), t.sw[(size_t)c * t.nb + j]);
-		cr_assert_eq(ssim_mem_write(d.sim, ADDR_SW0 + 4 * (uint64_t)d.cols, sw, 8 * d.cols), 0);
+		cr_assert_eq(ssim_mem_write(d.sim, ADDR_SW0 + 4 * (uint64_t)d.cols, sw, 8 * d.cols),
+		             0);
 		free(sw);
 	}
 	qtile_write(&d, &t, 4, 3, ADDR_A1, ADDR_W1, ADDR_SA1, ADDR_SW1);
 	write_fparams(&d, t.bias, 0);
 	write_fparams(&d, NULL, 1);
 	struct cmd cmds[] = {
-		cmd_load_p(0, 2, ADDR_P),
-		cmd_load(OP_LOAD_A, 0, 128, ADDR_A0),
-		cmd_load(OP_LOAD_W, 0, 192, ADDR_W0),
-		cmd_load_s(0, 0, 4, ADDR_SA0),
-		cmd_load_s(0, 1, 6, ADDR_SW0),
-		cmd_load(OP_LOAD_A, 1, 96, ADDR_A1),
-		cmd_load(OP_LOAD_W, 1, 96, ADDR_W1),
-		cmd_load_s(1, 0, 3, ADDR_SA1),
-		cmd_load_s(1, 1, 3, ADDR_SW1),
-		cmd_qcompute(0, 0, 1, 2 % d.slots, 64, d.rows, d.cols, 0, 64),
-		cmd_qcompute(0, 0, 0, 2 % d.slots, 64, d.rows, d.cols, 64, 128),
-		cmd_qcompute(1, 1, 0, 2 % d.slots, 96, d.rows, d.cols, 0, 0),
-		cmd_store_mode(2, 2 % d.slots, 0, ADDR_OUT),
-		cmd_store_mode(1, 2 % d.slots, 1, ADDR_OUT2),
+	    cmd_load_p(0, 2, ADDR_P),
+	    cmd_load(OP_LOAD_A, 0, 128, ADDR_A0),
+	    cmd_load(OP_LOAD_W, 0, 192, ADDR_W0),
+	    cmd_load_s(0, 0, 4, ADDR_SA0),
+	    cmd_load_s(0, 1, 6, ADDR_SW0),
+	    cmd_load(OP_LOAD_A, 1, 96, ADDR_A1),
+	    cmd_load(OP_LOAD_W, 1, 96, ADDR_W1),
+	    cmd_load_s(1, 0, 3, ADDR_SA1),
+	    cmd_load_s(1, 1, 3, ADDR_SW1),
+	    cmd_qcompute(0, 0, 1, 2 % d.slots, 64, d.rows, d.cols, 0, 64),
+	    cmd_qcompute(0, 0, 0, 2 % d.slots, 64, d.rows, d.cols, 64, 128),
+	    cmd_qcompute(1, 1, 0, 2 % d.slots, 96, d.rows, d.cols, 0, 0),
+	    cmd_store_mode(2, 2 % d.slots, 0, ADDR_OUT),
+	    cmd_store_mode(1, 2 % d.slots, 1, ADDR_OUT2),
 	};
 	run_ok(&d, cmds, COUNT(cmds), "K chunks");
 	qref_chain(&t, 0, 7, acc);
@@ -481,23 +488,23 @@ Test(q8, scale_hazard_and_integer_tiles)
 	qtile_write(&d, &t2, 0, 2, ADDR_OUT3, ADDR_OUT3 + 0x2000, ADDR_SA1, ADDR_SW1);
 	write_fparams(&d, NULL, 1);
 	struct cmd cmds[] = {
-		cmd_load_p(0, 2, ADDR_P),
-		cmd_load(OP_LOAD_A, 1, 64, ADDR_A1),
-		cmd_load(OP_LOAD_W, 1, 64, ADDR_W1),
-		cmd_load(OP_LOAD_A, 0, 64, ADDR_A0),
-		cmd_load(OP_LOAD_W, 0, 64, ADDR_W0),
-		cmd_load_s(0, 0, 2, ADDR_SA0),
-		cmd_load_s(0, 1, 2, ADDR_SW0),
-		cmd_compute(1, 1, 1, 0, 64, it.za, d.rows, d.cols),
-		cmd_qcompute(0, 0, 1, 1, 64, d.rows, d.cols, 0, 0),
-		cmd_load_s(0, 0, 2, ADDR_SA1), /* waits for the q COMPUTE above to drain */
-		cmd_load_s(0, 1, 2, ADDR_SW1),
-		cmd_qcompute(0, 0, 1, 2, 64, d.rows, d.cols, 0, 0),
-		cmd_compute(1, 1, 1, 3, 64, it.za, d.rows, d.cols),
-		cmd_store_mode(1, 1, 1, ADDR_OUT),
-		cmd_store_mode(1, 2, 1, ADDR_OUT2),
-		cmd_store(1, 0, 0, ADDR_OUT4, 0, -128, 127),
-		cmd_store(0, 3, 0, ADDR_OUT4 + 0x4000, it.zo, it.lo, it.hi),
+	    cmd_load_p(0, 2, ADDR_P),
+	    cmd_load(OP_LOAD_A, 1, 64, ADDR_A1),
+	    cmd_load(OP_LOAD_W, 1, 64, ADDR_W1),
+	    cmd_load(OP_LOAD_A, 0, 64, ADDR_A0),
+	    cmd_load(OP_LOAD_W, 0, 64, ADDR_W0),
+	    cmd_load_s(0, 0, 2, ADDR_SA0),
+	    cmd_load_s(0, 1, 2, ADDR_SW0),
+	    cmd_compute(1, 1, 1, 0, 64, it.za, d.rows, d.cols),
+	    cmd_qcompute(0, 0, 1, 1, 64, d.rows, d.cols, 0, 0),
+	    cmd_load_s(0, 0, 2, ADDR_SA1), /* waits for the q COMPUTE above to drain */
+	    cmd_load_s(0, 1, 2, ADDR_SW1),
+	    cmd_qcompute(0, 0, 1, 2, 64, d.rows, d.cols, 0, 0),
+	    cmd_compute(1, 1, 1, 3, 64, it.za, d.rows, d.cols),
+	    cmd_store_mode(1, 1, 1, ADDR_OUT),
+	    cmd_store_mode(1, 2, 1, ADDR_OUT2),
+	    cmd_store(1, 0, 0, ADDR_OUT4, 0, -128, 127),
+	    cmd_store(0, 3, 0, ADDR_OUT4 + 0x4000, it.zo, it.lo, it.hi),
 	};
 	run_ok(&d, cmds, COUNT(cmds), "scale hazard");
 	qref_chain(&t1, 0, 2, acc1);
@@ -526,24 +533,24 @@ Test(q8, illegal_commands)
 	size_t nc = 0;
 
 	core_open(&d);
-	cases[nc++] = (struct bad_case){ cmd_qcompute(0, 0, 1, 0, 48, 1, 1, 0, 0), 2, "k_len 48" };
-	cases[nc++] = (struct bad_case){ cmd_qcompute(0, 0, 1, 0, 32, 1, 1, 16, 0), 2, "a_off 16" };
-	cases[nc++] = (struct bad_case){ cmd_qcompute(0, 0, 1, 0, 32, 1, 1, 0, 8), 2, "w_off 8" };
-	cases[nc++] = (struct bad_case){ cmd_load_s(0, 1, 0, ADDR_SA0), 2, "LOAD_S of 0 blocks" };
-	cases[nc++] = (struct bad_case){ cmd_load_s(1, 0, d.k_depth / 32 + 1, ADDR_SA0), 2,
-					  "LOAD_S past the bank" };
-	cases[nc++] = (struct bad_case){ cmd_store_mode(3, 0, 0, ADDR_OUT), 2, "STORE mode 3" };
+	cases[nc++] = (struct bad_case){cmd_qcompute(0, 0, 1, 0, 48, 1, 1, 0, 0), 2, "k_len 48"};
+	cases[nc++] = (struct bad_case){cmd_qcompute(0, 0, 1, 0, 32, 1, 1, 16, 0), 2, "a_off 16"};
+	cases[nc++] = (struct bad_case){cmd_qcompute(0, 0, 1, 0, 32, 1, 1, 0, 8), 2, "w_off 8"};
+	cases[nc++] = (struct bad_case){cmd_load_s(0, 1, 0, ADDR_SA0), 2, "LOAD_S of 0 blocks"};
+	cases[nc++] = (struct bad_case){cmd_load_s(1, 0, d.k_depth / 32 + 1, ADDR_SA0), 2,
+	                                "LOAD_S past the bank"};
+	cases[nc++] = (struct bad_case){cmd_store_mode(3, 0, 0, ADDR_OUT), 2, "STORE mode 3"};
 	for (size_t i = 0; i < nc; i++) {
-		struct cmd cmds[2] = { cmd_load_s(0, 0, 1, ADDR_SA0), cases[i].c };
+		struct cmd cmds[2] = {cmd_load_s(0, 0, 1, ADDR_SA0), cases[i].c};
 		uint32_t status = 99, index = 99;
 
 		cr_assert_eq(simdev_run(&d, ADDR_CMDS, cmds, 2, MAX_CYCLES, &status, &index), 1,
-			     "%s: no ap_done", cases[i].what);
+		             "%s: no ap_done", cases[i].what);
 		cr_expect_eq(status, cases[i].status, "%s: STATUS %u", cases[i].what, status);
 		cr_expect_eq(index, 1, "%s: ERR_INDEX %u", cases[i].what, index);
 	}
 	{
-		struct cmd cmds[1] = { cmd_load_s(0, 0, 1, ADDR_SA0 + 4) };
+		struct cmd cmds[1] = {cmd_load_s(0, 0, 1, ADDR_SA0 + 4)};
 		uint32_t status = 99, index = 99;
 
 		cr_assert_eq(simdev_run(&d, ADDR_CMDS, cmds, 1, MAX_CYCLES, &status, &index), 1);
@@ -593,25 +600,26 @@ Test(q8, wide_integer)
 		t.za = i == 1 ? 0 : t.za;
 		tile_write_operands(&d, &t, 0, k0, ADDR_A0, ADDR_W0);
 		/* chunk 1 at bank offset kw (A) and 2*kw (W) */
-		tile_write_operands(&d, &t, k0, k1, ADDR_A1 + (uint64_t)kw * d.rows, ADDR_W1 + 2ull * kw * d.cols);
+		tile_write_operands(&d, &t, k0, k1, ADDR_A1 + (uint64_t)kw * d.rows,
+		                    ADDR_W1 + 2ull * kw * d.cols);
 		tile_write_params(&d, &t, 0);
 		struct cmd c1 = with_wide(cmd_compute(0, 0, 1, 1, k0, t.za, t.m, t.n));
 		struct cmd c2 = with_wide(cmd_compute(1, 1, 0, 1, k1, t.za, t.m, t.n));
 
 		c2.w[2] = kw | (2 * kw) << 16;
 		struct cmd cmds[] = {
-			cmd_load_p(0, 1, ADDR_P),
-			cmd_load(OP_LOAD_A, 0, k0, ADDR_A0),
-			cmd_load(OP_LOAD_W, 0, k0, ADDR_W0),
-			cmd_load(OP_LOAD_A, 1, k1 + kw, ADDR_A1),
-			cmd_load(OP_LOAD_W, 1, k1 + 2 * kw, ADDR_W1),
-			c1,
-			c2,
-			cmd_store(1, 1, 0, ADDR_OUT, 0, -128, 127),
-			cmd_store(0, 1, 0, ADDR_OUT2, t.zo, t.lo, t.hi),
+		    cmd_load_p(0, 1, ADDR_P),
+		    cmd_load(OP_LOAD_A, 0, k0, ADDR_A0),
+		    cmd_load(OP_LOAD_W, 0, k0, ADDR_W0),
+		    cmd_load(OP_LOAD_A, 1, k1 + kw, ADDR_A1),
+		    cmd_load(OP_LOAD_W, 1, k1 + 2 * kw, ADDR_W1),
+		    c1,
+		    c2,
+		    cmd_store(1, 1, 0, ADDR_OUT, 0, -128, 127),
+		    cmd_store(0, 1, 0, ADDR_OUT2, t.zo, t.lo, t.hi),
 		};
-		snprintf(what, sizeof(what), "seed %llu case %d m %u k %u+%u", (unsigned long long)seed,
-			 i, m, k0, k1);
+		snprintf(what, sizeof(what), "seed %llu case %d m %u k %u+%u",
+		         (unsigned long long)seed, i, m, k0, k1);
 		run_ok(&d, cmds, COUNT(cmds), what);
 		tile_check(&d, &t, what);
 		cr_expect_eq(simdev_reg64(&d, REG_MACS), (uint64_t)(k0 + k1) * t.m * t.n);
@@ -622,7 +630,7 @@ Test(q8, wide_integer)
 
 /* Compares rows [0, rows) only (the wide engine leaves the others). */
 static void qcheck_rows(struct simdev *d, uint64_t addr, const uint32_t *want, const uint32_t *bias,
-			unsigned rows, const char *what)
+                        unsigned rows, const char *what)
 {
 	size_t n = (size_t)d->rows * d->cols, bad = 0;
 	uint8_t *got = xmalloc(4 * n);
@@ -632,7 +640,8 @@ static void qcheck_rows(struct simdev *d, uint64_t addr, const uint32_t *want, c
 		for (unsigned c = 0; c < d->cols; c++) {
 			size_t i = (size_t)r * d->cols + c;
 			uint32_t g = (uint32_t)got[4 * i] | (uint32_t)got[4 * i + 1] << 8 |
-				     (uint32_t)got[4 * i + 2] << 16 | (uint32_t)got[4 * i + 3] << 24;
+			             (uint32_t)got[4 * i + 2] << 16 |
+			             (uint32_t)got[4 * i + 3] << 24;
 			uint32_t w = bias ? fref_add(want[i], bias[c]) : want[i];
 
 			if (g != w && bad++ < 6)
@@ -662,28 +671,29 @@ Test(q8, wide_block_scaled)
 		char what[64];
 
 		cr_assert(acc);
-		qtile_random(&t, &d, &r, nb0 + nb1, (enum scale_kind)i, i == 2 ? FILL_MIN : FILL_RANDOM);
+		qtile_random(&t, &d, &r, nb0 + nb1, (enum scale_kind)i,
+		             i == 2 ? FILL_MIN : FILL_RANDOM);
 		qtile_write(&d, &t, 0, nb0, ADDR_A0, ADDR_W0, ADDR_SA0, ADDR_SW0);
 		qtile_write(&d, &t, nb0, nb1, ADDR_A1, ADDR_W1, ADDR_SA1, ADDR_SW1);
 		write_fparams(&d, t.bias, 0);
 		write_fparams(&d, NULL, 1);
 		struct cmd cmds[] = {
-			cmd_load_p(0, 2, ADDR_P),
-			cmd_load(OP_LOAD_A, 0, 32 * nb0, ADDR_A0),
-			cmd_load(OP_LOAD_W, 0, 32 * nb0, ADDR_W0),
-			cmd_load_s(0, 0, nb0, ADDR_SA0),
-			cmd_load_s(0, 1, nb0, ADDR_SW0),
-			cmd_load(OP_LOAD_A, 1, 32 * nb1, ADDR_A1),
-			cmd_load(OP_LOAD_W, 1, 32 * nb1, ADDR_W1),
-			cmd_load_s(1, 0, nb1, ADDR_SA1),
-			cmd_load_s(1, 1, nb1, ADDR_SW1),
-			with_wide(cmd_qcompute(0, 0, 1, 3 % d.slots, 32 * nb0, mv, d.cols, 0, 0)),
-			with_wide(cmd_qcompute(1, 1, 0, 3 % d.slots, 32 * nb1, mv, d.cols, 0, 0)),
-			cmd_store_mode(2, 3 % d.slots, 0, ADDR_OUT),
-			cmd_store_mode(1, 3 % d.slots, 1, ADDR_OUT2),
+		    cmd_load_p(0, 2, ADDR_P),
+		    cmd_load(OP_LOAD_A, 0, 32 * nb0, ADDR_A0),
+		    cmd_load(OP_LOAD_W, 0, 32 * nb0, ADDR_W0),
+		    cmd_load_s(0, 0, nb0, ADDR_SA0),
+		    cmd_load_s(0, 1, nb0, ADDR_SW0),
+		    cmd_load(OP_LOAD_A, 1, 32 * nb1, ADDR_A1),
+		    cmd_load(OP_LOAD_W, 1, 32 * nb1, ADDR_W1),
+		    cmd_load_s(1, 0, nb1, ADDR_SA1),
+		    cmd_load_s(1, 1, nb1, ADDR_SW1),
+		    with_wide(cmd_qcompute(0, 0, 1, 3 % d.slots, 32 * nb0, mv, d.cols, 0, 0)),
+		    with_wide(cmd_qcompute(1, 1, 0, 3 % d.slots, 32 * nb1, mv, d.cols, 0, 0)),
+		    cmd_store_mode(2, 3 % d.slots, 0, ADDR_OUT),
+		    cmd_store_mode(1, 3 % d.slots, 1, ADDR_OUT2),
 		};
-		snprintf(what, sizeof(what), "seed %llu case %d nb %u+%u", (unsigned long long)seed, i,
-			 nb0, nb1);
+		snprintf(what, sizeof(what), "seed %llu case %d nb %u+%u", (unsigned long long)seed,
+		         i, nb0, nb1);
 		run_ok(&d, cmds, COUNT(cmds), what);
 		qref_chain(&t, 0, nb0 + nb1, acc);
 		qcheck_rows(&d, ADDR_OUT2, acc, NULL, mv, what);
@@ -707,7 +717,7 @@ Test(q8, wide_illegal)
 	struct cmd c_rows = with_wide(cmd_compute(0, 0, 1, 0, kw, 0, mv + 1, 1));
 	struct cmd c_len = with_wide(cmd_compute(0, 0, 1, 0, kw + 1, 0, 1, 1));
 	struct cmd c_off = with_wide(cmd_compute(0, 0, 1, 0, kw, 0, 1, 1));
-	struct cmd *cases[] = { &c_rows, &c_len, &c_off };
+	struct cmd *cases[] = {&c_rows, &c_len, &c_off};
 
 	c_off.w[2] = 1;
 	for (size_t i = 0; i < COUNT(cases); i++) {
@@ -715,7 +725,8 @@ Test(q8, wide_illegal)
 
 		if (i == 0 && mv + 1 > d.rows)
 			continue;
-		cr_assert_eq(simdev_run(&d, ADDR_CMDS, cases[i], 1, MAX_CYCLES, &status, &index), 1);
+		cr_assert_eq(simdev_run(&d, ADDR_CMDS, cases[i], 1, MAX_CYCLES, &status, &index),
+		             1);
 		cr_expect_eq(status, 2, "case %zu: STATUS %u", i, status);
 	}
 	simdev_close(&d);
@@ -788,11 +799,15 @@ static void wide_stream(unsigned K, unsigned N, int q)
 			memset(buf, 0, (size_t)kt * d.rows);
 			for (unsigned k = 0; k < kt; k++)
 				buf[k * d.rows] = (uint8_t)a[kc * kt + k];
-			cr_assert_eq(ssim_mem_write(d.sim, addr_a + (uint64_t)kc * kt * d.rows, buf, (size_t)kt * d.rows), 0);
+			cr_assert_eq(ssim_mem_write(d.sim, addr_a + (uint64_t)kc * kt * d.rows, buf,
+			                            (size_t)kt * d.rows),
+			             0);
 			memset(buf, 0, (size_t)2 * nb * d.rows);
 			for (unsigned j = 0; j < nb; j++)
 				put16(buf + 2 * j * d.rows, sa[kc * nb + j]);
-			cr_assert_eq(ssim_mem_write(d.sim, addr_sa + (uint64_t)kc * 2 * nb * d.rows, buf, (size_t)2 * nb * d.rows), 0);
+			cr_assert_eq(ssim_mem_write(d.sim, addr_sa + (uint64_t)kc * 2 * nb * d.rows,
+			                            buf, (size_t)2 * nb * d.rows),
+			             0);
 		}
 		free(buf);
 		buf = xmalloc((size_t)kt * d.cols);
@@ -802,12 +817,19 @@ static void wide_stream(unsigned K, unsigned N, int q)
 
 				for (unsigned k = 0; k < kt; k++)
 					for (unsigned c = 0; c < d.cols; c++)
-						buf[k * d.cols + c] = (uint8_t)w[(size_t)(t * d.cols + c) * K + kc * kt + k];
-				cr_assert_eq(ssim_mem_write(d.sim, addr_w + tile * kt * d.cols, buf, (size_t)kt * d.cols), 0);
+						buf[k * d.cols + c] = (uint8_t)
+						    w[(size_t)(t * d.cols + c) * K + kc * kt + k];
+				cr_assert_eq(ssim_mem_write(d.sim, addr_w + tile * kt * d.cols, buf,
+				                            (size_t)kt * d.cols),
+				             0);
 				for (unsigned j = 0; j < nb; j++)
 					for (unsigned c = 0; c < d.cols; c++)
-						put16(buf + 2 * (j * d.cols + c), sw[(size_t)(t * d.cols + c) * (K / 32) + kc * nb + j]);
-				cr_assert_eq(ssim_mem_write(d.sim, addr_sw + tile * 2 * nb * d.cols, buf, (size_t)2 * nb * d.cols), 0);
+						put16(buf + 2 * (j * d.cols + c),
+						      sw[(size_t)(t * d.cols + c) * (K / 32) +
+						         kc * nb + j]);
+				cr_assert_eq(ssim_mem_write(d.sim, addr_sw + tile * 2 * nb * d.cols,
+				                            buf, (size_t)2 * nb * d.cols),
+				             0);
 			}
 		free(buf);
 		buf = xmalloc(3 * (size_t)d.bus);
@@ -825,7 +847,7 @@ static void wide_stream(unsigned K, unsigned N, int q)
 	cmds[nc++] = cmd_load_p(0, 1, ADDR_P);
 	{
 		unsigned wb = 0;
-		int in_bank[2] = { -1, -1 }; /* A chunk held by each A bank */
+		int in_bank[2] = {-1, -1}; /* A chunk held by each A bank */
 
 		for (unsigned g = 0; g < groups; g++)
 			for (unsigned i = 0; i < kc_n; i++) {
@@ -840,9 +862,12 @@ static void wide_stream(unsigned K, unsigned N, int q)
 				else if (in_bank[1] == (int)kc)
 					ab = 1;
 				else {
-					cmds[nc++] = cmd_load(OP_LOAD_A, ab, kt, addr_a + (uint64_t)kc * kt * d.rows);
+					cmds[nc++] = cmd_load(OP_LOAD_A, ab, kt,
+					                      addr_a + (uint64_t)kc * kt * d.rows);
 					if (q)
-						cmds[nc++] = cmd_load_s(ab, 0, nb, addr_sa + (uint64_t)kc * 2 * nb * d.rows);
+						cmds[nc++] = cmd_load_s(ab, 0, nb,
+						                        addr_sa + (uint64_t)kc * 2 *
+						                                      nb * d.rows);
 					in_bank[ab] = (int)kc;
 				}
 				for (unsigned j = 0; j < d.slots && g * d.slots + j < nt; j++) {
@@ -854,17 +879,28 @@ static void wide_stream(unsigned K, unsigned N, int q)
 					 * weights still stream, so the COMPUTE (which waits for its
 					 * scales) never holds the command stream. */
 					if (q)
-						cmds[nc++] = cmd_load_s(wb, 1, nb, addr_sw + tile * 2 * nb * d.cols);
-					cmds[nc++] = cmd_load(OP_LOAD_W, wb, kt, addr_w + tile * kt * d.cols);
+						cmds[nc++] = cmd_load_s(
+						    wb, 1, nb, addr_sw + tile * 2 * nb * d.cols);
+					cmds[nc++] = cmd_load(OP_LOAD_W, wb, kt,
+					                      addr_w + tile * kt * d.cols);
 					if (q) {
-						c = cmd_qcompute(ab, wb, kc == 0, j, kt, 1, d.cols, 0, 0);
+						c = cmd_qcompute(ab, wb, kc == 0, j, kt, 1, d.cols,
+						                 0, 0);
 					} else {
-						c = cmd_compute(ab, wb, i == 0, j, kt, za, 1, d.cols);
+						c = cmd_compute(ab, wb, i == 0, j, kt, za, 1,
+						                d.cols);
 					}
 					cmds[nc++] = with_wide(c);
 					if (i == kc_n - 1) {
-						struct cmd s = q ? cmd_store_mode(2, j, 0, addr_out + (uint64_t)t * 4 * d.rows * d.cols)
-								 : cmd_store(0, j, 0, addr_out + (uint64_t)t * d.rows * d.cols, zo, lo, hi);
+						struct cmd s =
+						    q ? cmd_store_mode(2, j, 0,
+						                       addr_out + (uint64_t)t * 4 *
+						                                      d.rows *
+						                                      d.cols)
+						      : cmd_store(0, j, 0,
+						                  addr_out +
+						                      (uint64_t)t * d.rows * d.cols,
+						                  zo, lo, hi);
 						cmds[nc++] = s;
 					}
 					wb ^= 1;
@@ -872,7 +908,8 @@ static void wide_stream(unsigned K, unsigned N, int q)
 			}
 	}
 	cr_assert_leq(nc, cap);
-	cr_assert_eq(simdev_run(&d, addr_cmds, cmds, nc, 50000000, &status, &index), 1, "no ap_done");
+	cr_assert_eq(simdev_run(&d, addr_cmds, cmds, nc, 50000000, &status, &index), 1,
+	             "no ap_done");
 	cr_assert_eq(status, 0, "STATUS %u at command %u", status, index);
 	/* Row 0 of every output against the reference. */
 	{
@@ -885,25 +922,37 @@ static void wide_stream(unsigned K, unsigned N, int q)
 				const int8_t *wr = w + (size_t)(t * d.cols + c) * K;
 
 				if (q) {
-					uint32_t acc = 0, got = (uint32_t)out[4 * c] | (uint32_t)out[4 * c + 1] << 8 |
-								(uint32_t)out[4 * c + 2] << 16 | (uint32_t)out[4 * c + 3] << 24;
+					uint32_t acc = 0, got = (uint32_t)out[4 * c] |
+					                        (uint32_t)out[4 * c + 1] << 8 |
+					                        (uint32_t)out[4 * c + 2] << 16 |
+					                        (uint32_t)out[4 * c + 3] << 24;
 
 					for (unsigned b = 0; b < K / 32; b++) {
 						int32_t isum = 0;
 
 						for (unsigned j = 0; j < 32; j++)
 							isum += a[32 * b + j] * wr[32 * b + j];
-						acc = fref_add(acc, fref_mul(isum, fref_scale(sw[(size_t)(t * d.cols + c) * (K / 32) + b], sa[b])));
+						acc = fref_add(
+						    acc,
+						    fref_mul(
+						        isum,
+						        fref_scale(
+						            sw[(size_t)(t * d.cols + c) * (K / 32) +
+						               b],
+						            sa[b])));
 					}
 					acc = fref_add(acc, fbias[c]);
 					if (got != acc && bad++ < 5)
-						cr_log_error("n %u: 0x%08x want 0x%08x", t * d.cols + c, got, acc);
+						cr_log_error("n %u: 0x%08x want 0x%08x",
+						             t * d.cols + c, got, acc);
 				} else {
 					int32_t acc = ref_dot(a, 1, wr, 1, K, za, bias[c]);
-					int32_t want = ref_requantize(acc, mult[c], shift[c], zo, lo, hi);
+					int32_t want =
+					    ref_requantize(acc, mult[c], shift[c], zo, lo, hi);
 
 					if ((int8_t)out[c] != want && bad++ < 5)
-						cr_log_error("n %u: %d want %d", t * d.cols + c, (int8_t)out[c], want);
+						cr_log_error("n %u: %d want %d", t * d.cols + c,
+						             (int8_t)out[c], want);
 				}
 			}
 		}
@@ -914,12 +963,15 @@ static void wide_stream(unsigned K, unsigned N, int q)
 		uint64_t cycles = simdev_reg64(&d, REG_CYCLES), bound = (uint64_t)K * N / d.bus;
 
 		fprintf(stderr,
-			"wide stream 1x%ux%u %s: %llu cycles, bandwidth bound %llu (weights / %u B per cycle): %.3f of the bound; busy %llu, stall_mem %llu, stall_dep %llu, bytes read %llu\n",
-			K, N, q ? "q8_0" : "int8", (unsigned long long)cycles, (unsigned long long)bound, d.bus,
-			(double)bound / (double)cycles, (unsigned long long)simdev_reg64(&d, REG_BUSY),
-			(unsigned long long)simdev_reg64(&d, REG_STALL_MEM),
-			(unsigned long long)simdev_reg64(&d, REG_STALL_DEP),
-			(unsigned long long)simdev_reg64(&d, REG_BYTES_RD));
+		        "wide stream 1x%ux%u %s: %llu cycles, bandwidth bound %llu (weights / %u B "
+		        "per cycle): %.3f of the bound; busy %llu, stall_mem %llu, stall_dep %llu, "
+		        "bytes read %llu\n",
+		        K, N, q ? "q8_0" : "int8", (unsigned long long)cycles,
+		        (unsigned long long)bound, d.bus, (double)bound / (double)cycles,
+		        (unsigned long long)simdev_reg64(&d, REG_BUSY),
+		        (unsigned long long)simdev_reg64(&d, REG_STALL_MEM),
+		        (unsigned long long)simdev_reg64(&d, REG_STALL_DEP),
+		        (unsigned long long)simdev_reg64(&d, REG_BYTES_RD));
 		cr_expect_eq(simdev_reg64(&d, REG_MACS), (uint64_t)K * N);
 	}
 	free(cmds);
@@ -930,7 +982,19 @@ static void wide_stream(unsigned K, unsigned N, int q)
 	simdev_close(&d);
 }
 
-Test(q8, wide_stream_1x1024x1024) { wide_stream(1024, 1024, 0); }
-Test(q8, wide_stream_1x4096x4096) { wide_stream(4096, 4096, 0); }
-Test(q8, wide_stream_q_1x1024x1024) { wide_stream(1024, 1024, 1); }
-Test(q8, wide_stream_q_1x4096x4096) { wide_stream(4096, 4096, 1); }
+Test(q8, wide_stream_1x1024x1024)
+{
+	wide_stream(1024, 1024, 0);
+}
+Test(q8, wide_stream_1x4096x4096)
+{
+	wide_stream(4096, 4096, 0);
+}
+Test(q8, wide_stream_q_1x1024x1024)
+{
+	wide_stream(1024, 1024, 1);
+}
+Test(q8, wide_stream_q_1x4096x4096)
+{
+	wide_stream(4096, 4096, 1);
+}

@@ -38,7 +38,7 @@ TestSuite(core, .timeout = 120);
  * pass-through of the flags and operands, and returns the outputs. */
 static struct ssim_pe_io pe_step(struct ssim_pe *pe, int valid, int last, int32_t a, int32_t w)
 {
-	struct ssim_pe_io io = { .rst = 0, .in_valid = valid, .in_last = last, .in_a = a, .in_w = w };
+	struct ssim_pe_io io = {.rst = 0, .in_valid = valid, .in_last = last, .in_a = a, .in_w = w};
 
 	ssim_pe_cycle(pe, &io);
 	cr_assert_eq(io.out_valid, valid, "out_valid %d after in_valid %d", io.out_valid, valid);
@@ -48,14 +48,14 @@ static struct ssim_pe_io pe_step(struct ssim_pe *pe, int valid, int last, int32_
 		cr_assert_eq(io.out_last, last, "out_last %d, want %d", io.out_last, last);
 	}
 	cr_assert_eq(io.res_valid, valid && last, "res_valid %d on valid %d last %d", io.res_valid,
-		     valid, last);
+	             valid, last);
 	return io;
 }
 
 static struct ssim_pe *pe_new(void)
 {
 	struct ssim_pe *pe = ssim_pe_create();
-	struct ssim_pe_io io = { .rst = 1 };
+	struct ssim_pe_io io = {.rst = 1};
 
 	cr_assert_not_null(pe, "ssim_pe_create failed");
 	for (int i = 0; i < 2; i++)
@@ -66,7 +66,7 @@ static struct ssim_pe *pe_new(void)
 /* Streams one tile of @k steps and returns the shadow register. */
 static int32_t pe_tile(struct ssim_pe *pe, const int32_t *a, const int32_t *w, long k)
 {
-	struct ssim_pe_io io = { 0 };
+	struct ssim_pe_io io = {0};
 
 	for (long i = 0; i < k; i++)
 		io = pe_step(pe, 1, i == k - 1, a[i], w[i]);
@@ -85,7 +85,7 @@ static int32_t dot_i32(const int32_t *a, const int32_t *w, long k)
 Test(pe, accumulate)
 {
 	struct ssim_pe *pe = pe_new();
-	int32_t a[] = { 3, -7, 100, 255, -256 }, w[] = { 5, 9, -3, 127, -128 };
+	int32_t a[] = {3, -7, 100, 255, -256}, w[] = {5, 9, -3, 127, -128};
 
 	for (long k = 1; k <= (long)COUNT(a); k++)
 		cr_expect_eq(pe_tile(pe, a, w, k), dot_i32(a, w, k), "k=%ld", k);
@@ -95,8 +95,8 @@ Test(pe, accumulate)
 Test(pe, restart_from_zero)
 {
 	struct ssim_pe *pe = pe_new();
-	int32_t a1[] = { 200, 200, 200 }, w1[] = { 100, 100, 100 };
-	int32_t a2[] = { -1, 2 }, w2[] = { 3, 4 };
+	int32_t a1[] = {200, 200, 200}, w1[] = {100, 100, 100};
+	int32_t a2[] = {-1, 2}, w2[] = {3, 4};
 
 	cr_expect_eq(pe_tile(pe, a1, w1, 3), 60000);
 	/* back to back: the next tile starts on the edge after last */
@@ -108,7 +108,7 @@ Test(pe, restart_from_zero)
 Test(pe, valid_gaps_hold_state)
 {
 	struct ssim_pe *pe = pe_new();
-	struct ssim_pe_io io = { 0 };
+	struct ssim_pe_io io = {0};
 
 	pe_step(pe, 1, 0, 10, 10);
 	/* invalid steps carry garbage that must be ignored */
@@ -129,8 +129,8 @@ Test(pe, valid_gaps_hold_state)
 Test(pe, reset_clears_accumulator)
 {
 	struct ssim_pe *pe = pe_new();
-	struct ssim_pe_io rst = { .rst = 1 };
-	int32_t a[] = { 2 }, w[] = { 3 };
+	struct ssim_pe_io rst = {.rst = 1};
+	int32_t a[] = {2}, w[] = {3};
 
 	pe_step(pe, 1, 0, 100, 100);
 	ssim_pe_cycle(pe, &rst);
@@ -141,19 +141,19 @@ Test(pe, reset_clears_accumulator)
 
 Test(pe, operand_extremes)
 {
-	static const int32_t as[] = { -256, -255, -129, -128, -1, 0, 1, 127, 128, 254, 255 };
-	static const int32_t ws[] = { -128, -127, -1, 0, 1, 126, 127 };
+	static const int32_t as[] = {-256, -255, -129, -128, -1, 0, 1, 127, 128, 254, 255};
+	static const int32_t ws[] = {-128, -127, -1, 0, 1, 126, 127};
 	struct ssim_pe *pe = pe_new();
 
 	for (size_t i = 0; i < COUNT(as); i++)
 		for (size_t j = 0; j < COUNT(ws); j++) {
-			int32_t a2[2] = { as[i], as[COUNT(as) - 1 - i] };
-			int32_t w2[2] = { ws[j], ws[j] };
+			int32_t a2[2] = {as[i], as[COUNT(as) - 1 - i]};
+			int32_t w2[2] = {ws[j], ws[j]};
 
-			cr_expect_eq(pe_tile(pe, &a2[0], &w2[0], 1), as[i] * ws[j], "a=%d w=%d", as[i],
-				     ws[j]);
-			cr_expect_eq(pe_tile(pe, a2, w2, 2), dot_i32(a2, w2, 2), "a=%d,%d w=%d", a2[0],
-				     a2[1], ws[j]);
+			cr_expect_eq(pe_tile(pe, &a2[0], &w2[0], 1), as[i] * ws[j], "a=%d w=%d",
+			             as[i], ws[j]);
+			cr_expect_eq(pe_tile(pe, a2, w2, 2), dot_i32(a2, w2, 2), "a=%d,%d w=%d",
+			             a2[0], a2[1], ws[j]);
 		}
 	ssim_pe_destroy(pe);
 }
@@ -174,7 +174,7 @@ Test(pe, random_tiles)
 			w[i] = (int32_t)rng_range(&r, -128, 127);
 		}
 		cr_assert_eq(pe_tile(pe, a, w, k), dot_i32(a, w, k), "seed %llu tile %d k %ld",
-			     (unsigned long long)seed, t, k);
+		             (unsigned long long)seed, t, k);
 	}
 	ssim_pe_destroy(pe);
 }
@@ -182,7 +182,7 @@ Test(pe, random_tiles)
 Test(pe, accumulator_wraps)
 {
 	struct ssim_pe *pe = pe_new();
-	struct ssim_pe_io io = { 0 };
+	struct ssim_pe_io io = {0};
 	const long k = 70000; /* 70000 * 32768 > 2^31 */
 
 	for (long i = 0; i < k; i++)
@@ -202,7 +202,7 @@ struct array_size {
 
 ParameterizedTestParameters(array, random_tiles)
 {
-	static struct array_size sizes[] = { { 4, 4 }, { 8, 16 }, { 16, 16 } };
+	static struct array_size sizes[] = {{4, 4}, {8, 16}, {16, 16}};
 
 	return cr_make_param_array(struct array_size, sizes, COUNT(sizes));
 }
@@ -210,7 +210,7 @@ ParameterizedTestParameters(array, random_tiles)
 /* Runs one tile on @arr and compares every output with the naive dot
  * product; a: (k, rows) as int16, w: (k, cols). */
 static void array_check(struct ssim_array *arr, const struct array_size *s, const int16_t *a,
-			const int8_t *w, unsigned k, const char *what)
+                        const int8_t *w, unsigned k, const char *what)
 {
 	int32_t *out = xmalloc(sizeof(*out) * s->rows * s->cols);
 	long cycles;
@@ -219,25 +219,27 @@ static void array_check(struct ssim_array *arr, const struct array_size *s, cons
 	memset(out, 0x5a, sizeof(*out) * s->rows * s->cols);
 	cycles = ssim_array_run(arr, a, w, k, out);
 	cr_assert_geq(cycles, (long)k, "%s: ssim_array_run returned %ld for k_len %u", what, cycles,
-		      k);
+	              k);
 	for (unsigned r = 0; r < s->rows; r++)
 		for (unsigned c = 0; c < s->cols; c++) {
 			int64_t acc = 0;
 
 			for (unsigned i = 0; i < k; i++)
-				acc = ref_wrap32(acc + (int64_t)a[i * s->rows + r] * w[i * s->cols + c]);
+				acc = ref_wrap32(acc +
+				                 (int64_t)a[i * s->rows + r] * w[i * s->cols + c]);
 			if (out[r * s->cols + c] != acc && bad++ < 5)
 				cr_log_error("%s %ux%u k_len %u: out[%u][%u] = %d, want %d", what,
-					     s->rows, s->cols, k, r, c, out[r * s->cols + c],
-					     (int32_t)acc);
+				             s->rows, s->cols, k, r, c, out[r * s->cols + c],
+				             (int32_t)acc);
 		}
 	free(out);
-	cr_assert_eq(bad, 0, "%s %ux%u k_len %u: %zu outputs wrong", what, s->rows, s->cols, k, bad);
+	cr_assert_eq(bad, 0, "%s %ux%u k_len %u: %zu outputs wrong", what, s->rows, s->cols, k,
+	             bad);
 }
 
 ParameterizedTest(struct array_size *s, array, random_tiles, .timeout = 300)
 {
-	static const unsigned k_lens[] = { 1, 2, 3, 7, 64, 255, 3000 };
+	static const unsigned k_lens[] = {1, 2, 3, 7, 64, 255, 3000};
 	uint64_t seed = test_seed("array::random_tiles");
 	struct ssim_array *arr = ssim_array_create(s->rows, s->cols);
 	struct rng r;
@@ -254,11 +256,13 @@ ParameterizedTest(struct array_size *s, array, random_tiles, .timeout = 300)
 			for (size_t j = 0; j < (size_t)k * s->rows; j++)
 				a[j] = pattern == 0   ? (int16_t)rng_range(&r, -256, 255)
 				       : pattern == 1 ? (int16_t)(rng_range(&r, 0, 1) ? 255 : -256)
-						      : (int16_t)((j & 1) ? 255 : -256);
+				                      : (int16_t)((j & 1) ? 255 : -256);
 			fill_i8(&r, w, (size_t)k * s->cols,
-				pattern == 0 ? FILL_RANDOM : pattern == 1 ? FILL_EXTREMES : FILL_MIN);
+			        pattern == 0   ? FILL_RANDOM
+			        : pattern == 1 ? FILL_EXTREMES
+			                       : FILL_MIN);
 			snprintf(what, sizeof(what), "seed %llu pattern %d",
-				 (unsigned long long)seed, pattern);
+			         (unsigned long long)seed, pattern);
 			array_check(arr, s, a, w, k, what);
 			free(a);
 			free(w);
@@ -269,7 +273,7 @@ ParameterizedTest(struct array_size *s, array, random_tiles, .timeout = 300)
 
 ParameterizedTestParameters(array, accumulator_wraps)
 {
-	static struct array_size sizes[] = { { 4, 4 }, { 16, 16 } };
+	static struct array_size sizes[] = {{4, 4}, {16, 16}};
 
 	return cr_make_param_array(struct array_size, sizes, COUNT(sizes));
 }
@@ -296,8 +300,8 @@ Test(array, unsupported_size_fails)
 	struct ssim_array *arr = ssim_array_create(3, 5);
 
 	if (arr) {
-		int16_t a[3] = { 0 };
-		int8_t w[5] = { 0 };
+		int16_t a[3] = {0};
+		int8_t w[5] = {0};
 		int32_t out[15];
 
 		cr_expect_lt(ssim_array_run(arr, a, w, 1, out), 0, "a 3x5 array ran");
@@ -330,9 +334,10 @@ static void rq_check(const struct ssim_requant_in *in, size_t n, const char *wha
 		int32_t want = rq_expected(&in[i]);
 
 		if (out[i] != want && bad++ < 10)
-			cr_log_error("%s: #%zu acc %d bias %d mult %d shift %d zo %d [%d, %d] raw %d: got %d, want %d",
-				     what, i, in[i].acc, in[i].bias, in[i].mult, in[i].shift,
-				     in[i].zo, in[i].lo, in[i].hi, in[i].raw, out[i], want);
+			cr_log_error("%s: #%zu acc %d bias %d mult %d shift %d zo %d [%d, %d] raw "
+			             "%d: got %d, want %d",
+			             what, i, in[i].acc, in[i].bias, in[i].mult, in[i].shift,
+			             in[i].zo, in[i].lo, in[i].hi, in[i].raw, out[i], want);
 	}
 	free(out);
 	ssim_requant_destroy(rq);
@@ -340,16 +345,36 @@ static void rq_check(const struct ssim_requant_in *in, size_t n, const char *wha
 }
 
 static const int32_t rq_edges[] = {
-	INT32_MIN, INT32_MIN + 1, -(1 << 30) - 1, -(1 << 30), -(1 << 30) + 1, -32768, -129, -128,
-	-3, -2, -1, 0, 1, 2, 3, 127, 128, 32767, (1 << 30) - 1, 1 << 30, (1 << 30) + 1,
-	INT32_MAX - 1, INT32_MAX,
+    INT32_MIN,
+    INT32_MIN + 1,
+    -(1 << 30) - 1,
+    -(1 << 30),
+    -(1 << 30) + 1,
+    -32768,
+    -129,
+    -128,
+    -3,
+    -2,
+    -1,
+    0,
+    1,
+    2,
+    3,
+    127,
+    128,
+    32767,
+    (1 << 30) - 1,
+    1 << 30,
+    (1 << 30) + 1,
+    INT32_MAX - 1,
+    INT32_MAX,
 };
 
 Test(requant, rtl_edges, .timeout = 120)
 {
-	static const int shifts[] = { -31, -30, -2, -1, 0, 1, 2, 30, 31 };
-	static const int32_t outs[][3] = { { 0, -128, 127 }, { -128, -128, 127 }, { 127, -128, 127 },
-					   { 5, 5, 127 }, { -3, -10, 10 } };
+	static const int shifts[] = {-31, -30, -2, -1, 0, 1, 2, 30, 31};
+	static const int32_t outs[][3] = {
+	    {0, -128, 127}, {-128, -128, 127}, {127, -128, 127}, {5, 5, 127}, {-3, -10, 10}};
 	size_t n = COUNT(rq_edges) * COUNT(rq_edges) * COUNT(shifts) * COUNT(outs), i = 0;
 	struct ssim_requant_in *in = xmalloc(sizeof(*in) * n);
 
@@ -357,11 +382,14 @@ Test(requant, rtl_edges, .timeout = 120)
 		for (size_t m = 0; m < COUNT(rq_edges); m++)
 			for (size_t s = 0; s < COUNT(shifts); s++)
 				for (size_t o = 0; o < COUNT(outs); o++)
-					in[i++] = (struct ssim_requant_in){
-						.acc = rq_edges[a], .bias = 0, .mult = rq_edges[m],
-						.shift = shifts[s], .zo = outs[o][0],
-						.lo = outs[o][1], .hi = outs[o][2], .raw = 0
-					};
+					in[i++] = (struct ssim_requant_in){.acc = rq_edges[a],
+					                                   .bias = 0,
+					                                   .mult = rq_edges[m],
+					                                   .shift = shifts[s],
+					                                   .zo = outs[o][0],
+					                                   .lo = outs[o][1],
+					                                   .hi = outs[o][2],
+					                                   .raw = 0};
 	rq_check(in, n, "edges");
 	free(in);
 }
@@ -373,27 +401,34 @@ Test(requant, rtl_raw_adds_bias_wrapping)
 
 	for (size_t a = 0; a < COUNT(rq_edges); a++)
 		for (size_t b = 0; b < COUNT(rq_edges); b++)
-			in[i++] = (struct ssim_requant_in){ .acc = rq_edges[a], .bias = rq_edges[b],
-							    .mult = 12345, .shift = 3, .zo = 1,
-							    .lo = -2, .hi = 2, .raw = 1 };
+			in[i++] = (struct ssim_requant_in){.acc = rq_edges[a],
+			                                   .bias = rq_edges[b],
+			                                   .mult = 12345,
+			                                   .shift = 3,
+			                                   .zo = 1,
+			                                   .lo = -2,
+			                                   .hi = 2,
+			                                   .raw = 1};
 	rq_check(in, i, "raw");
 }
 
 Test(requant, rtl_shift_clamped)
 {
-	static const int32_t shifts[] = { 32, 40, INT32_MAX, -32, -100, INT32_MIN };
+	static const int32_t shifts[] = {32, 40, INT32_MAX, -32, -100, INT32_MIN};
 	struct ssim_requant_in in[COUNT(shifts) * 4];
 	size_t i = 0;
 
 	for (size_t s = 0; s < COUNT(shifts); s++)
 		for (int v = 0; v < 4; v++)
-			in[i++] = (struct ssim_requant_in){ .acc = v == 0   ? 1
-								   : v == 1 ? INT32_MIN
-								   : v == 2 ? INT32_MAX
-									    : -12345,
-							    .mult = v & 1 ? INT32_MAX : 1 << 30,
-							    .shift = shifts[s], .zo = 0,
-							    .lo = -128, .hi = 127 };
+			in[i++] = (struct ssim_requant_in){.acc = v == 0   ? 1
+			                                          : v == 1 ? INT32_MIN
+			                                          : v == 2 ? INT32_MAX
+			                                                   : -12345,
+			                                   .mult = v & 1 ? INT32_MAX : 1 << 30,
+			                                   .shift = shifts[s],
+			                                   .zo = 0,
+			                                   .lo = -128,
+			                                   .hi = 127};
 	rq_check(in, i, "shift clamp");
 }
 
@@ -410,15 +445,15 @@ Test(requant, rtl_random_sweep, .timeout = 300)
 		int32_t lo = (int32_t)rng_range(&r, -128, 127);
 
 		in[i] = (struct ssim_requant_in){
-			.acc = rng_i32_edgy(&r),
-			.bias = rng_range(&r, 0, 3) ? (int32_t)rng_range(&r, -100000, 100000)
-						    : rng_i32_edgy(&r),
-			.mult = rng_i32_edgy(&r),
-			.shift = (int32_t)rng_range(&r, -31, 31),
-			.zo = (int32_t)rng_range(&r, -128, 127),
-			.lo = lo,
-			.hi = (int32_t)rng_range(&r, lo, 127),
-			.raw = rng_range(&r, 0, 9) == 0,
+		    .acc = rng_i32_edgy(&r),
+		    .bias = rng_range(&r, 0, 3) ? (int32_t)rng_range(&r, -100000, 100000)
+		                                : rng_i32_edgy(&r),
+		    .mult = rng_i32_edgy(&r),
+		    .shift = (int32_t)rng_range(&r, -31, 31),
+		    .zo = (int32_t)rng_range(&r, -128, 127),
+		    .lo = lo,
+		    .hi = (int32_t)rng_range(&r, lo, 127),
+		    .raw = rng_range(&r, 0, 9) == 0,
 		};
 	}
 	snprintf(what, sizeof(what), "seed %llu", (unsigned long long)seed);
@@ -450,7 +485,7 @@ Test(core, id_and_shape_registers)
 	cr_expect_gt(d.slots, 0);
 	cr_expect_gt(d.params, 0);
 	cr_expect(d.bus > 0 && d.bus % d.rows == 0 && d.bus % (4 * d.cols) == 0,
-		  "BUS_BYTES %u illegal for %ux%u", d.bus, d.rows, d.cols);
+	          "BUS_BYTES %u illegal for %ux%u", d.bus, d.rows, d.cols);
 	cr_expect_eq(simdev_reg(&d, REG_CTRL) & 4, 4, "ap_idle not set after reset");
 	simdev_close(&d);
 }
@@ -464,7 +499,7 @@ Test(core, empty_command_list_finishes)
 	core_open(&d);
 	memset(none, 0, sizeof(none));
 	cr_assert_eq(simdev_run(&d, 0, none, 0, 10000, &status, &index), 1,
-		     "CMD_COUNT 0 did not finish");
+	             "CMD_COUNT 0 did not finish");
 	cr_expect_eq(status, 0);
 	cr_expect_eq(simdev_reg64(&d, REG_CMDS), 0);
 	simdev_close(&d);
@@ -487,15 +522,15 @@ Test(core, one_tile_with_counters, .timeout = 120)
 	tile_write_operands(&d, &t, 0, k, ADDR_A0, ADDR_W0);
 	tile_write_params(&d, &t, 2);
 	struct cmd cmds[] = {
-		cmd_load(OP_LOAD_A, 0, k, ADDR_A0),
-		cmd_load(OP_LOAD_W, 0, k, ADDR_W0),
-		cmd_load_p(2, 1, ADDR_P + 6 * (uint64_t)d.bus),
-		cmd_compute(0, 0, 1, 1, k, t.za, m, n),
-		cmd_store(1, 1, 2, ADDR_OUT, 0, -128, 127),
-		cmd_store(0, 1, 2, ADDR_OUT2, t.zo, t.lo, t.hi),
+	    cmd_load(OP_LOAD_A, 0, k, ADDR_A0),
+	    cmd_load(OP_LOAD_W, 0, k, ADDR_W0),
+	    cmd_load_p(2, 1, ADDR_P + 6 * (uint64_t)d.bus),
+	    cmd_compute(0, 0, 1, 1, k, t.za, m, n),
+	    cmd_store(1, 1, 2, ADDR_OUT, 0, -128, 127),
+	    cmd_store(0, 1, 2, ADDR_OUT2, t.zo, t.lo, t.hi),
 	};
 	cr_assert_eq(simdev_run(&d, ADDR_CMDS, cmds, COUNT(cmds), MAX_CYCLES, &status, &index), 1,
-		     "no ap_done within %d cycles", MAX_CYCLES);
+	             "no ap_done within %d cycles", MAX_CYCLES);
 	cr_assert_eq(status, 0, "STATUS %u at command %u", status, index);
 	tile_check(&d, &t, "one tile");
 
@@ -503,13 +538,13 @@ Test(core, one_tile_with_counters, .timeout = 120)
 	uint64_t smem = simdev_reg64(&d, REG_STALL_MEM), sdep = simdev_reg64(&d, REG_STALL_DEP);
 
 	cr_expect_eq(simdev_reg64(&d, REG_MACS), (uint64_t)k * m * n, "MACS %llu",
-		     (unsigned long long)simdev_reg64(&d, REG_MACS));
+	             (unsigned long long)simdev_reg64(&d, REG_MACS));
 	cr_expect_eq(simdev_reg64(&d, REG_CMDS), COUNT(cmds));
 	cr_expect_gt(cycles, 0);
 	cr_expect_geq(busy, k, "BUSY %llu < k_len", (unsigned long long)busy);
 	cr_expect_leq(busy + smem + sdep, cycles, "busy %llu + stalls %llu + %llu > cycles %llu",
-		      (unsigned long long)busy, (unsigned long long)smem, (unsigned long long)sdep,
-		      (unsigned long long)cycles);
+	              (unsigned long long)busy, (unsigned long long)smem, (unsigned long long)sdep,
+	              (unsigned long long)cycles);
 	cr_expect_geq(simdev_reg64(&d, REG_BYTES_RD), (uint64_t)k * (d.rows + d.cols));
 	cr_expect_geq(simdev_reg64(&d, REG_BYTES_WR), (uint64_t)5 * d.rows * d.cols);
 	tile_free(&t);
@@ -534,18 +569,18 @@ Test(core, k_chunks_accumulate, .timeout = 120)
 	tile_write_operands(&d, &t, k0, k1, ADDR_A1, ADDR_W1);
 	tile_write_params(&d, &t, 0);
 	struct cmd cmds[] = {
-		cmd_load_p(0, 1, ADDR_P),
-		cmd_load(OP_LOAD_A, 0, k0, ADDR_A0),
-		cmd_load(OP_LOAD_W, 0, k0, ADDR_W0),
-		cmd_load(OP_LOAD_A, 1, k1, ADDR_A1),
-		cmd_load(OP_LOAD_W, 1, k1, ADDR_W1),
-		cmd_compute(0, 0, 1, 0, k0, t.za, t.m, t.n),
-		cmd_compute(1, 1, 0, 0, k1, t.za, t.m, t.n),
-		cmd_store(1, 0, 0, ADDR_OUT, 0, -128, 127),
-		cmd_store(0, 0, 0, ADDR_OUT2, t.zo, t.lo, t.hi),
+	    cmd_load_p(0, 1, ADDR_P),
+	    cmd_load(OP_LOAD_A, 0, k0, ADDR_A0),
+	    cmd_load(OP_LOAD_W, 0, k0, ADDR_W0),
+	    cmd_load(OP_LOAD_A, 1, k1, ADDR_A1),
+	    cmd_load(OP_LOAD_W, 1, k1, ADDR_W1),
+	    cmd_compute(0, 0, 1, 0, k0, t.za, t.m, t.n),
+	    cmd_compute(1, 1, 0, 0, k1, t.za, t.m, t.n),
+	    cmd_store(1, 0, 0, ADDR_OUT, 0, -128, 127),
+	    cmd_store(0, 0, 0, ADDR_OUT2, t.zo, t.lo, t.hi),
 	};
 	cr_assert_eq(simdev_run(&d, ADDR_CMDS, cmds, COUNT(cmds), MAX_CYCLES, &status, &index), 1,
-		     "no ap_done within %d cycles", MAX_CYCLES);
+	             "no ap_done within %d cycles", MAX_CYCLES);
 	cr_assert_eq(status, 0, "STATUS %u at command %u", status, index);
 	tile_check(&d, &t, "two K chunks");
 	cr_expect_eq(simdev_reg64(&d, REG_MACS), (uint64_t)(k0 + k1) * t.m * t.n);
@@ -582,26 +617,26 @@ Test(core, hazards_reuse_bank_slot_entry, .timeout = 120)
 	tile_write_params(&d, &t2, 10); /* loaded into entry 0 later */
 	p2 = ADDR_P + 30 * (uint64_t)d.bus;
 	struct cmd cmds[] = {
-		cmd_load_p(0, 1, ADDR_P),
-		cmd_load(OP_LOAD_A, 0, t1.k, ADDR_A0),
-		cmd_load(OP_LOAD_W, 0, t1.k, ADDR_W0),
-		cmd_compute(0, 0, 1, 0, t1.k, t1.za, t1.m, t1.n),
-		cmd_load(OP_LOAD_A, 0, t2.k, ADDR_A1), /* overwrites the bank being read */
-		cmd_load(OP_LOAD_W, 0, t2.k, ADDR_W1),
-		cmd_store(1, 0, 0, out1, 0, -128, 127),
-		cmd_store(0, 0, 0, out1q, t1.zo, t1.lo, t1.hi),
-		cmd_compute(0, 0, 1, 0, t2.k, t2.za, t2.m, t2.n), /* overwrites the slot */
-		cmd_load_p(0, 1, p2),                              /* overwrites the entry */
-		cmd_store(1, 0, 0, out2, 0, -128, 127),
-		cmd_store(0, 0, 0, out2q, t2.zo, t2.lo, t2.hi),
+	    cmd_load_p(0, 1, ADDR_P),
+	    cmd_load(OP_LOAD_A, 0, t1.k, ADDR_A0),
+	    cmd_load(OP_LOAD_W, 0, t1.k, ADDR_W0),
+	    cmd_compute(0, 0, 1, 0, t1.k, t1.za, t1.m, t1.n),
+	    cmd_load(OP_LOAD_A, 0, t2.k, ADDR_A1), /* overwrites the bank being read */
+	    cmd_load(OP_LOAD_W, 0, t2.k, ADDR_W1),
+	    cmd_store(1, 0, 0, out1, 0, -128, 127),
+	    cmd_store(0, 0, 0, out1q, t1.zo, t1.lo, t1.hi),
+	    cmd_compute(0, 0, 1, 0, t2.k, t2.za, t2.m, t2.n), /* overwrites the slot */
+	    cmd_load_p(0, 1, p2),                             /* overwrites the entry */
+	    cmd_store(1, 0, 0, out2, 0, -128, 127),
+	    cmd_store(0, 0, 0, out2q, t2.zo, t2.lo, t2.hi),
 	};
 	cr_assert_eq(simdev_run(&d, ADDR_CMDS, cmds, COUNT(cmds), MAX_CYCLES, &status, &index), 1,
-		     "no ap_done within %d cycles", MAX_CYCLES);
+	             "no ap_done within %d cycles", MAX_CYCLES);
 	cr_assert_eq(status, 0, "STATUS %u at command %u", status, index);
 	tile_check_at(&d, &t1, out1, out1q, "first tile");
 	tile_check_at(&d, &t2, out2, out2q, "second tile");
 	cr_expect_eq(simdev_reg64(&d, REG_MACS),
-		     (uint64_t)t1.k * t1.m * t1.n + (uint64_t)t2.k * t2.m * t2.n);
+	             (uint64_t)t1.k * t1.m * t1.n + (uint64_t)t2.k * t2.m * t2.n);
 	tile_free(&t1);
 	tile_free(&t2);
 	simdev_close(&d);

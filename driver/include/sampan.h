@@ -64,7 +64,7 @@ struct sampan_device;
 struct sampan_device_desc {
 	char name[SAMPAN_NAME_MAX]; /* name to pass to sampan_open() */
 	char description[128];
-	int available;              /* 1: can be opened now */
+	int available; /* 1: can be opened now */
 };
 
 /* Lists the devices known to this build: always sim and cpu, plus attached
@@ -82,19 +82,19 @@ void sampan_close(struct sampan_device *dev);
 
 /* What the hardware reports about itself. */
 struct sampan_info {
-	char backend[16];        /* "sim", "cpu", ... */
+	char backend[16];           /* "sim", "cpu", ... */
 	char name[SAMPAN_NAME_MAX]; /* the name it was opened with */
 	uint32_t hw_version;
-	unsigned rows, cols;     /* systolic array size */
-	unsigned k_depth;        /* k-steps per operand bank */
-	unsigned acc_slots;      /* accumulator tiles */
-	unsigned param_entries;  /* requantizer parameter entries */
-	unsigned bus_bytes;      /* card-memory bus width in bytes */
-	unsigned clock_mhz;      /* nominal clock (0: no clock, functional model) */
-	uint64_t mem_bytes;      /* card memory size */
-	uint64_t mem_used;       /* card memory allocated now (buffers, weights, jobs) */
-	unsigned features;       /* SAMPAN_FEATURE_* bits the hardware reports */
-	unsigned mv_rows;        /* rows of the matrix-vector engine (0: none) */
+	unsigned rows, cols;    /* systolic array size */
+	unsigned k_depth;       /* k-steps per operand bank */
+	unsigned acc_slots;     /* accumulator tiles */
+	unsigned param_entries; /* requantizer parameter entries */
+	unsigned bus_bytes;     /* card-memory bus width in bytes */
+	unsigned clock_mhz;     /* nominal clock (0: no clock, functional model) */
+	uint64_t mem_bytes;     /* card memory size */
+	uint64_t mem_used;      /* card memory allocated now (buffers, weights, jobs) */
+	unsigned features;      /* SAMPAN_FEATURE_* bits the hardware reports */
+	unsigned mv_rows;       /* rows of the matrix-vector engine (0: none) */
 };
 
 /* sampan_info.features */
@@ -119,17 +119,17 @@ uint64_t sampan_buffer_address(const struct sampan_buffer *buf);
 
 /* One GEMM. Shapes are int64_t so that negative values are caught. */
 struct sampan_gemm {
-	int64_t m, k, n;       /* each >= 1 */
-	const int8_t *a;       /* (M, K) row-major */
-	const int8_t *w;       /* (N, K) row-major, output-channel major */
-	const int32_t *bias;   /* (N); NULL means zeros */
-	const int32_t *mult;   /* (N) Q31 multipliers; requantized mode only */
-	const int32_t *shift;  /* (N) in [-31, 31]; requantized mode only */
-	int32_t za;            /* activation zero point, -128..127 */
-	int32_t zo;            /* output zero point, -128..127 */
-	int32_t lo, hi;        /* output clamp, -128 <= lo <= hi <= 127 */
-	int raw;               /* 1: out is int32 acc; 0: out is requantized int8 */
-	void *out;             /* (M, N) row-major: int32_t if raw, else int8_t */
+	int64_t m, k, n;      /* each >= 1 */
+	const int8_t *a;      /* (M, K) row-major */
+	const int8_t *w;      /* (N, K) row-major, output-channel major */
+	const int32_t *bias;  /* (N); NULL means zeros */
+	const int32_t *mult;  /* (N) Q31 multipliers; requantized mode only */
+	const int32_t *shift; /* (N) in [-31, 31]; requantized mode only */
+	int32_t za;           /* activation zero point, -128..127 */
+	int32_t zo;           /* output zero point, -128..127 */
+	int32_t lo, hi;       /* output clamp, -128 <= lo <= hi <= 127 */
+	int raw;              /* 1: out is int32 acc; 0: out is requantized int8 */
+	void *out;            /* (M, N) row-major: int32_t if raw, else int8_t */
 };
 
 /* ------------------------------------------------------ block-scaled GEMM */
@@ -142,13 +142,13 @@ struct sampan_gemm {
  * SAMPAN_ERROR_INVALID: pad with zero blocks). Scales are IEEE binary16
  * bit patterns. */
 struct sampan_gemm_q8 {
-	int64_t m, k, n;          /* each >= 1, k % 32 == 0 */
-	const int8_t *a;          /* (M, K) row-major */
-	const uint16_t *a_scale;  /* (M, K/32) fp16 */
-	const int8_t *w;          /* (N, K) row-major */
-	const uint16_t *w_scale;  /* (N, K/32) fp16 */
-	const float *bias;        /* (N); NULL means +0.0 */
-	float *out;               /* (M, N) row-major */
+	int64_t m, k, n;         /* each >= 1, k % 32 == 0 */
+	const int8_t *a;         /* (M, K) row-major */
+	const uint16_t *a_scale; /* (M, K/32) fp16 */
+	const int8_t *w;         /* (N, K) row-major */
+	const uint16_t *w_scale; /* (N, K/32) fp16 */
+	const float *bias;       /* (N); NULL means +0.0 */
+	float *out;              /* (M, N) row-major */
 };
 
 /* Runs a block-scaled GEMM synchronously (weights are sent with it; see
@@ -182,14 +182,14 @@ enum sampan_format {
  * may free them on return. */
 struct sampan_weights_desc {
 	enum sampan_format format;
-	int64_t n, k;             /* output channels, inner dimension (Q8_0: k % 32 == 0) */
-	const int8_t *w;          /* (N, K) row-major */
-	const uint16_t *w_scale;  /* Q8_0: (N, K/32) fp16; INT8: unused */
-	const int32_t *bias;      /* INT8: (N) or NULL (zeros) */
-	const int32_t *mult;      /* INT8: (N) Q31 multipliers, or NULL (raw outputs only) */
-	const int32_t *shift;     /* INT8: (N) in [-31, 31], or NULL (raw outputs only) */
-	const float *fbias;       /* Q8_0: (N) or NULL (+0.0) */
-	const char *name;         /* for messages ("blk.3.attn_q.weight"); may be NULL */
+	int64_t n, k;            /* output channels, inner dimension (Q8_0: k % 32 == 0) */
+	const int8_t *w;         /* (N, K) row-major */
+	const uint16_t *w_scale; /* Q8_0: (N, K/32) fp16; INT8: unused */
+	const int32_t *bias;     /* INT8: (N) or NULL (zeros) */
+	const int32_t *mult;     /* INT8: (N) Q31 multipliers, or NULL (raw outputs only) */
+	const int32_t *shift;    /* INT8: (N) in [-31, 31], or NULL (raw outputs only) */
+	const float *fbias;      /* Q8_0: (N) or NULL (+0.0) */
+	const char *name;        /* for messages ("blk.3.attn_q.weight"); may be NULL */
 };
 
 /* Uploads the weights. Fails with SAMPAN_ERROR_DEVICE_MEM, and a message
@@ -202,12 +202,12 @@ uint64_t sampan_weights_bytes(const struct sampan_weights *wt);
 
 /* The activations of one sampan_matmul() call; out = A x W^T (+ bias). */
 struct sampan_matmul {
-	int64_t m;                /* rows of A, >= 1 */
-	const int8_t *a;          /* (M, K) row-major */
-	const uint16_t *a_scale;  /* Q8_0: (M, K/32) fp16 */
-	int32_t za, zo, lo, hi;   /* INT8: as in struct sampan_gemm */
-	int raw;                  /* INT8: 1 int32 out, 0 requantized int8 out */
-	void *out;                /* (M, N): float (Q8_0), int32_t (raw) or int8_t */
+	int64_t m;               /* rows of A, >= 1 */
+	const int8_t *a;         /* (M, K) row-major */
+	const uint16_t *a_scale; /* Q8_0: (M, K/32) fp16 */
+	int32_t za, zo, lo, hi;  /* INT8: as in struct sampan_gemm */
+	int raw;                 /* INT8: 1 int32 out, 0 requantized int8 out */
+	void *out;               /* (M, N): float (Q8_0), int32_t (raw) or int8_t */
 };
 
 /* Runs A x W^T against resident weights synchronously. A product larger
@@ -218,17 +218,17 @@ int sampan_matmul(struct sampan_device *dev, const struct sampan_weights *wt,
 
 /* Statistics of one job, from the device's own counters. */
 struct sampan_stats {
-	uint64_t cycles;       /* device cycles from start to done (0: no clock) */
-	uint64_t busy_cycles;  /* cycles the array streamed */
-	uint64_t macs;         /* useful multiply-accumulates */
-	uint64_t stall_mem;    /* array idle waiting on memory */
-	uint64_t stall_dep;    /* array idle waiting on a dependency */
+	uint64_t cycles;            /* device cycles from start to done (0: no clock) */
+	uint64_t busy_cycles;       /* cycles the array streamed */
+	uint64_t macs;              /* useful multiply-accumulates */
+	uint64_t stall_mem;         /* array idle waiting on memory */
+	uint64_t stall_dep;         /* array idle waiting on a dependency */
 	uint64_t dev_bytes_read;    /* card memory read by the device */
 	uint64_t dev_bytes_written; /* card memory written by the device */
 	uint64_t host_bytes_in;     /* host -> card bytes */
 	uint64_t host_bytes_out;    /* card -> host bytes */
-	uint64_t commands;     /* commands executed */
-	double wall_seconds;   /* host time from submit to completion */
+	uint64_t commands;          /* commands executed */
+	double wall_seconds;        /* host time from submit to completion */
 };
 
 /* utilization = macs / (cycles * rows * cols); 0 when cycles is 0. */
@@ -243,7 +243,8 @@ int sampan_gemm(struct sampan_device *dev, const struct sampan_gemm *g);
  * time per device: submitting while one is in flight first completes it. */
 struct sampan_job;
 
-int sampan_gemm_submit(struct sampan_device *dev, const struct sampan_gemm *g, struct sampan_job **job);
+int sampan_gemm_submit(struct sampan_device *dev, const struct sampan_gemm *g,
+                       struct sampan_job **job);
 /* Waits up to @timeout_ms (< 0: the backend's default limit). The job
  * stays valid (and must be destroyed) whatever the result. */
 int sampan_job_wait(struct sampan_job *job, int timeout_ms);

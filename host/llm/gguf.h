@@ -11,9 +11,18 @@
 
 /* Metadata value types (the file's numbering). */
 enum gguf_vtype {
-	GGUF_VT_U8 = 0, GGUF_VT_I8 = 1, GGUF_VT_U16 = 2, GGUF_VT_I16 = 3,
-	GGUF_VT_U32 = 4, GGUF_VT_I32 = 5, GGUF_VT_F32 = 6, GGUF_VT_BOOL = 7,
-	GGUF_VT_STRING = 8, GGUF_VT_ARRAY = 9, GGUF_VT_U64 = 10, GGUF_VT_I64 = 11,
+	GGUF_VT_U8 = 0,
+	GGUF_VT_I8 = 1,
+	GGUF_VT_U16 = 2,
+	GGUF_VT_I16 = 3,
+	GGUF_VT_U32 = 4,
+	GGUF_VT_I32 = 5,
+	GGUF_VT_F32 = 6,
+	GGUF_VT_BOOL = 7,
+	GGUF_VT_STRING = 8,
+	GGUF_VT_ARRAY = 9,
+	GGUF_VT_U64 = 10,
+	GGUF_VT_I64 = 11,
 	GGUF_VT_F64 = 12,
 };
 
@@ -51,11 +60,11 @@ struct gguf_kv {
 struct gguf_tensor {
 	struct gguf_str name;
 	uint32_t n_dims;
-	uint64_t ne[4];      /* ne[0] is the contiguous dimension; unused dims are 1 */
+	uint64_t ne[4]; /* ne[0] is the contiguous dimension; unused dims are 1 */
 	enum gguf_ttype type;
-	uint64_t nelem;      /* product of ne */
-	uint64_t bytes;      /* size of the data in the file */
-	const void *data;    /* in the mapped file, aligned to general.alignment */
+	uint64_t nelem;   /* product of ne */
+	uint64_t bytes;   /* size of the data in the file */
+	const void *data; /* in the mapped file, aligned to general.alignment */
 };
 
 struct gguf {
@@ -64,7 +73,7 @@ struct gguf {
 	struct gguf_kv *kv;          /* n_kv */
 	struct gguf_tensor *tensors; /* n_tensors */
 	uint64_t alignment;
-	const uint8_t *map;          /* the whole file */
+	const uint8_t *map; /* the whole file */
 	uint64_t size;
 	char *path;
 };
@@ -74,8 +83,8 @@ struct gguf {
 int gguf_open(const char *path, struct gguf **out, char *err, size_t err_len);
 /* Same, on a buffer the caller keeps alive (fuzzing, tests); @name is used
  * in messages. */
-int gguf_open_memory(const void *data, size_t size, const char *name, struct gguf **out,
-                     char *err, size_t err_len);
+int gguf_open_memory(const void *data, size_t size, const char *name, struct gguf **out, char *err,
+                     size_t err_len);
 void gguf_close(struct gguf *g);
 
 /* Metadata by key; NULL when absent. */

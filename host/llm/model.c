@@ -27,8 +27,8 @@ struct llm_proj {
 };
 
 struct llm_layer {
-	float *attn_norm; /* (n_embd) */
-	float *ffn_norm;  /* (n_embd) */
+	float *attn_norm;        /* (n_embd) */
+	float *ffn_norm;         /* (n_embd) */
 	struct llm_proj qkv;     /* N = q + k + v rows, K = n_embd */
 	struct llm_proj o;       /* N = n_embd, K = n_head * head_dim */
 	struct llm_proj gate_up; /* N = 2 * n_ff (gate rows, then up rows), K = n_embd */
@@ -66,7 +66,7 @@ struct llm_model {
 };
 
 static void set_err(char *err, size_t len, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 
 static void set_err(char *err, size_t len, const char *fmt, ...)
 {
@@ -116,8 +116,7 @@ static int key_uint(struct loader *ld, const char *suffix, int required, uint64_
 	return 0;
 }
 
-static int key_float(struct loader *ld, const char *suffix, int required, double def,
-                     double *out)
+static int key_float(struct loader *ld, const char *suffix, int required, double def, double *out)
 {
 	char key[128];
 
@@ -142,8 +141,7 @@ static int type_supported(enum gguf_ttype t)
  * this runtime converts (@float_only: F32 or F16). NULL with a message
  * when absent (and @required) or of another type or shape. */
 static const struct gguf_tensor *get_tensor(struct loader *ld, const char *name, uint64_t ne0,
-                                            uint64_t ne1, int float_only, int required,
-                                            int *failed)
+                                            uint64_t ne1, int float_only, int required, int *failed)
 {
 	const struct gguf_tensor *t = gguf_tensor(ld->g, name);
 	uint64_t want_dims = ne1 ? 2 : 1;
@@ -158,9 +156,9 @@ static const struct gguf_tensor *get_tensor(struct loader *ld, const char *name,
 	}
 	if (!type_supported(t->type) ||
 	    (float_only && t->type != GGUF_TT_F32 && t->type != GGUF_TT_F16)) {
-		set_err(ld->err, ld->err_len,
-		        "%s: tensor %s has type %s; supported here: %s", ld->path, name,
-		        gguf_type_name(t->type), float_only ? "F32, F16" : "F32, F16, Q4_0, Q8_0");
+		set_err(ld->err, ld->err_len, "%s: tensor %s has type %s; supported here: %s",
+		        ld->path, name, gguf_type_name(t->type),
+		        float_only ? "F32, F16" : "F32, F16, Q4_0, Q8_0");
 		*failed = 1;
 		return NULL;
 	}
@@ -295,8 +293,9 @@ static int upload(struct loader *ld, const char *name, const struct proj_part *p
 	d.name = name;
 	err = sampan_weights_create(ld->dev, &d, &p->wt);
 	if (err != SAMPAN_OK) {
-		set_err(ld->err, ld->err_len, "%s: cannot upload %s (%llu x %llu) to the device: %s",
-		        ld->path, name, (unsigned long long)n, (unsigned long long)k,
+		set_err(ld->err, ld->err_len,
+		        "%s: cannot upload %s (%llu x %llu) to the device: %s", ld->path, name,
+		        (unsigned long long)n, (unsigned long long)k,
 		        sampan_last_error()[0] ? sampan_last_error() : sampan_strerror(err));
 		goto out;
 	}
@@ -411,7 +410,8 @@ static int read_config(struct loader *ld, struct llm_config *c)
 		set_err(ld->err, ld->err_len,
 		        "%s: unsupported shape: qwen2 needs head_count * head size = "
 		        "embedding_length (%lld * %lld != %lld)",
-		        ld->path, (long long)c->n_head, (long long)c->head_dim, (long long)c->n_embd);
+		        ld->path, (long long)c->n_head, (long long)c->head_dim,
+		        (long long)c->n_embd);
 		return -1;
 	}
 	if (!(c->rms_eps >= 0) || !(c->rope_base > 0)) {
@@ -473,7 +473,7 @@ static int check_tensors(struct loader *ld, struct llm_config *c, uint64_t *need
 		const struct {
 			const char *n;
 			uint64_t ne0, ne1;
-		} mats[] = {{"attn_q", E, Q},   {"attn_k", E, KV},  {"attn_v", E, KV},
+		} mats[] = {{"attn_q", E, Q},      {"attn_k", E, KV},  {"attn_v", E, KV},
 		            {"attn_output", Q, E}, {"ffn_gate", E, F}, {"ffn_up", E, F},
 		            {"ffn_down", F, E}};
 
@@ -488,7 +488,8 @@ static int check_tensors(struct loader *ld, struct llm_config *c, uint64_t *need
 				return -1;
 		}
 		for (int i = 0; i < 3; i++) {
-			snprintf(name, sizeof(name), "blk.%lld.attn_%c.bias", (long long)l, "qkv"[i]);
+			snprintf(name, sizeof(name), "blk.%lld.attn_%c.bias", (long long)l,
+			         "qkv"[i]);
 			t = get_tensor(ld, name, i ? KV : Q, 0, 1, c->qkv_bias, &failed);
 			if (failed)
 				return -1;
@@ -566,7 +567,8 @@ static void *calloc3(uint64_t a, uint64_t b, size_t size)
 static int alloc_state(struct loader *ld, struct llm_model *m)
 {
 	const struct llm_config *c = &m->cfg;
-	uint64_t B, kv = (uint64_t)(c->n_head_kv * c->head_dim), q = (uint64_t)(c->n_head * c->head_dim);
+	uint64_t B, kv = (uint64_t)(c->n_head_kv * c->head_dim),
+	            q = (uint64_t)(c->n_head * c->head_dim);
 	uint64_t kmax = (uint64_t)c->n_embd;
 	uint64_t wide = (uint64_t)c->n_embd > q ? (uint64_t)c->n_embd : q;
 
@@ -590,10 +592,11 @@ static int alloc_state(struct loader *ld, struct llm_model *m)
 	m->rope_cs = calloc3((uint64_t)c->n_rot, 1, sizeof(float));
 	if (!m->k_cache || !m->v_cache || !m->x || !m->xn || !m->qkv || !m->proj || !m->ff ||
 	    !m->hid || !m->aq || !m->as || !m->scores || !m->rope_cs) {
-		set_err(ld->err, ld->err_len,
-		        "%s: out of host memory for a context of %lld tokens (KV cache %llu MiB)",
-		        ld->path, (long long)c->n_ctx,
-		        (unsigned long long)((2 * (uint64_t)(c->n_layer * c->n_ctx) * kv * 4) >> 20));
+		set_err(
+		    ld->err, ld->err_len,
+		    "%s: out of host memory for a context of %lld tokens (KV cache %llu MiB)",
+		    ld->path, (long long)c->n_ctx,
+		    (unsigned long long)((2 * (uint64_t)(c->n_layer * c->n_ctx) * kv * 4) >> 20));
 		return -1;
 	}
 	return 0;
@@ -602,7 +605,10 @@ static int alloc_state(struct loader *ld, struct llm_model *m)
 int llm_model_load(struct sampan_device *dev, const struct gguf *g, int64_t n_ctx,
                    struct llm_model **out, char *err, size_t err_len)
 {
-	struct loader ld = {.g = g, .dev = dev, .path = g->path ? g->path : "model", .err = err,
+	struct loader ld = {.g = g,
+	                    .dev = dev,
+	                    .path = g->path ? g->path : "model",
+	                    .err = err,
 	                    .err_len = err_len};
 	struct gguf_str arch;
 	char arch_buf[64], name[96];
@@ -639,15 +645,16 @@ int llm_model_load(struct sampan_device *dev, const struct gguf *g, int64_t n_ct
 	c = &m->cfg;
 	if (read_config(&ld, c) || check_tensors(&ld, c, &need))
 		goto err_free;
-	c->n_ctx = n_ctx ? n_ctx
-	                 : (c->n_ctx_train < LLM_DEFAULT_CTX_MAX ? c->n_ctx_train
-	                                                         : LLM_DEFAULT_CTX_MAX);
+	c->n_ctx =
+	    n_ctx ? n_ctx
+	          : (c->n_ctx_train < LLM_DEFAULT_CTX_MAX ? c->n_ctx_train : LLM_DEFAULT_CTX_MAX);
 	memset(&info, 0, sizeof(info));
 	if (sampan_get_info(dev, &info) != SAMPAN_OK) {
 		set_err(err, err_len, "cannot read the device info: %s", sampan_last_error());
 		goto err_free;
 	}
-	free_mem = info.mem_bytes - (info.mem_used < info.mem_bytes ? info.mem_used : info.mem_bytes);
+	free_mem =
+	    info.mem_bytes - (info.mem_used < info.mem_bytes ? info.mem_used : info.mem_bytes);
 	if (need > free_mem) {
 		set_err(err, err_len,
 		        "%s: the model's projections need %llu bytes (%.1f MiB) of card memory as "
@@ -671,7 +678,8 @@ int llm_model_load(struct sampan_device *dev, const struct gguf *g, int64_t n_ct
 		struct llm_layer *L = &m->layers[l];
 		struct proj_part parts[3];
 
-#define T(suffix) (snprintf(name, sizeof(name), "blk.%lld." suffix, (long long)l), gguf_tensor(g, name))
+#define T(suffix)                                                                                  \
+	(snprintf(name, sizeof(name), "blk.%lld." suffix, (long long)l), gguf_tensor(g, name))
 		snprintf(name, sizeof(name), "blk.%lld.attn_norm.weight", (long long)l);
 		if (!(L->attn_norm = load_vector(&ld, name, E, 1, &failed)))
 			goto err_free;

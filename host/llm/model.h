@@ -37,23 +37,23 @@ struct llm_config {
 	int64_t n_layer;
 	int64_t n_ff;
 	int64_t n_head, n_head_kv;
-	int64_t head_dim;      /* n_embd / n_head, or attention.key_length */
-	int64_t n_rot;         /* rope.dimension_count (default head_dim) */
-	int64_t n_ctx_train;   /* context_length */
-	int64_t n_ctx;         /* the KV cache of this instance, in tokens */
+	int64_t head_dim;    /* n_embd / n_head, or attention.key_length */
+	int64_t n_rot;       /* rope.dimension_count (default head_dim) */
+	int64_t n_ctx_train; /* context_length */
+	int64_t n_ctx;       /* the KV cache of this instance, in tokens */
 	float rms_eps;
 	float rope_base;
-	int tied_output;       /* 1: the output projection is token_embd */
-	int qkv_bias;          /* 1: attn_{q,k,v}.bias (qwen2) */
+	int tied_output; /* 1: the output projection is token_embd */
+	int qkv_bias;    /* 1: attn_{q,k,v}.bias (qwen2) */
 };
 
 /* Device figures of the forward calls so far, summed from sampan_get_stats
  * after every projection. */
 struct llm_perf_part {
-	uint64_t tokens;       /* tokens run (a prefill of 7 tokens counts 7) */
-	uint64_t calls;        /* sampan_matmul calls */
+	uint64_t tokens; /* tokens run (a prefill of 7 tokens counts 7) */
+	uint64_t calls;  /* sampan_matmul calls */
 	uint64_t cycles, macs, dev_bytes_read;
-	double wall_seconds;   /* host time in llm_forward, device included */
+	double wall_seconds; /* host time in llm_forward, device included */
 };
 
 struct llm_perf {

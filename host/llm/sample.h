@@ -10,9 +10,9 @@
 
 /* Sampling options; llm_sampler_check() says whether they are valid. */
 struct llm_sample_params {
-	float temp;  /* 0: greedy; > 0: softmax(logits / temp) */
+	float temp;    /* 0: greedy; > 0: softmax(logits / temp) */
 	int32_t top_k; /* keep the k most likely tokens; 0: all */
-	float top_p; /* keep the most likely tokens until their probability reaches p; 1: all */
+	float top_p;   /* keep the most likely tokens until their probability reaches p; 1: all */
 	uint64_t seed;
 };
 
