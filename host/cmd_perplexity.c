@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "fileio.h"
 #include "llm_cmd.h"
 
 /* Largest text file read. */
@@ -141,9 +142,10 @@ int cmd_perplexity(int argc, char **argv)
 	rc = parse_args(argc, argv, &a);
 	if (rc)
 		return rc < 0 ? CLI_EXIT_OK : rc;
-	text = llm_read_file("perplexity", a.file, PPL_MAX_FILE, &len);
-	if (!text)
+	if (file_read_all(a.file, PPL_MAX_FILE, (uint8_t **)&text, &len, err, sizeof(err))) {
+		cli_error("perplexity: %s", err);
 		return CLI_EXIT_FAIL;
+	}
 	if (!llm_utf8_valid(text, len)) {
 		cli_error("perplexity: %s is not valid UTF-8", a.file);
 		free(text);

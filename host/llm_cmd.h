@@ -64,8 +64,4 @@ bool llm_parse_float(const char *cmd, const char *what, const char *text, float 
  * when the device has no cycle counter or nothing ran). */
 void llm_json_perf(struct json *j, const struct llm_session *s);
 
-/* Reads a whole file (at most @max bytes) into a NUL-terminated buffer.
- * NULL after a message. */
-char *llm_read_file(const char *cmd, const char *path, size_t max, size_t *len);
-
 #endif /* SAMPAN_HOST_LLM_CMD_H */
