@@ -45,12 +45,6 @@ enum {
 	OPT_DEVICE,
 	OPT_TEMPLATE,
 	OPT_SYSTEM,
-	OPT_TOKENS,
-	OPT_TEMP,
-	OPT_TOPK,
-	OPT_TOPP,
-	OPT_SEED,
-	OPT_CTX,
 };
 
 static const struct cli_option chat_options[] = {
@@ -58,12 +52,12 @@ static const struct cli_option chat_options[] = {
     {"device", 'd', true, OPT_DEVICE},
     {"template", 0, true, OPT_TEMPLATE},
     {"system", 0, true, OPT_SYSTEM},
-    {"tokens", 'n', true, OPT_TOKENS},
-    {"temp", 0, true, OPT_TEMP},
-    {"top-k", 0, true, OPT_TOPK},
-    {"top-p", 0, true, OPT_TOPP},
-    {"seed", 0, true, OPT_SEED},
-    {"ctx", 0, true, OPT_CTX},
+    {"tokens", 'n', true, LLM_OPT_TOKENS},
+    {"temp", 0, true, LLM_OPT_TEMP},
+    {"top-k", 0, true, LLM_OPT_TOPK},
+    {"top-p", 0, true, LLM_OPT_TOPP},
+    {"seed", 0, true, LLM_OPT_SEED},
+    {"ctx", 0, true, LLM_OPT_CTX},
     {NULL, 0, false, 0},
 };
 
@@ -82,7 +76,6 @@ static int parse_args(int argc, char **argv, struct chat_args *a)
 {
 	struct cli_parser p;
 	const char *v, *why;
-	int64_t i64;
 	int id = CLI_OPT_END;
 
 	a->n = 256;
@@ -119,31 +112,14 @@ static int parse_args(int argc, char **argv, struct chat_args *a)
 		case OPT_SYSTEM:
 			a->system = v;
 			break;
-		case OPT_TOKENS:
-			if (!cli_parse_int("chat", "-n", v, 1, 1 << 20, &a->n))
-				return CLI_EXIT_USAGE;
-			break;
-		case OPT_TEMP:
-			if (!llm_parse_float("chat", "--temp", v, &a->sp.temp))
-				return CLI_EXIT_USAGE;
-			break;
-		case OPT_TOPK:
-			if (!cli_parse_int("chat", "--top-k", v, 0, INT32_MAX, &i64))
-				return CLI_EXIT_USAGE;
-			a->sp.top_k = (int32_t)i64;
-			break;
-		case OPT_TOPP:
-			if (!llm_parse_float("chat", "--top-p", v, &a->sp.top_p))
-				return CLI_EXIT_USAGE;
-			break;
-		case OPT_SEED:
-			if (!cli_parse_int("chat", "--seed", v, 0, INT64_MAX, &i64))
-				return CLI_EXIT_USAGE;
-			a->sp.seed = (uint64_t)i64;
-			a->seed_given = true;
-			break;
-		case OPT_CTX:
-			if (!cli_parse_int("chat", "--ctx", v, 1, 1 << 20, &a->ctx))
+		case LLM_OPT_TOKENS:
+		case LLM_OPT_TEMP:
+		case LLM_OPT_TOPK:
+		case LLM_OPT_TOPP:
+		case LLM_OPT_SEED:
+		case LLM_OPT_CTX:
+			if (llm_sampling_option("chat", id, v, &a->n, &a->ctx, &a->sp,
+			                        &a->seed_given))
 				return CLI_EXIT_USAGE;
 			break;
 		}

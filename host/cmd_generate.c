@@ -41,12 +41,6 @@ enum {
 	OPT_HELP = 1,
 	OPT_DEVICE,
 	OPT_PROMPT,
-	OPT_TOKENS,
-	OPT_TEMP,
-	OPT_TOPK,
-	OPT_TOPP,
-	OPT_SEED,
-	OPT_CTX,
 	OPT_JSON,
 };
 
@@ -54,12 +48,12 @@ static const struct cli_option generate_options[] = {
     {"help", 'h', false, OPT_HELP},
     {"device", 'd', true, OPT_DEVICE},
     {"prompt", 'p', true, OPT_PROMPT},
-    {"tokens", 'n', true, OPT_TOKENS},
-    {"temp", 0, true, OPT_TEMP},
-    {"top-k", 0, true, OPT_TOPK},
-    {"top-p", 0, true, OPT_TOPP},
-    {"seed", 0, true, OPT_SEED},
-    {"ctx", 0, true, OPT_CTX},
+    {"tokens", 'n', true, LLM_OPT_TOKENS},
+    {"temp", 0, true, LLM_OPT_TEMP},
+    {"top-k", 0, true, LLM_OPT_TOPK},
+    {"top-p", 0, true, LLM_OPT_TOPP},
+    {"seed", 0, true, LLM_OPT_SEED},
+    {"ctx", 0, true, LLM_OPT_CTX},
     {"json", 0, false, OPT_JSON},
     {NULL, 0, false, 0},
 };
@@ -77,7 +71,6 @@ static int parse_args(int argc, char **argv, struct generate_args *a)
 	struct cli_parser p;
 	const char *v;
 	const char *why;
-	int64_t i64;
 	int id = CLI_OPT_END;
 
 	a->n = 128;
@@ -103,31 +96,14 @@ static int parse_args(int argc, char **argv, struct generate_args *a)
 		case OPT_PROMPT:
 			a->prompt = v;
 			break;
-		case OPT_TOKENS:
-			if (!cli_parse_int("generate", "-n", v, 1, 1 << 20, &a->n))
-				return CLI_EXIT_USAGE;
-			break;
-		case OPT_TEMP:
-			if (!llm_parse_float("generate", "--temp", v, &a->sp.temp))
-				return CLI_EXIT_USAGE;
-			break;
-		case OPT_TOPK:
-			if (!cli_parse_int("generate", "--top-k", v, 0, INT32_MAX, &i64))
-				return CLI_EXIT_USAGE;
-			a->sp.top_k = (int32_t)i64;
-			break;
-		case OPT_TOPP:
-			if (!llm_parse_float("generate", "--top-p", v, &a->sp.top_p))
-				return CLI_EXIT_USAGE;
-			break;
-		case OPT_SEED:
-			if (!cli_parse_int("generate", "--seed", v, 0, INT64_MAX, &i64))
-				return CLI_EXIT_USAGE;
-			a->sp.seed = (uint64_t)i64;
-			a->seed_given = true;
-			break;
-		case OPT_CTX:
-			if (!cli_parse_int("generate", "--ctx", v, 1, 1 << 20, &a->ctx))
+		case LLM_OPT_TOKENS:
+		case LLM_OPT_TEMP:
+		case LLM_OPT_TOPK:
+		case LLM_OPT_TOPP:
+		case LLM_OPT_SEED:
+		case LLM_OPT_CTX:
+			if (llm_sampling_option("generate", id, v, &a->n, &a->ctx, &a->sp,
+			                        &a->seed_given))
 				return CLI_EXIT_USAGE;
 			break;
 		case OPT_JSON:

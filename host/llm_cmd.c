@@ -249,3 +249,33 @@ void llm_json_perf(struct json *j, const struct llm_session *s)
 	else
 		json_null(j, "tokens_per_s_at_clock");
 }
+
+int llm_sampling_option(const char *cmd, int id, const char *v, int64_t *n, int64_t *ctx,
+                        struct llm_sample_params *sp, bool *seed_given)
+{
+	int64_t i64;
+
+	switch (id) {
+	case LLM_OPT_TOKENS:
+		return cli_parse_int(cmd, "-n", v, 1, 1 << 20, n) ? 0 : -1;
+	case LLM_OPT_TEMP:
+		return llm_parse_float(cmd, "--temp", v, &sp->temp) ? 0 : -1;
+	case LLM_OPT_TOPK:
+		if (!cli_parse_int(cmd, "--top-k", v, 0, INT32_MAX, &i64))
+			return -1;
+		sp->top_k = (int32_t)i64;
+		return 0;
+	case LLM_OPT_TOPP:
+		return llm_parse_float(cmd, "--top-p", v, &sp->top_p) ? 0 : -1;
+	case LLM_OPT_SEED:
+		if (!cli_parse_int(cmd, "--seed", v, 0, INT64_MAX, &i64))
+			return -1;
+		sp->seed = (uint64_t)i64;
+		*seed_given = true;
+		return 0;
+	case LLM_OPT_CTX:
+		return cli_parse_int(cmd, "--ctx", v, 1, 1 << 20, ctx) ? 0 : -1;
+	default:
+		return -1;
+	}
+}

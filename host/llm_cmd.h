@@ -57,6 +57,14 @@ char *llm_utf8_sanitize(const char *s, size_t n);
 
 /* Sampling options shared by generate and chat (their values checked by
  * llm_parse_float and llm_sampler_create). */
+/* Options that generate and chat share (-n, --temp, --top-k, --top-p,
+ * --seed, --ctx), as option ids beside each command's own. */
+enum { LLM_OPT_TOKENS = 100, LLM_OPT_TEMP, LLM_OPT_TOPK, LLM_OPT_TOPP, LLM_OPT_SEED, LLM_OPT_CTX };
+
+/* Applies shared option @id with value @v. 0, or -1 after a usage message. */
+int llm_sampling_option(const char *cmd, int id, const char *v, int64_t *n, int64_t *ctx,
+                        struct llm_sample_params *sp, bool *seed_given);
+
 bool llm_parse_float(const char *cmd, const char *what, const char *text, float *out);
 
 /* Writes the device figures of the model's calls so far: prefill/decode
