@@ -21,31 +21,25 @@ train-fmnist: train-deps
 	$(TRAIN_PYTHON) host/models/train_fmnist.py --out host/models
 
 # The language model: the text comes from Debian packages; the GGUF writer
-# is llama.cpp's gguf-py, from the llama.cpp source that the npm package
-# node-llama-cpp ships as a git bundle (cloned under build/, never
-# committed). LLAMA_BUNDLE may point at an existing copy of that bundle.
-TRAIN_LLM_PKGS := python3-torch python3-sentencepiece python3-numpy git npm \
+# is llama.cpp's gguf-py, from the pinned llama.cpp source that `make
+# llama-src` (driver/ggml/ggml.mk) takes from the npm package
+# node-llama-cpp (cloned under build/, never committed). Torch uses the
+# BLAS that Debian's alternatives select: with libopenblas0-pthread
+# installed it trains about 20 times faster than with the reference BLAS.
+TRAIN_LLM_PKGS := python3-torch python3-sentencepiece python3-numpy \
+                  libopenblas0-pthread \
                   fortunes fortunes-min fortunes-zh rime-data-jyut6ping3
 LLM_DIR        := host/models/llm
 LLM_WORK       := build/llm
-LLM_NPM        := $(LLM_WORK)/npm
-LLAMA_BUNDLE   ?= $(LLM_NPM)/node_modules/node-llama-cpp/llama/gitRelease.bundle
-LLAMA_SRC      := $(LLM_WORK)/llama.cpp
 LLM_SEED       ?= 1234
-LLM_STEPS      ?= 160
+LLM_STEPS      ?= 1400
+LLM_BATCH      ?= 16
+LLM_THREADS    ?= 2
 
 train-llm-deps:
 	$(call apt_ensure,train-llm-deps,$(TRAIN_LLM_PKGS))
 
-$(LLM_NPM)/node_modules/node-llama-cpp/llama/gitRelease.bundle:
-	mkdir -p $(LLM_NPM)
-	cd $(LLM_NPM) && npm i -E --ignore-scripts --no-save node-llama-cpp@3.21.1
-
-$(LLAMA_SRC)/gguf-py/gguf/__init__.py: | $(LLAMA_BUNDLE)
-	rm -rf $(LLAMA_SRC)
-	git clone -q $(LLAMA_BUNDLE) $(LLAMA_SRC)
-
-train-llm: train-llm-deps $(LLAMA_SRC)/gguf-py/gguf/__init__.py
-	$(TRAIN_PYTHON) $(LLM_DIR)/train.py --seed $(LLM_SEED) --steps $(LLM_STEPS) --work $(LLM_WORK) --out $(LLM_DIR)
+train-llm: train-llm-deps $(LLAMA_SRC_STAMP)
+	$(TRAIN_PYTHON) $(LLM_DIR)/train.py --seed $(LLM_SEED) --steps $(LLM_STEPS) --batch $(LLM_BATCH) --threads $(LLM_THREADS) --eval-every 200 --work $(LLM_WORK) --out $(LLM_DIR)
 	PYTHONPATH=$(LLAMA_SRC)/gguf-py $(TRAIN_PYTHON) $(LLM_DIR)/export.py \
 	  --ckpt $(LLM_WORK)/model.pt --tokenizer $(LLM_DIR)/tokenizer.model --out $(LLM_DIR)
