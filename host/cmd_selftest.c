@@ -859,10 +859,9 @@ int cmd_selftest(int argc, char **argv)
 		    sampan_last_error()[0] ? sampan_last_error() : sampan_strerror(err);
 		char skip[600];
 
-		/* A name no backend knows is a typo, not an absent board: it
-		 * must not pass CI as a skip. */
-		if (err == SAMPAN_ERROR_INVALID ||
-		    (err == SAMPAN_ERROR_NO_DEVICE && !strncmp(why, "unknown device", 14))) {
+		/* A name no backend knows (SAMPAN_ERROR_INVALID) is a typo, not
+		 * an absent board: it must not pass CI as a skip. */
+		if (err == SAMPAN_ERROR_INVALID) {
 			cli_error("selftest: %s", why);
 			return CLI_EXIT_USAGE;
 		}

@@ -311,7 +311,7 @@ Test(errors, unknown_device_lists_accepted)
 		struct sampan_device *dev = (struct sampan_device *)&dev;
 		int err = sampan_open(&dev, names[i]);
 
-		cr_expect_eq(err, SAMPAN_ERROR_NO_DEVICE, "'%s': got %d (%s)", names[i], err,
+		cr_expect_eq(err, SAMPAN_ERROR_INVALID, "'%s': got %d (%s)", names[i], err,
 		             sampan_last_error());
 		cr_expect_eq(dev, (struct sampan_device *)&dev, "'%s': handle written on failure",
 		             names[i]);

@@ -850,7 +850,7 @@ Test(eval_cli, errors, .init = setup, .fini = cleanup)
 	expect_cli_error((const char *[]){"eval", tmp("tiny.onnx"), "--bogus", NULL}, 2, "--bogus");
 	expect_cli_error((const char *[]){"eval", tmp("tiny.onnx"), "-d", "nodev", "--images", im,
 	                                  "--labels", lb, NULL},
-	                 1, "unknown device 'nodev'");
+	                 2, "unknown device 'nodev'");
 	/* A model file that is not one. */
 	expect_cli_error((const char *[]){"eval", im, "--images", im, "--labels", lb, NULL}, 1, im);
 	/* Images of another size than the model takes. */

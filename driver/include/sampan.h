@@ -2,8 +2,11 @@
  * sampan.h - public API of libsampan, the host driver of the sampan int8
  * matrix engine.
  *
- * A device is opened by name ("sim", "cpu", "sim:trace=out.fst", ...), GEMMs
- * are submitted to it and waited for. Every action function returns a
+ * A device is opened by name, GEMMs are submitted to it and waited for. The
+ * five backends: "sim" (the RTL under Verilator), "cpu" (a functional model
+ * of the same hardware), "sim-usb" (the stream shell's USB framing into the
+ * simulated RTL), "usb" (a board on a USB bridge, libusb) and "xrt" (an
+ * Alveo card, XRT); options follow a colon, e.g. "sim:trace=out.fst". Every action function returns a
  * sampan_error code (SAMPAN_OK or a negative value); out-parameters are
  * written only on success. sampan_last_error() gives a human-readable
  * detail of the last failure in the calling thread.
@@ -37,8 +40,8 @@ extern "C" {
 enum sampan_error {
 	SAMPAN_OK = 0,
 	SAMPAN_ERROR_IO = -1,            /* transport or I/O failure */
-	SAMPAN_ERROR_INVALID = -2,       /* invalid argument: shape, option, value */
-	SAMPAN_ERROR_NO_DEVICE = -3,     /* unknown device name, or not present */
+	SAMPAN_ERROR_INVALID = -2,       /* invalid argument: device name, option, shape */
+	SAMPAN_ERROR_NO_DEVICE = -3,     /* a known device that is not present */
 	SAMPAN_ERROR_NO_MEM = -4,        /* host memory allocation failed */
 	SAMPAN_ERROR_DEVICE_MEM = -5,    /* device (card) memory exhausted */
 	SAMPAN_ERROR_TIMEOUT = -6,       /* the device did not finish in time */
@@ -67,14 +70,17 @@ struct sampan_device_desc {
 	int available; /* 1: can be opened now */
 };
 
-/* Lists the devices known to this build: always sim and cpu, plus attached
- * boards. Writes up to @max entries to @out and the total to @count. */
+/* Lists the devices known to this build: one entry for each backend without
+ * enumeration (sim, cpu, sim-usb), and one for each board or card that the
+ * usb and xrt backends find attached (none when there are none). Writes up to @max entries to @out and the total to @count. */
 int sampan_list_devices(struct sampan_device_desc *out, size_t max, size_t *count);
 
-/* Opens a device by name: "sim" (default when @name is NULL or ""), "cpu",
- * with options after a colon, e.g. "sim:trace=out.fst,latency=40".
- * Unknown names and options fail with SAMPAN_ERROR_NO_DEVICE or
- * SAMPAN_ERROR_INVALID and a message listing what is accepted. */
+/* Opens a device by name (see the top of this file; "sim" when @name is NULL
+ * or ""), with options after a colon, e.g. "sim:trace=out.fst,latency=40".
+ * Unknown names and options fail with SAMPAN_ERROR_INVALID and a message
+ * listing what is accepted; a known device whose hardware (board, card,
+ * simulator library) is absent fails with SAMPAN_ERROR_NO_DEVICE, or
+ * SAMPAN_ERROR_LIBRARY when a runtime library cannot be loaded. */
 int sampan_open(struct sampan_device **dev, const char *name);
 
 /* Closes a device; waits for a job in flight. NULL is a no-op. */

@@ -154,7 +154,7 @@ static int unknown_device(const char *name, size_t len)
 		used +=
 		    (size_t)snprintf(names + used, sizeof(names) - used, "%s%s[:%s]", i ? ", " : "",
 		                     backends[i]->name, backends[i]->options_help);
-	return drv_error(SAMPAN_ERROR_NO_DEVICE, "unknown device '%.*s'; accepted: %s", (int)len,
+	return drv_error(SAMPAN_ERROR_INVALID, "unknown device '%.*s'; accepted: %s", (int)len,
 	                 name, names);
 }
 
