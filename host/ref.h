@@ -1,9 +1,7 @@
 /*
  * ref.h - the CLI's own reference GEMM, written from the numeric contract
- * alone ("Numeric contract" of the project's design brief, DESIGN.md, which
- * is kept outside this repository, at ../shared/DESIGN.md beside the
- * checkout; the contract is restated in the README, "Numerics"), to check what
- * a device returns.
+ * alone (README.md, "Numerics", and the top of driver/include/sampan.h), to
+ * check what a device returns.
  */
 #ifndef SAMPAN_HOST_REF_H
 #define SAMPAN_HOST_REF_H

@@ -1,9 +1,8 @@
 /*
  * ref.h - an independent, naive reference of sampan's numeric contract
- * ("Numeric contract" of the design brief DESIGN.md, which is not in this
- * repository: it is kept at ../shared/DESIGN.md, outside the checkout; the
- * contract is restated in the README, "Numerics"), written from the TFLite formulas
- * and deliberately sharing no code with the driver. Every test compares a
+ * (README.md, "Numerics"; the block-scaled rules in rtl/ARCHITECTURE.md,
+ * "Float rules"), written from the TFLite formulas and deliberately sharing
+ * no code with the driver. Every test compares a
  * device or a library function against these.
  *
  * Nothing here relies on signed overflow, on the result of shifting a

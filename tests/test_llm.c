@@ -970,15 +970,12 @@ Test(model, shape_not_in_blocks_refused)
 	                              0,       1,  GGUF_TT_F32, 10000, "e48", 0};
 	struct gguf_writer *w = gguf_writer_create();
 	char path[128], err[512] = "";
-	struct rng r;
 	struct gguf *g;
 	struct sampan_device *dev = open_dev("cpu");
 	struct llm_model *m = NULL;
 	float *z = calloc(48 * 300, sizeof(float));
 	uint64_t ne[2] = {48, 300};
 
-	rng_init(&r, 1);
-	(void)r;
 	gguf_w_str(w, "general.architecture", "llama");
 	gguf_w_u32(w, "llama.context_length", 64);
 	gguf_w_u32(w, "llama.embedding_length", 48);
