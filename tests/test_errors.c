@@ -263,28 +263,53 @@ ParameterizedTestParameters(errors, card_memory_exhausted)
 	return cr_make_param_array(struct dev_param, params, COUNT(params));
 }
 
-/* 1 MiB of card memory cannot hold a 2000 x 1000 A; the device must say so
- * and keep working for problems that fit. */
-ParameterizedTest(struct dev_param *p, errors, card_memory_exhausted, .timeout = 120)
+/* 1 MiB of card memory cannot hold a 2000 x 1000 A: sampan_gemm splits the
+ * product into runs that fit, with the same result bit for bit; the async
+ * submit (one run) and a product of which even one M tile does not fit
+ * fail, and the device keeps working for problems that fit. */
+ParameterizedTest(struct dev_param *p, errors, card_memory_exhausted, .timeout = 300)
 {
 	const long m = 2000, k = 1000, n = 8;
-	int8_t *a = calloc((size_t)m * k, 1), *w = calloc((size_t)n * k, 1);
+	int8_t *a = calloc((size_t)m * k, 1), *w = calloc((size_t)16 * 40000, 1);
 	int32_t *out = calloc((size_t)m * n, sizeof(int32_t));
+	int32_t *want = calloc((size_t)m * n, sizeof(int32_t));
 	struct sampan_device *dev = open_dev(p->dev);
 	struct sampan_info info;
 	struct sampan_buffer *buf = NULL;
+	struct sampan_job *job = NULL;
+	struct sampan_stats st;
+	struct rng r;
 	struct sampan_gemm g = {
 	    .m = m, .k = k, .n = n, .a = a, .w = w, .lo = -128, .hi = 127, .raw = 1, .out = out};
 
-	cr_assert(a && w && out);
+	cr_assert(a && w && out && want);
+	rng_init(&r, test_seed("errors::card_memory_exhausted"));
+	fill_i8(&r, a, (size_t)m * k, FILL_RANDOM);
+	fill_i8(&r, w, (size_t)n * k, FILL_EXTREMES);
 	cr_assert_eq(sampan_get_info(dev, &info), SAMPAN_OK);
 	cr_expect_eq(info.mem_bytes, 1u << 20, "mem_bytes %llu with mem=1",
 	             (unsigned long long)info.mem_bytes);
-	EXPECT_ERROR(sampan_gemm(dev, &g), SAMPAN_ERROR_DEVICE_MEM, "2000x1000x8 in 1 MiB");
+	cr_assert_eq(sampan_gemm(dev, &g), SAMPAN_OK, "2000x1000x8 in 1 MiB, split: %s",
+	             sampan_last_error());
+	ref_gemm(m, k, n, a, w, NULL, NULL, NULL, 0, 0, -128, 127, 1, want);
+	cr_expect_arr_eq(out, want, (size_t)m * n * sizeof(int32_t), "split GEMM differs");
+	cr_assert_eq(sampan_get_stats(dev, &st), SAMPAN_OK);
+	cr_expect_eq(st.macs, (uint64_t)m * k * n, "stats are the sum of the runs: %llu MACs",
+	             (unsigned long long)st.macs);
+	EXPECT_ERROR(sampan_gemm_submit(dev, &g, &job), SAMPAN_ERROR_DEVICE_MEM,
+	             "one async run of 2000x1000x8 in 1 MiB");
+	cr_expect_null(job);
+	g.m = 16;
+	g.k = 40000;
+	g.n = 16;
+	EXPECT_ERROR(sampan_gemm(dev, &g), SAMPAN_ERROR_DEVICE_MEM,
+	             "16x40000x16: one tile of A and W is 1.28 MB");
 	EXPECT_ERROR(sampan_buffer_create(dev, 2u << 20, &buf), SAMPAN_ERROR_DEVICE_MEM,
 	             "2 MiB buffer in 1 MiB");
 	cr_expect_null(buf);
 
+	memset(a, 0, 16);
+	memset(w, 0, 16);
 	g.m = 3;
 	g.k = 5;
 	g.n = 2;
@@ -299,6 +324,7 @@ ParameterizedTest(struct dev_param *p, errors, card_memory_exhausted, .timeout =
 	free(a);
 	free(w);
 	free(out);
+	free(want);
 }
 
 /* ------------------------------------------------------- names */

@@ -1434,7 +1434,7 @@ Test(cli, generate_bad_input, .timeout = 200)
 	}
 	{
 		const char *a[] = {"generate", path, "-d", "nodev", "-p", "hi", NULL};
-		cli_refuses(a, 1, "nodev");
+		cli_refuses(a, 2, "nodev");
 	}
 	unlink(path);
 	unlink(arch);

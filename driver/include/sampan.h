@@ -240,11 +240,15 @@ struct sampan_stats {
 /* utilization = macs / (cycles * rows * cols); 0 when cycles is 0. */
 double sampan_utilization(const struct sampan_stats *s, const struct sampan_info *info);
 
-/* Runs a GEMM synchronously. */
+/* Runs a GEMM synchronously. One that does not fit in the free card memory
+ * is split into several device runs (halves of M in whole tiles, then of N)
+ * and its stats are their sum; SAMPAN_ERROR_DEVICE_MEM only when even one
+ * M tile of it does not fit. */
 int sampan_gemm(struct sampan_device *dev, const struct sampan_gemm *g);
 
 /* Asynchronous GEMM: submit validates, packs and starts the device and
- * returns; wait completes it and writes g->out. The caller keeps g and the
+ * returns (always one device run: SAMPAN_ERROR_DEVICE_MEM when it does
+ * not fit); wait completes it and writes g->out. The caller keeps g and the
  * arrays it points to alive until the job is waited for. One job runs at a
  * time per device: submitting while one is in flight first completes it. */
 struct sampan_job;

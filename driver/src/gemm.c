@@ -24,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "internal.h"
 #include "isa.h"
@@ -985,18 +986,6 @@ void sampan_job_destroy(struct sampan_job *job)
 	job_free(job);
 }
 
-int sampan_gemm(struct sampan_device *dev, const struct sampan_gemm *g)
-{
-	struct sampan_job *job;
-	int err = sampan_gemm_submit(dev, g, &job);
-
-	if (err < 0)
-		return err;
-	err = sampan_job_wait(job, -1);
-	sampan_job_destroy(job);
-	return err;
-}
-
 double sampan_utilization(const struct sampan_stats *s, const struct sampan_info *info)
 {
 	if (!s || !info || !s->cycles || !info->rows || !info->cols)
@@ -1150,6 +1139,40 @@ static int run_all(struct sampan_device *dev, const struct spec *s, uint64_t ext
 	dev->last_stats = sum;
 	dev->have_stats = 1;
 	return SAMPAN_OK;
+}
+
+/* Host bytes of A, W and the output of @s: arrays the caller really has
+ * cannot be larger than this machine's memory, so a shape beyond it is
+ * refused before a split would read past them. */
+static int operands_in_host_memory(const struct spec *s)
+{
+	long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+	uint64_t esize = s->raw ? 4 : 1;
+	uint64_t bytes = mul_add(s->m, s->n, 0);
+
+	bytes = mul_add(bytes, esize, 0);
+	bytes = mul_add(s->m, s->k, bytes);
+	bytes = mul_add(s->n, s->k, bytes);
+	return pages > 0 && page > 0 && bytes <= (uint64_t)pages * (uint64_t)page;
+}
+
+int sampan_gemm(struct sampan_device *dev, const struct sampan_gemm *g)
+{
+	struct spec s;
+	int err;
+
+	if (!dev)
+		return drv_error(SAMPAN_ERROR_INVALID, "sampan_gemm: NULL argument");
+	if ((err = validate(g)) < 0)
+		return err;
+	spec_of_gemm(g, &s);
+	if (!operands_in_host_memory(&s))
+		return drv_error(SAMPAN_ERROR_DEVICE_MEM,
+		                 "device '%s': GEMM %" PRIu64 "x%" PRIu64 "x%" PRIu64
+		                 " has operands larger than this host's memory; the card has %" PRIu64
+		                 " bytes",
+		                 dev->info.name, s.m, s.k, s.n, dev->mem_size);
+	return run_all(dev, &s, 0);
 }
 
 /* ================================================================ block-scaled */
