@@ -2,6 +2,7 @@
  * cmd_chat.c - `sampan chat`: an interactive conversation with a GGUF
  * language model in its chat template, the history kept in the KV cache.
  */
+#include <ctype.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -253,7 +254,7 @@ int cmd_chat(int argc, char **argv)
 	struct llm_session s;
 	struct llm_sampler *smp = NULL;
 	struct buf turn = {0};
-	char *line = NULL, err[512];
+	char *line = NULL, *msg, err[512];
 	size_t line_cap = 0;
 	float *logits = NULL;
 	int rc, nturn = 0;
@@ -290,18 +291,23 @@ int cmd_chat(int argc, char **argv)
 		n = getline(&line, &line_cap, stdin);
 		if (n < 0)
 			break;
-		while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+		/* The message without the blanks around it, as Meta's llama 2
+		 * and 3 formats (and llama.cpp's llama3 template) strip it. */
+		while (n > 0 && isspace((unsigned char)line[n - 1]))
 			line[--n] = 0;
-		if (strcmp(line, "/exit") == 0)
+		msg = line;
+		while (isspace((unsigned char)*msg))
+			msg++, n--;
+		if (strcmp(msg, "/exit") == 0)
 			break;
 		if (n == 0)
 			continue;
-		if (!llm_utf8_valid(line, (size_t)n) || memchr(line, 0, (size_t)n)) {
+		if (!llm_utf8_valid(msg, (size_t)n) || memchr(msg, 0, (size_t)n)) {
 			cli_error("chat: line %d is not valid UTF-8 text", nturn + 1);
 			goto out;
 		}
 		turn.len = 0;
-		format_turn(&turn, tpl, nturn, a.system, line);
+		format_turn(&turn, tpl, nturn, a.system, msg);
 		if (turn.oom) {
 			cli_error("chat: out of memory");
 			goto out;
