@@ -42,7 +42,7 @@ struct spec {
 /* Vocabulary of the tiny tokenizers (see write_tokenizer). */
 #define SPM_WORDS 24
 #define N_VOCAB_SPM (3 + 256 + SPM_WORDS)
-#define N_VOCAB_BPE (256 + 24 + 3)
+#define N_VOCAB_BPE (256 + 24 + 3 + 3)
 #define CTX_TRAIN 96
 
 static int n_vocab_of(const struct spec *s)
@@ -218,7 +218,8 @@ static int utf8_put(char *o, int cp)
 
 /* The tokenizer metadata: SentencePiece for llama (<unk> <s> </s>, the 256
  * byte pieces, a few words), byte-level BPE for qwen2 (the 256 byte
- * characters, merges of a few words, <|endoftext|> <|im_start|> <|im_end|>). */
+ * characters, merges of a few words, llama 3's turn markers, <|endoftext|>
+ * <|im_start|> <|im_end|>). */
 static void write_tokenizer(struct gguf_writer *w, const struct spec *s)
 {
 	static const char *const words[SPM_WORDS] = {
@@ -271,6 +272,10 @@ static void write_tokenizer(struct gguf_writer *w, const struct spec *s)
 			merge_res[i] = strdup(buf);
 			toks[n] = merge_res[i], types[n++] = 1;
 		}
+		/* llama 3's turn markers, for its chat format */
+		toks[n] = strdup("<|start_header_id|>"), types[n++] = 3;
+		toks[n] = strdup("<|end_header_id|>"), types[n++] = 3;
+		toks[n] = strdup("<|eot_id|>"), types[n++] = 3;
 		toks[n] = strdup("<|endoftext|>"), types[n++] = 3;
 		toks[n] = strdup("<|im_start|>"), types[n++] = 3;
 		toks[n] = strdup("<|im_end|>"), types[n++] = 3;
@@ -1563,23 +1568,23 @@ Test(cli, perplexity_qwen2, .timeout = 300)
 	check_perplexity(&cli_qwen);
 }
 
-/* chat: ChatML for the qwen2 model; the first reply is what generate gives
- * for the same text in the template; a second turn continues. */
-Test(cli, chat_chatml, .timeout = 300)
+/* chat with template @tpl (NULL: detected, must log @logged): the first
+ * reply is what generate gives for @prompt, the published format of that
+ * template written out here by hand; a second turn continues. */
+static void check_chat(const struct spec *sp, const char *tpl, const char *sys,
+                       const char *logged, const char *prompt, const char *path, const char *in)
 {
-	char path[128], in[128], line[512];
+	char line[1024];
 	struct spawn_result r, r2;
-	const char *prompt = "<|im_start|>user\nhello<|im_end|>\n<|im_start|>assistant\n";
 	char *nl;
 
-	tmp_path(path, sizeof(path), "chat");
-	snprintf(in, sizeof(in), "/tmp/sampan_test_llm_%d_chat.txt", (int)getpid());
-	write_model(&cli_qwen, 21, path, NULL, NULL);
-	write_file(in, "hello\n\nthe world\n", strlen("hello\n\nthe world\n"));
-	snprintf(line, sizeof(line), "exec '%s' chat '%s' -d cpu --temp 0 -n 6 < '%s'", SAMPAN_CLI,
-	         path, in);
+	write_model(sp, 21, path, NULL, NULL);
+	write_file(in, "hello\n\n  the world \n", strlen("hello\n\n  the world \n"));
+	snprintf(line, sizeof(line), "exec '%s' chat '%s' -d cpu --temp 0 -n 6 %s%s %s%s%s < '%s'",
+	         SAMPAN_CLI, path, tpl ? "--template " : "", tpl ? tpl : "",
+	         sys ? "--system '" : "", sys ? sys : "", sys ? "'" : "", in);
 	cr_assert_eq(run_sh(line, &r), 0, "%s", r.err);
-	cr_assert(strstr(r.err, "chatml template"), "%s", r.err);
+	cr_assert(strstr(r.err, logged), "%s", r.err);
 	{
 		const char *args[] = {"generate", path, "-d",     "cpu", "-p", prompt,
 		                      "-n",       "6",  "--temp", "0",   NULL};
@@ -1591,10 +1596,43 @@ Test(cli, chat_chatml, .timeout = 300)
 	nl = strrchr(r2.out, '\n');
 	cr_assert_not_null(nl);
 	cr_assert(strncmp(r.out, r2.out, (size_t)(nl - r2.out)) == 0,
-	          "chat's first reply differs from generate:\n%s\n---\n%s", r.out, r2.out);
+	          "%s: chat's first reply differs from generate:\n%s\n---\n%s", logged, r.out,
+	          r2.out);
 	cr_assert_gt(strlen(r.out), (size_t)(nl - r2.out) + 1, "no second reply: %s", r.out);
 	spawn_result_free(&r);
 	spawn_result_free(&r2);
+}
+
+/* The llama 2 and llama 3 formats (Meta's model cards), chosen with
+ * --template, with a system prompt (llama 3's on the BPE model, whose
+ * vocabulary has its turn markers). */
+Test(cli, chat_llama_formats, .timeout = 300)
+{
+	char path[128], in[128];
+
+	tmp_path(path, sizeof(path), "chatfmt");
+	snprintf(in, sizeof(in), "/tmp/sampan_test_llm_%d_chatfmt.txt", (int)getpid());
+	check_chat(&cli_llama, "llama2", "be brief", "llama2 template",
+	           "[INST] <<SYS>>\nbe brief\n<</SYS>>\n\nhello [/INST]", path, in);
+	check_chat(&cli_qwen, "llama3", "be brief", "llama3 template",
+	           "<|start_header_id|>system<|end_header_id|>\n\nbe brief<|eot_id|>"
+	           "<|start_header_id|>user<|end_header_id|>\n\nhello<|eot_id|>"
+	           "<|start_header_id|>assistant<|end_header_id|>\n\n",
+	           path, in);
+	unlink(in);
+	unlink(path);
+}
+
+/* chat: ChatML for the qwen2 model, detected from its vocabulary. */
+Test(cli, chat_chatml, .timeout = 300)
+{
+	char path[128], in[128], line[512];
+	struct spawn_result r;
+
+	tmp_path(path, sizeof(path), "chat");
+	snprintf(in, sizeof(in), "/tmp/sampan_test_llm_%d_chat.txt", (int)getpid());
+	check_chat(&cli_qwen, NULL, NULL, "chatml template",
+	           "<|im_start|>user\nhello<|im_end|>\n<|im_start|>assistant\n", path, in);
 	/* bad input */
 	{
 		static const char bad_line[] = "fine\nbad \xed\xa0\x80 surrogate\n";
