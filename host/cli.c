@@ -128,6 +128,17 @@ int cli_next_option(struct cli_parser *p, const struct cli_option *opts, const c
 	return opt->id;
 }
 
+int cli_next_arg(struct cli_parser *p, const struct cli_option *opts, const char **value,
+                 const char **operand)
+{
+	if (p->index < p->argc && p->argv[p->index][0] != '-' && !*operand) {
+		*operand = p->argv[p->index++];
+		if (p->index >= p->argc)
+			return CLI_OPT_END;
+	}
+	return cli_next_option(p, opts, value);
+}
+
 bool cli_parse_int(const char *cmd, const char *what, const char *text, int64_t min, int64_t max,
                    int64_t *out)
 {

@@ -73,6 +73,12 @@ void cli_parser_init(struct cli_parser *p, int argc, char **argv);
  * and "-xVALUE"; "--" ends the options. */
 int cli_next_option(struct cli_parser *p, const struct cli_option *opts, const char **value);
 
+/* The same for a command with one operand (a model file) among its
+ * options: the first argument that does not start with '-' goes to
+ * *@operand while that is still NULL; a second one is a usage error. */
+int cli_next_arg(struct cli_parser *p, const struct cli_option *opts, const char **value,
+                 const char **operand);
+
 /* Parses @text as a decimal integer in [min, max] (the whole string, no
  * blanks). On failure reports a usage error naming @what and returns
  * false; @out is written only on success. */

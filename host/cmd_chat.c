@@ -84,14 +84,7 @@ static int parse_args(int argc, char **argv, struct chat_args *a)
 	a->sp.top_k = 40;
 	a->sp.top_p = 0.95f;
 	cli_parser_init(&p, argc, argv);
-	for (;;) {
-		if (p.index < p.argc && p.argv[p.index][0] != '-' && !a->model) {
-			a->model = p.argv[p.index++];
-			continue;
-		}
-		id = cli_next_option(&p, chat_options, &v);
-		if (id <= 0)
-			break;
+	while ((id = cli_next_arg(&p, chat_options, &v, &a->model)) > 0) {
 		switch (id) {
 		case OPT_HELP:
 			fputs(chat_help, stdout);

@@ -125,14 +125,7 @@ static int parse_args(int argc, char **argv, struct eval_args *a)
 	int id = CLI_OPT_END;
 
 	cli_parser_init(&p, argc, argv);
-	for (;;) {
-		if (p.index < p.argc && p.argv[p.index][0] != '-' && !a->model) {
-			a->model = p.argv[p.index++];
-			continue;
-		}
-		id = cli_next_option(&p, eval_options, &v);
-		if (id <= 0)
-			break;
+	while ((id = cli_next_arg(&p, eval_options, &v, &a->model)) > 0) {
 		switch (id) {
 		case OPT_HELP:
 			fputs(eval_help, stdout);

@@ -65,14 +65,7 @@ static int parse_args(int argc, char **argv, struct ppl_args *a)
 	int id = CLI_OPT_END;
 
 	cli_parser_init(&p, argc, argv);
-	for (;;) {
-		if (p.index < p.argc && p.argv[p.index][0] != '-' && !a->model) {
-			a->model = p.argv[p.index++];
-			continue;
-		}
-		id = cli_next_option(&p, perplexity_options, &v);
-		if (id <= 0)
-			break;
+	while ((id = cli_next_arg(&p, perplexity_options, &v, &a->model)) > 0) {
 		switch (id) {
 		case OPT_HELP:
 			fputs(perplexity_help, stdout);

@@ -97,15 +97,7 @@ static int parse_args(int argc, char **argv, struct run_args *a)
 	int id = CLI_OPT_END;
 
 	cli_parser_init(&p, argc, argv);
-	for (;;) {
-		/* The one positional argument: the model. */
-		if (p.index < p.argc && p.argv[p.index][0] != '-' && !a->model) {
-			a->model = p.argv[p.index++];
-			continue;
-		}
-		id = cli_next_option(&p, run_options, &v);
-		if (id <= 0)
-			break;
+	while ((id = cli_next_arg(&p, run_options, &v, &a->model)) > 0) {
 		switch (id) {
 		case OPT_HELP:
 			fputs(run_help, stdout);

@@ -1571,8 +1571,8 @@ Test(cli, perplexity_qwen2, .timeout = 300)
 /* chat with template @tpl (NULL: detected, must log @logged): the first
  * reply is what generate gives for @prompt, the published format of that
  * template written out here by hand; a second turn continues. */
-static void check_chat(const struct spec *sp, const char *tpl, const char *sys,
-                       const char *logged, const char *prompt, const char *path, const char *in)
+static void check_chat(const struct spec *sp, const char *tpl, const char *sys, const char *logged,
+                       const char *prompt, const char *path, const char *in)
 {
 	char line[1024];
 	struct spawn_result r, r2;

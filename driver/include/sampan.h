@@ -6,10 +6,11 @@
  * five backends: "sim" (the RTL under Verilator), "cpu" (a functional model
  * of the same hardware), "sim-usb" (the stream shell's USB framing into the
  * simulated RTL), "usb" (a board on a USB bridge, libusb) and "xrt" (an
- * Alveo card, XRT); options follow a colon, e.g. "sim:trace=out.fst". Every action function returns a
- * sampan_error code (SAMPAN_OK or a negative value); out-parameters are
- * written only on success. sampan_last_error() gives a human-readable
- * detail of the last failure in the calling thread.
+ * Alveo card, XRT); options follow a colon, e.g. "sim:trace=out.fst".
+ * Every action function returns a sampan_error code (SAMPAN_OK or a
+ * negative value); out-parameters are written only on success.
+ * sampan_last_error() gives a human-readable detail of the last failure in
+ * the calling thread.
  *
  * Numerics (bit-exact on every device), TFLite int8 per-channel:
  *   acc[m][n] = bias[n] + sum_k (A[m][k] - za) * W[n][k]   (int32, wrapping)
@@ -72,7 +73,8 @@ struct sampan_device_desc {
 
 /* Lists the devices known to this build: one entry for each backend without
  * enumeration (sim, cpu, sim-usb), and one for each board or card that the
- * usb and xrt backends find attached (none when there are none). Writes up to @max entries to @out and the total to @count. */
+ * usb and xrt backends find attached (none when there are none). Writes up to @max entries to @out
+ * and the total to @count. */
 int sampan_list_devices(struct sampan_device_desc *out, size_t max, size_t *count);
 
 /* Opens a device by name (see the top of this file; "sim" when @name is NULL

@@ -1167,11 +1167,11 @@ int sampan_gemm(struct sampan_device *dev, const struct sampan_gemm *g)
 		return err;
 	spec_of_gemm(g, &s);
 	if (!operands_in_host_memory(&s))
-		return drv_error(SAMPAN_ERROR_DEVICE_MEM,
-		                 "device '%s': GEMM %" PRIu64 "x%" PRIu64 "x%" PRIu64
-		                 " has operands larger than this host's memory; the card has %" PRIu64
-		                 " bytes",
-		                 dev->info.name, s.m, s.k, s.n, dev->mem_size);
+		return drv_error(
+		    SAMPAN_ERROR_DEVICE_MEM,
+		    "device '%s': GEMM %" PRIu64 "x%" PRIu64 "x%" PRIu64
+		    " has operands larger than this host's memory; the card has %" PRIu64 " bytes",
+		    dev->info.name, s.m, s.k, s.n, dev->mem_size);
 	return run_all(dev, &s, 0);
 }
 
