@@ -435,6 +435,77 @@ static int64_t check_result(const struct gemm_data *d)
 
 /* --------------------------------------------------------------- report */
 
+/* The part of the JSON report that both formats share: the counters, the
+ * check and the wall time; closes the object. */
+static void json_tail(struct json *j, const struct gemm_args *args, const struct sampan_info *info,
+                      const struct sampan_stats *st, int64_t mismatches, double wall)
+{
+	json_uint(j, "cycles", st->cycles);
+	json_uint(j, "macs", st->macs);
+	if (st->cycles)
+		json_double(j, "utilization", sampan_utilization(st, info));
+	else
+		json_null(j, "utilization");
+	json_uint(j, "busy_cycles", st->busy_cycles);
+	json_uint(j, "stall_mem", st->stall_mem);
+	json_uint(j, "stall_dep", st->stall_dep);
+	json_uint(j, "dev_bytes_read", st->dev_bytes_read);
+	json_uint(j, "dev_bytes_written", st->dev_bytes_written);
+	json_uint(j, "host_bytes_in", st->host_bytes_in);
+	json_uint(j, "host_bytes_out", st->host_bytes_out);
+	json_uint(j, "commands", st->commands);
+	if (args->check)
+		json_int(j, "mismatches", mismatches);
+	else
+		json_null(j, "mismatches");
+	json_double(j, "wall_seconds", wall);
+	json_object_end(j);
+	json_finish(j);
+}
+
+static void print_device(const struct sampan_info *info)
+{
+	printf("device       %s (%s, %ux%u array", info->name, info->backend, info->rows,
+	       info->cols);
+	if (info->clock_mhz)
+		printf(", %u MHz", info->clock_mhz);
+	printf(")\n");
+}
+
+/* The human report's lines after the GEMM's own: cycles, MACs,
+ * utilization, the check of @outputs values (@how they match) and the wall
+ * time. */
+static void print_tail(const struct gemm_args *args, const struct sampan_info *info,
+                       const struct sampan_stats *st, int64_t outputs, const char *how,
+                       int64_t mismatches, double wall)
+{
+	if (st->cycles) {
+		printf("cycles       %llu", (unsigned long long)st->cycles);
+		if (info->clock_mhz)
+			printf(" (%.3f ms at %u MHz)", (double)st->cycles / (info->clock_mhz * 1e3),
+			       info->clock_mhz);
+		printf("\n");
+	} else {
+		printf("cycles       n/a (no clock: functional model)\n");
+	}
+	printf("MACs         %llu\n", (unsigned long long)st->macs);
+	if (st->cycles)
+		printf("utilization  %.1f%% (busy %llu, stall mem %llu, stall dep %llu cycles)\n",
+		       100.0 * sampan_utilization(st, info), (unsigned long long)st->busy_cycles,
+		       (unsigned long long)st->stall_mem, (unsigned long long)st->stall_dep);
+	else
+		printf("utilization  n/a\n");
+	if (!args->check)
+		printf("check        not run (--check)\n");
+	else if (mismatches == 0)
+		printf("check        ok, %lld outputs match the reference%s\n", (long long)outputs,
+		       how);
+	else
+		printf("check        FAILED, %lld of %lld outputs differ\n", (long long)mismatches,
+		       (long long)outputs);
+	printf("wall time    %.3f s\n", wall);
+}
+
 static void print_json(const struct gemm_args *args, const struct gemm_data *d,
                        const struct sampan_info *info, const struct sampan_stats *st,
                        int64_t mismatches, double wall)
@@ -459,68 +530,20 @@ static void print_json(const struct gemm_args *args, const struct gemm_data *d,
 		json_int(&j, "lo", d->lo);
 		json_int(&j, "hi", d->hi);
 	}
-	json_uint(&j, "cycles", st->cycles);
-	json_uint(&j, "macs", st->macs);
-	if (st->cycles)
-		json_double(&j, "utilization", sampan_utilization(st, info));
-	else
-		json_null(&j, "utilization");
-	json_uint(&j, "busy_cycles", st->busy_cycles);
-	json_uint(&j, "stall_mem", st->stall_mem);
-	json_uint(&j, "stall_dep", st->stall_dep);
-	json_uint(&j, "dev_bytes_read", st->dev_bytes_read);
-	json_uint(&j, "dev_bytes_written", st->dev_bytes_written);
-	json_uint(&j, "host_bytes_in", st->host_bytes_in);
-	json_uint(&j, "host_bytes_out", st->host_bytes_out);
-	json_uint(&j, "commands", st->commands);
-	if (args->check)
-		json_int(&j, "mismatches", mismatches);
-	else
-		json_null(&j, "mismatches");
-	json_double(&j, "wall_seconds", wall);
-	json_object_end(&j);
-	json_finish(&j);
+	json_tail(&j, args, info, st, mismatches, wall);
 }
 
 static void print_human(const struct gemm_args *args, const struct gemm_data *d,
                         const struct sampan_info *info, const struct sampan_stats *st,
                         int64_t mismatches, double wall)
 {
-	printf("device       %s (%s, %ux%u array", info->name, info->backend, info->rows,
-	       info->cols);
-	if (info->clock_mhz)
-		printf(", %u MHz", info->clock_mhz);
-	printf(")\n");
+	print_device(info);
 	printf("gemm         M=%lld K=%lld N=%lld, %s, za %d", (long long)d->m, (long long)d->k,
 	       (long long)d->n, d->raw ? "raw int32" : "requantized int8", d->za);
 	if (!d->raw)
 		printf(", zo %d, clamp [%d, %d]", d->zo, d->lo, d->hi);
 	printf(", seed %lld\n", (long long)args->seed);
-	if (st->cycles) {
-		printf("cycles       %llu", (unsigned long long)st->cycles);
-		if (info->clock_mhz)
-			printf(" (%.3f ms at %u MHz)", (double)st->cycles / (info->clock_mhz * 1e3),
-			       info->clock_mhz);
-		printf("\n");
-	} else {
-		printf("cycles       n/a (no clock: functional model)\n");
-	}
-	printf("MACs         %llu\n", (unsigned long long)st->macs);
-	if (st->cycles)
-		printf("utilization  %.1f%% (busy %llu, stall mem %llu, stall dep %llu cycles)\n",
-		       100.0 * sampan_utilization(st, info), (unsigned long long)st->busy_cycles,
-		       (unsigned long long)st->stall_mem, (unsigned long long)st->stall_dep);
-	else
-		printf("utilization  n/a\n");
-	if (!args->check)
-		printf("check        not run (--check)\n");
-	else if (mismatches == 0)
-		printf("check        ok, %lld outputs match the reference\n",
-		       (long long)(d->m * d->n));
-	else
-		printf("check        FAILED, %lld of %lld outputs differ\n", (long long)mismatches,
-		       (long long)(d->m * d->n));
-	printf("wall time    %.3f s\n", wall);
+	print_tail(args, info, st, d->m * d->n, "", mismatches, wall);
 }
 
 /* ------------------------------------------------------------ q8_0 */
@@ -710,57 +733,14 @@ static void q8_print(const struct gemm_args *args, const struct q8_data *q,
 		json_int(&j, "n", q->n);
 		json_int(&j, "seed", args->seed);
 		json_bool(&j, "bias", q->bias != NULL);
-		json_uint(&j, "cycles", st->cycles);
-		json_uint(&j, "macs", st->macs);
-		if (st->cycles)
-			json_double(&j, "utilization", sampan_utilization(st, info));
-		else
-			json_null(&j, "utilization");
-		json_uint(&j, "busy_cycles", st->busy_cycles);
-		json_uint(&j, "stall_mem", st->stall_mem);
-		json_uint(&j, "stall_dep", st->stall_dep);
-		json_uint(&j, "dev_bytes_read", st->dev_bytes_read);
-		json_uint(&j, "dev_bytes_written", st->dev_bytes_written);
-		json_uint(&j, "host_bytes_in", st->host_bytes_in);
-		json_uint(&j, "host_bytes_out", st->host_bytes_out);
-		json_uint(&j, "commands", st->commands);
-		if (args->check)
-			json_int(&j, "mismatches", mismatches);
-		else
-			json_null(&j, "mismatches");
-		json_double(&j, "wall_seconds", wall);
-		json_object_end(&j);
-		json_finish(&j);
+		json_tail(&j, args, info, st, mismatches, wall);
 		return;
 	}
-	printf("device       %s (%s, %ux%u array", info->name, info->backend, info->rows,
-	       info->cols);
-	if (info->clock_mhz)
-		printf(", %u MHz", info->clock_mhz);
-	printf(")\n");
+	print_device(info);
 	printf("gemm         M=%lld K=%lld N=%lld, q8_0 (float32 out%s), seed %lld\n",
 	       (long long)q->m, (long long)q->k, (long long)q->n, q->bias ? ", bias" : "",
 	       (long long)args->seed);
-	if (st->cycles)
-		printf("cycles       %llu\n", (unsigned long long)st->cycles);
-	else
-		printf("cycles       n/a (no clock: functional model)\n");
-	printf("MACs         %llu\n", (unsigned long long)st->macs);
-	if (st->cycles)
-		printf("utilization  %.1f%% (busy %llu, stall mem %llu, stall dep %llu cycles)\n",
-		       100.0 * sampan_utilization(st, info), (unsigned long long)st->busy_cycles,
-		       (unsigned long long)st->stall_mem, (unsigned long long)st->stall_dep);
-	else
-		printf("utilization  n/a\n");
-	if (!args->check)
-		printf("check        not run (--check)\n");
-	else if (mismatches == 0)
-		printf("check        ok, %lld outputs match the reference bit for bit\n",
-		       (long long)(q->m * q->n));
-	else
-		printf("check        FAILED, %lld of %lld outputs differ\n", (long long)mismatches,
-		       (long long)(q->m * q->n));
-	printf("wall time    %.3f s\n", wall);
+	print_tail(args, info, st, q->m * q->n, " bit for bit", mismatches, wall);
 }
 
 /* `sampan gemm --format q8_0`. */
