@@ -219,8 +219,13 @@ test_server() {
 		return
 	fi
 	port=$(free_port)
-	env $(sampan_env "$dev") "$LLAMA_BIN/llama-server" -m "$LLAMA_MODEL" --host 127.0.0.1 --port "$port" \
-		-np 4 -c 1024 -t $THREADS --no-webui --no-warmup -fit off --device SAMPAN0 > "$log" 2>&1 &
+	# The trilingual model when there is one: the tiny model's random
+	# bytes are not valid UTF-8, which llama-server's chat parser refuses
+	# ("does not match the expected ... format").
+	local model=$LLAMA_MODEL
+	[ -f "$TRI_MODEL" ] && model=$TRI_MODEL
+	env $(sampan_env "$dev") "$LLAMA_BIN/llama-server" -m "$model" --host 127.0.0.1 --port "$port" \
+		-np 4 -c 512 -t $THREADS --no-webui --no-warmup -fit off --device SAMPAN0 > "$log" 2>&1 &
 	pid=$!
 	PIDS+=("$pid")
 	if ! wait_http "http://127.0.0.1:$port/health" 300 "$pid"; then
@@ -254,14 +259,24 @@ test_server() {
 			"$good of 4 streams complete, $batched graphs with M > 1; log: $log"
 	fi
 
-	# a malformed request gets an HTTP error, and the server lives on
-	local code
-	code=$(curl -s -o "$LLAMA_RESULTS/bad.txt" -w '%{http_code}' -H 'Content-Type: application/json' \
-		-d '{"messages": [ {"role": "user", "content": ' "http://127.0.0.1:$port/v1/chat/completions")
-	if [ "${code:0:1}" = 4 ] && [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/health")" = 200 ]; then
-		ok "llama-server: malformed JSON answered with HTTP $code, server still healthy"
+	# malformed requests get an HTTP error with a JSON error body, and the
+	# server lives on (llama.cpp answers a JSON syntax error with 500 at
+	# the pinned commit: its own handling, kept as it is)
+	local code codes="" bad=0 body
+	for body in '{"messages": [ {"role": "user", "content": ' '{"messages": "not a list"}' \
+		'not json at all'; do
+		code=$(curl -s --max-time 60 -o "$LLAMA_RESULTS/bad.txt" -w '%{http_code}' -H 'Content-Type: application/json' \
+			-d "$body" "http://127.0.0.1:$port/v1/chat/completions")
+		codes="$codes $code"
+		case $code in
+		4?? | 500) grep -q '"error"' "$LLAMA_RESULTS/bad.txt" || bad=1 ;;
+		*) bad=1 ;;
+		esac
+	done
+	if [ $bad = 0 ] && [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/health")" = 200 ]; then
+		ok "llama-server: 3 malformed requests answered with HTTP$codes and an error body, server still healthy"
 	else
-		not_ok "llama-server: malformed JSON" "HTTP $code"
+		not_ok "llama-server: malformed requests" "HTTP$codes"
 	fi
 
 	# load test: 50 requests, 4 at a time
