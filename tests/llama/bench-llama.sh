@@ -40,17 +40,33 @@ say() {
 # ts JSONL N_PROMPT N_GEN: avg_ts and stddev_ts of that llama-bench test.
 ts() {
 	grep "\"n_prompt\": $2, \"n_gen\": $3" "$1" | head -1 |
-		grep -oE '"(avg|stddev)_ts": [0-9.e+-]+' | awk '{printf "%s%.2f", NR > 1 ? " +/- " : "", $2}'
+		grep -oE '"(avg|stddev)_ts": [0-9.e+-]+' | awk '{printf "%s%.2f", (NR > 1) ? " +/- " : "", $2}'
 }
 
-# cycles LOG M DIV: mean device cycles / DIV and utilization over the
-# graphs whose products all had M rows.
+# cycles LOG TOKENS: device cycles per token (all the graphs of LOG over
+# TOKENS tokens) and utilization (weighted by cycles); the `cpu` device
+# counts no cycles.
 cycles() {
-	grep -E "graph [0-9]+: [1-9][0-9]* matmuls, M $2\.\.$2," "$1" |
+	grep -E "graph [0-9]+: [1-9][0-9]* matmuls, M " "$1" |
 		sed -E 's/.*, ([0-9]+) cycles, .* utilization ([0-9.]+)%.*/\1 \2/' |
-		awk -v d="$3" '{c += $1; u += $2; n++} END {
-			if (n) printf "%.0f cycles/token, utilization %.1f%% (%d graphs)", c / n / d, u / n, n
-			else printf "no M=%s graphs", m }' m="$2"
+		awk -v t="$2" '{c += $1; u += $1 * $2; n++} END {
+			if (c > 0) printf "%.0f cycles/token, utilization %.1f%% (%d graphs)", c / t, u / c, n
+			else printf "no cycles counted (%d graphs)", n }'
+}
+
+# bench_dev TAG MODEL DEV: llama-bench on sampan device DEV, pp and tg in
+# two runs (each run's device log then holds only its own tokens).
+bench_dev() {
+	local out=$LLAMA_RESULTS/$1-$3 pp tg
+	for t in pp tg; do
+		local args=(-p "$PP" -n 0)
+		[ $t = tg ] && args=(-p 0 -n "$TG")
+		GGML_BACKEND_PATH=$GGML_SAMPAN_LIB SAMPAN_GGML_DEVICES=$3 SAMPAN_GGML_LOG=1 \
+			timeout 3600 "$LLAMA_BIN/llama-bench" -m "$2" -dev SAMPAN0 "${args[@]}" -t $THREADS -r 1 \
+			--no-warmup -o jsonl > "$out-$t.jsonl" 2> "$out-$t.err"
+	done
+	say "llama-bench sampan $3 (1 run): pp$PP $(ts "$out-pp.jsonl" "$PP" 0) t/s, tg$TG $(ts "$out-tg.jsonl" 0 "$TG") t/s;" \
+		"device: pp $(cycles "$out-pp.err" "$PP"); tg $(cycles "$out-tg.err" "$TG")"
 }
 
 bench_model() {
@@ -65,20 +81,19 @@ bench_model() {
 		-o jsonl > "$cpu_json" 2> "$cpu_json.err"
 	say "llama-bench CPU backend ($THREADS threads, $REPS runs): pp$PP $(ts "$cpu_json" "$PP" 0) t/s, tg$TG $(ts "$cpu_json" 0 "$TG") t/s"
 	for dev in $DEVICES; do
-		out=$LLAMA_RESULTS/$tag-$dev.jsonl
-		GGML_BACKEND_PATH=$GGML_SAMPAN_LIB SAMPAN_GGML_DEVICES=$dev SAMPAN_GGML_LOG=1 \
-			timeout 3600 "$LLAMA_BIN/llama-bench" -m "$model" -dev SAMPAN0 -p "$PP" -n "$TG" -t $THREADS -r 1 \
-			--no-warmup -o jsonl > "$out" 2> "$out.err"
-		say "llama-bench sampan $dev (1 run): pp$PP $(ts "$out" "$PP" 0) t/s, tg$TG $(ts "$out" 0 "$TG") t/s;" \
-			"device: pp $(cycles "$out.err" "$PP" "$PP"); tg $(cycles "$out.err" 1 1)"
+		bench_dev "$tag" "$model" "$dev"
 	done
 	# llama-completion's own figure on the CPU backend
 	out=$LLAMA_RESULTS/$tag-completion-cpu.txt
 	timeout 1800 "$LLAMA_BIN/llama-completion" -m "$model" -p "the river and the sea" -n 64 --temp 0 \
 		--ignore-eos -no-cnv -c 128 -t $THREADS -fit off > "$out" 2> "$out.err" < /dev/null
-	say "llama-completion CPU backend: $(grep -E 'prompt eval time|[^t] eval time' "$out.err" |
-		sed -E 's/.*(prompt eval|eval) time.*\( *[0-9.]+ ms per token, *([0-9.]+) tokens per second\)/\1 \2 t\/s/' |
-		paste -sd, - | sed 's/,/, /')"
+	say "llama-completion CPU backend, 64 tokens: prompt $(rate 'prompt eval time' "$out.err") t/s," \
+		"generation $(rate '[^t] eval time' "$out.err") t/s"
+}
+
+# rate PATTERN LOG: the tokens per second of llama.cpp's perf line.
+rate() {
+	grep -E "$1" "$2" | head -1 | grep -oE '[0-9.]+ tokens per second' | awk '{print $1}'
 }
 
 # sampan generate --json on sim: the device's own per-token figures.
