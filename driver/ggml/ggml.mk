@@ -12,7 +12,12 @@
 #                     which ggml loads from $GGML_BACKEND_PATH
 #   make test-llama   test-backend-ops on the sampan devices, greedy tokens
 #                     against the CPU backend, llama-server and rpc-server on
-#                     loopback (tests/llama/test-llama.sh)
+#                     loopback, a device lost mid-run, the committed
+#                     trilingual model against `sampan generate` and
+#                     `sampan perplexity` (tests/llama/test-llama.sh)
+#   make bench-llama  llama-bench (pp and tg tokens/s) on the CPU backend and
+#                     on the sampan devices, device cycles per token
+#                     (tests/llama/bench-llama.sh; figures, no assertions)
 #
 # Nothing here is part of `make all` or `make test` (CI time): llama.cpp
 # takes 10+ minutes to build. The llama.cpp build is niced and uses at most
@@ -29,7 +34,7 @@ LLAMA_OUT        := build/llama.cpp
 LLAMA_BIN        := $(LLAMA_OUT)/bin
 LLAMA_JOBS       ?= 2
 LLAMA_TARGETS    := test-backend-ops llama-completion llama-cli llama-server llama-bench \
-                    ggml-rpc-server
+                    llama-perplexity ggml-rpc-server
 LLAMA_CMAKE_FLAGS := -DCMAKE_BUILD_TYPE=Release \
                      -DGGML_RPC=ON \
                      -DGGML_CCACHE=OFF \
@@ -49,10 +54,12 @@ GGML_SAMPAN_CFLAGS := -std=c11 -O2 -g -fPIC -Wall -Wextra $(WERROR) -MMD -MP \
 GGML_SAMPAN_LIBS := -L$(LLAMA_BIN) -lggml -lggml-base -Wl,-rpath,$(abspath $(LLAMA_BIN)) \
                     -L$(BUILD) -lsampan -Wl,-rpath,$(abspath $(BUILD)) -lpthread
 
-LLAMA_DEPS_PKGS  := cmake git python3-numpy python3-yaml
+# g++ and make come with `make deps` (build-essential); curl for the
+# server tests; npm is not a Debian package here: it must be a command.
+LLAMA_DEPS_PKGS  := cmake git curl python3-numpy python3-yaml
 LLAMA_DEPS_STAMP := build/.deps-llama-ok
 
-.PHONY: llama-src llama llama-build test-llama deps-llama
+.PHONY: llama-src llama llama-build test-llama bench-llama deps-llama
 deps-llama: $(LLAMA_DEPS_STAMP)
 
 $(LLAMA_DEPS_STAMP): | $(DEPS_STAMP)
@@ -114,8 +121,21 @@ $(LLAMA_MODEL): tests/llama/make_tiny_llama.py $(LLAMA_SRC_STAMP)
 	$(Q)mkdir -p $(@D)
 	$(Q)/usr/bin/python3 $< $(LLAMA_SRC)/gguf-py $@ > /dev/null
 
+# the committed trilingual model of host/models/llm and its held-out text
+LLAMA_TRI_MODEL := host/models/llm/sampan-tri-q8_0.gguf
+LLAMA_TRI_TEXT  := host/models/llm/heldout.txt
+
+LLAMA_TEST_ENV = SAMPAN_CLI=$(abspath $(SAMPAN_CLI)) LLAMA_BIN=$(abspath $(LLAMA_BIN)) \
+  GGML_SAMPAN_LIB=$(abspath $(GGML_SAMPAN_LIB)) SAMPAN_SIM_LIB=$(abspath $(SIM_LIB)) \
+  LLAMA_MODEL=$(abspath $(LLAMA_MODEL)) LLAMA_TRI_MODEL=$(abspath $(LLAMA_TRI_MODEL)) \
+  LLAMA_TRI_TEXT=$(abspath $(LLAMA_TRI_TEXT))
+
+# LLAMA_TESTS="greedy-sim server" runs only those (see the script).
 test-llama: llama cli $(LLAMA_MODEL)
-	$(Q)SAMPAN_CLI=$(abspath $(SAMPAN_CLI)) LLAMA_BIN=$(abspath $(LLAMA_BIN)) GGML_SAMPAN_LIB=$(abspath $(GGML_SAMPAN_LIB)) \
-	  SAMPAN_SIM_LIB=$(abspath $(SIM_LIB)) LLAMA_MODEL=$(abspath $(LLAMA_MODEL)) \
-	  LLAMA_RESULTS=$(abspath build/llama-results) \
+	$(Q)$(LLAMA_TEST_ENV) LLAMA_RESULTS=$(abspath build/llama-results) \
 	  tests/llama/test-llama.sh $(LLAMA_TESTS)
+
+# Benchmarks: figures printed and kept in build/llama-bench, never asserted.
+bench-llama: llama cli $(LLAMA_MODEL)
+	$(Q)$(LLAMA_TEST_ENV) LLAMA_RESULTS=$(abspath build/llama-bench) \
+	  tests/llama/bench-llama.sh $(LLAMA_BENCHES)
