@@ -50,16 +50,19 @@ done
 classify_dsp() {
 	for i in R C; do
 		sel="t:$1"
-		[ $i = R ] && sel="$sel r:AREG>0 %i r:BREG>0 %i"
+		[ $i = R ] && sel="$sel r:AREG!=0 %i r:BREG!=0 %i"
 		for m in 0 1; do
 			for p in 0 1; do
-				echo "chtype -set $1__I${i}_M${m}_P$p $sel r:MREG=$m %i r:PREG=$p %i;"
+				# != 0 (set) and %d (not set): JSON netlists hold 1-bit and
+				# 32-bit register counts, which = would compare unequal.
+				ms=$([ $m = 1 ] && echo %i || echo %d); ps=$([ $p = 1 ] && echo %i || echo %d)
+				echo "chtype -set $1__I${i}_M${m}_P$p $sel r:MREG!=0 $ms r:PREG!=0 $ps;"
 			done
 		done
 	done
 }
 classify_bram() {
-	echo "chtype -set $1__R1 t:$1 r:DOA_REG=1 %i r:DOB_REG=1 %i; chtype -set $1__R0 t:$1;"
+	echo "chtype -set $1__R1 t:$1 r:DOA_REG!=0 %i r:DOB_REG!=0 %i; chtype -set $1__R0 t:$1;"
 }
 
 case $family in

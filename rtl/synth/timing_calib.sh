@@ -17,7 +17,7 @@ model=$(sed -n 's/^  Fmax \([0-9.]*\) MHz.*/\1/p' "$1")
 pnr=$(grep 'Max frequency for clock' "$2" | tail -1 | sed -n 's/.*: *\([0-9.]*\) MHz.*/\1/p')
 [ -n "$model" ] && [ -n "$pnr" ] || { echo "$0: no Fmax in $1 or $2" >&2; exit 1; }
 # "Info: 12.3 ns logic, 40.1 ns routing" after the critical path listing.
-split=$(grep -E 'ns logic, [0-9.]+ ns routing' "$2" | tail -1 | sed 's/^Info: *//')
+split=$(awk '/Critical path report for clock/ { on = 1 } on && /ns logic, .* ns routing/ { sub(/^Info: */, ""); s = $0; on = 0 } END { print s }' "$2")
 echo "iCE40 calibration (iCEBreaker netlist):"
 echo "  timing model     $model MHz"
 echo "  nextpnr-ice40    $pnr MHz (routed${split:+; $split})"
