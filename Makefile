@@ -86,6 +86,8 @@ include host/host.mk
 include tests/tests.mk
 # Optional fragments: fuzzing (make fuzz) and board builds (make bitstream).
 include $(wildcard tests/fuzz/fuzz.mk rtl/boards/boards.mk)
+# Static timing estimate (make timing): after the boards, whose builds it reads.
+include rtl/synth/timing.mk
 
 # ------------------------------------------------------------------ top
 
