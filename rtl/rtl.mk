@@ -2,7 +2,8 @@
 #
 #   make lint     verilator --lint-only -Wall on sampan_axi_top at 16x16, 4x4,
 #                 8x16 (and 8x8, 16x8), plus an Icarus (-g2012) compile; the
-#                 same for the lite core (sampan_lite_top) at 4x2, 4x4, 16x16
+#                 same for the lite core (sampan_axi_top LITE=1) at 4x2, 4x4,
+#                 16x16
 #   make synth    Yosys synth_xilinx (UltraScale+) of sampan_core at 4x4 and
 #                 8x8 and synth_ice40 at 4x4; a resource table per
 #                 configuration, logs and stat reports under build/synth/.
@@ -19,7 +20,7 @@ RTL_SRCS := $(addprefix $(RTL_DIR)/,\
               sampan_fetch.v sampan_load.v sampan_exec.v sampan_store.v \
               sampan_counters.v sampan_array.v sampan_pe.v sampan_requant.v \
               sampan_ram.v sampan_fifo.v sampan_burst.v sampan_delay.v \
-              sampan_requant_seq.v sampan_lite_top.v sampan_lite_core.v \
+              sampan_requant_seq.v sampan_lite_core.v sampan_cmd_check.v \
               sampan_lite_mac.v sampan_fh2f.v sampan_fscale.v sampan_fmul.v \
               sampan_fadd.v)
 
@@ -53,10 +54,12 @@ rtl-lint: | $(DEPS_STAMP)
 	$(call msg,IVERILOG,$(RTL_TOP))
 	$(Q)mkdir -p $(BUILD)/rtl && $(IVERILOG) $(RTL_IVERILOG_FLAGS) -o $(BUILD)/rtl/$(RTL_TOP).vvp $(RTL_SRCS)
 
-# The lite core (sampan_lite_top: registers + sampan_lite_core), the small
-# part's core: the iCEBreaker shape on the narrowest bus, a square one and
-# the default array on the default bus.
-RTL_LITE_LINT := ROWS=4,COLS=2,AXI_DATA_WIDTH=128 ROWS=4,COLS=4,AXI_DATA_WIDTH=128 \
+# The lite core (sampan_axi_top with LITE=1: registers + sampan_lite_core),
+# the small part's core: the iCEBreaker shape on the narrowest bus (its
+# 32-bit addresses and counters), a square one and the default array on the
+# default bus.
+RTL_LITE_LINT := ROWS=4,COLS=2,K_DEPTH=512,ACC_SLOTS=2,P_ENTRIES=2,AXI_DATA_WIDTH=128,AXI_ADDR_WIDTH=32,COUNTER_WIDTH=32 \
+                 ROWS=4,COLS=4,K_DEPTH=512,ACC_SLOTS=2,P_ENTRIES=2,AXI_DATA_WIDTH=128,AXI_ADDR_WIDTH=32,COUNTER_WIDTH=32 \
                  ROWS=16,COLS=16,AXI_DATA_WIDTH=512,K_DEPTH=1024,ACC_SLOTS=4,P_ENTRIES=64,COUNTER_WIDTH=64
 
 .PHONY: rtl-lite-lint
@@ -64,13 +67,15 @@ lint: rtl-lite-lint
 
 rtl-lite-lint: | $(DEPS_STAMP)
 	$(Q)set -e; for cfg in $(RTL_LITE_LINT); do \
-	  printf '  %-8s %s\n' LINT "sampan_lite_top $$cfg"; \
-	  $(VERILATOR) --lint-only -Wall --top-module sampan_lite_top \
+	  printf '  %-8s %s\n' LINT "$(RTL_TOP) LITE=1,$$cfg"; \
+	  $(VERILATOR) $(RTL_LINT_FLAGS) -GLITE=1 \
 	    $$(echo $$cfg | tr ',' '\n' | sed 's/^/-G/') $(RTL_SRCS); \
 	done
-	$(call msg,IVERILOG,sampan_lite_top)
-	$(Q)mkdir -p $(BUILD)/rtl && $(IVERILOG) -g2012 -Wall -Wno-timescale -s sampan_lite_top \
-	  -o $(BUILD)/rtl/sampan_lite_top.vvp $(RTL_SRCS)
+	$(call msg,IVERILOG,$(RTL_TOP) LITE=1)
+	$(Q)mkdir -p $(BUILD)/rtl && $(IVERILOG) $(RTL_IVERILOG_FLAGS) -P$(RTL_TOP).LITE=1 \
+	  -P$(RTL_TOP).ROWS=4 -P$(RTL_TOP).COLS=2 -P$(RTL_TOP).K_DEPTH=512 -P$(RTL_TOP).ACC_SLOTS=2 \
+	  -P$(RTL_TOP).P_ENTRIES=2 -P$(RTL_TOP).AXI_DATA_WIDTH=128 \
+	  -o $(BUILD)/rtl/$(RTL_TOP)_lite.vvp $(RTL_SRCS)
 
 # ----------------------------------------------------------------- synth
 

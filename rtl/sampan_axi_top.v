@@ -1,12 +1,16 @@
 `default_nettype none
-// sampan_axi_top: the AXI shell of sampan: sampan_core behind the AXI4-Lite
+// sampan_axi_top: the AXI shell of sampan: a core behind the AXI4-Lite
 // control registers (Vitis ap_ctrl_hs map, sampan_axil_regs) with its AXI4
-// master to card memory. This is the top the simulator and the Vitis kernel
-// wrapper instantiate.
+// master to card memory. LITE selects the core: 0 sampan_core (the full,
+// concurrent one), 1 sampan_lite_core (the compact sequential core for small
+// parts: same registers and results, FEATURES 0, single-beat AXI
+// transactions only). This is the top the simulator, the Vitis kernel
+// wrapper and the stream shell instantiate.
 //
 // Latency: a run starts two cycles after the AXI4-Lite write of ap_start and
 // raises interrupt (when enabled) the cycle after the core is done.
-// Parameters: see rtl/ARCHITECTURE.md ("Parameters").
+// Parameters: see rtl/ARCHITECTURE.md ("Parameters", "The lite core"); the
+// size options and the ISA 1.1 ones apply to the full core only.
 module sampan_axi_top #(
     parameter ROWS           = 16,    // array rows
     parameter COLS           = 16,    // array columns
@@ -26,7 +30,8 @@ module sampan_axi_top #(
     parameter COUNTER_WIDTH  = 64,    // bits kept of the 64-bit counters (32..64)
     // ISA 1.1 (ARCHITECTURE.md, "Block-scaled numerics ...")
     parameter BLOCK          = 1,     // 1: block-scaled commands (LOAD_S, q COMPUTE, float STORE)
-    parameter MV_ROWS        = 4      // rows of the matrix-vector engine (0: none)
+    parameter MV_ROWS        = 4,     // rows of the matrix-vector engine (0: none)
+    parameter LITE           = 0      // 1: sampan_lite_core instead of sampan_core
 ) (
     input  wire                        clk,
     input  wire                        rst,   // synchronous, active high
@@ -140,71 +145,100 @@ module sampan_axi_top #(
       .interrupt     (interrupt)
   );
 
-  sampan_core #(
-      .ROWS          (ROWS),
-      .COLS          (COLS),
-      .K_DEPTH       (K_DEPTH),
-      .ACC_SLOTS     (ACC_SLOTS),
-      .P_ENTRIES     (P_ENTRIES),
-      .AXI_DATA_WIDTH(AXI_DATA_WIDTH),
-      .AXI_ADDR_WIDTH(AXI_ADDR_WIDTH),
-      .AXI_ID_WIDTH  (AXI_ID_WIDTH),
-      .FIFO_DEPTH    (FIFO_DEPTH),
-      .BANK_SHARED   (BANK_SHARED),
-      .ACC_COPIES    (ACC_COPIES),
-      .REQUANT_SERIAL(REQUANT_SERIAL),
-      .PARAM_LOGIC   (PARAM_LOGIC),
-      .COUNTER_WIDTH (COUNTER_WIDTH),
-      .BLOCK         (BLOCK),
-      .MV_ROWS       (MV_ROWS)
-  ) u_core (
-      .clk          (clk),
-      .rst          (rst),
-      .start        (start),
-      .cmd_addr     (cmd_addr),
-      .cmd_count    (cmd_count),
-      .done         (done),
-      .status       (status),
-      .err_index    (err_index),
-      .features     (features),
-      .cnt_cycles   (cnt_cycles),
-      .cnt_busy     (cnt_busy),
-      .cnt_macs     (cnt_macs),
-      .cnt_stall_mem(cnt_stall_mem),
-      .cnt_stall_dep(cnt_stall_dep),
-      .cnt_bytes_rd (cnt_bytes_rd),
-      .cnt_bytes_wr (cnt_bytes_wr),
-      .cnt_cmds     (cnt_cmds),
-      .m_axi_awid   (m_axi_awid),
-      .m_axi_awaddr (m_axi_awaddr),
-      .m_axi_awlen  (m_axi_awlen),
-      .m_axi_awsize (m_axi_awsize),
-      .m_axi_awburst(m_axi_awburst),
-      .m_axi_awvalid(m_axi_awvalid),
-      .m_axi_awready(m_axi_awready),
-      .m_axi_wdata  (m_axi_wdata),
-      .m_axi_wstrb  (m_axi_wstrb),
-      .m_axi_wlast  (m_axi_wlast),
-      .m_axi_wvalid (m_axi_wvalid),
-      .m_axi_wready (m_axi_wready),
-      .m_axi_bid    (m_axi_bid),
-      .m_axi_bresp  (m_axi_bresp),
-      .m_axi_bvalid (m_axi_bvalid),
-      .m_axi_bready (m_axi_bready),
-      .m_axi_arid   (m_axi_arid),
-      .m_axi_araddr (m_axi_araddr),
-      .m_axi_arlen  (m_axi_arlen),
-      .m_axi_arsize (m_axi_arsize),
-      .m_axi_arburst(m_axi_arburst),
-      .m_axi_arvalid(m_axi_arvalid),
-      .m_axi_arready(m_axi_arready),
-      .m_axi_rid    (m_axi_rid),
-      .m_axi_rdata  (m_axi_rdata),
-      .m_axi_rresp  (m_axi_rresp),
-      .m_axi_rlast  (m_axi_rlast),
-      .m_axi_rvalid (m_axi_rvalid),
+  // Both cores have these ports (the full core has features too): the one
+  // port map, written once for the two instances below.
+  `define SAMPAN_AXI_TOP_CORE_PORTS \
+      .clk          (clk), \
+      .rst          (rst), \
+      .start        (start), \
+      .cmd_addr     (cmd_addr), \
+      .cmd_count    (cmd_count), \
+      .done         (done), \
+      .status       (status), \
+      .err_index    (err_index), \
+      .cnt_cycles   (cnt_cycles), \
+      .cnt_busy     (cnt_busy), \
+      .cnt_macs     (cnt_macs), \
+      .cnt_stall_mem(cnt_stall_mem), \
+      .cnt_stall_dep(cnt_stall_dep), \
+      .cnt_bytes_rd (cnt_bytes_rd), \
+      .cnt_bytes_wr (cnt_bytes_wr), \
+      .cnt_cmds     (cnt_cmds), \
+      .m_axi_awid   (m_axi_awid), \
+      .m_axi_awaddr (m_axi_awaddr), \
+      .m_axi_awlen  (m_axi_awlen), \
+      .m_axi_awsize (m_axi_awsize), \
+      .m_axi_awburst(m_axi_awburst), \
+      .m_axi_awvalid(m_axi_awvalid), \
+      .m_axi_awready(m_axi_awready), \
+      .m_axi_wdata  (m_axi_wdata), \
+      .m_axi_wstrb  (m_axi_wstrb), \
+      .m_axi_wlast  (m_axi_wlast), \
+      .m_axi_wvalid (m_axi_wvalid), \
+      .m_axi_wready (m_axi_wready), \
+      .m_axi_bid    (m_axi_bid), \
+      .m_axi_bresp  (m_axi_bresp), \
+      .m_axi_bvalid (m_axi_bvalid), \
+      .m_axi_bready (m_axi_bready), \
+      .m_axi_arid   (m_axi_arid), \
+      .m_axi_araddr (m_axi_araddr), \
+      .m_axi_arlen  (m_axi_arlen), \
+      .m_axi_arsize (m_axi_arsize), \
+      .m_axi_arburst(m_axi_arburst), \
+      .m_axi_arvalid(m_axi_arvalid), \
+      .m_axi_arready(m_axi_arready), \
+      .m_axi_rid    (m_axi_rid), \
+      .m_axi_rdata  (m_axi_rdata), \
+      .m_axi_rresp  (m_axi_rresp), \
+      .m_axi_rlast  (m_axi_rlast), \
+      .m_axi_rvalid (m_axi_rvalid), \
       .m_axi_rready (m_axi_rready)
-  );
+
+  generate
+    if (LITE != 0) begin : gen_lite
+      sampan_lite_core #(
+          .ROWS          (ROWS),
+          .COLS          (COLS),
+          .K_DEPTH       (K_DEPTH),
+          .ACC_SLOTS     (ACC_SLOTS),
+          .P_ENTRIES     (P_ENTRIES),
+          .AXI_DATA_WIDTH(AXI_DATA_WIDTH),
+          .AXI_ADDR_WIDTH(AXI_ADDR_WIDTH),
+          .AXI_ID_WIDTH  (AXI_ID_WIDTH),
+          .COUNTER_WIDTH (COUNTER_WIDTH)
+      ) u_core (
+          `SAMPAN_AXI_TOP_CORE_PORTS
+      );
+      assign features = 32'd0;  // no ISA 1.1 features: the new commands answer status 6
+      // The full core's size and ISA 1.1 options do not apply.
+      wire unused_opts = &{1'b0, FIFO_DEPTH[0], BANK_SHARED[0], ACC_COPIES[0], REQUANT_SERIAL[0],
+                           PARAM_LOGIC[0], BLOCK[0], MV_ROWS[0]};
+    end else begin : gen_full
+      sampan_core #(
+          .ROWS          (ROWS),
+          .COLS          (COLS),
+          .K_DEPTH       (K_DEPTH),
+          .ACC_SLOTS     (ACC_SLOTS),
+          .P_ENTRIES     (P_ENTRIES),
+          .AXI_DATA_WIDTH(AXI_DATA_WIDTH),
+          .AXI_ADDR_WIDTH(AXI_ADDR_WIDTH),
+          .AXI_ID_WIDTH  (AXI_ID_WIDTH),
+          .FIFO_DEPTH    (FIFO_DEPTH),
+          .BANK_SHARED   (BANK_SHARED),
+          .ACC_COPIES    (ACC_COPIES),
+          .REQUANT_SERIAL(REQUANT_SERIAL),
+          .PARAM_LOGIC   (PARAM_LOGIC),
+          .COUNTER_WIDTH (COUNTER_WIDTH),
+          .BLOCK         (BLOCK),
+          .MV_ROWS       (MV_ROWS)
+      ) u_core (
+          `SAMPAN_AXI_TOP_CORE_PORTS,
+          .features(features)
+      );
+    end
+  endgenerate
+
+  `undef SAMPAN_AXI_TOP_CORE_PORTS
 
 endmodule
 `resetall

@@ -7,8 +7,9 @@
 // scoreboard, no FIFO, no burst logic.
 //
 //   fetch    one AXI read of the beat holding command i (single-beat, ARLEN 0)
-//   check    the same checks and error codes as sampan_seq; the first error
-//            stops the run with STATUS and ERR_INDEX, then done pulses
+//   check    the checks and error codes of sampan_seq (sampan_cmd_check,
+//            shared); the first error stops the run with STATUS and
+//            ERR_INDEX, then done pulses
 //   LOAD_A/W one single-beat read per bus word, written into the bank RAM
 //            (both banks of an operand in one RAM, bank = upper half)
 //   LOAD_P   three single-beat reads per entry (bias, mult, shift)
@@ -119,19 +120,13 @@ module sampan_lite_core #(
   localparam [WWA-1:0] W_WORDS_W = W_WORDS32[WWA-1:0];
   localparam [31:0] LOG_B32 = LOG_B;
   localparam [2:0] AXSIZE = LOG_B32[2:0];
+  localparam [31:0] B32 = B;
+  localparam [63:0] B64 = {32'd0, B32};
+  localparam [AW-1:0] B_AW = B64[AW-1:0];  // bus bytes as an address step (AW up to 64)
 
-  localparam [7:0] OP_LOAD_A = 8'd1;
-  localparam [7:0] OP_LOAD_W = 8'd2;
-  localparam [7:0] OP_LOAD_P = 8'd3;
-  localparam [7:0] OP_COMPUTE = 8'd4;
-  localparam [7:0] OP_STORE = 8'd5;
-  localparam [7:0] ERR_OPCODE = 8'd1;
-  localparam [7:0] ERR_RANGE = 8'd2;
   localparam [7:0] ERR_ALIGN = 8'd3;
   localparam [7:0] ERR_AXI_RD = 8'd4;
   localparam [7:0] ERR_AXI_WR = 8'd5;
-  localparam [7:0] ERR_UNSUPPORTED = 8'd6;
-  localparam [7:0] OP_LOAD_S = 8'd6;
 
   initial begin
     if (AXI_DATA_WIDTH < 128 || AXI_DATA_WIDTH > 1024 || (1 << LOG_B) != B)
@@ -196,55 +191,56 @@ module sampan_lite_core #(
 
   // ----------------------------------------------------------- the command
 
-  wire [31:0] w0 = cmd_reg[31:0];
-  wire [31:0] w1 = cmd_reg[63:32];
-  wire [31:0] w2 = cmd_reg[95:64];
-  wire [31:0] w3 = cmd_reg[127:96];
-  wire [7:0]  op = w0[7:0];
-  wire [15:0] f_len = w0[31:16];  // k_len, count or entry
-  wire [7:0]  f_first_entry = w0[15:8];
-  wire [3:0]  f_slot = w0[15:12];
-  wire        f_bank = w0[8];     // LOAD bank, COMPUTE a_bank, STORE raw
-  wire        f_w_bank = w0[9];
-  wire        f_first = w0[10];
-  wire [7:0]  f_za = w1[7:0];
-  wire [7:0]  f_m_valid = w1[15:8];
-  wire [7:0]  f_n_valid = w1[23:16];
-  wire [63:0] f_addr = {w2, w1};
-  wire [15:0] f_a_off = w2[15:0];
-  wire [15:0] f_w_off = w2[31:16];
-  wire signed [7:0] f_zo = w3[7:0];
-  wire signed [7:0] f_lo = w3[15:8];
-  wire signed [7:0] f_hi = w3[23:16];
-
-  wire is_load_a = op == OP_LOAD_A;
-  wire is_load_w = op == OP_LOAD_W;
+  // Decode and the checks of sampan_seq (sampan_cmd_check). This core has
+  // none of ISA 1.1 (FEATURES 0, BLOCK = 0, MV_ROWS = 0): LOAD_S, a q or
+  // wide COMPUTE and a float STORE answer status 6; STORE mode 3 is out of
+  // range (status 2).
+  wire [7:0]  cmd_error;
+  wire        is_load_a, is_load_w, is_load_p, is_load_s, is_compute, is_store;
+  wire [15:0] f_len, f_a_off, f_w_off;
+  wire [7:0]  f_first_entry, f_za, f_m_valid, f_n_valid, f_zo, f_lo, f_hi;
+  wire [3:0]  f_slot;
+  wire        f_bank, f_w_bank, f_first, f_q, f_wide;  // f_bank: LOAD bank, COMPUTE a_bank, STORE raw
+  wire [1:0]  f_mode;
+  wire [63:0] f_addr;
+  sampan_cmd_check #(
+      .ROWS     (ROWS),
+      .COLS     (COLS),
+      .K_DEPTH  (K_DEPTH),
+      .ACC_SLOTS(ACC_SLOTS),
+      .P_ENTRIES(P_ENTRIES),
+      .BUS_BYTES(B),
+      .BLOCK    (0),
+      .MV_ROWS  (0)
+  ) u_check (
+      .cmd          (cmd_reg),
+      .error        (cmd_error),
+      .is_load_a    (is_load_a),
+      .is_load_w    (is_load_w),
+      .is_load_p    (is_load_p),
+      .is_load_s    (is_load_s),
+      .is_compute   (is_compute),
+      .is_store     (is_store),
+      .f_bank       (f_bank),
+      .f_w_bank     (f_w_bank),
+      .f_mode       (f_mode),
+      .f_first      (f_first),
+      .f_q          (f_q),
+      .f_first_entry(f_first_entry),
+      .f_slot       (f_slot),
+      .f_len        (f_len),
+      .f_za         (f_za),
+      .f_m_valid    (f_m_valid),
+      .f_n_valid    (f_n_valid),
+      .f_addr       (f_addr),
+      .f_a_off      (f_a_off),
+      .f_w_off      (f_w_off),
+      .f_wide       (f_wide),
+      .f_zo         (f_zo),
+      .f_lo         (f_lo),
+      .f_hi         (f_hi)
+  );
   wire is_load_ab = is_load_a || is_load_w;
-  wire is_load_p = op == OP_LOAD_P;
-  wire is_compute = op == OP_COMPUTE;
-  wire is_store = op == OP_STORE;
-  wire has_addr = is_load_ab || is_load_p || is_store;
-
-  // ISA 1.1 commands this core does not have (FEATURES 0): LOAD_S, a q or
-  // wide COMPUTE, a float STORE. A STORE of mode 3 is out of range.
-  wire unsupported = op == OP_LOAD_S || (is_compute && (w0[11] || w3[0])) ||
-                     (is_store && w0[9:8] == 2'd2);
-
-  // The checks of sampan_seq, in the same order of precedence.
-  wire k_ok = f_len != 16'd0 && {16'd0, f_len} <= K_DEPTH;
-  wire slot_ok = {28'd0, f_slot} < ACC_SLOTS;
-  wire range_ok =
-      is_load_ab ? k_ok :
-      is_load_p ? (f_len != 16'd0 && {24'd0, f_first_entry} + {16'd0, f_len} <= P_ENTRIES) :
-      is_compute ? (k_ok && slot_ok && f_m_valid != 8'd0 && {24'd0, f_m_valid} <= ROWS &&
-                    {16'd0, f_a_off} + {16'd0, f_len} <= K_DEPTH &&
-                    {16'd0, f_w_off} + {16'd0, f_len} <= K_DEPTH &&
-                    f_n_valid != 8'd0 && {24'd0, f_n_valid} <= COLS) :
-      (slot_ok && {16'd0, f_len} < P_ENTRIES && f_lo <= f_hi && !w0[9]);
-  wire align_ok = !has_addr || f_addr[LOG_B-1:0] == {LOG_B{1'b0}};
-  wire op_ok = is_load_ab || is_load_p || is_compute || is_store || op == OP_LOAD_S;
-  wire [7:0] cmd_error = !op_ok ? ERR_OPCODE : unsupported ? ERR_UNSUPPORTED :
-                         !range_ok ? ERR_RANGE : !align_ok ? ERR_ALIGN : 8'd0;
   wire cmd_ok = state_reg == S_DECODE && cmd_error == 8'd0;
 
   // ------------------------------------------------------------- AXI master
@@ -411,7 +407,6 @@ module sampan_lite_core #(
   // shifted on with zero bytes (pad_reg). Raw values take 4 bytes, which
   // never straddle a beat (B is a multiple of 4).
   wire [EW-1:0]  e_last = NE[EW-1:0] - 1'b1;
-  localparam [31:0] B32 = B;
   wire [LOG_B:0] fill_full = B32[LOG_B:0];
   wire [LOG_B:0] fill_inc = fill_reg + 1'b1;
   wire [7:0]     byte_in = pad_reg ? 8'd0 : rq_data[psub_reg*8 +: 8];
@@ -482,7 +477,7 @@ module sampan_lite_core #(
       S_LD_AR: if (m_axi_arready) state_reg <= S_LD_R;
       S_LD_R:
       if (m_axi_rvalid) begin
-        addr_reg <= addr_reg + B[AW-1:0];
+        addr_reg <= addr_reg + B_AW;
         a_wr_reg <= a_wr_reg + 1'b1;
         w_wr_reg <= w_wr_reg + 1'b1;
         psub_reg <= psub_reg == 2'd2 ? 2'd0 : psub_reg + 2'd1;
@@ -540,7 +535,7 @@ module sampan_lite_core #(
       end
       S_ST_B:
       if (m_axi_bvalid) begin
-        addr_reg <= addr_reg + B[AW-1:0];
+        addr_reg <= addr_reg + B_AW;
         fill_reg <= {(LOG_B + 1) {1'b0}};
         e_reg <= e_reg + 1'b1;
         if (m_axi_bresp[1]) begin
@@ -628,7 +623,8 @@ module sampan_lite_core #(
   assign cnt_stall_dep = 64'd0;
   assign cnt_cmds = cmds_reg;
 
-  wire unused_lite = &{1'b0, cmd_addr, f_addr, w3[31:24], w1[31:24], m_axi_bid, m_axi_bresp[0],
+  wire unused_lite = &{1'b0, cmd_addr, f_addr, is_load_s, is_store, f_q, f_mode, f_wide, f_first_entry,
+                       f_m_valid, f_n_valid, m_axi_bid, m_axi_bresp[0],
                        m_axi_rid, m_axi_rresp[0], m_axi_rlast, rq_data[31:8], acc_addr32, col, psub_reg == 2'd3,
                        a_step, w_step, a_idx, w_idx, p_beats[17]};
 

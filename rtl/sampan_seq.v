@@ -134,20 +134,9 @@ module sampan_seq #(
   localparam LOG_CPB = $clog2(CPB);
   localparam SW = LOG_CPB > 0 ? LOG_CPB : 1;
 
-  localparam OP_LOAD_A = 8'd1;
-  localparam OP_LOAD_W = 8'd2;
-  localparam OP_LOAD_P = 8'd3;
-  localparam OP_COMPUTE = 8'd4;
-  localparam OP_STORE = 8'd5;
-  localparam OP_LOAD_S = 8'd6;
-
-  localparam ERR_OPCODE = 8'd1;
-  localparam ERR_RANGE = 8'd2;
   localparam ERR_ALIGN = 8'd3;
   localparam ERR_AXI_RD = 8'd4;
   localparam ERR_AXI_WR = 8'd5;
-  localparam ERR_UNSUPPORTED = 8'd6;
-  localparam [31:0] SBLOCKS = K_DEPTH / 32;  // scale blocks per bank
 
   initial begin
     if (CPB < 1 || (1 << LOG_CPB) != CPB) $error("%m: BUS_BYTES %0d must be a power of two >= 16", BUS_BYTES);
@@ -163,56 +152,54 @@ module sampan_seq #(
   reg [31:0]   count_reg;
   reg [SW-1:0] sel_reg;         // command within the head beat
 
-  wire [31:0] w0 = cur_reg[31:0];
-  wire [31:0] w1 = cur_reg[63:32];
-  wire [31:0] w2 = cur_reg[95:64];
-  wire [31:0] w3 = cur_reg[127:96];
-  wire [7:0]  op = w0[7:0];
-  wire [15:0] f_len = w0[31:16];       // k_len, count or entry
-  wire [7:0]  f_first_entry = w0[15:8];
-  wire [3:0]  f_slot = w0[15:12];
-  wire [7:0]  f_m_valid = w1[15:8];
-  wire [7:0]  f_n_valid = w1[23:16];
-  wire [63:0] f_addr = {w2, w1};
-  wire [15:0] f_a_off = w2[15:0];      // COMPUTE: first A bank step
-  wire [15:0] f_w_off = w2[31:16];     // COMPUTE: first W bank step
-  wire signed [7:0] f_lo = w3[15:8];
-  wire signed [7:0] f_hi = w3[23:16];
-
-  wire is_load_ab = op == OP_LOAD_A || op == OP_LOAD_W;
-  wire is_load_p = op == OP_LOAD_P;
-  wire is_compute = op == OP_COMPUTE;
-  wire is_store = op == OP_STORE;
-  wire is_load_s = op == OP_LOAD_S;
-  wire has_addr = is_load_ab || is_load_p || is_store || is_load_s;
-  wire f_q = w0[11];
-  wire [1:0] f_mode = w0[9:8];  // STORE: 0 int8, 1 raw, 2 float, 3 illegal
-  wire q_ok = f_len[4:0] == 5'd0 && f_a_off[4:0] == 5'd0 && f_w_off[4:0] == 5'd0;
-  wire f_wide = w3[0];
-  localparam KWS = BUS_BYTES / COLS;  // k-steps a cycle of the wide engine
-  localparam [31:0] KW_MASK32 = KWS - 1;
-  localparam [15:0] KW_MASK = KW_MASK32[15:0];
-  wire wide_ok = {24'd0, f_m_valid} <= MV_ROWS && (f_len & KW_MASK) == 16'd0 &&
-                 (f_a_off & KW_MASK) == 16'd0 && (f_w_off & KW_MASK) == 16'd0;
-  wire unsupported = (BLOCK == 0 && (is_load_s || (is_compute && f_q) || (is_store && f_mode == 2'd2))) ||
-                     (MV_ROWS == 0 && is_compute && f_wide);
-
-  wire k_ok = f_len != 16'd0 && {16'd0, f_len} <= K_DEPTH;
-  wire slot_ok = {28'd0, f_slot} < ACC_SLOTS;
-  wire range_ok =
-      is_load_ab ? k_ok :
-      is_load_p ? (f_len != 16'd0 && {24'd0, f_first_entry} + {16'd0, f_len} <= P_ENTRIES) :
-      is_compute ? (k_ok && slot_ok && f_m_valid != 8'd0 && {24'd0, f_m_valid} <= ROWS &&
-                    {16'd0, f_a_off} + {16'd0, f_len} <= K_DEPTH &&
-                    {16'd0, f_w_off} + {16'd0, f_len} <= K_DEPTH &&
-                    f_n_valid != 8'd0 && {24'd0, f_n_valid} <= COLS && (!f_q || q_ok) &&
-                    (!f_wide || wide_ok)) :
-      is_load_s ? (f_len != 16'd0 && {16'd0, f_len} <= SBLOCKS) :
-      (slot_ok && {16'd0, f_len} < P_ENTRIES && f_lo <= f_hi && f_mode != 2'd3);
-  wire align_ok = !has_addr || f_addr[LOG_B-1:0] == {LOG_B{1'b0}};
-  wire op_ok = is_load_ab || is_load_p || is_compute || is_store || is_load_s;
-  wire [7:0] cur_error = !op_ok ? ERR_OPCODE : unsupported ? ERR_UNSUPPORTED :
-                         !range_ok ? ERR_RANGE : !align_ok ? ERR_ALIGN : 8'd0;
+  // Decode and checks (sampan_cmd_check, shared with the lite core); the
+  // fields the units take straight from the command go to their ports.
+  wire [7:0]  cur_error;
+  wire        is_load_a, is_load_w, is_load_p, is_load_s, is_compute, is_store;
+  wire        bank, w_bank;
+  wire [1:0]  f_mode;
+  wire [3:0]  f_slot;
+  wire [15:0] f_len;
+  wire [7:0]  f_m_valid, f_n_valid;
+  wire [63:0] f_addr;
+  sampan_cmd_check #(
+      .ROWS     (ROWS),
+      .COLS     (COLS),
+      .K_DEPTH  (K_DEPTH),
+      .ACC_SLOTS(ACC_SLOTS),
+      .P_ENTRIES(P_ENTRIES),
+      .BUS_BYTES(BUS_BYTES),
+      .BLOCK    (BLOCK),
+      .MV_ROWS  (MV_ROWS)
+  ) u_check (
+      .cmd          (cur_reg),
+      .error        (cur_error),
+      .is_load_a    (is_load_a),
+      .is_load_w    (is_load_w),
+      .is_load_p    (is_load_p),
+      .is_load_s    (is_load_s),
+      .is_compute   (is_compute),
+      .is_store     (is_store),
+      .f_bank       (bank),
+      .f_w_bank     (w_bank),
+      .f_mode       (f_mode),
+      .f_first      (ex_first),
+      .f_q          (ex_q),
+      .f_first_entry(ld_first),
+      .f_slot       (f_slot),
+      .f_len        (f_len),
+      .f_za         (ex_za),
+      .f_m_valid    (f_m_valid),
+      .f_n_valid    (f_n_valid),
+      .f_addr       (f_addr),
+      .f_a_off      (ex_a_off),
+      .f_w_off      (ex_w_off),
+      .f_wide       (ex_wide),
+      .f_zo         (st_zo),
+      .f_lo         (st_lo),
+      .f_hi         (st_hi)
+  );
+  wire is_load_ab = is_load_a || is_load_w;
   wire cur_bad = cur_valid_reg && cur_error != 8'd0;
 
   // -------------------------------------------------------------- scoreboard
@@ -227,16 +214,14 @@ module sampan_seq #(
   reg [11:0] s_readers_reg;  // undrained q COMPUTEs using scale bank i (A0, A1, W0, W1) at [3i +: 3]
   reg [7:0]  s_loads_reg;    // dispatched LOAD_S into scale bank i not landed, at [2i +: 2]
 
-  wire bank = w0[8];
-  wire w_bank = w0[9];
-  wire load_dep = (op == OP_LOAD_A) ? a_readers_reg[bank*2 +: 2] != 2'd0 : w_readers_reg[bank*2 +: 2] != 2'd0;
-  wire load_mem = (op == OP_LOAD_A) ? a_loads_reg[bank*2 +: 2] != 2'd0 : w_loads_reg[bank*2 +: 2] != 2'd0;
+  wire load_dep = is_load_a ? a_readers_reg[bank*2 +: 2] != 2'd0 : w_readers_reg[bank*2 +: 2] != 2'd0;
+  wire load_mem = is_load_a ? a_loads_reg[bank*2 +: 2] != 2'd0 : w_loads_reg[bank*2 +: 2] != 2'd0;
   // Scale banks: index {operand, bank}.
-  wire [1:0] s_idx = {w0[9], bank};                  // LOAD_S
+  wire [1:0] s_idx = {w_bank, bank};                  // LOAD_S
   wire [1:0] sa_idx = {1'b0, bank}, sw_idx = {1'b1, w_bank};  // q COMPUTE
   wire s_load_dep = s_readers_reg[s_idx*3 +: 3] != 3'd0;
   wire s_load_mem = s_loads_reg[s_idx*2 +: 2] != 2'd0;
-  wire q_mem = f_q && (s_loads_reg[sa_idx*2 +: 2] != 2'd0 || s_loads_reg[sw_idx*2 +: 2] != 2'd0);
+  wire q_mem = ex_q && (s_loads_reg[sa_idx*2 +: 2] != 2'd0 || s_loads_reg[sw_idx*2 +: 2] != 2'd0);
   wire compute_dep = st_slot_busy && st_busy_slot == f_slot;
   wire store_mem = p_loads_reg != 2'd0;
 
@@ -276,25 +261,18 @@ module sampan_seq #(
   endgenerate
 
   assign ld_valid = fire_ld;
-  assign ld_kind = (op == OP_LOAD_A) ? 2'd0 : (op == OP_LOAD_W) ? 2'd1 : is_load_s ? 2'd3 : 2'd2;
+  assign ld_kind = is_load_a ? 2'd0 : is_load_w ? 2'd1 : is_load_s ? 2'd3 : 2'd2;
   assign ld_bank = bank;
-  assign ld_sop = w0[9];
+  assign ld_sop = w_bank;
   assign ld_len = f_len;
-  assign ld_first = f_first_entry;
   assign ld_addr = f_addr[ADDR_WIDTH-1:0];
   assign ld_index = cur_index_reg;
 
   assign ex_valid = fire_ex;
   assign ex_a_bank = bank;
   assign ex_w_bank = w_bank;
-  assign ex_first = w0[10];
   assign ex_slot = f_slot;
   assign ex_k_len = f_len;
-  assign ex_a_off = f_a_off;
-  assign ex_w_off = f_w_off;
-  assign ex_za = w1[7:0];
-  assign ex_q = f_q;
-  assign ex_wide = f_wide;
 
   assign st_valid = fire_st;
   assign st_raw = f_mode == 2'd1 || f_mode == 2'd2;
@@ -302,9 +280,6 @@ module sampan_seq #(
   assign st_slot = f_slot;
   assign st_entry = f_len[$clog2(P_ENTRIES)-1:0];
   assign st_addr = f_addr[ADDR_WIDTH-1:0];
-  assign st_zo = w3[7:0];
-  assign st_lo = w3[15:8];
-  assign st_hi = w3[23:16];
   assign st_index = cur_index_reg;
   // COMPUTEs into the slot of the STORE in progress can only have been
   // dispatched before it (later ones wait for st_slot_busy), so this only
@@ -321,15 +296,15 @@ module sampan_seq #(
           + {1'b0, fire_ex && w_bank == i[0]}
           - {1'b0, ex_release_valid && ex_release_w_bank == i[0]};
       a_loads_reg[i*2 +: 2] <= a_loads_reg[i*2 +: 2]
-          + {1'b0, fire_ld && op == OP_LOAD_A && bank == i[0]}
+          + {1'b0, fire_ld && is_load_a && bank == i[0]}
           - {1'b0, ld_done_valid && ld_done_kind == 2'd0 && ld_done_bank == i[0]};
       w_loads_reg[i*2 +: 2] <= w_loads_reg[i*2 +: 2]
-          + {1'b0, fire_ld && op == OP_LOAD_W && bank == i[0]}
+          + {1'b0, fire_ld && is_load_w && bank == i[0]}
           - {1'b0, ld_done_valid && ld_done_kind == 2'd1 && ld_done_bank == i[0]};
     end
     for (i = 0; i < 4; i = i + 1) begin
       s_readers_reg[i*3 +: 3] <= s_readers_reg[i*3 +: 3]
-          + {2'd0, fire_ex && f_q && (sa_idx == i[1:0] || sw_idx == i[1:0])}
+          + {2'd0, fire_ex && ex_q && (sa_idx == i[1:0] || sw_idx == i[1:0])}
           - {2'd0, ex_drained_valid && ex_drained_q &&
                    ({1'b0, ex_drained_a_bank} == i[1:0] || {1'b1, ex_drained_w_bank} == i[1:0])};
       s_loads_reg[i*2 +: 2] <= s_loads_reg[i*2 +: 2]
@@ -441,7 +416,7 @@ module sampan_seq #(
     end
   end
 
-  wire unused_seq = &{1'b0, cmd_addr, beats[32], f_addr, w3[31:24], w2, w1[31:24]};
+  wire unused_seq = &{1'b0, cmd_addr, beats[32], f_addr};
 
 endmodule
 `resetall

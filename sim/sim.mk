@@ -171,16 +171,17 @@ sim: $(SIM_LIB) $(SIM_LIB_TRACE)
 
 # ------------------------------------------------------ the lite core
 
-# The lite core (sampan_lite_top, the iCEBreaker's core: 4x2, 128-bit bus)
+# The lite core (sampan_axi_top with LITE=1, the iCEBreaker's core: 4x2,
+# 128-bit bus, 32-bit addresses and counters, 12 MHz)
 # behind the same card-memory model and C ABI: build/sim/lite/libsampan_sim.so
-# (named like the plain build, for SAMPAN_SIM_LIB). Verilated under the
-# prefix of the full card, whose ports it shares, so ssim_device.cpp wraps
-# it unchanged. test_axi_faults_lite links it.
+# (named like the plain build, for SAMPAN_SIM_LIB). The same top as the
+# full card, so ssim_device.cpp wraps it unchanged. test_axi_faults_lite links it.
 SIM_LITE_DIR := $(SIM_DIR)/lite
 SIM_LITE_LIB := $(SIM_LITE_DIR)/libsampan_sim.so
-SIM_LITE_GEN := -GROWS=4 -GCOLS=2 -GK_DEPTH=512 -GACC_SLOTS=2 -GP_ENTRIES=2 -GAXI_DATA_WIDTH=128
+SIM_LITE_GEN := -GLITE=1 -GROWS=4 -GCOLS=2 -GK_DEPTH=512 -GACC_SLOTS=2 -GP_ENTRIES=2 -GAXI_DATA_WIDTH=128 \
+                -GAXI_ADDR_WIDTH=32 -GCLOCK_MHZ=12 -GCOUNTER_WIDTH=32
 
-$(eval $(call SIM_MODEL,$(SIM_LITE_DIR)/top,Vsampan_axi_top,sampan_lite_top,$(SIM_LITE_GEN),$(SIM_RT)))
+$(eval $(call SIM_MODEL,$(SIM_LITE_DIR)/top,Vsampan_axi_top,sampan_axi_top,$(SIM_LITE_GEN),$(SIM_RT)))
 
 $(SIM_LITE_DIR)/top/ssim_device.o: sim/ssim_device.cpp $(SIM_LITE_DIR)/top/Vsampan_axi_top.mk
 	$(call msg,CXX,$@)

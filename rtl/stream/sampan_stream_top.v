@@ -16,9 +16,9 @@
 //   AXI_ADDR_WIDTH the core's card-memory address width (32 is plenty here)
 // and the core's size options (FIFO_DEPTH, BANK_SHARED, ACC_COPIES,
 // REQUANT_SERIAL, PARAM_LOGIC, COUNTER_WIDTH; rtl/ARCHITECTURE.md), and
-//   LITE           1: the compact sequential core (sampan_lite_top) in place
-//                  of sampan_axi_top, same registers and results; the full
-//                  core's size options are then unused
+//   LITE           1: the compact sequential core (sampan_axi_top's LITE:
+//                  sampan_lite_core) in place of sampan_core, same registers
+//                  and results; the full core's size options are then unused
 
 module sampan_stream_top #(
     parameter ROWS           = 16,       // array rows
@@ -39,7 +39,7 @@ module sampan_stream_top #(
     parameter REQUANT_SERIAL = 0,        // 1: one sequential requantizer lane
     parameter PARAM_LOGIC    = 0,        // parameter memories in flip-flops (bit 0 bias, 1 mult, 2 shift)
     parameter COUNTER_WIDTH  = 64,       // bits kept of the 64-bit counters (32..64)
-    parameter LITE           = 0         // 1: sampan_lite_top instead of sampan_axi_top
+    parameter LITE           = 0         // 1: the lite core (sampan_axi_top LITE)
 ) (
     input  wire       clk,
     input  wire       rst,            // synchronous, active high
@@ -124,142 +124,74 @@ module sampan_stream_top #(
       .eng_wr_gnt    (eng_wr_gnt)
   );
 
-  generate
-    if (LITE != 0) begin : gen_lite
-      sampan_lite_top #(
-          .ROWS          (ROWS),
-          .COLS          (COLS),
-          .K_DEPTH       (K_DEPTH),
-          .ACC_SLOTS     (ACC_SLOTS),
-          .P_ENTRIES     (P_ENTRIES),
-          .AXI_DATA_WIDTH(AXI_DATA_WIDTH),
-          .AXI_ADDR_WIDTH(AW),
-          .AXI_ID_WIDTH  (1),
-          .CLOCK_MHZ     (CLOCK_MHZ),
-          .COUNTER_WIDTH (COUNTER_WIDTH)
-      ) u_top (
-          .clk           (clk),
-          .rst           (rst),
-          .s_axil_awaddr (axil_awaddr),
-          .s_axil_awvalid(axil_awvalid),
-          .s_axil_awready(axil_awready),
-          .s_axil_wdata  (axil_wdata),
-          .s_axil_wstrb  (axil_wstrb),
-          .s_axil_wvalid (axil_wvalid),
-          .s_axil_wready (axil_wready),
-          .s_axil_bresp  (axil_bresp),
-          .s_axil_bvalid (axil_bvalid),
-          .s_axil_bready (axil_bready),
-          .s_axil_araddr (axil_araddr),
-          .s_axil_arvalid(axil_arvalid),
-          .s_axil_arready(axil_arready),
-          .s_axil_rdata  (axil_rdata),
-          .s_axil_rresp  (axil_rresp),
-          .s_axil_rvalid (axil_rvalid),
-          .s_axil_rready (axil_rready),
-          .m_axi_awid    (awid),
-          .m_axi_awaddr  (awaddr),
-          .m_axi_awlen   (awlen),
-          .m_axi_awsize  (awsize),
-          .m_axi_awburst (awburst),
-          .m_axi_awvalid (awvalid),
-          .m_axi_awready (awready),
-          .m_axi_wdata   (wdata),
-          .m_axi_wstrb   (wstrb),
-          .m_axi_wlast   (wlast),
-          .m_axi_wvalid  (wvalid),
-          .m_axi_wready  (wready),
-          .m_axi_bid     (bid),
-          .m_axi_bresp   (bresp),
-          .m_axi_bvalid  (bvalid),
-          .m_axi_bready  (bready),
-          .m_axi_arid    (arid),
-          .m_axi_araddr  (araddr),
-          .m_axi_arlen   (arlen),
-          .m_axi_arsize  (arsize),
-          .m_axi_arburst (arburst),
-          .m_axi_arvalid (arvalid),
-          .m_axi_arready (arready),
-          .m_axi_rid     (rid),
-          .m_axi_rdata   (rdata),
-          .m_axi_rresp   (rresp),
-          .m_axi_rlast   (rlast),
-          .m_axi_rvalid  (rvalid),
-          .m_axi_rready  (rready),
-          .interrupt     (irq)
-      );
-      // The full core's size options do not apply to the lite core.
-      wire unused_opts = &{1'b0, FIFO_DEPTH[0], BANK_SHARED[0], ACC_COPIES[0], REQUANT_SERIAL[0], PARAM_LOGIC[0]};
-    end else begin : gen_full
-      sampan_axi_top #(
-          .ROWS          (ROWS),
-          .COLS          (COLS),
-          .K_DEPTH       (K_DEPTH),
-          .ACC_SLOTS     (ACC_SLOTS),
-          .P_ENTRIES     (P_ENTRIES),
-          .AXI_DATA_WIDTH(AXI_DATA_WIDTH),
-          .AXI_ADDR_WIDTH(AW),
-          .AXI_ID_WIDTH  (1),
-          .CLOCK_MHZ     (CLOCK_MHZ),
-          .FIFO_DEPTH    (FIFO_DEPTH),
-          .BANK_SHARED   (BANK_SHARED),
-          .ACC_COPIES    (ACC_COPIES),
-          .REQUANT_SERIAL(REQUANT_SERIAL),
-          .PARAM_LOGIC   (PARAM_LOGIC),
-          .COUNTER_WIDTH (COUNTER_WIDTH)
-      ) u_top (
-          .clk           (clk),
-          .rst           (rst),
-          .s_axil_awaddr (axil_awaddr),
-          .s_axil_awvalid(axil_awvalid),
-          .s_axil_awready(axil_awready),
-          .s_axil_wdata  (axil_wdata),
-          .s_axil_wstrb  (axil_wstrb),
-          .s_axil_wvalid (axil_wvalid),
-          .s_axil_wready (axil_wready),
-          .s_axil_bresp  (axil_bresp),
-          .s_axil_bvalid (axil_bvalid),
-          .s_axil_bready (axil_bready),
-          .s_axil_araddr (axil_araddr),
-          .s_axil_arvalid(axil_arvalid),
-          .s_axil_arready(axil_arready),
-          .s_axil_rdata  (axil_rdata),
-          .s_axil_rresp  (axil_rresp),
-          .s_axil_rvalid (axil_rvalid),
-          .s_axil_rready (axil_rready),
-          .m_axi_awid    (awid),
-          .m_axi_awaddr  (awaddr),
-          .m_axi_awlen   (awlen),
-          .m_axi_awsize  (awsize),
-          .m_axi_awburst (awburst),
-          .m_axi_awvalid (awvalid),
-          .m_axi_awready (awready),
-          .m_axi_wdata   (wdata),
-          .m_axi_wstrb   (wstrb),
-          .m_axi_wlast   (wlast),
-          .m_axi_wvalid  (wvalid),
-          .m_axi_wready  (wready),
-          .m_axi_bid     (bid),
-          .m_axi_bresp   (bresp),
-          .m_axi_bvalid  (bvalid),
-          .m_axi_bready  (bready),
-          .m_axi_arid    (arid),
-          .m_axi_araddr  (araddr),
-          .m_axi_arlen   (arlen),
-          .m_axi_arsize  (arsize),
-          .m_axi_arburst (arburst),
-          .m_axi_arvalid (arvalid),
-          .m_axi_arready (arready),
-          .m_axi_rid     (rid),
-          .m_axi_rdata   (rdata),
-          .m_axi_rresp   (rresp),
-          .m_axi_rlast   (rlast),
-          .m_axi_rvalid  (rvalid),
-          .m_axi_rready  (rready),
-          .interrupt     (irq)
-      );
-    end
-  endgenerate
+  sampan_axi_top #(
+      .ROWS          (ROWS),
+      .COLS          (COLS),
+      .K_DEPTH       (K_DEPTH),
+      .ACC_SLOTS     (ACC_SLOTS),
+      .P_ENTRIES     (P_ENTRIES),
+      .AXI_DATA_WIDTH(AXI_DATA_WIDTH),
+      .AXI_ADDR_WIDTH(AW),
+      .AXI_ID_WIDTH  (1),
+      .CLOCK_MHZ     (CLOCK_MHZ),
+      .FIFO_DEPTH    (FIFO_DEPTH),
+      .BANK_SHARED   (BANK_SHARED),
+      .ACC_COPIES    (ACC_COPIES),
+      .REQUANT_SERIAL(REQUANT_SERIAL),
+      .PARAM_LOGIC   (PARAM_LOGIC),
+      .COUNTER_WIDTH (COUNTER_WIDTH),
+      .LITE          (LITE)
+  ) u_top (
+      .clk           (clk),
+      .rst           (rst),
+      .s_axil_awaddr (axil_awaddr),
+      .s_axil_awvalid(axil_awvalid),
+      .s_axil_awready(axil_awready),
+      .s_axil_wdata  (axil_wdata),
+      .s_axil_wstrb  (axil_wstrb),
+      .s_axil_wvalid (axil_wvalid),
+      .s_axil_wready (axil_wready),
+      .s_axil_bresp  (axil_bresp),
+      .s_axil_bvalid (axil_bvalid),
+      .s_axil_bready (axil_bready),
+      .s_axil_araddr (axil_araddr),
+      .s_axil_arvalid(axil_arvalid),
+      .s_axil_arready(axil_arready),
+      .s_axil_rdata  (axil_rdata),
+      .s_axil_rresp  (axil_rresp),
+      .s_axil_rvalid (axil_rvalid),
+      .s_axil_rready (axil_rready),
+      .m_axi_awid    (awid),
+      .m_axi_awaddr  (awaddr),
+      .m_axi_awlen   (awlen),
+      .m_axi_awsize  (awsize),
+      .m_axi_awburst (awburst),
+      .m_axi_awvalid (awvalid),
+      .m_axi_awready (awready),
+      .m_axi_wdata   (wdata),
+      .m_axi_wstrb   (wstrb),
+      .m_axi_wlast   (wlast),
+      .m_axi_wvalid  (wvalid),
+      .m_axi_wready  (wready),
+      .m_axi_bid     (bid),
+      .m_axi_bresp   (bresp),
+      .m_axi_bvalid  (bvalid),
+      .m_axi_bready  (bready),
+      .m_axi_arid    (arid),
+      .m_axi_araddr  (araddr),
+      .m_axi_arlen   (arlen),
+      .m_axi_arsize  (arsize),
+      .m_axi_arburst (arburst),
+      .m_axi_arvalid (arvalid),
+      .m_axi_arready (arready),
+      .m_axi_rid     (rid),
+      .m_axi_rdata   (rdata),
+      .m_axi_rresp   (rresp),
+      .m_axi_rlast   (rlast),
+      .m_axi_rvalid  (rvalid),
+      .m_axi_rready  (rready),
+      .interrupt     (irq)
+  );
 
   sampan_stream_mem #(
       .DATA_WIDTH(AXI_DATA_WIDTH),
