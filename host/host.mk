@@ -64,8 +64,13 @@ hil: cli $(if $(filter sim%,$(DEVICE)),sim)
 	  *) echo "hil: $(DEVICE): FAILED (exit $$rc; $$f.junit.xml, $$f.tap)"; exit 1;; \
 	esac
 
+# CI runs them with a fixed selftest seed (HIL_SEED), so that a failure
+# reproduces; `make hil` alone takes a new seed each run (printed).
+# Known: with the faulted link, seed 19113046140 fails timeout.resume (a
+# write request exhausts its 16 retries); open in issue 11's note.
+HIL_SEED ?= 1
 hil-ci: cli sim
-	$(Q)for d in $(HIL_CI_DEVS); do \
+	$(Q)export SAMPAN_SELFTEST_SEED=$(HIL_SEED); for d in $(HIL_CI_DEVS); do \
 	  if [ $$d != sim ] && ! $(SAMPAN_CLI) devices | grep -q "^$${d%%:*} "; then \
 	    echo "hil: $$d: not in this build, not run"; continue; \
 	  fi; \
