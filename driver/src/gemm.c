@@ -1020,7 +1020,8 @@ static int run_bytes(struct sampan_device *dev, const struct spec *s, uint64_t *
 
 	free(job.cmds.v);
 	if (err == SAMPAN_ERROR_DEVICE_MEM) {
-		*bytes = UINT64_MAX;
+		/* larger than the card: what its plan needs, at least */
+		*bytes = job.plan.c_off ? job.plan.c_off : UINT64_MAX;
 		return SAMPAN_OK;
 	}
 	*bytes = total;

@@ -155,9 +155,11 @@ check-icebreaker: $(ICE_SIMLIB) $(SAMPAN_CLI) $(ICE_TB) $(ICE_TB_ISA11)
 	      $(SAMPAN_CLI) gemm -d sim-usb -m $$m -k $$k -n $$n --seed $$m$$k $$raw --check --json; \
 	    done; \
 	  done; \
-	  rc=0; $(SAMPAN_CLI) gemm -d sim-usb -m 512 -k 512 -n 512 --check 2>$(ICE_DIR)/toolarge.err || rc=$$?; \
-	  if [ $$rc -ne 1 ]; then echo "check-icebreaker: 512^3 GEMM exited $$rc, want 1" >&2; exit 1; fi; \
-	  echo "  too large, as expected: $$(cat $(ICE_DIR)/toolarge.err)"
+	  $(SAMPAN_CLI) gemm -d sim-usb -m 512 -k 512 -n 512 --check | grep '^check        ok' || \
+	    { echo "check-icebreaker: 512^3 GEMM, split over the 128 KiB card, failed" >&2; exit 1; }; \
+	  rc=0; $(SAMPAN_CLI) gemm -d sim-usb -m 4 -k 30000 -n 2 --check 2>$(ICE_DIR)/toolarge.err || rc=$$?; \
+	  if [ $$rc -ne 1 ]; then echo "check-icebreaker: 4x30000x2 GEMM exited $$rc, want 1" >&2; exit 1; fi; \
+	  echo "  too large even split, as expected: $$(cat $(ICE_DIR)/toolarge.err)"
 
 # ------------------------------------------------------------------ lint
 # Part of `make lint`: Verilator -Wall on the board top (the board
